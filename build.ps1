@@ -1,0 +1,158 @@
+#!/usr/bin/env pwsh
+# Beamline build entry point (PowerShell 7, Windows/Linux/macOS). build.sh takes the same verbs.
+#
+#   ./build.ps1 deps    check/install what the build needs (Debian: apt-get as root; elsewhere vcpkg.json)
+#   ./build.ps1 build   native (CMake preset "release", or "vcpkg" when VCPKG_ROOT is set) + C# (Release)
+#   ./build.ps1 test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
+#   ./build.ps1 run     deps + build, then `beamline serve` on the embedded default
+#   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md
+param(
+    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench')][string]$Verb,
+    [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Configuration = if ($env:BEAMLINE_CONFIGURATION) { $env:BEAMLINE_CONFIGURATION } else { 'Release' }
+$Results = Join-Path $Root 'build/test-results'
+$Preset = if ($env:VCPKG_ROOT) { 'vcpkg' } else { 'release' }
+$DebPackages = @('cmake', 'g++', 'pkg-config', 'libcaf-dev', 'libnats-dev', 'nats-server', 'protobuf-compiler',
+    'libprotobuf-dev', 'libcurl4-openssl-dev', 'libsqlite3-dev', 'libgtest-dev')
+
+function Log([string]$Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
+
+function Invoke-Checked([string]$File, [string[]]$Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Deps {
+    if (Get-Command dpkg-query -ErrorAction SilentlyContinue) {
+        $missing = @($DebPackages | Where-Object {
+                (& dpkg-query -W -f='${Status}' $_ 2>$null) -notmatch 'install ok installed' })
+        if ($missing.Count -gt 0) {
+            if ((& id -u) -eq '0') {
+                Log "installing: $($missing -join ' ')"
+                $env:DEBIAN_FRONTEND = 'noninteractive'
+                Invoke-Checked apt-get @('update', '-q')
+                Invoke-Checked apt-get (@('install', '-y', '-q', '--no-install-recommends') + $missing)
+            }
+            else {
+                throw "Missing Debian packages. Run as root: apt-get update && apt-get install -y $($missing -join ' ')"
+            }
+        }
+    }
+    elseif (-not $env:VCPKG_ROOT) {
+        throw 'Set VCPKG_ROOT: on platforms without Debian packages, vcpkg.json provides the native dependencies.'
+    }
+    if (-not (Get-Command dotnet -ErrorAction SilentlyContinue)) { throw 'The .NET 10 SDK (dotnet) is required.' }
+}
+
+function Invoke-Build {
+    Log "native build (CMake preset $Preset)"
+    Invoke-Checked cmake @('--preset', $Preset)
+    Invoke-Checked cmake @('--build', (Join-Path $Root "build/native$(if ($Preset -eq 'vcpkg') { '-vcpkg' })"), '-j', [Environment]::ProcessorCount)
+    Log "control plane (dotnet, $Configuration)"
+    Invoke-Checked dotnet @('build', (Join-Path $Root 'Beamline.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    Invoke-Checked dotnet @('publish', (Join-Path $Root 'control/src/Beamline.Cli/Beamline.Cli.csproj'), '-c', $Configuration,
+        '--no-build', '-o', (Join-Path $Root 'out/control'), '-nologo', '-v', 'quiet')
+    if (-not $IsWindows) {
+        $wrapper = Join-Path $Root 'out/bin/beamline'
+        @'
+#!/usr/bin/env bash
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+export BEAMLINE_NATIVE_DIR="${BEAMLINE_NATIVE_DIR:-$here/../lib}"
+exec "$here/../control/beamline" "$@"
+'@ | Set-Content -NoNewline -Path $wrapper
+        & chmod +x $wrapper
+    }
+}
+
+function Get-Summary {
+    $passed = 0; $failed = 0; $skipped = 0
+    foreach ($file in Get-ChildItem (Join-Path $Results 'native') -Filter *.xml -ErrorAction SilentlyContinue) {
+        $suite = ([xml](Get-Content $file.FullName -Raw)).testsuite
+        $passed += [int]$suite.tests - [int]$suite.failures - [int]$suite.skipped
+        $failed += [int]$suite.failures
+        $skipped += [int]$suite.skipped
+    }
+    foreach ($file in Get-ChildItem (Join-Path $Results 'dotnet') -Filter *.trx -ErrorAction SilentlyContinue) {
+        $counters = ([xml](Get-Content $file.FullName -Raw)).TestRun.ResultSummary.Counters
+        $passed += [int]$counters.passed
+        $failed += [int]$counters.failed + [int]$counters.error
+        $skipped += [int]$counters.notExecuted
+    }
+    Write-Output "$passed passed, $failed failed, $skipped skipped"
+    return ($failed -eq 0 -and $passed -gt 0)
+}
+
+function Invoke-Test {
+    Invoke-Deps; Invoke-Build
+    Remove-Item -Recurse -Force $Results -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force (Join-Path $Results 'native'), (Join-Path $Results 'dotnet') | Out-Null
+    $ok = $true
+    Log 'GoogleTest (ctest)'
+    & ctest --preset release --output-junit (Join-Path $Results 'native/ctest.xml'); if ($LASTEXITCODE -ne 0) { $ok = $false }
+    Log 'xunit (dotnet test)'
+    & dotnet test (Join-Path $Root 'Beamline.sln') -c $Configuration --no-build -nologo --logger trx `
+        --logger 'console;verbosity=normal' --results-directory (Join-Path $Results 'dotnet'); if ($LASTEXITCODE -ne 0) { $ok = $false }
+    if (-not (Get-Summary)) { $ok = $false }
+    if (-not $ok) { exit 1 }
+}
+
+function Get-FreePort {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop(); return $port
+}
+
+function Invoke-Bench {
+    Invoke-Deps; Invoke-Build
+    $seconds = if ($env:BENCH_SECONDS) { $env:BENCH_SECONDS } else { '5' }
+    $inflight = if ($env:BENCH_INFLIGHT) { $env:BENCH_INFLIGHT } else { '64' }
+    $payload = if ($env:BENCH_PAYLOAD) { $env:BENCH_PAYLOAD } else { '200' }
+    $bin = Join-Path $Root 'out/bin'
+    $port = Get-FreePort; $url = "nats://127.0.0.1:$port"
+    $server = Start-Process nats-server -ArgumentList @('-a', '127.0.0.1', '-p', $port) -PassThru
+    $worker = $null
+    try {
+        Start-Sleep -Milliseconds 500
+        Log "(1) raw nats.c request-reply, C to C, $inflight in flight, $payload-byte payload"
+        $raw = & (Join-Path $bin 'beamline-nats-bench') --nats $url --inflight $inflight --payload $payload --seconds $seconds
+        Write-Output $raw
+        Log '(2) echo blocks: C# control plane -> NATS -> CAF worker'
+        $log = Join-Path $Root 'build/bench-worker.log'
+        $worker = Start-Process (Join-Path $bin 'beamline-worker') -ArgumentList @('--nats', $url, '--worker-id', 'bench-worker',
+            '--pool', "cpu=$([Environment]::ProcessorCount)") -RedirectStandardOutput $log -PassThru
+        for ($i = 0; $i -lt 100 -and -not ((Get-Content $log -Raw -ErrorAction SilentlyContinue) -match 'beamline-worker ready'); $i++) {
+            Start-Sleep -Milliseconds 100
+        }
+        $cs = & (Join-Path $bin 'beamline') bench dispatch --nats $url --inflight $inflight --payload-bytes $payload `
+            --seconds $seconds --name cs_nats_worker_echo
+        Write-Output $cs
+        & (Join-Path $bin 'beamline-nats-bench') --nats $url --inflight $inflight --payload $payload --seconds $seconds `
+            --subject caf.exec.v2.cpu --exec-echo
+        $rawRps = [double]([regex]::Match($raw, 'req_per_s=([0-9.]+)').Groups[1].Value)
+        $csRps = [double]([regex]::Match($cs, 'req_per_s=([0-9.]+)').Groups[1].Value)
+        Write-Output ('ratio (2)/(1) = {0:F2} (target >= 0.50)' -f ($csRps / $rawRps))
+        Log '(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)'
+        & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
+        Push-Location (Join-Path $Root 'build')
+        try { Invoke-Checked dotnet (@('run', '-c', $Configuration, '--project', (Join-Path $Root 'control/bench/Beamline.Benchmarks'), '--',
+                    '--filter', '*InProcessExec*', '--join') + $Rest) }
+        finally { Pop-Location }
+    }
+    finally {
+        if ($worker) { Stop-Process -Id $worker.Id -ErrorAction SilentlyContinue }
+        Stop-Process -Id $server.Id -ErrorAction SilentlyContinue
+    }
+}
+
+switch ($Verb) {
+    'deps' { Invoke-Deps }
+    'build' { Invoke-Deps; Invoke-Build }
+    'test' { Invoke-Test }
+    'run' { Invoke-Deps; Invoke-Build; & (Join-Path $Root $(if ($IsWindows) { 'out/control/beamline.exe' } else { 'out/bin/beamline' })) serve @Rest; exit $LASTEXITCODE }
+    'bench' { Invoke-Bench }
+    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
+}

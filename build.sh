@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Beamline build entry point (POSIX). build.ps1 takes the same verbs.
+#
+#   ./build.sh deps    install the Debian packages the build and tests need (as root; else prints the command)
+#   ./build.sh build   native (CMake preset "release") + C# (Release); programs in out/bin, libraries in out/lib
+#   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
+#   ./build.sh run     deps + build, then `beamline serve` on the embedded default (extra args are passed on)
+#   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+CONFIGURATION="${BEAMLINE_CONFIGURATION:-Release}"
+RESULTS="$ROOT/build/test-results"
+
+# Debian packages: build (native), run (worker, tests) and test tools.
+DEB_PACKAGES=(
+  cmake g++ pkg-config
+  libcaf-dev libnats-dev nats-server
+  protobuf-compiler libprotobuf-dev
+  libcurl4-openssl-dev libsqlite3-dev
+  libgtest-dev
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+missing_packages() {
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+cmd_deps() {
+  local missing
+  missing="$(missing_packages)"
+  if [[ -n "$missing" ]]; then
+    if [[ "$(id -u)" == 0 ]]; then
+      log "installing: $missing"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q
+      # shellcheck disable=SC2086
+      apt-get install -y -q --no-install-recommends $missing
+    else
+      echo "Missing Debian packages. Run as root:" >&2
+      echo "  sudo apt-get update && sudo apt-get install -y $missing" >&2
+      exit 1
+    fi
+  fi
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "The .NET 10 SDK is required (dotnet on PATH): https://dotnet.microsoft.com/download" >&2
+    exit 1
+  fi
+}
+
+cmd_build() {
+  log "native build (CMake preset release)"
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$(nproc)"
+
+  log "control plane (dotnet, $CONFIGURATION)"
+  dotnet build "$ROOT/Beamline.sln" -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
+  dotnet publish "$ROOT/control/src/Beamline.Cli/Beamline.Cli.csproj" -c "$CONFIGURATION" --no-build \
+    -o "$ROOT/out/control" -nologo -v quiet
+  # out/bin/beamline: the published CLI, next to beamline-worker; it finds out/lib by itself.
+  cat >"$ROOT/out/bin/beamline" <<'EOF'
+#!/usr/bin/env bash
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+export BEAMLINE_NATIVE_DIR="${BEAMLINE_NATIVE_DIR:-$here/../lib}"
+exec "$here/../control/beamline" "$@"
+EOF
+  chmod +x "$ROOT/out/bin/beamline"
+}
+
+# Sums GoogleTest (ctest JUnit) and xunit (trx) results into one line.
+summarize() {
+  local passed=0 failed=0 skipped=0 f t fl s ex pa
+  for f in "$RESULTS"/native/*.xml; do
+    [[ -f "$f" ]] || continue
+    t=$(grep -o '<testsuite [^>]*' "$f" | head -1)
+    local tests failures skip
+    tests=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$t")
+    failures=$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$t")
+    skip=$(sed -n 's/.* skipped="\([0-9]*\)".*/\1/p' <<<"$t")
+    passed=$((passed + ${tests:-0} - ${failures:-0} - ${skip:-0}))
+    failed=$((failed + ${failures:-0}))
+    skipped=$((skipped + ${skip:-0}))
+  done
+  for f in "$RESULTS"/dotnet/*.trx; do
+    [[ -f "$f" ]] || continue
+    t=$(grep -o '<Counters [^>]*' "$f" | head -1)
+    t=" $t "
+    pa=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$t")
+    fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$t")
+    ex=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$t")
+    s=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$t")
+    passed=$((passed + ${pa:-0}))
+    failed=$((failed + ${fl:-0} + ${ex:-0}))
+    skipped=$((skipped + ${s:-0}))
+  done
+  echo "$passed passed, $failed failed, $skipped skipped"
+  [[ $failed == 0 && $passed -gt 0 ]]
+}
+
+cmd_test() {
+  cmd_deps
+  cmd_build
+  rm -rf "$RESULTS"
+  mkdir -p "$RESULTS/native" "$RESULTS/dotnet"
+  local rc=0
+
+  log "GoogleTest (ctest)"
+  ctest --preset release --output-junit "$RESULTS/native/ctest.xml" || rc=1
+
+  log "xunit (dotnet test)"
+  dotnet test "$ROOT/Beamline.sln" -c "$CONFIGURATION" --no-build -nologo \
+    --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS/dotnet" || rc=1
+
+  summarize || rc=1
+  return $rc
+}
+
+cmd_run() {
+  cmd_deps
+  cmd_build
+  log "beamline serve (embedded default: blocks run in-process; Ctrl-C stops)"
+  exec "$ROOT/out/bin/beamline" serve "$@"
+}
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+# The benchmarks of docs/benchmarks.md, in one run on this machine: the raw nats.c baseline,
+# the same traffic through the control plane and the CAF worker, and in-process P/Invoke.
+cmd_bench() {
+  cmd_deps
+  cmd_build
+  local seconds="${BENCH_SECONDS:-5}" inflight="${BENCH_INFLIGHT:-64}" payload="${BENCH_PAYLOAD:-200}"
+  local port url pids=()
+  port="$(free_port)"
+  url="nats://127.0.0.1:$port"
+  trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+  nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 & pids+=($!)
+  wait_port "$port"
+
+  log "(1) raw nats.c request-reply, C to C, $inflight in flight, $payload-byte payload"
+  local raw
+  raw="$("$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight "$inflight" --payload "$payload" --seconds "$seconds")"
+  echo "$raw"
+
+  log "(2) echo blocks: C# control plane -> NATS -> CAF worker (pool cpu=$(nproc)), $inflight in flight"
+  "$ROOT/out/bin/beamline-worker" --nats "$url" --worker-id bench-worker --pool "cpu=$(nproc)" >"$ROOT/build/bench-worker.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 100); do grep -q "beamline-worker ready" "$ROOT/build/bench-worker.log" && break; sleep 0.1; done
+  local cs
+  cs="$("$ROOT/out/bin/beamline" bench dispatch --nats "$url" --inflight "$inflight" --payload-bytes "$payload" \
+        --seconds "$seconds" --name cs_nats_worker_echo)"
+  echo "$cs"
+  "$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight "$inflight" --payload "$payload" --seconds "$seconds" \
+    --subject caf.exec.v2.cpu --exec-echo
+
+  local raw_rps cs_rps
+  raw_rps="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$raw")"
+  cs_rps="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$cs")"
+  awk -v a="$cs_rps" -v b="$raw_rps" 'BEGIN { printf "ratio (2)/(1) = %.2f (target >= 0.50)\n", a / b }'
+
+  log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
+  "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
+  (cd "$ROOT/build" && dotnet run -c "$CONFIGURATION" --project "$ROOT/control/bench/Beamline.Benchmarks" -- \
+     --filter '*InProcessExec*' --join "${@}")
+}
+
+verb="${1:-}"
+shift || true
+case "$verb" in
+  deps) cmd_deps ;;
+  build) cmd_deps; cmd_build ;;
+  test) cmd_test ;;
+  run) cmd_run "$@" ;;
+  bench) cmd_bench "$@" ;;
+  *)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Beamline.Benchmarks.InProcessExecBenchmarks).Assembly).Run(args);

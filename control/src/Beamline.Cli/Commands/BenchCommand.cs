@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Beamline.Dispatch;
+using Beamline.Worker.V2;
+using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Beamline.Cli.Commands;
+
+/// <summary>
+/// <c>beamline bench dispatch</c>: the project's own end-to-end load tool. Keeps N blocks in
+/// flight through the configured dispatch path for a bounded time and prints one line:
+/// <c>NAME inflight=.. payload=.. count=.. errors=.. req_per_s=.. p50_us=.. p99_us=..</c>.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var inflight = new Option<int>("--inflight") { Description = "Blocks in flight.", DefaultValueFactory = _ => 64 };
+        var seconds = new Option<double>("--seconds") { Description = "Measured duration.", DefaultValueFactory = _ => 5 };
+        var warmup = new Option<double>("--warmup-seconds") { Description = "Unmeasured warm-up.", DefaultValueFactory = _ => 1 };
+        var payloadBytes = new Option<int>("--payload-bytes") { Description = "Payload size.", DefaultValueFactory = _ => 200 };
+        var type = new Option<string>("--type") { Description = "Block type.", DefaultValueFactory = _ => "echo" };
+        var pool = new Option<string>("--pool") { Description = "Pool.", DefaultValueFactory = _ => "cpu" };
+        var name = new Option<string?>("--name") { Description = "The name printed at the start of the result line." };
+        var nats = CommonOptions.Nats();
+        var dispatch = new Command("dispatch", "Measure block dispatch (in-process, or over NATS with --nats).")
+        {
+            inflight, seconds, warmup, payloadBytes, type, pool, name, nats,
+        };
+        dispatch.SetAction(async (parse, cancellationToken) =>
+        {
+            var natsUrl = parse.GetValue(nats);
+            await using var services = DispatchServices.Build(CommonOptions.Overrides(natsUrl), configFile: null);
+            var dispatcher = services.GetRequiredService<IBlockDispatcher>();
+            var template = new ExecRequest
+            {
+                Type = parse.GetValue(type)!,
+                TenantId = "bench",
+                Pool = parse.GetValue(pool)!,
+                Payload = ByteString.CopyFrom(new byte[parse.GetValue(payloadBytes)]),
+                DeadlineMs = 10_000,
+            };
+            var n = Math.Max(1, parse.GetValue(inflight));
+            await RunAsync(dispatcher, template, n, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken).ConfigureAwait(false);
+            var (count, errors, elapsed, latencies) = await RunAsync(dispatcher, template, n,
+                TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellationToken).ConfigureAwait(false);
+            Array.Sort(latencies);
+            var label = parse.GetValue(name) ?? $"cs_{dispatcher.Mode.Replace('-', '_')}_{template.Type.Replace('.', '_')}";
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{label} inflight={n} payload={template.Payload.Length} count={count} errors={errors} " +
+                $"req_per_s={count / elapsed.TotalSeconds:F0} p50_us={Percentile(latencies, 0.50):F1} p99_us={Percentile(latencies, 0.99):F1}"));
+            return errors == 0 ? 0 : 1;
+        });
+        return new Command("bench", "Load tools for docs/benchmarks.md.") { dispatch };
+    }
+
+    private static async Task<(long Count, long Errors, TimeSpan Elapsed, double[] LatenciesUs)> RunAsync(
+        IBlockDispatcher dispatcher, ExecRequest template, int inflight, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        var loops = new Task<(List<double> Latencies, long Errors)>[inflight];
+        for (var i = 0; i < inflight; i++)
+        {
+            var loopId = i;
+            loops[i] = Task.Run(async () =>
+            {
+                var latencies = new List<double>(1 << 14);
+                long errors = 0;
+                var request = template.Clone();
+                var sequence = 0L;
+                while (Stopwatch.GetTimestamp() < stopAt && !cancellationToken.IsCancellationRequested)
+                {
+                    request.BlockId = string.Create(CultureInfo.InvariantCulture, $"b{loopId}-{sequence++}");
+                    var t0 = Stopwatch.GetTimestamp();
+                    var result = await dispatcher.DispatchAsync(request, cancellationToken).ConfigureAwait(false);
+                    latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                    if (result.Status != ExecStatus.Ok)
+                    {
+                        errors++;
+                    }
+                }
+                return (latencies, errors);
+            }, cancellationToken);
+        }
+        var done = await Task.WhenAll(loops).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var all = new List<double>();
+        long errorCount = 0;
+        foreach (var (latencies, errors) in done)
+        {
+            all.AddRange(latencies);
+            errorCount += errors;
+        }
+        return (all.Count, errorCount, elapsed, all.ToArray());
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+}

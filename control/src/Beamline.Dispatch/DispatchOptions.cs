@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Options;
+
+namespace Beamline.Dispatch;
+
+/// <summary>
+/// Where and how blocks run. Bound from the <c>Beamline</c> configuration section
+/// (<c>Beamline:Nats:Url</c>, <c>Beamline:InProcess:Pools:cpu</c>, ...).
+/// </summary>
+public sealed class DispatchOptions
+{
+    /// <summary>The configuration section these options bind to.</summary>
+    public const string SectionName = "Beamline";
+
+    /// <summary>The distributed path. Defaults to none: blocks run in-process.</summary>
+    public NatsDispatchOptions Nats { get; set; } = new();
+
+    /// <summary>The embedded path.</summary>
+    public InProcessDispatchOptions InProcess { get; set; } = new();
+
+    /// <summary>Used when a request sets no deadline. Defaults to 30 seconds.</summary>
+    public TimeSpan DefaultDeadline { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Dispatch over NATS to <c>beamline-worker</c> processes.</summary>
+public sealed class NatsDispatchOptions
+{
+    /// <summary>The NATS server, e.g. <c>nats://127.0.0.1:4222</c>. Defaults to null: in-process.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>The connection name shown by the server. Defaults to "beamline-control".</summary>
+    public string ConnectionName { get; set; } = "beamline-control";
+
+    /// <summary>
+    /// Added to a block's deadline when waiting for its reply, so that the worker's own
+    /// <c>deadline_exceeded</c> result (which says more) arrives before the request times out.
+    /// Defaults to 100 ms.
+    /// </summary>
+    public TimeSpan ReplyGrace { get; set; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>Executors loaded into the control plane through the C ABI.</summary>
+public sealed class InProcessDispatchOptions
+{
+    /// <summary>
+    /// Concurrent blocks per pool. Defaults to cpu = processor count and io = 64; a pool that is
+    /// not listed (gpu unless configured) is not offered and answers <c>resource_unavailable</c>.
+    /// </summary>
+    public Dictionary<string, int> Pools { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["cpu"] = Environment.ProcessorCount,
+        ["io"] = 64,
+    };
+
+    /// <summary>Blocks that may wait for a slot per pool before new ones are refused. Defaults to 1024.</summary>
+    public int QueueLimit { get; set; } = 1024;
+
+    /// <summary>A folder whose native plugins (*.so) are loaded at start. Defaults to none.</summary>
+    public string? PluginDirectory { get; set; }
+}
+
+/// <summary>Validates <see cref="DispatchOptions"/> at start.</summary>
+public sealed class DispatchOptionsValidator : IValidateOptions<DispatchOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, DispatchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (options.Nats.Url is { Length: > 0 } url
+            && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("nats" or "tls")))
+        {
+            failures.Add($"Beamline:Nats:Url '{url}' is not a nats:// or tls:// URL.");
+        }
+        if (options.DefaultDeadline <= TimeSpan.Zero)
+        {
+            failures.Add("Beamline:DefaultDeadline must be positive.");
+        }
+        foreach (var (pool, capacity) in options.InProcess.Pools)
+        {
+            if (!PoolNames.IsValid(pool))
+            {
+                failures.Add($"Beamline:InProcess:Pools: '{pool}' is not a valid pool name ({PoolNames.Rule}).");
+            }
+            if (capacity < 0)
+            {
+                failures.Add($"Beamline:InProcess:Pools:{pool} must not be negative.");
+            }
+        }
+        if (options.InProcess.QueueLimit < 0)
+        {
+            failures.Add("Beamline:InProcess:QueueLimit must not be negative.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

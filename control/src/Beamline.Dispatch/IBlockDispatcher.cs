@@ -1,0 +1,27 @@
+using Beamline.Worker.V2;
+
+namespace Beamline.Dispatch;
+
+/// <summary>
+/// Runs one block and answers exactly once: with the executor's result, or with a result whose
+/// status and <see cref="ExecResult.ErrorCode"/> say why it did not run (see <see cref="ExecErrorCodes"/>).
+/// Transport failures never escape as exceptions.
+/// </summary>
+public interface IBlockDispatcher
+{
+    /// <summary>Where blocks run: <see cref="DispatchModes.InProcess"/> or <see cref="DispatchModes.Nats"/>.</summary>
+    string Mode { get; }
+
+    /// <summary>Runs <paramref name="request"/> and returns its result.</summary>
+    ValueTask<ExecResult> DispatchAsync(ExecRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>The names of the dispatch paths.</summary>
+public static class DispatchModes
+{
+    /// <summary>Executors loaded into this process through the C ABI (the embedded default).</summary>
+    public const string InProcess = "in-process";
+
+    /// <summary>Workers reached over NATS on <c>caf.exec.v2.&lt;pool&gt;</c>.</summary>
+    public const string Nats = "nats";
+}

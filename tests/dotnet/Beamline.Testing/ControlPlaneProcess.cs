@@ -1,0 +1,41 @@
+using System.Globalization;
+
+namespace Beamline.Testing;
+
+/// <summary>A real <c>beamline serve</c> process on a free loopback port, as an operator starts it.</summary>
+public sealed class ControlPlaneProcess : IAsyncDisposable
+{
+    private ControlPlaneProcess(ChildProcess process, int port)
+    {
+        Process = process;
+        BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/"));
+    }
+
+    /// <summary>The process (for its output and signals).</summary>
+    public ChildProcess Process { get; }
+
+    /// <summary>Where it listens.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>Starts <c>beamline serve --urls ... args</c> and waits until it accepts connections.</summary>
+    public static async Task<ControlPlaneProcess> StartAsync(params string[] args)
+    {
+        var port = FreePort.Next();
+        var process = ChildProcess.Start(RepoPaths.Program("beamline"),
+            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), .. args]);
+        try
+        {
+            await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            var output = process.Output;
+            await process.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
+        }
+        return new ControlPlaneProcess(process, port);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => Process.DisposeAsync();
+}

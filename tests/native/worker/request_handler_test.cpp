@@ -1,0 +1,173 @@
+// Request handling of the worker without NATS: admission, running blocks, building replies.
+
+#include "request_handler.hpp"
+
+#include <beamline/worker/v2/exec.pb.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace v2 = beamline::worker::v2;
+using beamline::worker::exec_client;
+using beamline::worker::pool_admission;
+using beamline::worker::request_handler;
+using beamline::worker::steady_clock;
+
+class recording_sink final : public beamline::worker::reply_sink {
+public:
+  bool send_chunk(const uint8_t* data, size_t size) override {
+    chunks.emplace_back(reinterpret_cast<const char*>(data), size);
+    return true;
+  }
+  void send_result(const uint8_t* data, size_t size) override {
+    results.emplace_back(reinterpret_cast<const char*>(data), size);
+  }
+  std::vector<std::string> chunks;
+  std::vector<std::string> results;
+};
+
+std::string encode(const std::string& type, const std::string& payload, uint32_t deadline_ms = 0) {
+  v2::ExecRequest req;
+  req.set_block_id("b-42");
+  req.set_type(type);
+  req.set_payload(payload);
+  req.set_deadline_ms(deadline_ms);
+  return req.SerializeAsString();
+}
+
+const uint8_t* bytes(const std::string& s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
+
+v2::ExecResult decode(const std::string& s) {
+  v2::ExecResult result;
+  EXPECT_TRUE(result.ParseFromString(s));
+  return result;
+}
+
+TEST(PoolAdmissionTest, AdmitsUpToCapacityPlusQueueLimit) {
+  pool_admission admission{2, 3};
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(admission.try_admit()) << i;
+  EXPECT_FALSE(admission.try_admit());
+  EXPECT_EQ(admission.queued(), 5u);
+  admission.started();
+  EXPECT_EQ(admission.in_flight(), 1u);
+  EXPECT_EQ(admission.queued(), 4u);
+  EXPECT_FALSE(admission.try_admit());
+  admission.finished();
+  EXPECT_TRUE(admission.try_admit());
+}
+
+TEST(PoolAdmissionTest, IsIdleOnlyWhenNothingIsAdmitted) {
+  pool_admission admission{1, 0};
+  EXPECT_TRUE(admission.idle());
+  ASSERT_TRUE(admission.try_admit());
+  EXPECT_FALSE(admission.idle());
+  admission.started();
+  admission.finished();
+  EXPECT_TRUE(admission.idle());
+}
+
+TEST(RequestHandlerTest, RejectOverQueueLimitAnswersResourceUnavailable) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  const auto request = encode("echo", "hi");
+  const auto result = decode(handler.reject(bytes(request), request.size(), "cpu"));
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_ERROR);
+  EXPECT_EQ(result.error_code(), "resource_unavailable");
+  EXPECT_EQ(result.block_id(), "b-42");
+  EXPECT_EQ(result.worker_id(), "w-test");
+  EXPECT_NE(result.error_message().find("cpu"), std::string::npos);
+}
+
+TEST(RequestHandlerTest, RejectOfUndecodableBytesStillAnswers) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  const std::string junk = "\xff\xff\xff";
+  const auto result = decode(handler.reject(bytes(junk), junk.size(), "io"));
+  EXPECT_EQ(result.error_code(), "resource_unavailable");
+  EXPECT_TRUE(result.block_id().empty());
+}
+
+TEST(RequestHandlerTest, RunsEchoAndRepliesWithTheResult) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  const auto request = encode("echo", "payload");
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  EXPECT_TRUE(sink.chunks.empty());
+  const auto result = decode(sink.results[0]);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK);
+  EXPECT_EQ(result.output(), "payload");
+  EXPECT_EQ(result.worker_id(), "w-test");
+}
+
+TEST(RequestHandlerTest, ResultMatchesTheInProcessLibraryApartFromLatency) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  const auto request = encode("echo", std::string(200, 'z'));
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  auto via_worker = decode(sink.results[0]);
+  const auto direct_buf = exec.execute(bytes(request), request.size(), nullptr);
+  v2::ExecResult direct;
+  ASSERT_TRUE(direct.ParseFromArray(direct_buf.data(), static_cast<int>(direct_buf.size())));
+  via_worker.set_latency_us(0);
+  direct.set_latency_us(0);
+  EXPECT_EQ(via_worker.SerializeAsString(), direct.SerializeAsString());
+}
+
+TEST(RequestHandlerTest, ABlockWhoseDeadlinePassedInTheQueueIsNotStarted) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  const auto request = encode("debug.sleep", "1000", 20);
+  const auto start = steady_clock::now();
+  handler.run(bytes(request), request.size(), start - std::chrono::milliseconds{50}, sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  const auto result = decode(sink.results[0]);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_TIMEOUT);
+  EXPECT_EQ(result.error_code(), "deadline_exceeded");
+  EXPECT_NE(result.error_message().find("queue"), std::string::npos);
+  EXPECT_EQ(result.block_id(), "b-42");
+}
+
+TEST(RequestHandlerTest, TimeInTheQueueShortensTheDeadline) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  // 100 ms budget, 60 ms of it spent queued: the 1000 ms sleep must stop at the deadline.
+  const auto request = encode("debug.sleep", "1000", 100);
+  handler.run(bytes(request), request.size(), steady_clock::now() - std::chrono::milliseconds{60},
+              sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  const auto result = decode(sink.results[0]);
+  EXPECT_EQ(result.error_code(), "deadline_exceeded");
+  EXPECT_NE(result.error_message().find("debug.sleep"), std::string::npos);
+}
+
+TEST(RequestHandlerTest, UnknownTypeIsAnsweredNotDropped) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  const auto request = encode("gpu.render", "");
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  EXPECT_EQ(decode(sink.results[0]).error_code(), "unknown_executor");
+}
+
+TEST(RequestHandlerTest, ExecutorsListIncludesTheBuiltins) {
+  exec_client exec{"w-test"};
+  const auto types = exec.executors();
+  EXPECT_EQ(types, (std::vector<std::string>{"debug.sleep", "echo", "noop"}));
+}
+
+} // namespace

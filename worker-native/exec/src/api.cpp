@@ -1,0 +1,318 @@
+// The C ABI: bl_get_api and the version-1 function table. Every body that can fail returns a
+// status instead of letting an exception out (see status.hpp, guarded()).
+
+#include "builtins/registry.hpp"
+#include "execute.hpp"
+#include "plugin.hpp"
+#include "runtime.hpp"
+#include "status.hpp"
+
+#include "exec_wire.pb.h"
+
+#include <beamline/beamline_exec.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+// --- the layout is frozen: x86_64 / LP64 values of version 1 ---------------------------------
+// A change here breaks every binding (interop/dotnet holds the same numbers) and every plugin.
+#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
+static_assert(sizeof(bl_buffer) == 16, "bl_buffer layout changed");
+static_assert(offsetof(bl_buffer, data) == 0, "bl_buffer layout changed");
+static_assert(offsetof(bl_buffer, len) == 8, "bl_buffer layout changed");
+
+static_assert(sizeof(bl_runtime_options) == 24, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, struct_size) == 0, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, flags) == 4, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, worker_id) == 8, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, worker_id_len) == 16, "bl_runtime_options layout changed");
+
+static_assert(sizeof(bl_exec_info) == 72, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, struct_size) == 0, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, gpu_device) == 4, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, tenant_id) == 8, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, tenant_id_len) == 16, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, block_id) == 24, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, block_id_len) == 32, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, type) == 40, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, type_len) == 48, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, deadline_mono_ns) == 56, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, stream) == 64, "bl_exec_info layout changed");
+static_assert(offsetof(bl_exec_info, reserved) == 68, "bl_exec_info layout changed");
+
+static_assert(sizeof(bl_executor_def) == 48, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, struct_size) == 0, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, flags) == 4, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, type) == 8, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, type_len) == 16, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, user) == 24, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, execute) == 32, "bl_executor_def layout changed");
+static_assert(offsetof(bl_executor_def, release) == 40, "bl_executor_def layout changed");
+
+static_assert(sizeof(bl_api) == 136, "bl_api is append-only: version 1 is 136 bytes");
+static_assert(offsetof(bl_api, struct_size) == 0, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, version) == 4, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, status_create) == 8, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, status_code) == 16, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, status_message) == 24, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, status_release) == 32, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, buffer_release) == 40, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, runtime_create) == 48, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, runtime_release) == 56, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, runtime_register_executor) == 64, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, runtime_load_plugin) == 72, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, runtime_list_executors) == 80, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, execute) == 88, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, execute_stream) == 96, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, context_info) == 104, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, context_write) == 112, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, context_emit_chunk) == 120, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, context_cancelled) == 128, "bl_api offsets are frozen");
+#endif
+
+namespace beamline::exec {
+
+namespace {
+
+namespace wire = beamline::exec::wire;
+
+const bl_api* api_table() noexcept;
+
+bl_status* invalid_argument(std::string_view message) noexcept {
+  return make_status(BL_ERR_INVALID_ARGUMENT, message);
+}
+
+// --- status ----------------------------------------------------------------------------------
+
+bl_status* BL_CALL status_create(int32_t code, const char* message, uint64_t message_len) noexcept {
+  if (message == nullptr)
+    message_len = 0;
+  return make_status(code, std::string_view{message == nullptr ? "" : message,
+                                            static_cast<size_t>(message_len)});
+}
+
+int32_t BL_CALL status_code(const bl_status* status) noexcept {
+  return status == nullptr ? BL_OK : status->code;
+}
+
+const char* BL_CALL status_message(const bl_status* status, uint64_t* len) noexcept {
+  if (status == nullptr) {
+    if (len != nullptr)
+      *len = 0;
+    return "";
+  }
+  if (len != nullptr)
+    *len = status->message.size();
+  return status->message.c_str();
+}
+
+void BL_CALL status_release(bl_status* status) noexcept {
+  release_status(status);
+}
+
+// --- buffers ---------------------------------------------------------------------------------
+
+void BL_CALL buffer_release(bl_buffer* buffer) noexcept {
+  if (buffer == nullptr)
+    return;
+  std::free(buffer->data);
+  buffer->data = nullptr;
+  buffer->len = 0;
+}
+
+// --- runtime ---------------------------------------------------------------------------------
+
+bl_status* BL_CALL runtime_create(const bl_runtime_options* options, bl_runtime** out) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (out == nullptr)
+      return invalid_argument("runtime_create: out is NULL");
+    std::string worker_id = "in-process";
+    uint32_t flags = 0;
+    if (options != nullptr) {
+      if (options->struct_size < sizeof(bl_runtime_options))
+        return invalid_argument("runtime_create: options->struct_size is "
+                                + std::to_string(options->struct_size) + ", expected at least "
+                                + std::to_string(sizeof(bl_runtime_options)));
+      if ((options->flags & ~BL_RUNTIME_NO_BUILTINS) != 0)
+        return invalid_argument("runtime_create: unknown bits in options->flags");
+      flags = options->flags;
+      if (options->worker_id != nullptr && options->worker_id_len > 0)
+        worker_id.assign(options->worker_id, static_cast<size_t>(options->worker_id_len));
+    }
+    auto rt = std::make_unique<bl_runtime>(std::move(worker_id));
+    if ((flags & BL_RUNTIME_NO_BUILTINS) == 0) {
+      if (bl_status* st = builtins::register_all(api_table(), rt.get()); st != nullptr)
+        return st;
+    }
+    *out = rt.release();
+    return nullptr;
+  });
+}
+
+void BL_CALL runtime_release(bl_runtime* runtime) noexcept {
+  delete runtime; // ~runtime catches what executors' release functions throw
+}
+
+bl_status* BL_CALL runtime_register_executor(bl_runtime* runtime,
+                                             const bl_executor_def* def) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (runtime == nullptr || def == nullptr)
+      return invalid_argument("runtime_register_executor: runtime or def is NULL");
+    if (def->struct_size < sizeof(bl_executor_def))
+      return invalid_argument("runtime_register_executor: def->struct_size is "
+                              + std::to_string(def->struct_size) + ", expected at least "
+                              + std::to_string(sizeof(bl_executor_def)));
+    if (def->flags != 0)
+      return invalid_argument("runtime_register_executor: def->flags must be 0");
+    if (def->type == nullptr || def->type_len == 0 || def->execute == nullptr)
+      return invalid_argument("runtime_register_executor: type and execute are required");
+    std::string type{def->type, static_cast<size_t>(def->type_len)};
+    if (type.find_first_of(std::string_view{"\n\0", 2}) != std::string::npos)
+      return invalid_argument("runtime_register_executor: a block type may not contain a "
+                              "newline or NUL");
+    executor_entry entry{type, def->user, def->execute, def->release};
+    if (!runtime->add(std::move(entry)))
+      return make_status(BL_ERR_ALREADY_EXISTS,
+                         "an executor for block type '" + type + "' is already registered");
+    return nullptr;
+  });
+}
+
+bl_status* BL_CALL runtime_load_plugin(bl_runtime* runtime, const char* path,
+                                       uint64_t path_len) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (runtime == nullptr || path == nullptr || path_len == 0)
+      return invalid_argument("runtime_load_plugin: runtime or path is NULL or empty");
+    std::string file{path, static_cast<size_t>(path_len)};
+    if (file.find('\0') != std::string::npos)
+      return invalid_argument("runtime_load_plugin: path contains NUL");
+    return load_plugin(*runtime, api_table(), file);
+  });
+}
+
+bl_status* BL_CALL runtime_list_executors(bl_runtime* runtime, bl_buffer* out) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (runtime == nullptr || out == nullptr)
+      return invalid_argument("runtime_list_executors: runtime or out is NULL");
+    std::string joined;
+    for (const auto& type : runtime->types()) {
+      if (!joined.empty())
+        joined += '\n';
+      joined += type;
+    }
+    auto* data = static_cast<uint8_t*>(std::malloc(joined.empty() ? 1 : joined.size()));
+    if (data == nullptr)
+      throw std::bad_alloc{};
+    std::memcpy(data, joined.data(), joined.size());
+    out->data = data;
+    out->len = joined.size();
+    return nullptr;
+  });
+}
+
+// --- execution -------------------------------------------------------------------------------
+
+bl_status* BL_CALL execute_stream(bl_runtime* runtime, const uint8_t* request,
+                                  uint64_t request_len, bl_chunk_fn on_chunk, void* user,
+                                  bl_buffer* out_result) noexcept {
+  const auto received_at = steady_clock::now();
+  return guarded([&]() -> bl_status* {
+    if (runtime == nullptr || out_result == nullptr)
+      return invalid_argument("execute: runtime or out_result is NULL");
+    if (request == nullptr && request_len != 0)
+      return invalid_argument("execute: request is NULL but request_len is not 0");
+    run_block(*runtime, request, request_len, received_at, on_chunk, user, out_result);
+    return nullptr;
+  });
+}
+
+bl_status* BL_CALL execute(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
+                           bl_buffer* out_result) noexcept {
+  return execute_stream(runtime, request, request_len, nullptr, nullptr, out_result);
+}
+
+// --- for executors ---------------------------------------------------------------------------
+
+const bl_exec_info* BL_CALL context_info(const bl_exec_context* ctx) noexcept {
+  return ctx == nullptr ? nullptr : &ctx->info;
+}
+
+bl_status* BL_CALL context_write(bl_exec_context* ctx, const uint8_t* data, uint64_t len) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (ctx == nullptr || (data == nullptr && len != 0))
+      return invalid_argument("context_write: ctx is NULL, or data is NULL with a length");
+    ctx->output->append(reinterpret_cast<const char*>(data), static_cast<size_t>(len));
+    return nullptr;
+  });
+}
+
+bl_status* BL_CALL context_emit_chunk(bl_exec_context* ctx, const uint8_t* data,
+                                      uint64_t len) noexcept {
+  return guarded([&]() -> bl_status* {
+    if (ctx == nullptr || (data == nullptr && len != 0))
+      return invalid_argument("context_emit_chunk: ctx is NULL, or data is NULL with a length");
+    if (ctx->cancelled_by_receiver)
+      return make_status(BL_ERR_CANCELLED, "the receiver cancelled the streamed block");
+    if (ctx->on_chunk == nullptr) {
+      ctx->output->append(reinterpret_cast<const char*>(data), static_cast<size_t>(len));
+      return nullptr;
+    }
+    auto& chunk = *static_cast<wire::ExecChunk*>(ctx->chunk_message);
+    chunk.set_block_id(*ctx->block_id);
+    chunk.set_seq(ctx->next_seq++);
+    chunk.set_data(data, static_cast<size_t>(len));
+    auto& bytes = *ctx->chunk_bytes;
+    bytes.clear();
+    chunk.AppendToString(&bytes);
+    const int32_t rc = ctx->on_chunk(ctx->chunk_user,
+                                     reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (rc != 0) {
+      ctx->cancelled_by_receiver = true;
+      return make_status(BL_ERR_CANCELLED, "the receiver cancelled the streamed block");
+    }
+    return nullptr;
+  });
+}
+
+int32_t BL_CALL context_cancelled(const bl_exec_context* ctx) noexcept {
+  return ctx == nullptr || ctx->cancelled() ? 1 : 0;
+}
+
+const bl_api* api_table() noexcept {
+  static const bl_api table{
+    sizeof(bl_api),
+    BL_API_VERSION,
+    &status_create,
+    &status_code,
+    &status_message,
+    &status_release,
+    &buffer_release,
+    &runtime_create,
+    &runtime_release,
+    &runtime_register_executor,
+    &runtime_load_plugin,
+    &runtime_list_executors,
+    &execute,
+    &execute_stream,
+    &context_info,
+    &context_write,
+    &context_emit_chunk,
+    &context_cancelled,
+  };
+  return &table;
+}
+
+} // namespace
+
+} // namespace beamline::exec
+
+extern "C" BL_EXPORT const bl_api* BL_CALL bl_get_api(uint32_t version) {
+  // Version 1 is the only table so far; a caller built against a newer header gets NULL.
+  if (version == 0 || version > BL_API_VERSION)
+    return nullptr;
+  return beamline::exec::api_table();
+}

@@ -1,0 +1,26 @@
+#include "builtins/registry.hpp"
+
+#include <cstring>
+
+namespace beamline::exec::builtins {
+
+std::vector<factory>& all() {
+  static std::vector<factory> factories;
+  return factories;
+}
+
+bl_status* register_all(const bl_api* api, bl_runtime* rt) {
+  for (const auto& f : all()) {
+    bl_executor_def def{};
+    def.struct_size = sizeof(bl_executor_def);
+    def.type = f.type;
+    def.type_len = std::strlen(f.type);
+    def.user = const_cast<bl_api*>(api); // read-only use; the ABI's user pointer is void*
+    def.execute = f.execute;
+    if (bl_status* st = api->runtime_register_executor(rt, &def); st != nullptr)
+      return st;
+  }
+  return nullptr;
+}
+
+} // namespace beamline::exec::builtins

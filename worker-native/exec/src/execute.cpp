@@ -1,0 +1,197 @@
+#include "execute.hpp"
+
+#include "status.hpp"
+
+#include "exec_wire.pb.h"
+
+#include <climits>
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+
+namespace beamline::exec {
+
+namespace {
+
+namespace wire = beamline::exec::wire;
+
+/// Scratch messages reused by every block a thread runs, so that the hot path allocates only
+/// the result buffer it hands out: a parse into a reused message keeps its strings' capacity.
+struct scratch {
+  wire::ExecRequest request;
+  wire::ExecResult result;
+  wire::ExecChunk chunk;
+  std::string chunk_bytes;
+  bool busy = false;
+};
+
+/// Past this size a scratch is dropped after use, so that one huge block does not pin memory
+/// in every thread for good.
+constexpr size_t scratch_keep_limit = size_t{1} << 20;
+
+/// Lends the thread's scratch; an executor that runs a nested block on the same thread gets a
+/// fresh one instead.
+class scratch_lease {
+public:
+  scratch_lease() {
+    auto& cached = cache();
+    if (!cached)
+      cached = std::make_unique<scratch>();
+    if (!cached->busy) {
+      item_ = cached.get();
+    } else {
+      own_ = std::make_unique<scratch>();
+      item_ = own_.get();
+    }
+    item_->busy = true;
+  }
+  scratch_lease(const scratch_lease&) = delete;
+  scratch_lease& operator=(const scratch_lease&) = delete;
+  ~scratch_lease() {
+    item_->busy = false;
+    if (own_ == nullptr && too_big()) {
+      cache().reset();
+    }
+  }
+  scratch* operator->() const noexcept { return item_; }
+
+private:
+  static std::unique_ptr<scratch>& cache() {
+    thread_local std::unique_ptr<scratch> instance;
+    return instance;
+  }
+  bool too_big() const noexcept {
+    return item_->request.payload().capacity() > scratch_keep_limit
+           || item_->result.output().capacity() > scratch_keep_limit
+           || item_->chunk_bytes.capacity() > scratch_keep_limit;
+  }
+
+  scratch* item_ = nullptr;
+  std::unique_ptr<scratch> own_;
+};
+
+wire::ExecStatus status_for(int32_t code) noexcept {
+  switch (code) {
+    case BL_ERR_DEADLINE_EXCEEDED:
+      return wire::EXEC_STATUS_TIMEOUT;
+    case BL_ERR_CANCELLED:
+      return wire::EXEC_STATUS_CANCELLED;
+    default:
+      return wire::EXEC_STATUS_ERROR;
+  }
+}
+
+void fail(wire::ExecResult& result, int32_t code, std::string_view message) {
+  result.clear_output();
+  result.set_status(status_for(code));
+  const auto name = error_code_name(code);
+  result.set_error_code(name.data(), name.size());
+  result.set_error_message(message.data(), message.size());
+}
+
+/// Serialises straight into the malloc'd buffer handed to the caller.
+void encode(const wire::ExecResult& result, bl_buffer* out) {
+  const size_t size = result.ByteSizeLong();
+  auto* data = static_cast<uint8_t*>(std::malloc(size == 0 ? 1 : size));
+  if (data == nullptr)
+    throw std::bad_alloc{};
+  result.SerializeWithCachedSizesToArray(data);
+  out->data = data;
+  out->len = size;
+}
+
+int64_t mono_ns(steady_clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+void call_executor(const executor_entry& entry, bl_exec_context& ctx,
+                   const wire::ExecRequest& request, wire::ExecResult& result) {
+  bl_status* st = nullptr;
+  try {
+    const auto& payload = request.payload();
+    st = entry.execute(entry.user, &ctx, reinterpret_cast<const uint8_t*>(payload.data()),
+                       payload.size());
+  } catch (const std::exception& e) {
+    fail(result, BL_ERR_INTERNAL,
+         "executor '" + entry.type + "' threw an exception: " + e.what());
+    return;
+  } catch (...) {
+    fail(result, BL_ERR_INTERNAL, "executor '" + entry.type + "' threw a non-standard exception");
+    return;
+  }
+  if (st != nullptr) {
+    const int32_t code = st->code == BL_OK ? BL_ERR_INTERNAL : st->code;
+    if (st->code == BL_OK)
+      fail(result, code, "executor '" + entry.type + "' returned a status with code BL_OK");
+    else
+      fail(result, code, st->message);
+    release_status(st);
+    return;
+  }
+  if (ctx.cancelled_by_receiver) {
+    fail(result, BL_ERR_CANCELLED, "the receiver cancelled the streamed block");
+    return;
+  }
+  result.set_status(wire::EXEC_STATUS_OK);
+}
+
+} // namespace
+
+void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
+               steady_clock::time_point received_at, bl_chunk_fn on_chunk, void* chunk_user,
+               bl_buffer* out) {
+  scratch_lease s;
+  auto& req = s->request;
+  auto& res = s->result;
+  res.Clear();
+
+  if (request_len > static_cast<uint64_t>(INT_MAX)
+      || !req.ParseFromArray(request, static_cast<int>(request_len))) {
+    req.Clear();
+    fail(res, BL_ERR_INVALID_INPUT, "the request is not a valid beamline.worker.v2.ExecRequest");
+  } else if (const auto* entry = rt.find(req.type()); entry == nullptr) {
+    fail(res, BL_ERR_UNKNOWN_EXECUTOR, "no executor is registered for block type '" + req.type() + "'");
+  } else {
+    bl_exec_context ctx;
+    if (req.deadline_ms() > 0) {
+      ctx.has_deadline = true;
+      ctx.deadline = received_at + std::chrono::milliseconds{req.deadline_ms()};
+      ctx.info.deadline_mono_ns = mono_ns(ctx.deadline);
+    }
+    if (ctx.has_deadline && steady_clock::now() >= ctx.deadline) {
+      fail(res, BL_ERR_DEADLINE_EXCEEDED,
+           "the block's deadline of " + std::to_string(req.deadline_ms())
+             + " ms passed before it was started");
+    } else {
+      const bool stream = on_chunk != nullptr && req.stream();
+      ctx.info.struct_size = sizeof(bl_exec_info);
+      ctx.info.gpu_device = -1;
+      ctx.info.tenant_id = req.tenant_id().data();
+      ctx.info.tenant_id_len = req.tenant_id().size();
+      ctx.info.block_id = req.block_id().data();
+      ctx.info.block_id_len = req.block_id().size();
+      ctx.info.type = req.type().data();
+      ctx.info.type_len = req.type().size();
+      ctx.info.stream = stream ? 1u : 0u;
+      ctx.output = res.mutable_output();
+      if (stream) {
+        ctx.on_chunk = on_chunk;
+        ctx.chunk_user = chunk_user;
+        ctx.chunk_message = &s->chunk;
+        ctx.chunk_bytes = &s->chunk_bytes;
+      }
+      ctx.block_id = &req.block_id();
+      call_executor(*entry, ctx, req, res);
+    }
+  }
+  res.set_block_id(req.block_id());
+  res.set_worker_id(rt.worker_id());
+  const auto elapsed = steady_clock::now() - received_at;
+  res.set_latency_us(static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+  encode(res, out);
+}
+
+} // namespace beamline::exec

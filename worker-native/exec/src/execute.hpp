@@ -1,0 +1,50 @@
+#pragma once
+
+// Running one block: decode the ExecRequest, find its executor, call it with a context, and
+// encode the ExecResult (and, when streaming, ExecChunks).
+
+#include "runtime.hpp"
+
+#include <beamline/beamline_exec.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace beamline::exec {
+
+using steady_clock = std::chrono::steady_clock;
+
+/// Runs the block encoded in [request, request + request_len) that arrived at `received_at`
+/// (the deadline counts from there). Chunks go to `on_chunk` when it is non-null and the
+/// request asked for a stream. Always fills *out with an encoded ExecResult (malloc'd), unless
+/// it throws (std::bad_alloc), in which case *out is untouched.
+void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
+               steady_clock::time_point received_at, bl_chunk_fn on_chunk, void* chunk_user,
+               bl_buffer* out);
+
+} // namespace beamline::exec
+
+/// The opaque per-block context handed to executors. Lives on run_block's stack.
+struct bl_exec_context {
+  bl_exec_info info{};
+  /// ExecResult.output, appended to by context_write (and emit_chunk when not streaming).
+  std::string* output = nullptr;
+  /// Non-null when chunks are streamed to the caller.
+  bl_chunk_fn on_chunk = nullptr;
+  void* chunk_user = nullptr;
+  /// Reusable encoding buffers for chunks (owned by the thread's scratch).
+  void* chunk_message = nullptr;
+  std::string* chunk_bytes = nullptr;
+  const std::string* block_id = nullptr;
+  uint64_t next_seq = 0;
+  bool cancelled_by_receiver = false;
+  bool has_deadline = false;
+  beamline::exec::steady_clock::time_point deadline{};
+
+  /// True when the block should stop: the receiver cancelled or the deadline passed.
+  [[nodiscard]] bool cancelled() const noexcept {
+    return cancelled_by_receiver
+           || (has_deadline && beamline::exec::steady_clock::now() >= deadline);
+  }
+};

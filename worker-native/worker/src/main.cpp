@@ -1,0 +1,218 @@
+// beamline-worker: runs blocks from NATS (caf.exec.v2.<pool>) through libbeamline_exec.
+//
+// Lifecycle: parse options → load executors and plugins → connect to NATS → start the actor
+// system and one pool per --pool → subscribe → print the ready line → heartbeat until SIGTERM
+// or SIGINT → drain (stop taking work, finish what was admitted, flush replies) → final
+// heartbeat with draining=true → close NATS → exit 0.
+
+#include "exec_client.hpp"
+#include "heartbeat.hpp"
+#include "log.hpp"
+#include "nats_connection.hpp"
+#include "options.hpp"
+#include "pool.hpp"
+#include "request_handler.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beamline::worker {
+
+namespace {
+
+std::vector<std::string> plugin_files(const std::string& dir) {
+  std::vector<std::string> result;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    log_error("cannot read --plugin-dir '", dir, "'");
+    return result;
+  }
+  while (const dirent* entry = readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0)
+      result.push_back(dir + "/" + name);
+  }
+  closedir(d);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+void load_plugins(exec_client& exec, const std::string& dir) {
+  for (const auto& path : plugin_files(dir)) {
+    try {
+      exec.load_plugin(path);
+      log_info("loaded plugin ", path);
+    } catch (const exec_error& e) {
+      log_error("skipping plugin ", path, ": ", e.what());
+    }
+  }
+}
+
+std::vector<pool_snapshot> snapshot(const std::vector<std::unique_ptr<pool>>& pools) {
+  std::vector<pool_snapshot> result;
+  for (const auto& p : pools)
+    result.push_back({p->name(), p->size(), p->admission().in_flight(), p->admission().queued()});
+  return result;
+}
+
+/// Waits up to `ms` for SIGTERM/SIGINT; returns the signal, or 0 on timeout.
+int wait_for_signal(const sigset_t& set, uint32_t ms) {
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000L};
+  for (;;) {
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0)
+      return sig;
+    if (errno == EAGAIN)
+      return 0;
+    // EINTR: another signal; wait again (a shorter wait is fine for a heartbeat loop).
+  }
+}
+
+int run(const worker_options& opts, const sigset_t& signals) {
+  exec_client exec{opts.worker_id};
+  if (!opts.plugin_dir.empty())
+    load_plugins(exec, opts.plugin_dir);
+  const auto executors = exec.executors();
+  request_handler handler{exec, opts.worker_id};
+
+  nats_connection nats{opts.nats_url, "beamline-worker " + opts.worker_id};
+
+  caf::actor_system_config cfg;
+  // Only the cpu pool's runners are scheduled actors (see pool.hpp): one scheduler thread each.
+  const auto kind_of = [](const pool_spec& spec) {
+    const char* e = std::getenv("BL_EXP_CPU_DETACHED");
+    if (e && *e == '1') return runner_kind::detached;
+    return spec.name == "cpu" ? runner_kind::scheduled : runner_kind::detached;
+  };
+  uint32_t scheduled_runners = 0;
+  for (const auto& spec : opts.pools)
+    if (kind_of(spec) == runner_kind::scheduled)
+      scheduled_runners += spec.size;
+  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, scheduled_runners)));
+  if (const char* e = std::getenv("BL_EXP_POLICY")) cfg.set("scheduler.policy", caf::atom_from_string(e));
+  if (const char* e = std::getenv("BL_EXP_AGGR")) cfg.set("work-stealing.aggressive-poll-attempts", static_cast<size_t>(std::atoi(e)));
+  if (const char* e = std::getenv("BL_EXP_MOD")) cfg.set("work-stealing.moderate-poll-attempts", static_cast<size_t>(std::atoi(e)));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+
+  std::vector<std::unique_ptr<pool>> pools;
+  for (const auto& spec : opts.pools)
+    pools.push_back(std::make_unique<pool>(sys, nats, handler, spec.name, spec.size, opts.queue_limit,
+                                           kind_of(spec)));
+  for (auto& p : pools)
+    p->subscribe();
+
+  auto publish_heartbeat = [&](bool draining) {
+    const auto hb = make_heartbeat(opts.worker_id, snapshot(pools), executors, draining);
+    if (natsStatus s = nats.publish(heartbeat_subject, hb.data(), hb.size()); s != NATS_OK)
+      log_warn("heartbeat not published: ", natsStatus_GetText(s));
+  };
+
+  std::string pool_list;
+  for (const auto& p : pools)
+    pool_list += (pool_list.empty() ? "" : ",") + p->name() + ":" + std::to_string(p->size());
+  publish_heartbeat(false);
+  std::printf("beamline-worker ready worker_id=%s pools=%s\n", opts.worker_id.c_str(),
+              pool_list.c_str());
+  std::fflush(stdout);
+  log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", opts.nats_url,
+           " executors=", executors.size());
+
+  int sig = 0;
+  while ((sig = wait_for_signal(signals, opts.heartbeat_ms)) == 0)
+    publish_heartbeat(false);
+
+  // --- drain ---------------------------------------------------------------------------------
+  log_info("signal ", sig, ": draining (no new blocks; finishing queued and running ones)");
+  const auto drain_deadline =
+    std::chrono::steady_clock::now() + std::chrono::milliseconds{opts.drain_timeout_ms};
+  for (auto& p : pools)
+    p->stop_taking_work(opts.drain_timeout_ms);
+  publish_heartbeat(true);
+  bool forced = false;
+  auto all_idle = [&] {
+    return std::all_of(pools.begin(), pools.end(), [](const auto& p) { return p->idle(); });
+  };
+  while (!all_idle()) {
+    if (std::chrono::steady_clock::now() >= drain_deadline) {
+      log_warn("drain timed out after ", opts.drain_timeout_ms, " ms; blocks still running are abandoned");
+      forced = true;
+      break;
+    }
+    if (wait_for_signal(signals, 5) != 0) {
+      log_warn("second signal: stopping without waiting for running blocks");
+      forced = true;
+      break;
+    }
+  }
+  if (natsStatus s = nats.flush(5000); s != NATS_OK)
+    log_warn("flushing replies failed: ", natsStatus_GetText(s));
+  publish_heartbeat(true);
+  if (natsStatus s = nats.flush(2000); s != NATS_OK)
+    log_warn("flushing the final heartbeat failed: ", natsStatus_GetText(s));
+  if (forced) {
+    // Runner threads may be inside an executor: do not wait for them.
+    log_warn("exiting with blocks unfinished");
+    nats.close();
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  for (auto& p : pools)
+    p->shutdown();
+  sys.await_all_actors_done();
+  pools.clear();
+  nats.close();
+  log_info("drained; bye");
+  return 0;
+}
+
+} // namespace
+
+} // namespace beamline::worker
+
+int main(int argc, char** argv) {
+  using namespace beamline::worker;
+  // Block the stop signals before any thread starts, so that every thread (nats.c, CAF)
+  // inherits the mask and only the main loop receives them, through sigtimedwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A reply subject that vanished must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  auto parsed = parse_options(argc, argv);
+  if (!parsed.options) {
+    std::fprintf(stderr, "beamline-worker: %s\n%s", parsed.error.c_str(), usage().c_str());
+    return 2;
+  }
+  if (parsed.options->help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  int rc = 1;
+  try {
+    rc = run(*parsed.options, signals);
+  } catch (const std::exception& e) {
+    log_error("fatal: ", e.what());
+    rc = 1;
+  }
+  nats_CloseAndWait(2000);
+  return rc;
+}

@@ -1,0 +1,136 @@
+#include "pool.hpp"
+
+#include "log.hpp"
+
+#include <caf/all.hpp>
+
+#include <utility>
+
+namespace beamline::worker {
+
+namespace {
+
+/// Tells an idle runner that the queue has work.
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+
+/// Sends replies of one block to its NATS reply subject.
+class nats_reply_sink final : public reply_sink {
+public:
+  nats_reply_sink(nats_connection& nats, const char* subject) : nats_(nats), subject_(subject) {}
+
+  bool send_chunk(const uint8_t* data, size_t size) override {
+    const natsStatus s = nats_.publish_reply(subject_, kind_chunk, data, size);
+    if (s != NATS_OK)
+      log_warn("could not publish a chunk to ", subject_, ": ", natsStatus_GetText(s));
+    return s == NATS_OK;
+  }
+  void send_result(const uint8_t* data, size_t size) override {
+    const natsStatus s = nats_.publish_reply(subject_, kind_result, data, size);
+    if (s != NATS_OK)
+      log_warn("could not publish a result to ", subject_, ": ", natsStatus_GetText(s));
+  }
+
+private:
+  nats_connection& nats_;
+  const char* subject_;
+};
+
+void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept {
+  ctx.admission->started();
+  natsMsg* msg = job.msg.get();
+  nats_reply_sink sink{*ctx.nats, natsMsg_GetReply(msg)};
+  ctx.handler->run(reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg)),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)), job.received_at, sink);
+  job.msg.reset();
+  ctx.admission->finished();
+}
+
+/// Runs blocks one at a time: when woken, everything in the queue, then it lists itself idle.
+/// A scheduled runner keeps its scheduler thread while the queue has work; the scheduler has a
+/// thread per runner of that pool and no other actors, so nothing waits for it meanwhile.
+caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t index) {
+  return {
+    [=](wake_atom) {
+      while (auto job = ctx.queue->next_or_idle(index))
+        run_block(ctx, *job);
+    },
+  };
+}
+
+} // namespace
+
+pool::pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
+           std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind)
+  : name_(std::move(name)), size_(size), nats_(nats), handler_(handler),
+    admission_(size, queue_limit), queue_(size) {
+  const runner_context ctx{&nats_, &handler_, &admission_, &queue_};
+  runners_.reserve(size);
+  for (uint32_t i = 0; i < size; ++i)
+    runners_.push_back(kind == runner_kind::scheduled ? sys.spawn(runner, ctx, i)
+                                                      : sys.spawn<caf::detached>(runner, ctx, i));
+}
+
+pool::~pool() {
+  shutdown();
+}
+
+void pool::subscribe() {
+  subscription_.emplace(nats_.queue_subscribe("caf.exec.v2." + name_, "caf-workers-" + name_,
+                                              &pool::on_message, this));
+}
+
+void pool::stop_taking_work(int64_t timeout_ms) {
+  if (!subscription_)
+    return;
+  if (natsStatus s = subscription_->drain(); s != NATS_OK) {
+    log_warn("pool ", name_, ": subscription drain failed: ", natsStatus_GetText(s));
+    return;
+  }
+  if (natsStatus s = subscription_->wait_drained(timeout_ms); s != NATS_OK)
+    log_warn("pool ", name_, ": subscription drain did not complete: ", natsStatus_GetText(s));
+}
+
+void pool::shutdown() {
+  for (auto& r : runners_)
+    caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  runners_.clear();
+}
+
+void pool::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  // Runs on the nats.c delivery thread: never block here, never let an exception out.
+  auto* self = static_cast<pool*>(closure);
+  const auto received_at = steady_clock::now();
+  try {
+    const char* reply = natsMsg_GetReply(msg);
+    if (reply == nullptr || *reply == '\0') {
+      log_warn("pool ", self->name_, ": dropped a block without a reply subject");
+      natsMsg_Destroy(msg);
+      return;
+    }
+    if (!self->admission_.try_admit()) {
+      const auto answer = self->handler_.reject(
+        reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg)),
+        static_cast<size_t>(natsMsg_GetDataLength(msg)), self->name_);
+      self->nats_.publish_reply(reply, kind_result, reinterpret_cast<const uint8_t*>(answer.data()),
+                                answer.size());
+      natsMsg_Destroy(msg);
+      return;
+    }
+    detail::block_job job{std::unique_ptr<natsMsg, detail::nats_msg_deleter>{msg}, received_at};
+    std::optional<uint32_t> idle_runner;
+    try {
+      idle_runner = self->queue_.push(std::move(job));
+    } catch (...) {
+      self->admission_.withdraw(); // never queued: it must not keep the pool from draining
+      throw;
+    }
+    if (idle_runner)
+      caf::anon_send(self->runners_[*idle_runner], wake_atom::value);
+  } catch (const std::exception& e) {
+    log_error("pool ", self->name_, ": could not take a block: ", e.what());
+  } catch (...) {
+    log_error("pool ", self->name_, ": could not take a block");
+  }
+}
+
+} // namespace beamline::worker
