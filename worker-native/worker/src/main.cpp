@@ -23,11 +23,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace beamline::worker {
@@ -92,10 +90,9 @@ int run(const worker_options& opts, const sigset_t& signals) {
   nats_connection nats{opts.nats_url, "beamline-worker " + opts.worker_id};
 
   caf::actor_system_config cfg;
-  // Only the cpu pool's runners are scheduled actors (see pool.hpp): one scheduler thread each.
+  // Only the cpu pool's runners are scheduled actors (see pool.hpp): the scheduler gets one
+  // thread per runner, so a runner never waits for a thread and no thread idles for nothing.
   const auto kind_of = [](const pool_spec& spec) {
-    const char* e = std::getenv("BL_EXP_CPU_DETACHED");
-    if (e && *e == '1') return runner_kind::detached;
     return spec.name == "cpu" ? runner_kind::scheduled : runner_kind::detached;
   };
   uint32_t scheduled_runners = 0;
@@ -103,9 +100,6 @@ int run(const worker_options& opts, const sigset_t& signals) {
     if (kind_of(spec) == runner_kind::scheduled)
       scheduled_runners += spec.size;
   cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, scheduled_runners)));
-  if (const char* e = std::getenv("BL_EXP_POLICY")) cfg.set("scheduler.policy", caf::atom_from_string(e));
-  if (const char* e = std::getenv("BL_EXP_AGGR")) cfg.set("work-stealing.aggressive-poll-attempts", static_cast<size_t>(std::atoi(e)));
-  if (const char* e = std::getenv("BL_EXP_MOD")) cfg.set("work-stealing.moderate-poll-attempts", static_cast<size_t>(std::atoi(e)));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Unicode;
 using Beamline.Dispatch;
 using Beamline.Host.Http;
 using Beamline.Worker.V2;
@@ -34,7 +36,15 @@ public static class BlockJson
         }
         using (document)
         {
-            return FromElement(document.RootElement);
+            try
+            {
+                return FromElement(document.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                // System.Text.Json validates UTF-8 inside strings lazily, when they are read.
+                throw new BlockRequestException("$", $"the body is not valid UTF-8 JSON: {e.Message}");
+            }
         }
     }
 
@@ -61,7 +71,7 @@ public static class BlockJson
             {
                 JsonValueKind.String => DecodeBase64(payload),
                 JsonValueKind.Null => ByteString.Empty,
-                _ => ByteString.CopyFromUtf8(payload.GetRawText()),
+                _ => RawJson(payload),
             };
         }
         if (root.TryGetProperty("deadline_ms", out var deadline))
@@ -114,6 +124,17 @@ public static class BlockJson
             throw new BlockRequestException(name, $"'{name}' must be a non-empty string");
         }
         return text;
+    }
+
+    private static ByteString RawJson(JsonElement payload)
+    {
+        // The bytes as sent, without a round trip through UTF-16.
+        var raw = JsonMarshal.GetRawUtf8Value(payload);
+        if (!Utf8.IsValid(raw))
+        {
+            throw new BlockRequestException("payload", "'payload' is not valid UTF-8 JSON");
+        }
+        return ByteString.CopyFrom(raw);
     }
 
     private static ByteString DecodeBase64(JsonElement payload)

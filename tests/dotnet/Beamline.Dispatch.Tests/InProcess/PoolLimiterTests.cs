@@ -26,7 +26,7 @@ public sealed class PoolLimiterTests
     public async Task Enter_PastQueueLimit_IsRefusedAtOnce()
     {
         using var limiter = new PoolLimiter(new Dictionary<string, int> { ["cpu"] = 1 }, queueLimit: 1);
-        using var first = await limiter.EnterAsync("cpu", CancellationToken.None);
+        var first = await limiter.EnterAsync("cpu", CancellationToken.None);
         var queued = limiter.EnterAsync("cpu", CancellationToken.None);
         Assert.False(queued.IsCompleted);
 
@@ -43,7 +43,7 @@ public sealed class PoolLimiterTests
     public async Task Enter_CancelledWhileQueued_FreesItsQueuePlace()
     {
         using var limiter = new PoolLimiter(new Dictionary<string, int> { ["cpu"] = 1 }, queueLimit: 1);
-        using var first = await limiter.EnterAsync("cpu", CancellationToken.None);
+        var first = await limiter.EnterAsync("cpu", CancellationToken.None);
         using var cts = new CancellationTokenSource();
         var queued = limiter.EnterAsync("cpu", cts.Token).AsTask();
         await cts.CancelAsync();

@@ -52,6 +52,16 @@ public sealed class BlockJsonTests
     }
 
     [Fact]
+    public void Parse_InvalidUtf8InPayloadOrField_IsABadRequest()
+    {
+        byte[] badPayload = [.. Encoding.UTF8.GetBytes("""{"type":"echo","tenant_id":"t","payload":{"x":" """), 0xA2, .. "\"}}"u8];
+        Assert.Equal("payload", Assert.Throws<BlockRequestException>(() => BlockJson.ParseRequest(badPayload)).Field);
+
+        byte[] badType = [.. "{\"type\":\"e"u8, 0xC3, .. "\",\"tenant_id\":\"t\"}"u8];
+        Assert.Throws<BlockRequestException>(() => BlockJson.ParseRequest(badType));
+    }
+
+    [Fact]
     public void Parse_RandomBytes_NeverThrowsAnythingButBlockRequestException()
     {
         var random = new Random(42);

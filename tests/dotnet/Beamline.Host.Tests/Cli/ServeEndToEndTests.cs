@@ -126,12 +126,20 @@ public sealed class ServeEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PostBlock_OversizedBody_Answers413BeforeParsing()
+    public async Task PostBlock_OversizedBody_Answers413BeforeReadingIt()
     {
-        var huge = new string('x', 9 * 1024 * 1024);
-        var (status, body) = await PostAsync(Embedded, huge);
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        // As a well-behaved client sends a large body: Expect: 100-continue, so the server can
+        // refuse it from Content-Length alone, without the body ever being sent.
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Embedded.BaseAddress, "v1/blocks"))
+        {
+            Content = new ByteArrayContent(new byte[9 * 1024 * 1024]),
+        };
+        request.Headers.ExpectContinue = true;
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("invalid_request", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(8 * 1024 * 1024, body.GetProperty("error").GetProperty("details").GetProperty("limit_bytes").GetInt32());
     }
 
     [Fact]

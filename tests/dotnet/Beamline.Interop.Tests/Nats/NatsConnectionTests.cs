@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Beamline.Interop.Nats;
 using Beamline.Interop.Tests.Infrastructure;
+using Beamline.Testing;
 
 namespace Beamline.Interop.Tests.Nats;
 
@@ -390,7 +391,7 @@ public sealed class NatsConnectionTests(NatsServerFixture server) : IAsyncLifeti
     [Fact]
     public void Connect_NoServerListening_ThrowsNatsExceptionWithClearMessage()
     {
-        string url = $"nats://127.0.0.1:{NatsServerFixture.FreePort()}";
+        string url = $"nats://127.0.0.1:{FreePort.Next()}";
 
         var error = Assert.Throws<NatsException>(() => NatsConnection.Connect(new NatsConnectionOptions
         {
