@@ -95,8 +95,11 @@ function Invoke-Test {
     Log 'GoogleTest (ctest)'
     & ctest --preset release --output-junit (Join-Path $Results 'native/ctest.xml'); if ($LASTEXITCODE -ne 0) { $ok = $false }
     Log 'xunit (dotnet test)'
-    & dotnet test (Join-Path $Root 'Beamline.sln') -c $Configuration --no-build -nologo --logger trx `
-        --logger 'console;verbosity=normal' --results-directory (Join-Path $Results 'dotnet'); if ($LASTEXITCODE -ne 0) { $ok = $false }
+    # One project at a time, each with its own trx file (integration tests start real processes).
+    foreach ($project in Get-ChildItem (Join-Path $Root 'tests/dotnet/*.Tests/*.Tests.csproj')) {
+        & dotnet test $project.FullName -c $Configuration --no-build -nologo --logger "trx;LogFileName=$($project.BaseName).trx" `
+            --logger 'console;verbosity=normal' --results-directory (Join-Path $Results 'dotnet'); if ($LASTEXITCODE -ne 0) { $ok = $false }
+    }
     if (-not (Get-Summary)) { $ok = $false }
     if (-not $ok) { exit 1 }
 }

@@ -79,7 +79,8 @@ summarize() {
   local passed=0 failed=0 skipped=0 f t fl s ex pa
   for f in "$RESULTS"/native/*.xml; do
     [[ -f "$f" ]] || continue
-    t=$(grep -o '<testsuite [^>]*' "$f" | head -1)
+    # ctest writes the attributes of <testsuite> one per line.
+    t=" $(tr '\n\t' '  ' <"$f" | grep -o '<testsuite [^>]*' | head -1) "
     local tests failures skip
     tests=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$t")
     failures=$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$t")
@@ -115,8 +116,14 @@ cmd_test() {
   ctest --preset release --output-junit "$RESULTS/native/ctest.xml" || rc=1
 
   log "xunit (dotnet test)"
-  dotnet test "$ROOT/Beamline.sln" -c "$CONFIGURATION" --no-build -nologo \
-    --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS/dotnet" || rc=1
+  # One project at a time, each with its own trx file (integration tests start real processes).
+  local project name
+  for project in "$ROOT"/tests/dotnet/*.Tests/*.Tests.csproj; do
+    name="$(basename "$project" .csproj)"
+    dotnet test "$project" -c "$CONFIGURATION" --no-build -nologo \
+      --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+      --results-directory "$RESULTS/dotnet" || rc=1
+  done
 
   summarize || rc=1
   return $rc
