@@ -179,8 +179,9 @@ typedef struct bl_api {
   bl_status*(BL_CALL* execute)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                                bl_buffer* out_result);
   /**
-   * Like execute, but chunks that the executor emits are passed, encoded as ExecChunk, to
-   * on_chunk as they come, on the calling thread, before the call returns with the ExecResult.
+   * Like execute, but when the request has stream=true, chunks that the executor emits are
+   * passed, encoded as ExecChunk, to on_chunk as they come, on the calling thread, before the
+   * call returns with the ExecResult. Without stream=true they are appended to the output.
    */
   bl_status*(BL_CALL* execute_stream)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                                       bl_chunk_fn on_chunk, void* user, bl_buffer* out_result);
