@@ -18,7 +18,8 @@ $Configuration = if ($env:BEAMLINE_CONFIGURATION) { $env:BEAMLINE_CONFIGURATION 
 $Results = Join-Path $Root 'build/test-results'
 $Preset = if ($env:VCPKG_ROOT) { 'vcpkg' } else { 'release' }
 $DebPackages = @('cmake', 'g++', 'pkg-config', 'libcaf-dev', 'libnats-dev', 'nats-server', 'protobuf-compiler',
-    'libprotobuf-dev', 'libcurl4-openssl-dev', 'libsqlite3-dev', 'libgtest-dev')
+    'libprotobuf-dev', 'libcurl4-openssl-dev', 'libsqlite3-dev', 'nlohmann-json3-dev', 'zlib1g-dev',
+    'libssl-dev', 'libre2-dev', 'libxxhash-dev', 'libgtest-dev')
 
 function Log([string]$Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
 

@@ -19,7 +19,8 @@ DEB_PACKAGES=(
   cmake g++ pkg-config
   libcaf-dev libnats-dev nats-server
   protobuf-compiler libprotobuf-dev
-  libcurl4-openssl-dev libsqlite3-dev
+  libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev zlib1g-dev
+  libssl-dev libre2-dev libxxhash-dev
   libgtest-dev
 )
 

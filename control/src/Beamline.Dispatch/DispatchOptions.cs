@@ -56,6 +56,13 @@ public sealed class InProcessDispatchOptions
 
     /// <summary>A folder whose native plugins (*.so) are loaded at start. Defaults to none.</summary>
     public string? PluginDirectory { get; set; }
+
+    /// <summary>
+    /// A JSON file with the executor configuration: one object per executor family
+    /// (<c>"fs"</c>, <c>"sql"</c>, <c>"http"</c>, <c>"cpu"</c>, <c>"gpu"</c>), as described in
+    /// docs/executors.md. Defaults to none (every executor uses its defaults).
+    /// </summary>
+    public string? ExecutorConfigFile { get; set; }
 }
 
 /// <summary>Validates <see cref="DispatchOptions"/> at start.</summary>

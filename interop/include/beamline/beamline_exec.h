@@ -83,6 +83,15 @@ typedef struct bl_runtime_options {
   /** Reported as ExecResult.worker_id. NULL/0 = "in-process". Copied; the caller keeps ownership. */
   const char* worker_id;
   uint64_t worker_id_len;
+  /**
+   * Executor configuration as UTF-8 JSON, one object per executor family ("fs", "sql", "http",
+   * "cpu", "gpu"), e.g. {"fs": {"root": "/srv/sandbox"}}; see docs/executors.md. NULL/0 =
+   * defaults. Copied; the caller keeps ownership. Malformed JSON fails runtime_create with
+   * BL_ERR_INVALID_ARGUMENT. Callers compiled before this field (struct_size up to
+   * offsetof(bl_runtime_options, config_json)) get the defaults.
+   */
+  const char* config_json;
+  uint64_t config_json_len;
 } bl_runtime_options;
 
 #define BL_RUNTIME_NO_BUILTINS 0x1u

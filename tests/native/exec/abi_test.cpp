@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -162,6 +165,49 @@ TEST_F(ExecAbiTest, RuntimeCreateRejectsShortOptions) {
   api()->status_release(st);
 }
 
+TEST_F(ExecAbiTest, RuntimeCreateAcceptsTheOlderOptionsWithoutConfig) {
+  // A caller compiled before config_json: its struct ends at worker_id_len.
+  bl_runtime_options options{};
+  options.struct_size = offsetof(bl_runtime_options, config_json);
+  options.config_json = "not json: ignored, beyond the caller's struct";
+  options.config_json_len = std::strlen(options.config_json);
+  bl_runtime* rt = nullptr;
+  ASSERT_EQ(api()->runtime_create(&options, &rt), nullptr);
+  EXPECT_NE(rt, nullptr);
+  api()->runtime_release(rt);
+}
+
+TEST_F(ExecAbiTest, RuntimeCreateAcceptsExecutorConfig) {
+  const std::string config = R"({"fs": {"root": "/tmp/x"}, "sql": {}})";
+  bl_runtime_options options{};
+  options.struct_size = sizeof(options);
+  options.config_json = config.data();
+  options.config_json_len = config.size();
+  bl_runtime* rt = nullptr;
+  ASSERT_EQ(api()->runtime_create(&options, &rt), nullptr);
+  EXPECT_NE(rt, nullptr);
+  api()->runtime_release(rt);
+}
+
+TEST_F(ExecAbiTest, RuntimeCreateRefusesMalformedConfigNamingTheError) {
+  for (const std::string& config : {std::string{R"({"fs": {"root": )"}, std::string{"[1, 2]"},
+                                   std::string{R"({"fs": 3})"}}) {
+    bl_runtime_options options{};
+    options.struct_size = sizeof(options);
+    options.config_json = config.data();
+    options.config_json_len = config.size();
+    bl_runtime* rt = nullptr;
+    bl_status* st = api()->runtime_create(&options, &rt);
+    ASSERT_NE(st, nullptr) << config;
+    EXPECT_EQ(api()->status_code(st), BL_ERR_INVALID_ARGUMENT);
+    uint64_t len = 0;
+    const std::string message{api()->status_message(st, &len)};
+    EXPECT_NE(message.find("config_json"), std::string::npos) << message;
+    EXPECT_EQ(rt, nullptr);
+    api()->status_release(st);
+  }
+}
+
 TEST_F(ExecAbiTest, EchoReturnsThePayloadWithIdentity) {
   const auto result = run(request("echo", std::string(200, 'x')));
   EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK);
@@ -212,9 +258,20 @@ TEST_F(ExecAbiTest, ListsExecutorsSortedAndNewlineSeparated) {
   ASSERT_EQ(register_fn("aaa.first", noop_executor), nullptr);
   bl_buffer list{};
   ASSERT_EQ(api()->runtime_list_executors(rt_, &list), nullptr);
-  EXPECT_EQ(std::string(reinterpret_cast<char*>(list.data), list.len),
-            "aaa.first\ndebug.sleep\necho\nnoop");
+  const std::string text(reinterpret_cast<char*>(list.data), list.len);
   api()->buffer_release(&list);
+  // The built-ins grow; hold the format and a few members, not the whole set.
+  std::vector<std::string> types;
+  for (size_t start = 0; start <= text.size();) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    types.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  EXPECT_TRUE(std::is_sorted(types.begin(), types.end())) << text;
+  EXPECT_EQ(types.front(), "aaa.first") << text;
+  for (const char* type : {"debug.sleep", "echo", "noop", "http.request", "cpu.hash"})
+    EXPECT_NE(std::find(types.begin(), types.end(), type), types.end()) << type << " in " << text;
+  EXPECT_EQ(std::find(types.begin(), types.end(), std::string{}), types.end()) << text;
 }
 
 TEST_F(ExecAbiTest, RegisteringATakenTypeReturnsAlreadyExists) {

@@ -54,4 +54,12 @@ TEST(WorkerOptionsTest, RejectsUnknownOptionsAndMissingValues) {
   EXPECT_FALSE(parse({"--queue-limit", "-1"}).options);
 }
 
+TEST(WorkerOptionsTest, TakesAnExecutorConfigFile) {
+  const auto r = parse({"--executor-config", "/etc/beamline/executors.json"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->executor_config, "/etc/beamline/executors.json");
+  EXPECT_TRUE(parse({}).options->executor_config.empty());
+  EXPECT_FALSE(parse({"--executor-config="}).options);
+}
+
 } // namespace

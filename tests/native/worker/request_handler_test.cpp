@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -167,7 +168,8 @@ TEST(RequestHandlerTest, UnknownTypeIsAnsweredNotDropped) {
 TEST(RequestHandlerTest, ExecutorsListIncludesTheBuiltins) {
   exec_client exec{"w-test"};
   const auto types = exec.executors();
-  EXPECT_EQ(types, (std::vector<std::string>{"debug.sleep", "echo", "noop"}));
+  for (const char* type : {"debug.sleep", "echo", "noop", "http.request", "cpu.hash"})
+    EXPECT_NE(std::find(types.begin(), types.end(), type), types.end()) << type;
 }
 
 } // namespace

@@ -9,6 +9,8 @@
 
 #include "exec_wire.pb.h"
 
+#include <nlohmann/json.hpp>
+
 #include <beamline/beamline_exec.h>
 
 #include <cstddef>
@@ -25,11 +27,13 @@ static_assert(sizeof(bl_buffer) == 16, "bl_buffer layout changed");
 static_assert(offsetof(bl_buffer, data) == 0, "bl_buffer layout changed");
 static_assert(offsetof(bl_buffer, len) == 8, "bl_buffer layout changed");
 
-static_assert(sizeof(bl_runtime_options) == 24, "bl_runtime_options layout changed");
+static_assert(sizeof(bl_runtime_options) == 40, "bl_runtime_options layout changed");
 static_assert(offsetof(bl_runtime_options, struct_size) == 0, "bl_runtime_options layout changed");
 static_assert(offsetof(bl_runtime_options, flags) == 4, "bl_runtime_options layout changed");
 static_assert(offsetof(bl_runtime_options, worker_id) == 8, "bl_runtime_options layout changed");
 static_assert(offsetof(bl_runtime_options, worker_id_len) == 16, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, config_json) == 24, "bl_runtime_options layout changed");
+static_assert(offsetof(bl_runtime_options, config_json_len) == 32, "bl_runtime_options layout changed");
 
 static_assert(sizeof(bl_exec_info) == 72, "bl_exec_info layout changed");
 static_assert(offsetof(bl_exec_info, struct_size) == 0, "bl_exec_info layout changed");
@@ -132,18 +136,41 @@ bl_status* BL_CALL runtime_create(const bl_runtime_options* options, bl_runtime*
       return invalid_argument("runtime_create: out is NULL");
     std::string worker_id = "in-process";
     uint32_t flags = 0;
+    nlohmann::json config = nlohmann::json::object();
     if (options != nullptr) {
-      if (options->struct_size < sizeof(bl_runtime_options))
+      // The oldest accepted layout ends at worker_id_len; config_json came later.
+      constexpr size_t v1_size = offsetof(bl_runtime_options, config_json);
+      if (options->struct_size < v1_size)
         return invalid_argument("runtime_create: options->struct_size is "
                                 + std::to_string(options->struct_size) + ", expected at least "
-                                + std::to_string(sizeof(bl_runtime_options)));
+                                + std::to_string(v1_size));
       if ((options->flags & ~BL_RUNTIME_NO_BUILTINS) != 0)
         return invalid_argument("runtime_create: unknown bits in options->flags");
       flags = options->flags;
       if (options->worker_id != nullptr && options->worker_id_len > 0)
         worker_id.assign(options->worker_id, static_cast<size_t>(options->worker_id_len));
+      if (options->struct_size >= sizeof(bl_runtime_options) && options->config_json != nullptr
+          && options->config_json_len > 0) {
+        const char* text = options->config_json;
+        nlohmann::json parsed;
+        try {
+          parsed = nlohmann::json::parse(text, text + options->config_json_len);
+        } catch (const nlohmann::json::exception& e) {
+          return invalid_argument(std::string{"runtime_create: config_json is not valid JSON: "}
+                                  + e.what());
+        }
+        if (!parsed.is_object())
+          return invalid_argument("runtime_create: config_json must be a JSON object, one "
+                                  "member per executor family (\"fs\", \"sql\", ...)");
+        for (const auto& [family, section] : parsed.items()) {
+          if (!section.is_object())
+            return invalid_argument("runtime_create: config_json: \"" + family
+                                    + "\" must be an object");
+        }
+        config = std::move(parsed);
+      }
     }
-    auto rt = std::make_unique<bl_runtime>(std::move(worker_id));
+    auto rt = std::make_unique<bl_runtime>(std::move(worker_id), std::move(config));
     if ((flags & BL_RUNTIME_NO_BUILTINS) == 0) {
       if (bl_status* st = builtins::register_all(api_table(), rt.get()); st != nullptr)
         return st;

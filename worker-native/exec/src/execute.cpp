@@ -155,6 +155,7 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
     fail(res, BL_ERR_UNKNOWN_EXECUTOR, "no executor is registered for block type '" + req.type() + "'");
   } else {
     bl_exec_context ctx;
+    ctx.rt = &rt;
     if (req.deadline_ms() > 0) {
       ctx.has_deadline = true;
       ctx.deadline = received_at + std::chrono::milliseconds{req.deadline_ms()};

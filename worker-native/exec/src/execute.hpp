@@ -28,6 +28,8 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
 /// The opaque per-block context handed to executors. Lives on run_block's stack.
 struct bl_exec_context {
   bl_exec_info info{};
+  /// The runtime running the block (for its executor configuration, see config.hpp).
+  const beamline::exec::runtime* rt = nullptr;
   /// ExecResult.output, appended to by context_write (and emit_chunk when not streaming).
   std::string* output = nullptr;
   /// Non-null when chunks are streamed to the caller.

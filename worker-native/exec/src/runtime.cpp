@@ -22,7 +22,8 @@ plugin_library::~plugin_library() {
     dlclose(handle_);
 }
 
-runtime::runtime(std::string worker_id) : worker_id_(std::move(worker_id)) {
+runtime::runtime(std::string worker_id, nlohmann::json config)
+  : worker_id_(std::move(worker_id)), config_(std::move(config)) {
   snapshots_.push_back(std::make_unique<const snapshot>());
   current_.store(snapshots_.back().get(), std::memory_order_release);
 }

@@ -5,6 +5,8 @@
 
 #include <beamline/beamline_exec.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -46,7 +48,8 @@ private:
 /// reader never sees freed memory. Registrations are rare (start-up, plugin loads).
 class runtime {
 public:
-  explicit runtime(std::string worker_id);
+  /// `config` is the executor configuration: an object of objects, one per executor family.
+  explicit runtime(std::string worker_id, nlohmann::json config = nlohmann::json::object());
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
   /// Releases every executor's user data, then unloads the plugins they came from.
@@ -70,10 +73,14 @@ public:
 
   [[nodiscard]] const std::string& worker_id() const noexcept { return worker_id_; }
 
+  /// The executor configuration (see config.hpp); immutable after construction.
+  [[nodiscard]] const nlohmann::json& config() const noexcept { return config_; }
+
 private:
   using snapshot = std::unordered_map<std::string, executor_entry>;
 
   std::string worker_id_;
+  nlohmann::json config_;
   std::atomic<const snapshot*> current_;
   mutable std::mutex write_mutex_;
   std::vector<std::unique_ptr<const snapshot>> snapshots_; // guarded by write_mutex_

@@ -14,7 +14,8 @@ int32_t BL_CALL forward_chunk(void* user, const uint8_t* chunk, uint64_t len) {
 
 } // namespace
 
-exec_client::exec_client(const std::string& worker_id) : api_(bl_get_api(BL_API_VERSION)) {
+exec_client::exec_client(const std::string& worker_id, const std::string& config_json)
+  : api_(bl_get_api(BL_API_VERSION)) {
   if (api_ == nullptr)
     throw exec_error(BL_ERR_VERSION_MISMATCH,
                      "libbeamline_exec does not implement C ABI version "
@@ -23,6 +24,8 @@ exec_client::exec_client(const std::string& worker_id) : api_(bl_get_api(BL_API_
   options.struct_size = sizeof(options);
   options.worker_id = worker_id.data();
   options.worker_id_len = worker_id.size();
+  options.config_json = config_json.empty() ? nullptr : config_json.data();
+  options.config_json_len = config_json.size();
   if (bl_status* st = api_->runtime_create(&options, &runtime_); st != nullptr)
     throw_status(st);
 }

@@ -53,8 +53,9 @@ public:
 
 class exec_client {
 public:
-  /// Creates a runtime with the built-in executors. Throws exec_error.
-  explicit exec_client(const std::string& worker_id);
+  /// Creates a runtime with the built-in executors, configured by `config_json` (the executor
+  /// configuration, see docs/executors.md; empty = defaults). Throws exec_error.
+  explicit exec_client(const std::string& worker_id, const std::string& config_json = {});
   exec_client(const exec_client&) = delete;
   exec_client& operator=(const exec_client&) = delete;
   ~exec_client();

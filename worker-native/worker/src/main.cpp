@@ -24,7 +24,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <memory>
+#include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -80,8 +83,21 @@ int wait_for_signal(const sigset_t& set, uint32_t ms) {
   }
 }
 
+/// The contents of the --executor-config file; throws std::runtime_error when it is unreadable.
+std::string read_executor_config(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw std::runtime_error("cannot open --executor-config '" + path + "'");
+  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  if (in.bad())
+    throw std::runtime_error("cannot read --executor-config '" + path + "'");
+  return text;
+}
+
 int run(const worker_options& opts, const sigset_t& signals) {
-  exec_client exec{opts.worker_id};
+  const std::string executor_config =
+    opts.executor_config.empty() ? std::string{} : read_executor_config(opts.executor_config);
+  exec_client exec{opts.worker_id, executor_config};
   if (!opts.plugin_dir.empty())
     load_plugins(exec, opts.plugin_dir);
   const auto executors = exec.executors();

@@ -55,6 +55,8 @@ std::string usage() {
          "  --queue-limit N        blocks that may wait per pool (default 1024); beyond it a block\n"
          "                         is answered resource_unavailable at once\n"
          "  --plugin-dir DIR       load every *.so in DIR as an executor plugin\n"
+         "  --executor-config FILE executor configuration, a JSON object per executor family\n"
+         "                         (fs, sql, http, cpu, gpu; default: none)\n"
          "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 (default 2000)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
@@ -115,6 +117,10 @@ parse_result parse_options(int argc, const char* const* argv) {
         return fail("invalid " + shown + ": expected 0..1000000");
     } else if (name == "--plugin-dir") {
       opts.plugin_dir = std::string{value};
+    } else if (name == "--executor-config") {
+      if (value.empty())
+        return fail("--executor-config needs a file");
+      opts.executor_config = std::string{value};
     } else if (name == "--heartbeat-ms") {
       if (!parse_u32(value, 10, 3'600'000, opts.heartbeat_ms))
         return fail("invalid " + shown + ": expected 10..3600000");

@@ -25,6 +25,9 @@ struct worker_options {
   uint32_t queue_limit = 1024;
   /// --plugin-dir DIR: every *.so in it is loaded as a plugin. Empty = none.
   std::string plugin_dir;
+  /// --executor-config FILE: the executor configuration (JSON, see docs/executors.md).
+  /// Empty = none (the executors' defaults).
+  std::string executor_config;
   /// --heartbeat-ms N. Defaults to 2000.
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.

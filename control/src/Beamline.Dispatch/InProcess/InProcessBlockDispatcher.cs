@@ -24,7 +24,10 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         ArgumentNullException.ThrowIfNull(logger);
         _logger = logger;
         var inProcess = options.Value.InProcess;
-        _runtime = ExecRuntime.Create();
+        string? executorConfig = inProcess.ExecutorConfigFile is { Length: > 0 } configFile
+            ? File.ReadAllText(configFile)
+            : null;
+        _runtime = ExecRuntime.Create(configJson: executorConfig);
         _pools = new PoolLimiter(inProcess.Pools, inProcess.QueueLimit);
         if (inProcess.PluginDirectory is { Length: > 0 } dir)
         {

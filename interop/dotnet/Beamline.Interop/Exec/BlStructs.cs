@@ -34,6 +34,8 @@ internal unsafe struct BlRuntimeOptions
     public uint Flags;
     public byte* WorkerId;
     public ulong WorkerIdLen;
+    public byte* ConfigJson;
+    public ulong ConfigJsonLen;
 }
 
 /// <summary><c>bl_exec_info</c>.</summary>

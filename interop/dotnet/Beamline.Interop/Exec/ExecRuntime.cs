@@ -26,15 +26,21 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// <summary>Creates a runtime.</summary>
     /// <param name="workerId">Reported as <c>ExecResult.worker_id</c>; <see langword="null"/> means "in-process".</param>
     /// <param name="registerBuiltins">Whether to register the built-in executors (noop, echo, ...).</param>
+    /// <param name="configJson">The executor configuration as a JSON object, one member per executor family
+    /// (<c>"fs"</c>, <c>"sql"</c>, <c>"http"</c>, <c>"cpu"</c>, <c>"gpu"</c>; see docs/executors.md);
+    /// <see langword="null"/> means the defaults.</param>
     /// <exception cref="DllNotFoundException">The native library could not be loaded.</exception>
-    /// <exception cref="BeamlineNativeException">The library is too old, or refused to create a runtime.</exception>
-    public static ExecRuntime Create(string? workerId = null, bool registerBuiltins = true)
+    /// <exception cref="BeamlineNativeException">The library is too old, or refused to create a runtime
+    /// (e.g. <paramref name="configJson"/> is not a JSON object of objects).</exception>
+    public static ExecRuntime Create(string? workerId = null, bool registerBuiltins = true, string? configJson = null)
     {
         BlApi* api = ExecApi.Table;
         byte[]? workerIdUtf8 = workerId is null ? null : Encoding.UTF8.GetBytes(workerId);
+        byte[]? configUtf8 = configJson is null ? null : Encoding.UTF8.GetBytes(configJson);
 
         BlRuntime* runtime = null;
         fixed (byte* workerIdPtr = workerIdUtf8)
+        fixed (byte* configPtr = configUtf8)
         {
             var options = new BlRuntimeOptions
             {
@@ -42,6 +48,8 @@ public sealed unsafe class ExecRuntime : IDisposable
                 Flags = registerBuiltins ? 0u : BlRuntimeOptions.NoBuiltins,
                 WorkerId = workerIdPtr,
                 WorkerIdLen = workerIdUtf8 is null ? 0ul : (ulong)workerIdUtf8.Length,
+                ConfigJson = configPtr,
+                ConfigJsonLen = configUtf8 is null ? 0ul : (ulong)configUtf8.Length,
             };
             Status.ThrowIfFailed(api, api->RuntimeCreate(&options, &runtime));
         }

@@ -41,6 +41,25 @@ public sealed class ExecRuntimeTests : IDisposable
     }
 
     [Fact]
+    public void Create_WithExecutorConfig_RunsBlocks()
+    {
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: """{"fs": {"max_list_entries": 10}}""");
+
+        ExecResult result = Run(runtime, new ExecRequest { Type = "noop" });
+
+        Assert.Equal(ExecStatus.Ok, result.Status);
+    }
+
+    [Fact]
+    public void Create_MalformedExecutorConfig_ThrowsInvalidArgument()
+    {
+        var error = Assert.Throws<BeamlineNativeException>(() => ExecRuntime.Create(configJson: """{"fs": """));
+
+        Assert.Equal(BlErrc.InvalidArgument, error.Code);
+        Assert.Contains("config_json", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Execute_Noop_ReturnsOkWithEmptyOutput()
     {
         ExecResult result = Run(_runtime, new ExecRequest { BlockId = "b-2", Type = "noop", Payload = ByteString.CopyFromUtf8("ignored") });

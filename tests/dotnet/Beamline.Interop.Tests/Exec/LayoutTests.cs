@@ -19,7 +19,8 @@ public sealed class LayoutTests
     private static readonly (string CName, Type Mirror, string[] Fields)[] Structs =
     [
         ("bl_buffer", typeof(BlBuffer), ["data", "len"]),
-        ("bl_runtime_options", typeof(BlRuntimeOptions), ["struct_size", "flags", "worker_id", "worker_id_len"]),
+        ("bl_runtime_options", typeof(BlRuntimeOptions), 
+            ["struct_size", "flags", "worker_id", "worker_id_len", "config_json", "config_json_len"]),
         ("bl_exec_info", typeof(BlExecInfo),
             ["struct_size", "gpu_device", "tenant_id", "tenant_id_len", "block_id", "block_id_len", "type", "type_len",
              "deadline_mono_ns", "stream", "reserved"]),
