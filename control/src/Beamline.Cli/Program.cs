@@ -6,5 +6,6 @@ var root = new RootCommand("Beamline: AI request router and execution control pl
     ServeCommand.Create(),
     ExecCommand.Create(),
     BenchCommand.Create(),
+    PolicyCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

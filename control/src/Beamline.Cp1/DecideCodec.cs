@@ -1,0 +1,482 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Beamline.Routing;
+
+namespace Beamline.Cp1;
+
+/// <summary>
+/// The CP1 decide codec. <see cref="Parse"/> reads either request form from UTF-8 bytes and
+/// validates in a fixed order, stopping at the first problem: size limit (before any parsing),
+/// JSON well-formedness, a root object, then for the task form <c>version</c>, <c>tenant_id</c>,
+/// <c>request_id</c>, <c>task</c>, <c>task.type</c>, <c>task.payload</c>, and for the message form
+/// <c>message</c>, <c>message.tenant_id</c>, <c>message.message_id</c>, <c>message.message_type</c>,
+/// <c>message.payload</c>; then, in both, <c>trace_id</c>, <c>policy_id</c>, <c>constraints</c>,
+/// <c>metadata</c>, <c>context</c>, <c>push_assignment</c>, <c>assignment_subject</c>. It never
+/// throws for any input. The writers produce the exact reply shapes of the CP1 fixtures.
+/// </summary>
+public static class DecideCodec
+{
+    /// <summary>The default request size limit: 1 MiB.</summary>
+    public const int DefaultMaxRequestBytes = 1 << 20;
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+
+    /// <summary>Task types CP1 defines for the task form.</summary>
+    public static IReadOnlyList<string> TaskTypes { get; } = ["chat", "completion", "embedding"];
+
+    /// <summary>Decodes and validates a decide request.</summary>
+    public static DecideParseResult Parse(ReadOnlySpan<byte> utf8Json, int maxRequestBytes = DefaultMaxRequestBytes)
+    {
+        if (utf8Json.Length > maxRequestBytes)
+        {
+            return Fail(new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                string.Create(CultureInfo.InvariantCulture, $"request too large: {utf8Json.Length} bytes exceeds the limit of {maxRequestBytes} bytes"),
+                null, Cp1ErrorTypes.TooLarge), null, null);
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8Json.ToArray(), DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            return Fail(new Cp1Error(Cp1ErrorCodes.InvalidRequest, "request body is not valid JSON", null, Cp1ErrorTypes.InvalidJson), null, null);
+        }
+        using (document)
+        {
+            string? requestId = null, traceId = null;
+            try
+            {
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                {
+                    throw new Invalid(new Cp1Error(Cp1ErrorCodes.InvalidRequest, "request body must be a JSON object", null, Cp1ErrorTypes.InvalidJson));
+                }
+                var hasMessage = root.TryGetProperty("message", out var message);
+                requestId = PeekString(root, "request_id") ?? (hasMessage ? PeekString(message, "message_id") : null);
+                traceId = PeekString(root, "trace_id") ?? (hasMessage ? PeekString(message, "trace_id") : null);
+                var request = hasMessage ? ReadMessageForm(root, message) : ReadTaskForm(root);
+                return new DecideParseResult { Request = request, RequestId = request.RequestId, TraceId = request.TraceId };
+            }
+            catch (Invalid e)
+            {
+                return Fail(e.Error, requestId, traceId);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or JsonException)
+            {
+                // System.Text.Json validates UTF-8 inside strings only when they are read.
+                return Fail(new Cp1Error(Cp1ErrorCodes.InvalidRequest, "request body is not valid UTF-8 JSON", null, Cp1ErrorTypes.InvalidJson), requestId, traceId);
+            }
+        }
+    }
+
+    /// <summary>Writes <c>{"ok":true,"decision":{...},"context":{...}}</c>.</summary>
+    public static void WriteOk(Utf8JsonWriter writer, in RouteDecision decision, string? requestId, string? traceId)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        writer.WriteBoolean("ok", true);
+        writer.WriteStartObject("decision");
+        writer.WriteString("provider_id", decision.ProviderId);
+        writer.WriteNumber("priority", decision.Priority);
+        writer.WriteNumber("expected_latency_ms", (long)Math.Round(decision.ExpectedLatencyMs));
+        writer.WriteNumber("expected_cost", Math.Round(decision.ExpectedCost, 9));
+        writer.WriteString("reason", decision.Reason);
+        if (decision.PolicyId is not null)
+        {
+            writer.WriteString("policy_id", decision.PolicyId);
+        }
+        writer.WriteStartObject("metadata");
+        foreach (var pair in decision.Metadata)
+        {
+            writer.WriteString(pair.Key, pair.Value);
+        }
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        WriteContext(writer, requestId, traceId);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Writes <c>{"ok":false,"error":{code,message,details},"context":{...}}</c>.</summary>
+    public static void WriteError(Utf8JsonWriter writer, Cp1Error error, string? requestId, string? traceId)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(error);
+        writer.WriteStartObject();
+        writer.WriteBoolean("ok", false);
+        writer.WriteStartObject("error");
+        writer.WriteString("code", error.Code);
+        writer.WriteString("message", error.Message);
+        writer.WriteStartObject("details");
+        if (error.Field is not null)
+        {
+            writer.WriteString("field", error.Field);
+        }
+        if (error.Type is not null)
+        {
+            writer.WriteString("type", error.Type);
+        }
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        WriteContext(writer, requestId, traceId);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The reply for a decision: ok, or its error (<c>policy_not_found</c>, <c>decision_failed</c>).</summary>
+    public static void WriteDecision(Utf8JsonWriter writer, in RouteDecision decision, string? requestId, string? traceId)
+    {
+        if (decision.IsSuccess)
+        {
+            WriteOk(writer, decision, requestId, traceId);
+            return;
+        }
+        var code = decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed;
+        WriteError(writer, new Cp1Error(code, decision.ErrorMessage ?? code,
+            code == Cp1ErrorCodes.PolicyNotFound ? "policy_id" : null), requestId, traceId);
+    }
+
+    /// <summary>The reply to a request that failed to decode.</summary>
+    public static void WriteError(Utf8JsonWriter writer, in DecideParseResult result)
+    {
+        WriteError(writer, result.Error ?? new Cp1Error(Cp1ErrorCodes.Internal, "no error"), result.RequestId, result.TraceId);
+    }
+
+    /// <summary>Serialises a reply with <paramref name="write"/> into a new array (for tests and tools).</summary>
+    public static byte[] ToBytes(Action<Utf8JsonWriter> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteContext(Utf8JsonWriter writer, string? requestId, string? traceId)
+    {
+        writer.WriteStartObject("context");
+        if (requestId is not null)
+        {
+            writer.WriteString("request_id", requestId);
+        }
+        if (traceId is not null)
+        {
+            writer.WriteString("trace_id", traceId);
+        }
+        writer.WriteEndObject();
+    }
+
+    private static DecideRequest ReadTaskForm(JsonElement root)
+    {
+        var version = RequiredString(root, "version", "version");
+        if (version != "1")
+        {
+            throw Invalid.Value("version", $"unsupported version: {version} (expected \"1\")");
+        }
+        var tenantId = RequiredString(root, "tenant_id", "tenant_id");
+        var requestId = RequiredString(root, "request_id", "request_id");
+        var task = RequiredObject(root, "task", "task");
+        var type = RequiredString(task, "type", "task.type");
+        if (type is not ("chat" or "completion" or "embedding"))
+        {
+            throw Invalid.Value("task.type", $"invalid field value: task.type must be one of chat, completion, embedding (got '{type}')");
+        }
+        var (payload, encoding) = ReadPayload(task, "task.payload");
+        var request = new DecideRequest
+        {
+            Form = DecideRequestForm.Task,
+            Version = version,
+            TenantId = tenantId,
+            RequestId = requestId,
+            TaskType = type,
+            Payload = payload,
+            PayloadEncoding = encoding,
+            TraceId = OptionalString(root, "trace_id", "trace_id"),
+        };
+        return ReadCommon(root, request, root);
+    }
+
+    private static DecideRequest ReadMessageForm(JsonElement root, JsonElement message)
+    {
+        if (message.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid.Type("message", "invalid field type: message must be an object");
+        }
+        string? version = null;
+        if (root.TryGetProperty("version", out var v) && v.ValueKind != JsonValueKind.Null)
+        {
+            version = v.ValueKind == JsonValueKind.String ? v.GetString() : throw Invalid.Type("version", "invalid field type: version must be a string");
+            if (version != "1")
+            {
+                throw Invalid.Value("version", $"unsupported version: {version} (expected \"1\")");
+            }
+        }
+        var tenantId = RequiredString(message, "tenant_id", "message.tenant_id");
+        var messageId = RequiredString(message, "message_id", "message.message_id");
+        var type = RequiredString(message, "message_type", "message.message_type");
+        var (payload, encoding) = ReadPayload(message, "message.payload");
+        long? timestamp = null;
+        if (message.TryGetProperty("timestamp_ms", out var ts) && ts.ValueKind != JsonValueKind.Null)
+        {
+            timestamp = ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var ms) && ms >= 0
+                ? ms
+                : throw Invalid.Type("message.timestamp_ms", "invalid field type: message.timestamp_ms must be a non-negative integer");
+        }
+        var request = new DecideRequest
+        {
+            Form = DecideRequestForm.Message,
+            Version = version,
+            TenantId = tenantId,
+            RequestId = OptionalString(root, "request_id", "request_id") ?? messageId,
+            MessageId = messageId,
+            TaskType = type,
+            Payload = payload,
+            PayloadEncoding = encoding,
+            TimestampMs = timestamp,
+            TraceId = OptionalString(root, "trace_id", "trace_id") ?? OptionalString(message, "trace_id", "message.trace_id"),
+        };
+        // The message form carries metadata inside the message; a top-level one is merged over it.
+        var metadata = ReadMetadata(message, "message.metadata");
+        return ReadCommon(root, request with { Metadata = metadata }, root);
+    }
+
+    private static DecideRequest ReadCommon(JsonElement root, DecideRequest request, JsonElement top)
+    {
+        string? policyId = null;
+        if (top.TryGetProperty("policy_id", out var p) && p.ValueKind != JsonValueKind.Null)
+        {
+            policyId = p.ValueKind == JsonValueKind.String ? p.GetString() : throw Invalid.Type("policy_id", "invalid field type: policy_id must be a string");
+            if (string.IsNullOrWhiteSpace(policyId))
+            {
+                throw Invalid.Value("policy_id", "invalid field value: policy_id must not be empty");
+            }
+        }
+        double? maxCost = null, maxLatency = null;
+        if (root.TryGetProperty("constraints", out var c) && c.ValueKind != JsonValueKind.Null)
+        {
+            if (c.ValueKind != JsonValueKind.Object)
+            {
+                throw Invalid.Type("constraints", "invalid field type: constraints must be an object");
+            }
+            maxCost = OptionalNonNegative(c, "max_cost", "constraints.max_cost");
+            maxLatency = OptionalNonNegative(c, "max_latency_ms", "constraints.max_latency_ms");
+        }
+        var metadata = request.Metadata;
+        if (root.TryGetProperty("metadata", out _))
+        {
+            var top2 = ReadMetadata(root, "metadata");
+            if (metadata.Count == 0)
+            {
+                metadata = top2;
+            }
+            else
+            {
+                var merged = new Dictionary<string, string>(metadata.Count + top2.Count, StringComparer.Ordinal);
+                foreach (var pair in metadata) { merged[pair.Key] = pair.Value; }
+                foreach (var pair in top2) { merged[pair.Key] = pair.Value; }
+                metadata = merged;
+            }
+        }
+        string? sessionId = null, userId = null;
+        var context = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.TryGetProperty("context", out var ctx) && ctx.ValueKind != JsonValueKind.Null)
+        {
+            if (ctx.ValueKind != JsonValueKind.Object)
+            {
+                throw Invalid.Type("context", "invalid field type: context must be an object");
+            }
+            sessionId = OptionalString(ctx, "session_id", "context.session_id");
+            userId = OptionalString(ctx, "user_id", "context.user_id");
+            foreach (var member in ctx.EnumerateObject())
+            {
+                if (member.Value.ValueKind == JsonValueKind.String)
+                {
+                    context[member.Name] = member.Value.GetString()!;
+                }
+            }
+        }
+        var push = false;
+        if (root.TryGetProperty("push_assignment", out var pa) && pa.ValueKind != JsonValueKind.Null)
+        {
+            push = pa.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Invalid.Type("push_assignment", "invalid field type: push_assignment must be a boolean"),
+            };
+        }
+        var subject = OptionalString(root, "assignment_subject", "assignment_subject") ?? DecideRequest.DefaultAssignmentSubject;
+        if (!IsValidSubject(subject))
+        {
+            throw Invalid.Value("assignment_subject", "invalid field value: assignment_subject must be a NATS subject without spaces or wildcards");
+        }
+        return request with
+        {
+            PolicyId = policyId,
+            MaxCost = maxCost,
+            MaxLatencyMs = maxLatency,
+            Metadata = metadata,
+            SessionId = sessionId,
+            UserId = userId,
+            Context = context,
+            PushAssignment = push,
+            AssignmentSubject = subject,
+        };
+    }
+
+    private static Dictionary<string, string> ReadMetadata(JsonElement parent, string field)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var name = field[(field.LastIndexOf('.') + 1)..];
+        if (!parent.TryGetProperty(name, out var m) || m.ValueKind == JsonValueKind.Null)
+        {
+            return metadata;
+        }
+        if (m.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid.Type(field, $"invalid field type: {field} must be an object");
+        }
+        foreach (var member in m.EnumerateObject())
+        {
+            metadata[member.Name] = member.Value.ValueKind == JsonValueKind.String ? member.Value.GetString()! : member.Value.GetRawText();
+        }
+        return metadata;
+    }
+
+    private static (ReadOnlyMemory<byte> Payload, PayloadEncoding Encoding) ReadPayload(JsonElement parent, string field)
+    {
+        var name = field[(field.LastIndexOf('.') + 1)..];
+        if (!parent.TryGetProperty(name, out var payload) || payload.ValueKind == JsonValueKind.Null)
+        {
+            throw Invalid.Missing(field);
+        }
+        if (payload.ValueKind != JsonValueKind.String)
+        {
+            return (Encoding.UTF8.GetBytes(payload.GetRawText()), PayloadEncoding.Json);
+        }
+        var text = payload.GetString()!;
+        var trimmed = text.AsSpan().TrimStart();
+        if (!trimmed.IsEmpty && trimmed[0] is '{' or '[')
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            try
+            {
+                using var inner = JsonDocument.Parse(bytes, DocumentOptions);
+                return (bytes, PayloadEncoding.JsonString);
+            }
+            catch (JsonException)
+            {
+                throw Invalid.Value(field, $"invalid field value: {field} looks like JSON but does not parse");
+            }
+        }
+        if (text.Length > 0 && text.Length % 4 == 0 && Base64.IsValid(text.AsSpan(), out var decodedLength))
+        {
+            var decoded = new byte[decodedLength];
+            if (Convert.TryFromBase64String(text, decoded, out var written))
+            {
+                return (decoded.AsMemory(0, written), PayloadEncoding.Base64);
+            }
+        }
+        return (Encoding.UTF8.GetBytes(text), PayloadEncoding.Text);
+    }
+
+    private static bool IsValidSubject(string subject)
+    {
+        if (subject.Length == 0 || subject.Length > 255 || subject[0] == '.' || subject[^1] == '.')
+        {
+            return false;
+        }
+        var previousDot = false;
+        foreach (var ch in subject)
+        {
+            if (ch <= ' ' || ch == '*' || ch == '>' || ch == 127 || (ch == '.' && previousDot))
+            {
+                return false;
+            }
+            previousDot = ch == '.';
+        }
+        return true;
+    }
+
+    private static string? PeekString(JsonElement element, string name)
+    {
+        try
+        {
+            return element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
+                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static string RequiredString(JsonElement parent, string name, string field)
+    {
+        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            throw Invalid.Missing(field);
+        }
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw Invalid.Type(field, $"invalid field type: {field} must be a string");
+        }
+        var text = value.GetString()!;
+        return string.IsNullOrWhiteSpace(text) ? throw Invalid.Missing(field) : text;
+    }
+
+    private static string? OptionalString(JsonElement parent, string name, string field)
+    {
+        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : throw Invalid.Type(field, $"invalid field type: {field} must be a string");
+    }
+
+    private static JsonElement RequiredObject(JsonElement parent, string name, string field)
+    {
+        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            throw Invalid.Missing(field);
+        }
+        return value.ValueKind == JsonValueKind.Object ? value : throw Invalid.Type(field, $"invalid field type: {field} must be an object");
+    }
+
+    private static double? OptionalNonNegative(JsonElement parent, string name, string field)
+    {
+        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || !double.IsFinite(number))
+        {
+            throw Invalid.Type(field, $"invalid field type: {field} must be a number");
+        }
+        return number >= 0 ? number : throw Invalid.Value(field, $"invalid field value: {field} must not be negative");
+    }
+
+    private static DecideParseResult Fail(Cp1Error error, string? requestId, string? traceId) =>
+        new() { Error = error, RequestId = requestId, TraceId = traceId };
+
+    /// <summary>Thrown inside the decoder only; <see cref="Parse"/> turns it into a result.</summary>
+    private sealed class Invalid(Cp1Error error) : Exception(error.Message)
+    {
+        public Cp1Error Error { get; } = error;
+
+        public static Invalid Missing(string field) =>
+            new(new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"missing required field: {field}", field, Cp1ErrorTypes.RequiredFieldMissing));
+
+        public static Invalid Type(string field, string message) =>
+            new(new Cp1Error(Cp1ErrorCodes.InvalidRequest, message, field, Cp1ErrorTypes.InvalidType));
+
+        public static Invalid Value(string field, string message) =>
+            new(new Cp1Error(Cp1ErrorCodes.InvalidRequest, message, field, Cp1ErrorTypes.InvalidValue));
+    }
+}

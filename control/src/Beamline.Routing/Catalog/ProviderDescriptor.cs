@@ -1,0 +1,79 @@
+using System.Collections.Immutable;
+using System.Globalization;
+
+namespace Beamline.Routing.Catalog;
+
+/// <summary>What serves a provider's calls.</summary>
+public enum ProviderKind
+{
+    /// <summary>The OpenAI API.</summary>
+    OpenAI,
+
+    /// <summary>The Anthropic API.</summary>
+    Anthropic,
+
+    /// <summary>Any OpenAI-compatible HTTP endpoint (vLLM, Ollama, a gateway...).</summary>
+    OpenAICompatible,
+
+    /// <summary>A CP1 custom provider on NATS: <c>beamline.provider.{id}.v{N}</c>.</summary>
+    NatsProvider,
+
+    /// <summary>A block type executed on a worker pool.</summary>
+    Block,
+
+    /// <summary>Named by a policy but absent from the catalog: no price, default latency.</summary>
+    Unknown,
+}
+
+/// <summary>One provider in the catalog (immutable configuration).</summary>
+public sealed record ProviderDescriptor
+{
+    /// <summary>The provider id that policies name.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>What serves it. Defaults to <see cref="ProviderKind.OpenAICompatible"/>.</summary>
+    public ProviderKind Kind { get; init; } = ProviderKind.OpenAICompatible;
+
+    /// <summary>The model name sent to the provider, or null.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The base URL for HTTP kinds, or null for the kind's default.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary>The CP1 provider protocol version for <see cref="ProviderKind.NatsProvider"/>. Defaults to 1.</summary>
+    public int SubjectVersion { get; init; } = 1;
+
+    /// <summary>The block type for <see cref="ProviderKind.Block"/> (e.g. <c>http.request</c>).</summary>
+    public string? BlockType { get; init; }
+
+    /// <summary>The worker pool for <see cref="ProviderKind.Block"/>. Defaults to <c>cpu</c>.</summary>
+    public string Pool { get; init; } = "cpu";
+
+    /// <summary>Price per 1,000 input tokens.</summary>
+    public double InputPricePer1K { get; init; }
+
+    /// <summary>Price per 1,000 output tokens.</summary>
+    public double OutputPricePer1K { get; init; }
+
+    /// <summary>Free-form tags (<c>general</c>, <c>local</c>, ...).</summary>
+    public ImmutableArray<string> Tags { get; init; } = [];
+
+    /// <summary>Capabilities (<c>chat</c>, <c>embedding</c>, <c>vision</c>, ...).</summary>
+    public ImmutableArray<string> Capabilities { get; init; } = [];
+
+    /// <summary>A quality score in [0, 1] used by <c>best_quality</c>. Defaults to 0.5.</summary>
+    public double QualityScore { get; init; } = 0.5;
+
+    /// <summary>The latency assumed before any call was observed, in ms. Defaults to 1000.</summary>
+    public double BaselineLatencyMs { get; init; } = 1000;
+
+    /// <summary>The CP1 <c>priority</c> reported with decisions for this provider. Defaults to 50.</summary>
+    public int Priority { get; init; } = 50;
+
+    /// <summary>The NATS subject of a <see cref="ProviderKind.NatsProvider"/>: <c>beamline.provider.{id}.v{N}</c>.</summary>
+    public string Subject => string.Create(CultureInfo.InvariantCulture, $"beamline.provider.{Id}.v{SubjectVersion}");
+
+    /// <summary>The expected cost of one call with the given token counts.</summary>
+    public double ExpectedCost(int inputTokens, int outputTokens) =>
+        (inputTokens * InputPricePer1K + outputTokens * OutputPricePer1K) / 1000.0;
+}

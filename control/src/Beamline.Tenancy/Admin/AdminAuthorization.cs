@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace Beamline.Tenancy.Admin;
+
+/// <summary>Checks <c>Authorization: Bearer &lt;admin key&gt;</c> in constant time.</summary>
+internal sealed class AdminAuthorization
+{
+    private const string Scheme = "Bearer ";
+
+    // Both sides are hashed first, so that the comparison takes the same time whatever the length.
+    private readonly byte[]? _expectedHash;
+
+    public AdminAuthorization(string? adminKey)
+    {
+        _expectedHash = string.IsNullOrEmpty(adminKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(adminKey));
+    }
+
+    public bool IsEnabled => _expectedHash is not null;
+
+    public bool IsAuthorized(HttpRequest request)
+    {
+        if (_expectedHash is null)
+        {
+            return false;
+        }
+        var header = request.Headers[HeaderNames.Authorization];
+        if (header.Count != 1 || header[0] is not { } value || !value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        var presented = value.AsSpan(Scheme.Length).Trim();
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        var bytes = Encoding.UTF8.GetBytes(presented.ToString());
+        SHA256.HashData(bytes, hash);
+        return CryptographicOperations.FixedTimeEquals(hash, _expectedHash);
+    }
+}
