@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Beamline.Interop.Nats;
@@ -76,8 +77,22 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher, IAsyncDispos
 
         try
         {
-            var reply = await _connection.RequestAsync(subject, request.ToByteArray(), headers,
-                deadline + _options.Nats.ReplyGrace, cancellationToken).ConfigureAwait(false);
+            Task<NatsReply> pending;
+            var size = request.CalculateSize();
+            var buffer = ArrayPool<byte>.Shared.Rent(size);
+            try
+            {
+                request.WriteTo(buffer.AsSpan(0, size));
+
+                // RequestAsync has copied the payload into the outgoing message when it returns.
+                pending = _connection.RequestAsync(subject, buffer.AsMemory(0, size), headers,
+                    deadline + _options.Nats.ReplyGrace, NatsReplyHeaders.Skip, cancellationToken);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            var reply = await pending.ConfigureAwait(false);
             return ExecResult.Parser.ParseFrom(reply.Data.Span);
         }
         catch (NatsNoRespondersException)

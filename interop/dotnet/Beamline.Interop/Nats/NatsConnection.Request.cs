@@ -38,8 +38,29 @@ public sealed partial class NatsConnection
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="NatsException">The request could not be sent, or the connection closed.</exception>
     public Task<NatsReply> RequestAsync(string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, TimeSpan timeout,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        RequestAsync(subject, data, headers, timeout, NatsReplyHeaders.Read, cancellationToken);
+
+    /// <summary>Sends a request and waits for its first reply, copying the reply's headers or not.</summary>
+    /// <param name="subject">The subject to send to.</param>
+    /// <param name="data">The payload (copied before this returns).</param>
+    /// <param name="headers">Headers to send, or <see langword="null"/>.</param>
+    /// <param name="timeout">How long to wait for the reply (<see cref="Timeout.InfiniteTimeSpan"/> for no limit).</param>
+    /// <param name="replyHeaders">Whether the reply's headers are copied into <see cref="NatsReply.Headers"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The reply.</returns>
+    /// <exception cref="NatsNoRespondersException">Nobody subscribes to <paramref name="subject"/> (reported at once by the server).</exception>
+    /// <exception cref="NatsTimeoutException">No reply came within <paramref name="timeout"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="NatsException">The request could not be sent, or the connection closed.</exception>
+    public Task<NatsReply> RequestAsync(string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, TimeSpan timeout,
+        NatsReplyHeaders replyHeaders, CancellationToken cancellationToken = default)
     {
+        if (replyHeaders is not NatsReplyHeaders.Read and not NatsReplyHeaders.Skip)
+        {
+            throw new ArgumentOutOfRangeException(nameof(replyHeaders), replyHeaders, "Not a NatsReplyHeaders value.");
+        }
+
         ArgumentException.ThrowIfNullOrEmpty(subject);
         long deadline = ToDeadline(timeout, nameof(timeout));
         ThrowIfDisposed();
@@ -50,7 +71,7 @@ public sealed partial class NatsConnection
 
         byte[] prefix = EnsureInbox();
         long token = Interlocked.Increment(ref _nextToken);
-        var waiter = new RequestWaiter(this, token, subject, timeout, deadline);
+        var waiter = new RequestWaiter(this, prefix, token, subject, timeout, deadline, replyHeaders);
         waiter.RegisterCancellation(cancellationToken);
         _pending[token] = waiter;
         EnsureSweeper();
@@ -116,7 +137,7 @@ public sealed partial class NatsConnection
         cancellationToken.ThrowIfCancellationRequested();
         byte[] prefix = EnsureInbox();
         long token = Interlocked.Increment(ref _nextToken);
-        var waiter = new StreamWaiter(this, token, subject, isLast, idleTimeout);
+        var waiter = new StreamWaiter(this, prefix, token, subject, isLast, idleTimeout);
         _pending[token] = waiter;
         try
         {
@@ -375,16 +396,21 @@ public sealed partial class NatsConnection
     private sealed class RequestWaiter : TaskCompletionSource<NatsReply>, IInboxWaiter
     {
         private readonly NatsConnection _connection;
+        private readonly byte[] _inboxPrefix;
         private readonly long _token;
         private readonly string _subject;
         private readonly TimeSpan _timeout;
+        private readonly NatsReplyHeaders _replyHeaders;
         private CancellationTokenRegistration _registration;
         private CancellationToken _cancellationToken;
 
-        public RequestWaiter(NatsConnection connection, long token, string subject, TimeSpan timeout, long deadline)
+        public RequestWaiter(NatsConnection connection, byte[] inboxPrefix, long token, string subject, TimeSpan timeout, long deadline,
+            NatsReplyHeaders replyHeaders)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _connection = connection;
+            _inboxPrefix = inboxPrefix;
+            _replyHeaders = replyHeaders;
             _token = token;
             _subject = subject;
             _timeout = timeout;
@@ -427,7 +453,7 @@ public sealed partial class NatsConnection
                 }
                 else
                 {
-                    TrySetResult(NatsReply.FromMessage(msg));
+                    TrySetResult(NatsReply.FromInboxMessage(msg, _inboxPrefix, _token, _replyHeaders));
                 }
             }
 #pragma warning disable CA1031 // Whatever failed belongs to this request's caller.
@@ -455,6 +481,7 @@ public sealed partial class NatsConnection
     private sealed class StreamWaiter : IInboxWaiter
     {
         private readonly NatsConnection _connection;
+        private readonly byte[] _inboxPrefix;
         private readonly long _token;
         private readonly string _subject;
         private readonly Func<NatsReply, bool> _isLast;
@@ -465,9 +492,11 @@ public sealed partial class NatsConnection
 
         private long _deadline;
 
-        public StreamWaiter(NatsConnection connection, long token, string subject, Func<NatsReply, bool> isLast, TimeSpan idleTimeout)
+        public StreamWaiter(NatsConnection connection, byte[] inboxPrefix, long token, string subject, Func<NatsReply, bool> isLast,
+            TimeSpan idleTimeout)
         {
             _connection = connection;
+            _inboxPrefix = inboxPrefix;
             _token = token;
             _subject = subject;
             _isLast = isLast;
@@ -499,7 +528,7 @@ public sealed partial class NatsConnection
                     Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + _idleTicks);
                 }
 
-                NatsReply reply = NatsReply.FromMessage(msg);
+                NatsReply reply = NatsReply.FromInboxMessage(msg, _inboxPrefix, _token, NatsReplyHeaders.Read);
                 bool last = _isLast(reply);
                 _channel.Writer.TryWrite(reply);
                 if (last && _connection.TryRemovePending(_token, this))

@@ -134,6 +134,58 @@ public sealed class NatsConnectionTests(NatsServerFixture server) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task RequestAsync_ReplySubject_IsTheReplyToTheResponderSaw()
+    {
+        string subject = Unique("replyto");
+        var replyTo = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using NatsSubscription responder = _connection.Subscribe(subject, null, msg =>
+        {
+            replyTo.TrySetResult(msg.ReplyTo);
+            msg.Respond("ok"u8);
+        });
+        _connection.Flush(Wait);
+
+        NatsReply reply = await _connection.RequestAsync(subject, "x"u8.ToArray(), null, Wait);
+
+        // The subject is built on demand from the inbox and the token: it must still be the real one.
+        Assert.Equal(await replyTo.Task.WaitAsync(Wait), reply.Subject);
+        Assert.Equal(reply.Subject, reply.Subject);
+    }
+
+    [Fact]
+    public async Task RequestAsync_SkipReplyHeaders_KeepsPayloadAndSubjectWithoutHeaders()
+    {
+        string subject = Unique("skipheaders");
+        using NatsSubscription responder = _connection.Subscribe(subject, null, msg =>
+            msg.Respond("payload"u8, new NatsHeaders { { "Reply-Header", "yes" } }));
+        _connection.Flush(Wait);
+
+        NatsReply skipped = await _connection.RequestAsync(subject, "x"u8.ToArray(), null, Wait, NatsReplyHeaders.Skip);
+        NatsReply read = await _connection.RequestAsync(subject, "x"u8.ToArray(), null, Wait, NatsReplyHeaders.Read);
+
+        Assert.Equal("payload"u8.ToArray(), skipped.Data.ToArray());
+        Assert.StartsWith("_INBOX.", skipped.Subject, StringComparison.Ordinal);
+        Assert.Null(skipped.Headers);
+        Assert.NotNull(read.Headers);
+        Assert.Equal("yes", read.Headers["Reply-Header"]);
+    }
+
+    [Fact]
+    public void RequestAsync_UndefinedReplyHeaders_ThrowsBeforeSending() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+        {
+            _ = _connection.RequestAsync(Unique("bad"), "x"u8.ToArray(), null, Wait, (NatsReplyHeaders)7);
+        });
+
+    [Fact]
+    public void NatsReply_Constructed_KeepsItsSubject()
+    {
+        var reply = new NatsReply("_INBOX.abc.1", "d"u8.ToArray(), null);
+
+        Assert.Equal("_INBOX.abc.1", reply.Subject);
+    }
+
+    [Fact]
     public async Task RequestAsync_NoSubscriber_ThrowsNoResponders()
     {
         // A long timeout: reaching it would fail the test with a timeout instead.
