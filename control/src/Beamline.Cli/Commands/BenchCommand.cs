@@ -24,23 +24,31 @@ internal static class BenchCommand
         var payloadBytes = new Option<int>("--payload-bytes") { Description = "Payload size.", DefaultValueFactory = _ => 200 };
         var type = new Option<string>("--type") { Description = "Block type.", DefaultValueFactory = _ => "echo" };
         var pool = new Option<string>("--pool") { Description = "Pool.", DefaultValueFactory = _ => "cpu" };
+        var payloadText = new Option<string?>("--payload")
+        {
+            Description = "The payload as UTF-8 text (e.g. an executor's JSON); replaces --payload-bytes zero bytes.",
+        };
+        var tenant = new Option<string>("--tenant") { Description = "Tenant of the blocks.", DefaultValueFactory = _ => "bench" };
         var name = new Option<string?>("--name") { Description = "The name printed at the start of the result line." };
         var nats = CommonOptions.Nats();
+        var config = CommonOptions.Config();
         var dispatch = new Command("dispatch", "Measure block dispatch (in-process, or over NATS with --nats).")
         {
-            inflight, seconds, warmup, payloadBytes, type, pool, name, nats,
+            inflight, seconds, warmup, payloadBytes, payloadText, type, pool, tenant, name, nats, config,
         };
         dispatch.SetAction(async (parse, cancellationToken) =>
         {
             var natsUrl = parse.GetValue(nats);
-            await using var services = DispatchServices.Build(CommonOptions.Overrides(natsUrl), configFile: null);
+            await using var services = DispatchServices.Build(CommonOptions.Overrides(natsUrl), parse.GetValue(config)?.FullName);
             var dispatcher = services.GetRequiredService<IBlockDispatcher>();
             var template = new ExecRequest
             {
                 Type = parse.GetValue(type)!,
-                TenantId = "bench",
+                TenantId = parse.GetValue(tenant)!,
                 Pool = parse.GetValue(pool)!,
-                Payload = ByteString.CopyFrom(new byte[parse.GetValue(payloadBytes)]),
+                Payload = parse.GetValue(payloadText) is { } text
+                    ? ByteString.CopyFromUtf8(text)
+                    : ByteString.CopyFrom(new byte[parse.GetValue(payloadBytes)]),
                 DeadlineMs = 10_000,
             };
             var n = Math.Max(1, parse.GetValue(inflight));
