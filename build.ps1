@@ -4,10 +4,11 @@
 #   ./build.ps1 deps    check/install what the build needs (Debian: apt-get as root; elsewhere vcpkg.json)
 #   ./build.ps1 build   native (CMake preset "release", or "vcpkg" when VCPKG_ROOT is set) + C# (Release)
 #   ./build.ps1 test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
-#   ./build.ps1 run     deps + build, then `beamline serve` on the embedded default
+#   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
 #   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md
+#   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
-    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench')][string]$Verb,
+    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'fuzz')][string]$Verb,
     [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest
 )
 $ErrorActionPreference = 'Stop'
@@ -152,11 +153,48 @@ function Invoke-Bench {
     }
 }
 
+# libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
+# BEAMLINE_FUZZ_SECONDS (default 60) from its seed corpus; crash inputs land in build/fuzz/artifacts/.
+function Invoke-Fuzz {
+    $probe = 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
+    $probeFile = Join-Path ([IO.Path]::GetTempPath()) 'beamline-fuzz-probe.cpp'
+    Set-Content -Path $probeFile -Value $probe
+    & clang++ -fsanitize=fuzzer $probeFile -o ([IO.Path]::ChangeExtension($probeFile, '.out')) 2>$null
+    if ($LASTEXITCODE -ne 0) {
+        $packages = @('clang', 'libclang-rt-dev')
+        if ($IsLinux -and (& id -u) -eq '0') {
+            Log "installing: $($packages -join ' ')"
+            $env:DEBIAN_FRONTEND = 'noninteractive'
+            Invoke-Checked apt-get (@('install', '-y', '-q') + $packages)
+        } else {
+            throw "clang with libFuzzer is required (Debian: sudo apt-get install -y $($packages -join ' '))"
+        }
+    }
+    Log 'fuzz build (CMake preset fuzz)'
+    Invoke-Checked cmake @('--preset', 'fuzz')
+    Invoke-Checked cmake @('--build', '--preset', 'fuzz', '-j', [Environment]::ProcessorCount)
+    $seconds = if ($env:BEAMLINE_FUZZ_SECONDS) { $env:BEAMLINE_FUZZ_SECONDS } else { '60' }
+    $artifacts = Join-Path $Root 'build/fuzz/artifacts'
+    New-Item -ItemType Directory -Force $artifacts | Out-Null
+    $failed = $false
+    foreach ($target in Get-ChildItem (Join-Path $Root 'build/fuzz/fuzz') -Filter 'fuzz_*') {
+        $name = $target.BaseName
+        $corpus = Join-Path $Root "build/fuzz/corpus/$($name.Substring(5))"
+        New-Item -ItemType Directory -Force $corpus | Out-Null
+        Log "$name for ${seconds}s"
+        & $target.FullName "-max_total_time=$seconds" '-timeout=10' '-rss_limit_mb=2048' '-print_final_stats=1' `
+            "-artifact_prefix=$artifacts/$name-" $corpus (Join-Path $Root "tests/native/fuzz/corpus/$($name.Substring(5))")
+        if ($LASTEXITCODE -ne 0) { $failed = $true }
+    }
+    if ($failed) { exit 1 }
+}
+
 switch ($Verb) {
     'deps' { Invoke-Deps }
     'build' { Invoke-Deps; Invoke-Build }
     'test' { Invoke-Test }
-    'run' { Invoke-Deps; Invoke-Build; & (Join-Path $Root $(if ($IsWindows) { 'out/control/beamline.exe' } else { 'out/bin/beamline' })) serve @Rest; exit $LASTEXITCODE }
+    'run' { Invoke-Deps; Invoke-Build; & (Join-Path $Root $(if ($IsWindows) { 'out/control/beamline.exe' } else { 'out/bin/beamline' })) serve --config (Join-Path $Root 'control/src/Beamline.Cli/examples/beamline.example.json') --data-dir (Join-Path $Root 'build/data') @Rest; exit $LASTEXITCODE }
     'bench' { Invoke-Bench }
-    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
+    'fuzz' { Invoke-Fuzz }
+    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 9 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
 }

@@ -4,8 +4,9 @@
 #   ./build.sh deps    install the Debian packages the build and tests need (as root; else prints the command)
 #   ./build.sh build   native (CMake preset "release") + C# (Release); programs in out/bin, libraries in out/lib
 #   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
-#   ./build.sh run     deps + build, then `beamline serve` on the embedded default (extra args are passed on)
+#   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
 #   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md
+#   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -133,8 +134,9 @@ cmd_test() {
 cmd_run() {
   cmd_deps
   cmd_build
-  log "beamline serve (embedded default: blocks run in-process; Ctrl-C stops)"
-  exec "$ROOT/out/bin/beamline" serve "$@"
+  log "beamline serve with the example configuration (demo tenant and key; data in build/data; Ctrl-C stops)"
+  exec "$ROOT/out/bin/beamline" serve --config "$ROOT/control/src/Beamline.Cli/examples/beamline.example.json" \
+    --data-dir "$ROOT/build/data" "$@"
 }
 
 free_port() {
@@ -152,6 +154,38 @@ wait_port() {
   done
   echo "nothing listens on port $1" >&2
   return 1
+}
+
+# Executor blocks (cpu.hash 4 KiB, fs.read 4 KiB, sql.query point lookup), in-process and through
+# NATS to a worker offering cpu and io pools, with one executor configuration (a scratch sandbox).
+bench_executors() {
+  local url="$1" seconds="$2" inflight="$3" dir="$ROOT/build/bench" data
+  rm -rf "$dir" && mkdir -p "$dir/sandbox"
+  printf '{"fs":{"root":"%s"}}\n' "$dir/sandbox" >"$dir/executors.json"
+  printf '{"Beamline":{"InProcess":{"ExecutorConfigFile":"%s","Pools":{"cpu":%s,"io":16}}}}\n' \
+    "$dir/executors.json" "$(nproc)" >"$dir/beamline.json"
+  "$ROOT/out/bin/beamline-worker" --nats "$url" --worker-id bench-exec-worker --pool "cpu=$(nproc)" --pool io=16 \
+    --executor-config "$dir/executors.json" >"$dir/worker.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 100); do grep -q "beamline-worker ready" "$dir/worker.log" && break; sleep 0.1; done
+  data="$(head -c 4096 /dev/urandom | base64 -w0)"
+  local exec=("$ROOT/out/bin/beamline" exec --config "$dir/beamline.json" --tenant bench --pool io)
+  "${exec[@]}" --type fs.write --payload "{\"path\":\"bench/4k.bin\",\"data_base64\":\"$data\",\"parents\":true}" >/dev/null
+  "${exec[@]}" --type sql.exec --payload '{"sql":"CREATE TABLE IF NOT EXISTS kv (k INTEGER PRIMARY KEY, v TEXT)"}' >/dev/null
+  "${exec[@]}" --type sql.exec \
+    --payload "{\"sql\":\"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<1000) INSERT OR REPLACE INTO kv SELECT x, 'value-' || x FROM c\"}" >/dev/null
+
+  local name type pool payload
+  while IFS='|' read -r name type pool payload; do
+    log "executor $type ($name): in-process ($(nproc) in flight), then over NATS ($inflight in flight)"
+    "$ROOT/out/bin/beamline" bench dispatch --config "$dir/beamline.json" --tenant bench --type "$type" --pool "$pool" \
+      --payload "$payload" --inflight "$(nproc)" --seconds "$seconds" --name "inprocess_$name"
+    "$ROOT/out/bin/beamline" bench dispatch --nats "$url" --tenant bench --type "$type" --pool "$pool" \
+      --payload "$payload" --inflight "$inflight" --seconds "$seconds" --name "nats_$name"
+  done <<EOF
+cpu_hash_4k|cpu.hash|cpu|{"algorithm":"sha256","data_base64":"$data"}
+fs_read_4k|fs.read|io|{"path":"bench/4k.bin"}
+sql_point_lookup|sql.query|io|{"sql":"SELECT v FROM kv WHERE k = ?","params":[500]}
+EOF
 }
 
 # The benchmarks of docs/benchmarks.md, in one run on this machine: the raw nats.c baseline,
@@ -187,10 +221,44 @@ cmd_bench() {
   cs_rps="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$cs")"
   awk -v a="$cs_rps" -v b="$raw_rps" 'BEGIN { printf "ratio (2)/(1) = %.2f (target >= 0.50)\n", a / b }'
 
+  bench_executors "$url" "$seconds" "$inflight"
+
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
   (cd "$ROOT/build" && dotnet run -c "$CONFIGURATION" --project "$ROOT/control/bench/Beamline.Benchmarks" -- \
      --filter '*InProcessExec*' --join "${@}")
+}
+
+# libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
+# BEAMLINE_FUZZ_SECONDS (default 60) from its seed corpus; crash inputs land in build/fuzz/artifacts/.
+FUZZ_PACKAGES=(clang libclang-rt-dev)
+
+cmd_fuzz() {
+  local probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
+  if ! echo "$probe" | clang++ -x c++ -fsanitize=fuzzer - -o /dev/null >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]]; then
+      log "installing: ${FUZZ_PACKAGES[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${FUZZ_PACKAGES[@]}"
+    else
+      echo "clang with libFuzzer is required. Run as root: sudo apt-get install -y ${FUZZ_PACKAGES[*]}" >&2
+      exit 1
+    fi
+  fi
+  log "fuzz build (CMake preset fuzz)"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$(nproc)"
+  local seconds="${BEAMLINE_FUZZ_SECONDS:-60}" failed=0 target name corpus
+  mkdir -p "$ROOT/build/fuzz/artifacts"
+  for target in "$ROOT"/build/fuzz/fuzz/fuzz_*; do
+    name="$(basename "$target")"
+    corpus="$ROOT/build/fuzz/corpus/${name#fuzz_}"
+    mkdir -p "$corpus"
+    log "$name for ${seconds}s"
+    "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$ROOT/build/fuzz/artifacts/$name-" \
+      "$corpus" "$ROOT/tests/native/fuzz/corpus/${name#fuzz_}" || failed=1
+  done
+  return "$failed"
 }
 
 verb="${1:-}"
@@ -201,8 +269,9 @@ case "$verb" in
   test) cmd_test ;;
   run) cmd_run "$@" ;;
   bench) cmd_bench "$@" ;;
+  fuzz) cmd_fuzz ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -75,6 +75,14 @@ public static class DecideCodec
 
     /// <summary>Writes <c>{"ok":true,"decision":{...},"context":{...}}</c>.</summary>
     public static void WriteOk(Utf8JsonWriter writer, in RouteDecision decision, string? requestId, string? traceId)
+        => WriteOk(writer, decision, requestId, traceId, []);
+
+    /// <summary>
+    /// Writes <c>{"ok":true,"decision":{...},"context":{...}}</c> with <paramref name="extraMetadata"/>
+    /// added to the decision's <c>metadata</c> (the host's <c>instance_id</c>, the assignment's fate).
+    /// </summary>
+    public static void WriteOk(Utf8JsonWriter writer, in RouteDecision decision, string? requestId, string? traceId,
+        ReadOnlySpan<KeyValuePair<string, string>> extraMetadata)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
@@ -91,6 +99,10 @@ public static class DecideCodec
         }
         writer.WriteStartObject("metadata");
         foreach (var pair in decision.Metadata)
+        {
+            writer.WriteString(pair.Key, pair.Value);
+        }
+        foreach (var pair in extraMetadata)
         {
             writer.WriteString(pair.Key, pair.Value);
         }

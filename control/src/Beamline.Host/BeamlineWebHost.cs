@@ -2,16 +2,18 @@ using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Blocks;
 using Beamline.Host.Http;
+using Beamline.Host.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Beamline.Host;
 
-/// <summary>Builds the control plane's web host: Kestrel, dispatch, and the HTTP API.</summary>
+/// <summary>Builds the control plane's web host: Kestrel, dispatch, tenancy, CP1 decide (HTTP and NATS) and the HTTP API.</summary>
 public static class BeamlineWebHost
 {
     /// <summary>
@@ -38,12 +40,18 @@ public static class BeamlineWebHost
             kestrel.Limits.MaxRequestBodySize = hostOptions.MaxRequestBytes + 1L;
         });
         builder.Services.AddBeamlineDispatch(builder.Configuration);
+        builder.Services.AddBeamlineTenancy(builder.Configuration);
+        builder.Services.AddBeamlineDecide(builder.Configuration);
 
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
         app.MapGet("/healthz", (IBlockDispatcher dispatcher) => Results.Json(
             new HealthResponse("ok", dispatcher.Mode), HostJsonContext.Default.HealthResponse));
         app.MapBlockEndpoints();
+        app.MapDecideEndpoints();
+        app.MapTenancyAdmin();
+        app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));
         return app;
     }
 

@@ -11,4 +11,7 @@ public sealed class HostOptions
 
     /// <summary>Request bodies longer than this are refused before parsing. Defaults to 8 MiB.</summary>
     public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>CP1 decide bodies (HTTP and NATS) longer than this are refused before parsing. Defaults to 1 MiB.</summary>
+    public int MaxDecideRequestBytes { get; set; } = Beamline.Cp1.DecideCodec.DefaultMaxRequestBytes;
 }

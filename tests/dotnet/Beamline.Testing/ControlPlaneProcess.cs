@@ -5,9 +5,12 @@ namespace Beamline.Testing;
 /// <summary>A real <c>beamline serve</c> process on a free loopback port, as an operator starts it.</summary>
 public sealed class ControlPlaneProcess : IAsyncDisposable
 {
-    private ControlPlaneProcess(ChildProcess process, int port)
+    private readonly string _dataDirectory;
+
+    private ControlPlaneProcess(ChildProcess process, int port, string dataDirectory)
     {
         Process = process;
+        _dataDirectory = dataDirectory;
         BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/"));
     }
 
@@ -17,12 +20,16 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     /// <summary>Where it listens.</summary>
     public Uri BaseAddress { get; }
 
-    /// <summary>Starts <c>beamline serve --urls ... args</c> and waits until it accepts connections.</summary>
+    /// <summary>
+    /// Starts <c>beamline serve --urls ... --data-dir ... args</c> and waits until it accepts
+    /// connections. Each process gets its own fresh tenancy data directory, deleted on dispose.
+    /// </summary>
     public static async Task<ControlPlaneProcess> StartAsync(params string[] args)
     {
         var port = FreePort.Next();
+        var dataDirectory = Directory.CreateTempSubdirectory("beamline-data-").FullName;
         var process = ChildProcess.Start(RepoPaths.Program("beamline"),
-            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), .. args]);
+            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), "--data-dir", dataDirectory, .. args]);
         try
         {
             await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
@@ -31,11 +38,23 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
         {
             var output = process.Output;
             await process.DisposeAsync().ConfigureAwait(false);
+            Directory.Delete(dataDirectory, recursive: true);
             throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
         }
-        return new ControlPlaneProcess(process, port);
+        return new ControlPlaneProcess(process, port, dataDirectory);
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => Process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Process.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a temp folder left behind harms nothing.
+        }
+    }
 }

@@ -15,9 +15,13 @@ internal static class ServeCommand
         {
             Description = "Where to listen (default http://127.0.0.1:8080; Beamline:Http:Urls).",
         };
-        var command = new Command("serve", "Run the control plane (HTTP on Kestrel); blocks run in-process unless --nats is given.")
+        var dataDir = new Option<DirectoryInfo?>("--data-dir")
         {
-            nats, config, urls,
+            Description = "Where tenancy keeps its database (default 'data' under the working directory; Beamline:Tenancy:DataDirectory).",
+        };
+        var command = new Command("serve", "Run the control plane (HTTP on Kestrel; CP1 decide on HTTP and, with --nats, on NATS); blocks run in-process unless --nats is given.")
+        {
+            nats, config, urls, dataDir,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -25,6 +29,10 @@ internal static class ServeCommand
             if (parse.GetValue(urls) is { Length: > 0 } listen)
             {
                 overrides[$"{HostOptions.SectionName}:Urls"] = listen;
+            }
+            if (parse.GetValue(dataDir) is { } directory)
+            {
+                overrides["Beamline:Tenancy:DataDirectory"] = directory.FullName;
             }
             var app = BeamlineWebHost.Build([], overrides, parse.GetValue(config)?.FullName);
             await app.RunAsync().ConfigureAwait(false);

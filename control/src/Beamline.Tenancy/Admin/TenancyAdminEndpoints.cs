@@ -54,6 +54,18 @@ public static class TenancyAdminEndpoints
         return group;
     }
 
+    /// <summary>
+    /// True when <paramref name="request"/> carries <c>Authorization: Bearer &lt;AdminKey&gt;</c> (compared
+    /// in constant time), for admin endpoints that live outside this API; always false while no
+    /// admin key is configured.
+    /// </summary>
+    public static bool IsAdminAuthorized(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<TenancyOptions>>().Value;
+        return new AdminAuthorization(options.AdminKey).IsAuthorized(request);
+    }
+
     private static Task ListTenantsAsync(AdminRequest request)
         => request.OkAsync(writer =>
         {

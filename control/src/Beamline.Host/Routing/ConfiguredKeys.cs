@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// Logs, once the server listens, the plaintext API keys the configuration file holds (the demo
+/// key of the example configuration) with a ready-to-run decide command. Such keys are already
+/// readable by anyone who can read the file; hashed keys (<c>key_hash</c>) are never shown.
+/// </summary>
+internal static partial class ConfiguredKeys
+{
+    public static void Log(IConfiguration configuration, ILogger logger, string? url)
+    {
+        foreach (var tenant in configuration.GetSection("Beamline:Tenancy:tenants").GetChildren())
+        {
+            foreach (var key in tenant.GetSection("keys").GetChildren())
+            {
+                if (key["key"] is { Length: > 0 } apiKey && !string.Equals(key["revoked"], "true", StringComparison.OrdinalIgnoreCase))
+                {
+                    LogKey(logger, tenant["id"] ?? "?", apiKey, url ?? "http://127.0.0.1:8080");
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "API key of tenant '{TenantId}' from the configuration file: {ApiKey}  Try: "
+        + "curl -s {Url}/api/v1/routes/decide -H \"Authorization: Bearer {ApiKey}\" -d @../shared/fixtures/beamline-cp1/requests/decide_request_task_form.json")]
+    private static partial void LogKey(ILogger logger, string tenantId, string apiKey, string url);
+}

@@ -1,0 +1,108 @@
+using System.Buffers;
+using System.Text.Json;
+using Beamline.Cp1;
+using Cp1Error = Beamline.Cp1.Cp1Error;
+using JsonResponses = Beamline.Host.Http.JsonResponses;
+using Beamline.Tenancy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// CP1 decide over HTTP, <c>POST /api/v1/routes/decide</c>, and the breaker view,
+/// <c>GET /admin/v1/circuit-breakers</c> (admin key, as the tenancy admin API).
+/// </summary>
+public static class DecideEndpoints
+{
+    private const string BearerScheme = "Bearer ";
+
+    /// <summary>Maps the decide and breaker endpoints.</summary>
+    public static IEndpointRouteBuilder MapDecideEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapPost("/api/v1/routes/decide", DecideAsync);
+        endpoints.MapGet("/admin/v1/circuit-breakers", BreakerStatesAsync);
+        return endpoints;
+    }
+
+    // Order: credentials (before reading the body), body size limit (before parsing), decode,
+    // tenant check, decide. The reply is the CP1 shape with the status of its code.
+    private static async Task DecideAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var buffer = new ArrayBufferWriter<byte>(512);
+        var status = await DecideCoreAsync(context, services, buffer).ConfigureAwait(false);
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+        await WriteAsync(context, status, buffer).ConfigureAwait(false);
+    }
+
+    private static async Task<int> DecideCoreAsync(HttpContext context, IServiceProvider services, ArrayBufferWriter<byte> buffer)
+    {
+        using var writer = new Utf8JsonWriter(buffer);
+        if (ApiKey(context.Request) is not { } apiKey)
+        {
+            return DecideProcessor.WriteUnauthorized(writer, "an API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>");
+        }
+        if (!services.GetRequiredService<ITenantDirectory>().TryAuthenticate(apiKey, out var principal))
+        {
+            return DecideProcessor.WriteUnauthorized(writer, "the API key is not valid");
+        }
+        var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
+        var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
+        if (body is null)
+        {
+            var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: the limit is {limit} bytes", null, Cp1ErrorTypes.TooLarge);
+            DecideCodec.WriteError(writer, error, null, null);
+            return error.HttpStatus;
+        }
+        return services.GetRequiredService<DecideProcessor>().Process(body, principal, writer, limit);
+    }
+
+    private static async Task BreakerStatesAsync(HttpContext context)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        int status;
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            if (!TenancyAdminEndpoints.IsAdminAuthorized(context.Request))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                status = DecideProcessor.WriteUnauthorized(writer, "a valid admin key is required: Authorization: Bearer <admin key>");
+            }
+            else
+            {
+                var tenant = context.Request.Query["tenant_id"].ToString();
+                BreakerStates.Write(writer, context.RequestServices.GetRequiredService<RoutingService>(), tenant.Length == 0 ? null : tenant);
+                status = StatusCodes.Status200OK;
+            }
+        }
+        await WriteAsync(context, status, buffer).ConfigureAwait(false);
+    }
+
+    private static string? ApiKey(HttpRequest request)
+    {
+        var authorization = request.Headers[HeaderNames.Authorization];
+        if (authorization.Count == 1 && authorization[0] is { } value && value.StartsWith(BearerScheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return value[BearerScheme.Length..].Trim();
+        }
+        var header = request.Headers["X-API-Key"];
+        return header.Count == 1 && !string.IsNullOrWhiteSpace(header[0]) ? header[0]!.Trim() : null;
+    }
+
+    private static Task WriteAsync(HttpContext context, int status, ArrayBufferWriter<byte> buffer)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = buffer.WrittenCount;
+        return context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).AsTask();
+    }
+}

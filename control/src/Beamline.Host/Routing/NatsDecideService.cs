@@ -1,0 +1,138 @@
+using Beamline.Cp1;
+using Beamline.Dispatch;
+using Beamline.Interop.Nats;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// CP1 decide over NATS when <c>Beamline:Nats:Url</c> is set: request-reply on
+/// <see cref="DecideSubject"/> in queue group <see cref="QueueGroup"/> (control planes share the
+/// load), and the breaker view on <see cref="BreakerStatesSubject"/> (no queue group: every
+/// instance answers with its own breakers). The bus is trusted: requests carry <c>tenant_id</c>
+/// and no API key; an unknown tenant is <c>unauthorized</c>. Handlers run on the nats.c delivery
+/// thread and never block: a decide is synchronous and sub-microsecond, the assignment publish
+/// is buffered.
+/// </summary>
+internal sealed partial class NatsDecideService(
+    DecideProcessor processor,
+    RoutingService routing,
+    AssignmentPublisher publisher,
+    IOptions<DispatchOptions> dispatchOptions,
+    IOptions<HostOptions> hostOptions,
+    ILogger<NatsDecideService> logger) : IHostedService, IAsyncDisposable
+{
+    /// <summary>The CP1 decide subject.</summary>
+    public const string DecideSubject = "beamline.router.v1.decide";
+
+    /// <summary>The queue group shared by every control plane.</summary>
+    public const string QueueGroup = "beamline-router";
+
+    /// <summary>The CP1 admin subject answering the circuit breakers' states.</summary>
+    public const string BreakerStatesSubject = "beamline.router.v1.admin.get_circuit_breaker_states";
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly int _maxRequestBytes = hostOptions.Value.MaxDecideRequestBytes;
+    private NatsConnection? _connection;
+    private NatsSubscription? _decide;
+    private NatsSubscription? _breakers;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var url = dispatchOptions.Value.Nats.Url;
+        if (string.IsNullOrEmpty(url))
+        {
+            LogDisabled();
+            return Task.CompletedTask;
+        }
+        _connection = NatsConnection.Connect(new NatsConnectionOptions
+        {
+            Url = url,
+            Name = "beamline-router " + routing.InstanceId,
+            CallbackErrorHandler = error => LogCallbackError(error),
+        });
+        _decide = _connection.Subscribe(DecideSubject, QueueGroup, OnDecide);
+        _breakers = _connection.Subscribe(BreakerStatesSubject, null, OnBreakerStates);
+        _connection.Flush(TimeSpan.FromSeconds(5));
+        publisher.Connection = _connection;
+        LogListening(url, DecideSubject, QueueGroup);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Drain: stop taking new requests, answer those already delivered, then close.
+        foreach (var subscription in new[] { _decide, _breakers })
+        {
+            if (subscription is not null)
+            {
+                try
+                {
+                    await subscription.DrainAsync(DrainTimeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is NatsException or OperationCanceledException or TimeoutException)
+                {
+                    LogDrainFailed(subscription.Subject, e.Message);
+                }
+            }
+        }
+        publisher.Connection = null;
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _decide?.Dispose();
+        _breakers?.Dispose();
+        _decide = _breakers = null;
+        if (Interlocked.Exchange(ref _connection, null) is { } connection)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnDecide(NatsMsg msg)
+    {
+        var (buffer, writer) = ReplyBuffers.Rent();
+        try
+        {
+            processor.Process(msg.Data, principal: null, writer, _maxRequestBytes);
+            writer.Flush();
+        }
+        catch (Exception e)
+        {
+            // Every request gets one answer: a bug here becomes a CP1 `internal` error.
+            LogDecideFailed(e);
+            (buffer, writer) = ReplyBuffers.Rent();
+            DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
+            writer.Flush();
+        }
+        msg.Respond(buffer.WrittenSpan);
+    }
+
+    private void OnBreakerStates(NatsMsg msg)
+    {
+        var (buffer, writer) = ReplyBuffers.Rent();
+        BreakerStates.Write(writer, routing, BreakerStates.ReadTenantFilter(msg.Data));
+        writer.Flush();
+        msg.Respond(buffer.WrittenSpan);
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "CP1 decide over NATS: {Url}, subject {Subject}, queue group {QueueGroup}.")]
+    private partial void LogListening(string url, string subject, string queueGroup);
+
+    [LoggerMessage(2, LogLevel.Information, "CP1 decide over NATS is off: Beamline:Nats:Url is not set (HTTP only).")]
+    private partial void LogDisabled();
+
+    [LoggerMessage(3, LogLevel.Error, "A CP1 decide over NATS failed unexpectedly.")]
+    private partial void LogDecideFailed(Exception error);
+
+    [LoggerMessage(4, LogLevel.Error, "A NATS message handler failed.")]
+    private partial void LogCallbackError(Exception error);
+
+    [LoggerMessage(5, LogLevel.Warning, "Draining the NATS subscription {Subject} failed: {Reason}")]
+    private partial void LogDrainFailed(string subject, string reason);
+}

@@ -1,0 +1,92 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Beamline.Routing.Catalog;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// Turns tenancy's raw provider entries into router descriptors. Known members:
+/// <c>id</c>, <c>kind</c>, <c>model</c>, <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
+/// (US dollars per million tokens), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
+/// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>;
+/// other members are ignored (they belong to the executors).
+/// </summary>
+internal static class ProviderJson
+{
+    /// <summary>Parses one entry; throws <see cref="FormatException"/> naming the member that is wrong.</summary>
+    public static ProviderDescriptor Parse(string id, string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("a provider entry must be a JSON object");
+        }
+        var prices = root.TryGetProperty("prices", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        return new ProviderDescriptor
+        {
+            Id = id,
+            Kind = Kind(String(root, "kind")),
+            Model = String(root, "model"),
+            Endpoint = String(root, "base_url"),
+            BlockType = String(root, "block_type"),
+            Pool = String(root, "pool") ?? "cpu",
+            SubjectVersion = (int)(Number(root, "subject_version") ?? 1),
+            InputPricePer1K = (prices.ValueKind == JsonValueKind.Object ? Number(prices, "input_per_mtok") ?? 0 : 0) / 1000.0,
+            OutputPricePer1K = (prices.ValueKind == JsonValueKind.Object ? Number(prices, "output_per_mtok") ?? 0 : 0) / 1000.0,
+            Tags = Strings(root, "tags"),
+            Capabilities = Strings(root, "capabilities"),
+            QualityScore = Number(root, "quality_score") ?? 0.5,
+            BaselineLatencyMs = Number(root, "baseline_latency_ms") ?? 1000,
+            Priority = (int)(Number(root, "priority") ?? 50),
+        };
+    }
+
+    private static ProviderKind Kind(string? kind) => kind switch
+    {
+        null or "openai_compatible" => ProviderKind.OpenAICompatible,
+        "openai" => ProviderKind.OpenAI,
+        "anthropic" => ProviderKind.Anthropic,
+        "nats" or "nats_provider" => ProviderKind.NatsProvider,
+        "block" => ProviderKind.Block,
+        _ => throw new FormatException($"kind: unknown provider kind '{kind}' (openai, anthropic, openai_compatible, nats_provider, block)"),
+    };
+
+    private static string? String(JsonElement parent, string member)
+    {
+        if (!parent.TryGetProperty(member, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new FormatException($"{member}: must be a string");
+    }
+
+    private static double? Number(JsonElement parent, string member)
+    {
+        if (!parent.TryGetProperty(member, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.Number && value.GetDouble() >= 0
+            ? value.GetDouble()
+            : throw new FormatException($"{member}: must be a non-negative number");
+    }
+
+    private static ImmutableArray<string> Strings(JsonElement parent, string member)
+    {
+        if (!parent.TryGetProperty(member, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw new FormatException($"{member}: must be an array of strings");
+        }
+        var builder = ImmutableArray.CreateBuilder<string>();
+        foreach (var item in value.EnumerateArray())
+        {
+            builder.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw new FormatException($"{member}: must be an array of strings"));
+        }
+        return builder.ToImmutable();
+    }
+}

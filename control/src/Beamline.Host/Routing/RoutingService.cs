@@ -1,0 +1,149 @@
+using System.Collections.Frozen;
+using System.Text;
+using Beamline.Policies;
+using Beamline.Routing;
+using Beamline.Routing.Catalog;
+using Beamline.Tenancy;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// The routing core as the host serves it: one <see cref="Router"/> per tenant, each compiled
+/// from that tenant's own policies only (a key of tenant A can never decide with tenant B's
+/// policy), sharing one <see cref="ProviderCatalog"/> built from tenancy's provider entries.
+/// The whole set is rebuilt and swapped atomically when tenancy's routing view changes (no
+/// restart); a rebuild starts fresh statistics, breakers and sticky sessions.
+/// </summary>
+public sealed partial class RoutingService : IDisposable
+{
+    private readonly ITenantDirectory _directory;
+    private readonly RouterOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RoutingService> _logger;
+    private readonly Lock _rebuildLock = new();
+    private readonly IDisposable _changes;
+    private RoutingState _state = RoutingState.Empty;
+
+    /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token.</summary>
+    public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        _directory = directory;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _changes = ChangeToken.OnChange(directory.GetChangeToken, () => _ = Current);
+    }
+
+    /// <summary>A unique id of this process, reported as <c>instance_id</c> in decision metadata.</summary>
+    public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>The routing state for tenancy's current snapshot (rebuilt first if tenancy moved on).</summary>
+    internal RoutingState Current
+    {
+        get
+        {
+            var state = Volatile.Read(ref _state);
+            return state.RoutingVersion == _directory.Snapshot.RoutingVersion ? state : Rebuild();
+        }
+    }
+
+    /// <summary>
+    /// Decides for <c>request.TenantId</c> with that tenant's policies; the policy defaults to the
+    /// tenant's default policy. An unknown tenant fails with <c>unauthorized</c>.
+    /// </summary>
+    public RouteDecision Decide(in RouteRequest request)
+    {
+        if (request.TenantId is null || !Current.Tenants.TryGetValue(request.TenantId, out var tenant))
+        {
+            return RouteDecision.Failure(Cp1.Cp1ErrorCodes.Unauthorized, "unknown tenant", request.PolicyId);
+        }
+        return tenant.Router.Decide(request);
+    }
+
+    /// <summary>The policy id a request of <paramref name="tenantId"/> resolves to.</summary>
+    public string EffectivePolicyId(string tenantId, string? policyId)
+        => policyId ?? (Current.Tenants.TryGetValue(tenantId, out var tenant) ? tenant.DefaultPolicyId : _options.DefaultPolicyId);
+
+    /// <inheritdoc />
+    public void Dispose() => _changes.Dispose();
+
+    private RoutingState Rebuild()
+    {
+        lock (_rebuildLock)
+        {
+            var snapshot = _directory.Snapshot;
+            var current = Volatile.Read(ref _state);
+            if (current.RoutingVersion == snapshot.RoutingVersion)
+            {
+                return current;
+            }
+            var catalog = new ProviderCatalog(ReadProviders(snapshot));
+            var tenants = new Dictionary<string, TenantRouting>(StringComparer.Ordinal);
+            foreach (var tenant in snapshot.Tenants.Values)
+            {
+                var policies = new PolicySet(ReadPolicies(tenant));
+                var options = new RouterOptions
+                {
+                    DefaultPolicyId = tenant.DefaultPolicyId ?? _options.DefaultPolicyId,
+                    StickyCapacity = _options.StickyCapacity,
+                    DefaultInputTokens = _options.DefaultInputTokens,
+                    DefaultOutputTokens = _options.DefaultOutputTokens,
+                };
+                tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time), policies, options.DefaultPolicyId);
+            }
+            var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal));
+            Volatile.Write(ref _state, state);
+            LogRebuilt(snapshot.RoutingVersion, tenants.Count, catalog.Entries.Count);
+            return state;
+        }
+    }
+
+    private List<ProviderDescriptor> ReadProviders(TenancySnapshot snapshot)
+    {
+        var providers = new List<ProviderDescriptor>(snapshot.Providers.Length);
+        foreach (var entry in snapshot.Providers)
+        {
+            try
+            {
+                providers.Add(ProviderJson.Parse(entry.Id, entry.Json));
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+            {
+                LogBadProvider(entry.Id, e.Message);
+            }
+        }
+        return providers;
+    }
+
+    private List<Policy> ReadPolicies(TenantSnapshot tenant)
+    {
+        var policies = new List<Policy>(tenant.Policies.Count);
+        foreach (var (id, json) in tenant.Policies)
+        {
+            var result = PolicyLoader.Load(id, Encoding.UTF8.GetBytes(json), $"tenant {tenant.Id}");
+            if (result.Policy is { } policy)
+            {
+                policies.Add(policy);
+            }
+            foreach (var error in result.Errors)
+            {
+                LogBadPolicy(tenant.Id, id, error.ToString());
+            }
+        }
+        return policies;
+    }
+}
+
+/// <summary>One tenant's router and the policies it was compiled from.</summary>
+internal sealed record TenantRouting(Router Router, PolicySet Policies, string DefaultPolicyId);
+
+/// <summary>Everything routing needs for one tenancy routing version, swapped as a whole.</summary>
+internal sealed record RoutingState(long RoutingVersion, ProviderCatalog Catalog, FrozenDictionary<string, TenantRouting> Tenants)
+{
+    public static RoutingState Empty { get; } = new(-1, new ProviderCatalog([]), FrozenDictionary<string, TenantRouting>.Empty);
+}

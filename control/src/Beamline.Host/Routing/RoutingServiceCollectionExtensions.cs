@@ -1,0 +1,31 @@
+using Beamline.Host.Routing;
+using Beamline.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers CP1 decide.</summary>
+public static class RoutingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="RoutingService"/> (router settings from <c>Beamline:Routing</c>), the decide
+    /// pipeline, and CP1 decide over NATS (a hosted service, active when <c>Beamline:Nats:Url</c>
+    /// is set). Needs tenancy (<c>AddBeamlineTenancy</c>) and dispatch options (<c>AddBeamlineDispatch</c>).
+    /// </summary>
+    public static IServiceCollection AddBeamlineDecide(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RoutingService>();
+        services.TryAddSingleton<AssignmentPublisher>();
+        services.TryAddSingleton<DecideProcessor>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsDecideService>());
+        return services;
+    }
+}
