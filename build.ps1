@@ -111,6 +111,65 @@ function Get-FreePort {
     $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop(); return $port
 }
 
+# Executor blocks (cpu.hash 4 KiB, fs.read 4 KiB, sql.query point lookup), in-process and over NATS,
+# as build.sh's bench_executors. Returns the worker process it started.
+function Invoke-BenchExecutors([string]$Url, [string]$Seconds, [string]$Inflight) {
+    $dir = Join-Path $Root 'build/bench'
+    Remove-Item -Recurse -Force $dir -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force (Join-Path $dir 'sandbox') | Out-Null
+    $executors = Join-Path $dir 'executors.json'
+    $config = Join-Path $dir 'beamline.json'
+    @{ fs = @{ root = (Join-Path $dir 'sandbox') } } | ConvertTo-Json -Compress | Set-Content $executors
+    @{ Beamline = @{ InProcess = @{ ExecutorConfigFile = $executors; Pools = @{ cpu = [Environment]::ProcessorCount; io = 16 } } } } |
+        ConvertTo-Json -Depth 5 -Compress | Set-Content $config
+    $bin = Join-Path $Root 'out/bin'
+    $log = Join-Path $dir 'worker.log'
+    $worker = Start-Process (Join-Path $bin 'beamline-worker') -ArgumentList @('--nats', $Url, '--worker-id', 'bench-exec-worker',
+        '--pool', "cpu=$([Environment]::ProcessorCount)", '--pool', 'io=16', '--executor-config', $executors) -RedirectStandardOutput $log -PassThru
+    for ($i = 0; $i -lt 100 -and -not ((Get-Content $log -Raw -ErrorAction SilentlyContinue) -match 'beamline-worker ready'); $i++) {
+        Start-Sleep -Milliseconds 100
+    }
+    $bytes = [byte[]]::new(4096); [System.Security.Cryptography.RandomNumberGenerator]::Fill($bytes)
+    $data = [Convert]::ToBase64String($bytes)
+    $exec = @('exec', '--config', $config, '--tenant', 'bench', '--pool', 'io')
+    & (Join-Path $bin 'beamline') @exec --type fs.write --payload "{`"path`":`"bench/4k.bin`",`"data_base64`":`"$data`",`"parents`":true}" | Out-Null
+    & (Join-Path $bin 'beamline') @exec --type sql.exec --payload '{"sql":"CREATE TABLE IF NOT EXISTS kv (k INTEGER PRIMARY KEY, v TEXT)"}' | Out-Null
+    & (Join-Path $bin 'beamline') @exec --type sql.exec --payload "{`"sql`":`"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<1000) INSERT OR REPLACE INTO kv SELECT x, 'value-' || x FROM c`"}" | Out-Null
+    $cases = @(
+        @('cpu_hash_4k', 'cpu.hash', 'cpu', "{`"algorithm`":`"sha256`",`"data_base64`":`"$data`"}"),
+        @('fs_read_4k', 'fs.read', 'io', '{"path":"bench/4k.bin"}'),
+        @('sql_point_lookup', 'sql.query', 'io', '{"sql":"SELECT v FROM kv WHERE k = ?","params":[500]}'))
+    foreach ($c in $cases) {
+        Log "executor $($c[1]) ($($c[0])): in-process, then over NATS ($Inflight in flight)"
+        & (Join-Path $bin 'beamline') bench dispatch --config $config --tenant bench --type $c[1] --pool $c[2] --payload $c[3] `
+            --inflight ([Environment]::ProcessorCount) --seconds $Seconds --name "inprocess_$($c[0])" | Write-Host
+        & (Join-Path $bin 'beamline') bench dispatch --nats $Url --tenant bench --type $c[1] --pool $c[2] --payload $c[3] `
+            --inflight $Inflight --seconds $Seconds --name "nats_$($c[0])" | Write-Host
+    }
+    return $worker
+}
+
+# CP1 decide over NATS end to end, as build.sh's bench_decide. Returns the control plane it started.
+function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [double]$RawRps) {
+    $dir = Join-Path $Root 'build/bench'
+    New-Item -ItemType Directory -Force $dir | Out-Null
+    $httpPort = Get-FreePort
+    $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--nats', $Url, '--urls', "http://127.0.0.1:$httpPort",
+        '--data-dir', (Join-Path $dir 'data'), '--config', (Join-Path $Root 'control/src/Beamline.Cli/examples/beamline.example.json')) `
+        -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
+    Start-Sleep -Seconds 3
+    $body = Join-Path $dir 'decide.json'
+    '{"version":"1","tenant_id":"tenant_abc123","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123","task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},"policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},"context":{"user_id":"user_123","session_id":"session_456"}}' |
+        Set-Content -NoNewline $body
+    Log "CP1 decide over NATS (C requester -> beamline serve), $Inflight in flight (target >= 0.5 x raw)"
+    $decide = & (Join-Path $Root 'out/bin/beamline-nats-bench') --nats $Url --inflight $Inflight --seconds $Seconds `
+        --subject beamline.router.v1.decide --body-file $body --expect '"ok":true'
+    Write-Host $decide
+    $rps = [double]([regex]::Match($decide, 'req_per_s=([0-9.]+)').Groups[1].Value)
+    Write-Host ('ratio decide/(1) = {0:F2} (target >= 0.50)' -f ($rps / $RawRps))
+    return $serve
+}
+
 function Invoke-Bench {
     Invoke-Deps; Invoke-Build
     $seconds = if ($env:BENCH_SECONDS) { $env:BENCH_SECONDS } else { '5' }
@@ -120,6 +179,7 @@ function Invoke-Bench {
     $port = Get-FreePort; $url = "nats://127.0.0.1:$port"
     $server = Start-Process nats-server -ArgumentList @('-a', '127.0.0.1', '-p', $port) -PassThru
     $worker = $null
+    $others = @()
     try {
         Start-Sleep -Milliseconds 500
         Log "(1) raw nats.c request-reply, C to C, $inflight in flight, $payload-byte payload"
@@ -140,15 +200,18 @@ function Invoke-Bench {
         $rawRps = [double]([regex]::Match($raw, 'req_per_s=([0-9.]+)').Groups[1].Value)
         $csRps = [double]([regex]::Match($cs, 'req_per_s=([0-9.]+)').Groups[1].Value)
         Write-Output ('ratio (2)/(1) = {0:F2} (target >= 0.50)' -f ($csRps / $rawRps))
+        $others += Invoke-BenchExecutors $url $seconds $inflight
+        $others += Invoke-BenchDecide $url $seconds $inflight $rawRps
         Log '(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)'
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')
         try { Invoke-Checked dotnet (@('run', '-c', $Configuration, '--project', (Join-Path $Root 'control/bench/Beamline.Benchmarks'), '--',
-                    '--filter', '*InProcessExec*', '--join') + $Rest) }
+                    '--filter', '*InProcessExec*', '*Decide*', '--join') + $Rest) }
         finally { Pop-Location }
     }
     finally {
         if ($worker) { Stop-Process -Id $worker.Id -ErrorAction SilentlyContinue }
+        foreach ($p in $others) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue }
         Stop-Process -Id $server.Id -ErrorAction SilentlyContinue
     }
 }

@@ -188,6 +188,30 @@ sql_point_lookup|sql.query|io|{"sql":"SELECT v FROM kv WHERE k = ?","params":[50
 EOF
 }
 
+# CP1 decide over NATS end to end: a control plane with the example configuration answers
+# beamline.router.v1.decide; a nats.c requester keeps N decide requests in flight.
+bench_decide() {
+  local url="$1" seconds="$2" inflight="$3" dir="$ROOT/build/bench" http_port
+  mkdir -p "$dir"
+  http_port="$(free_port)"
+  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --data-dir "$dir/data" \
+    --config "$ROOT/control/src/Beamline.Cli/examples/beamline.example.json" >"$dir/serve.log" 2>&1 & pids+=($!)
+  wait_port "$http_port"
+  cat >"$dir/decide.json" <<'EOF'
+{"version":"1","tenant_id":"tenant_abc123","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123",
+ "task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},
+ "policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},
+ "context":{"user_id":"user_123","session_id":"session_456"}}
+EOF
+  log "CP1 decide over NATS (C requester -> beamline serve), $inflight in flight (target >= 0.5 x raw)"
+  local decide
+  decide="$("$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight "$inflight" --seconds "$seconds" \
+    --subject beamline.router.v1.decide --body-file "$dir/decide.json" --expect '"ok":true')"
+  echo "$decide"
+  awk -v a="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$decide")" -v b="$RAW_RPS" \
+    'BEGIN { printf "ratio decide/(1) = %.2f (target >= 0.50)\n", a / b }'
+}
+
 # The benchmarks of docs/benchmarks.md, in one run on this machine: the raw nats.c baseline,
 # the same traffic through the control plane and the CAF worker, and in-process P/Invoke.
 cmd_bench() {
@@ -218,15 +242,17 @@ cmd_bench() {
 
   local raw_rps cs_rps
   raw_rps="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$raw")"
+  RAW_RPS="$raw_rps"
   cs_rps="$(sed -n 's/.*req_per_s=\([0-9.]*\).*/\1/p' <<<"$cs")"
   awk -v a="$cs_rps" -v b="$raw_rps" 'BEGIN { printf "ratio (2)/(1) = %.2f (target >= 0.50)\n", a / b }'
 
   bench_executors "$url" "$seconds" "$inflight"
+  bench_decide "$url" "$seconds" "$inflight"
 
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
   (cd "$ROOT/build" && dotnet run -c "$CONFIGURATION" --project "$ROOT/control/bench/Beamline.Benchmarks" -- \
-     --filter '*InProcessExec*' --join "${@}")
+     --filter '*InProcessExec*' '*Decide*' --join "${@}")
 }
 
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for

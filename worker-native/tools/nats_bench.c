@@ -7,6 +7,9 @@
  *   --subject S --exec-echo: no responder; sends ExecRequest{type:"echo", payload} protobufs to a
  *     running beamline-worker on S (e.g. caf.exec.v2.cpu) and prints the same line named
  *     c_to_worker_echo (errors = replies that are not an OK ExecResult).
+ *   --subject S --body-file F [--expect TEXT]: no responder; sends the bytes of F to S (e.g. a CP1
+ *     decide request to beamline.router.v1.decide) and prints the line named c_to_subject
+ *     (errors = no responders, or replies that do not contain TEXT).
  *
  * The requester keeps N requests in flight on one muxed inbox subscription (<inbox>.<slot>):
  * each reply frees its slot, and the callback publishes the slot's next request at once.
@@ -29,6 +32,8 @@ typedef struct bench {
   int payload_len;
   int inflight;
   int exec_echo;
+  int body_file;
+  const char* expect;
   int64_t* sent_ns;     /* per slot: when its request was published */
   char** reply_subjects; /* per slot: "<inbox>.<slot>" */
   int64_t* latencies_us; /* grows; written only by the reply callback thread */
@@ -122,6 +127,15 @@ static void publish_slot(bench* b, int slot) {
   }
 }
 
+/* Whether data[0, len) contains the NUL-terminated text. */
+static int contains(const char* data, int len, const char* text) {
+  const size_t n = strlen(text);
+  for (int i = 0; data != NULL && (size_t)i + n <= (size_t)len; ++i) {
+    if (memcmp(data + i, text, n) == 0) return 1;
+  }
+  return 0;
+}
+
 static void on_reply(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
   (void)nc;
   (void)sub;
@@ -146,6 +160,10 @@ static void on_reply(natsConnection* nc, natsSubscription* sub, natsMsg* msg, vo
     ok = 0;
   } else if (b->exec_echo) {
     ok = is_ok_result(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  } else if (b->expect != NULL) {
+    ok = contains(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), b->expect);
+  } else if (b->body_file) {
+    ok = 1;
   } else {
     ok = natsMsg_GetDataLength(msg) == b->payload_len;
   }
@@ -204,13 +222,16 @@ static natsConnection* connect_to(const char* url, const char* name) {
 
 static void usage(void) {
   fputs("usage: beamline-nats-bench [--nats URL] [--inflight N] [--payload BYTES] [--seconds S]\n"
-        "                           [--count N] [--subject S --exec-echo]\n",
+        "                           [--count N] [--subject S --exec-echo]\n"
+        "                           [--subject S --body-file F [--expect TEXT]]\n",
         stderr);
 }
 
 int main(int argc, char** argv) {
   const char* url = "nats://127.0.0.1:4222";
   const char* subject = NULL;
+  const char* body_path = NULL;
+  const char* expect = NULL;
   int inflight = 64, payload_len = 200, exec_echo = 0;
   double seconds = 5;
   long long count = 0;
@@ -232,13 +253,16 @@ int main(int argc, char** argv) {
     else if (strcmp(a, "--seconds") == 0) seconds = atof(v);
     else if (strcmp(a, "--count") == 0) count = atoll(v);
     else if (strcmp(a, "--subject") == 0) subject = v;
+    else if (strcmp(a, "--body-file") == 0) body_path = v;
+    else if (strcmp(a, "--expect") == 0) expect = v;
     else {
       usage();
       return 2;
     }
   }
   if (inflight < 1 || inflight > 100000 || payload_len < 0 || payload_len > (1 << 20) || seconds <= 0
-      || (exec_echo && subject == NULL)) {
+      || (exec_echo && subject == NULL) || (body_path != NULL && (subject == NULL || exec_echo))
+      || (expect != NULL && body_path == NULL)) {
     usage();
     return 2;
   }
@@ -248,8 +272,21 @@ int main(int argc, char** argv) {
   b.inflight = inflight;
   b.exec_echo = exec_echo;
   b.max_count = count;
+  b.body_file = body_path != NULL;
+  b.expect = expect;
 
-  /* The request body: raw bytes, or an encoded ExecRequest{type:"echo", payload}. */
+  /* With --body-file the body is the whole file. */
+  FILE* body_in = NULL;
+  if (body_path != NULL) {
+    body_in = fopen(body_path, "rb");
+    if (body_in == NULL || fseek(body_in, 0, SEEK_END) != 0 || (payload_len = (int)ftell(body_in)) < 0
+        || payload_len > (1 << 20) || fseek(body_in, 0, SEEK_SET) != 0) {
+      fprintf(stderr, "cannot read %s (or it is over 1 MiB)\n", body_path);
+      return 2;
+    }
+  }
+
+  /* The request body: raw bytes, the file, or an encoded ExecRequest{type:"echo", payload}. */
   uint8_t* body = (uint8_t*)malloc((size_t)payload_len + 32);
   size_t body_len = 0;
   if (exec_echo) {
@@ -260,8 +297,13 @@ int main(int argc, char** argv) {
     body[body_len++] = 0x22; /* field 4, payload */
     body_len = put_varint(body, body_len, (uint64_t)payload_len);
   }
-  memset(body + body_len, 'x', (size_t)payload_len);
-  body_len += (size_t)payload_len;
+  if (body_in != NULL) {
+    body_len = fread(body, 1, (size_t)payload_len, body_in);
+    fclose(body_in);
+  } else {
+    memset(body + body_len, 'x', (size_t)payload_len);
+    body_len += (size_t)payload_len;
+  }
   b.payload = (const char*)body;
   /* Sent in both modes: the whole body. In raw mode a reply must have exactly this length. */
   b.payload_len = (int)body_len;
@@ -269,7 +311,7 @@ int main(int argc, char** argv) {
   natsConnection* responder = NULL;
   natsSubscription* echo_sub = NULL;
   char raw_subject[96];
-  if (!exec_echo) {
+  if (!exec_echo && body_path == NULL) {
     responder = connect_to(url, "beamline-nats-bench responder");
     snprintf(raw_subject, sizeof(raw_subject), "beamline.bench.echo.%lld", (long long)now_ns());
     natsStatus s = natsConnection_Subscribe(&echo_sub, responder, raw_subject, on_echo, NULL);
@@ -326,7 +368,8 @@ int main(int argc, char** argv) {
   const int64_t p50 = b.latencies_len ? b.latencies_us[b.latencies_len / 2] : 0;
   const int64_t p99 = b.latencies_len ? b.latencies_us[(b.latencies_len * 99) / 100] : 0;
   printf("%s inflight=%d payload=%d count=%lld req_per_s=%.0f p50_us=%lld p99_us=%lld errors=%lld\n",
-         exec_echo ? "c_to_worker_echo" : "raw_nats_reqrep", inflight, payload_len, done,
+         exec_echo ? "c_to_worker_echo" : body_path != NULL ? "c_to_subject" : "raw_nats_reqrep", inflight,
+         payload_len, done,
          elapsed_s > 0 ? (double)done / elapsed_s : 0.0, (long long)p50, (long long)p99,
          (long long)atomic_load(&b.errors));
   fflush(stdout);
