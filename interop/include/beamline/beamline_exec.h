@@ -143,6 +143,16 @@ typedef struct bl_executor_def {
  */
 typedef int32_t(BL_CALL* bl_chunk_fn)(void* user, const uint8_t* chunk, uint64_t chunk_len);
 
+/**
+ * What the host decides about one block, for execute_ex. Zero-initialise, then set
+ * struct_size = sizeof(bl_exec_overrides). Copied during the call.
+ */
+typedef struct bl_exec_overrides {
+  uint32_t struct_size;
+  /** Becomes bl_exec_info.gpu_device: the leased GPU device ordinal, or -1 for none. */
+  int32_t gpu_device;
+} bl_exec_overrides;
+
 /** The function table. Append-only; offsets frozen per version. */
 typedef struct bl_api {
   uint32_t struct_size; /* sizeof(bl_api) of the library */
@@ -208,6 +218,17 @@ typedef struct bl_api {
   bl_status*(BL_CALL* context_emit_chunk)(bl_exec_context* ctx, const uint8_t* data, uint64_t len);
   /** 1 when the block should stop (deadline passed or cancelled), else 0. */
   int32_t(BL_CALL* context_cancelled)(const bl_exec_context* ctx);
+
+  /* --- appended later in version 1: check struct_size >= offsetof(bl_api, member) + its size -- */
+  /**
+   * Like execute_stream (on_chunk may be NULL), with what the host — not the request — decides
+   * about the block: overrides may be NULL (= execute_stream). The worker passes the GPU device
+   * ordinal it leased for a block on the gpu pool here; it is never read from the request,
+   * whose sender is not trusted with device placement.
+   */
+  bl_status*(BL_CALL* execute_ex)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
+                                  const bl_exec_overrides* overrides, bl_chunk_fn on_chunk,
+                                  void* user, bl_buffer* out_result);
 } bl_api;
 
 /**

@@ -453,4 +453,58 @@ TEST_F(ExecAbiTest, PluginRegistersAnExecutorThatRuns) {
   EXPECT_EQ(result.output(), "cba");
 }
 
+// --- execute_ex: what the host decides about a block ---------------------------------------------
+
+bl_status* BL_CALL report_gpu_device(void*, bl_exec_context* ctx, const uint8_t*, uint64_t) {
+  const std::string text = std::to_string(api()->context_info(ctx)->gpu_device);
+  return api()->context_write(ctx, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_IsAppendedAtTheEndOfTheTable) {
+  EXPECT_EQ(offsetof(bl_api, execute_ex), offsetof(bl_api, context_cancelled) + sizeof(void*));
+  EXPECT_GE(api()->struct_size, offsetof(bl_api, execute_ex) + sizeof(void*));
+  EXPECT_NE(api()->execute_ex, nullptr);
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_PassesTheGpuDeviceToTheExecutor) {
+  ASSERT_EQ(register_fn("test.gpu_device", report_gpu_device), nullptr);
+  const auto bytes = request("test.gpu_device").SerializeAsString();
+  for (int32_t device : {-1, 0, 3}) {
+    bl_exec_overrides overrides{};
+    overrides.struct_size = sizeof(overrides);
+    overrides.gpu_device = device;
+    bl_buffer out{};
+    ASSERT_EQ(api()->execute_ex(rt_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                &overrides, nullptr, nullptr, &out),
+              nullptr);
+    v2::ExecResult result;
+    ASSERT_TRUE(result.ParseFromArray(out.data, static_cast<int>(out.len)));
+    api()->buffer_release(&out);
+    EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK);
+    EXPECT_EQ(result.output(), std::to_string(device));
+  }
+  // Without overrides (and through execute), a block has no device.
+  EXPECT_EQ(run(request("test.gpu_device")).output(), "-1");
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_RefusesBadOverrides) {
+  const auto bytes = request("noop").SerializeAsString();
+  bl_exec_overrides overrides{};
+  overrides.struct_size = 4; // too short to hold gpu_device
+  bl_buffer out{};
+  bl_status* st = api()->execute_ex(rt_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                    &overrides, nullptr, nullptr, &out);
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(api()->status_code(st), BL_ERR_INVALID_ARGUMENT);
+  api()->status_release(st);
+  EXPECT_EQ(out.data, nullptr); // outputs untouched on error
+  overrides.struct_size = sizeof(overrides);
+  overrides.gpu_device = -2;
+  st = api()->execute_ex(rt_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &overrides,
+                         nullptr, nullptr, &out);
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(api()->status_code(st), BL_ERR_INVALID_ARGUMENT);
+  api()->status_release(st);
+}
+
 } // namespace

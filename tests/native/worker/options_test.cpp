@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 namespace {
@@ -60,6 +65,88 @@ TEST(WorkerOptionsTest, TakesAnExecutorConfigFile) {
   EXPECT_EQ(r.options->executor_config, "/etc/beamline/executors.json");
   EXPECT_TRUE(parse({}).options->executor_config.empty());
   EXPECT_FALSE(parse({"--executor-config="}).options);
+}
+
+} // namespace
+
+// --- --config, GPU and CP1 options ----------------------------------------------------------------
+
+namespace {
+
+class WorkerConfigFileTest : public ::testing::Test {
+protected:
+  void TearDown() override {
+    if (!path_.empty())
+      std::remove(path_.c_str());
+  }
+  const char* write(const std::string& text) {
+    path_ = ::testing::TempDir() + "worker-config-" + std::to_string(::getpid()) + ".json";
+    std::ofstream{path_} << text;
+    return path_.c_str();
+  }
+  std::string path_;
+};
+
+TEST_F(WorkerConfigFileTest, FileSetsOptionsAndFlagsOverrideIt) {
+  const char* file = write(R"({
+    "worker_id": "from-file", "pools": {"cpu": 3, "io": 5}, "queue_limit": 7,
+    "gpu_devices": [0, 1], "gpu_slots_per_device": 2, "plugin_dir": "plugins",
+    "executors": {"fs": {"root": "/srv"}}, "heartbeat_ms": 500,
+    "cp1": {"enabled": false, "queue_group": "g", "dedupe_ttl_ms": 1000, "dedupe_capacity": 9}})");
+  auto r = parse({"--config", file});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->worker_id, "from-file");
+  ASSERT_EQ(r.options->pools.size(), 2u);
+  EXPECT_EQ(r.options->queue_limit, 7u);
+  EXPECT_EQ(r.options->gpu_devices, "0,1");
+  EXPECT_EQ(r.options->gpu_slots_per_device, 2u);
+  EXPECT_EQ(r.options->plugin_dir, ::testing::TempDir() + "plugins"); // relative to the file
+  EXPECT_EQ(r.options->executor_config_json, R"({"fs":{"root":"/srv"}})");
+  EXPECT_EQ(r.options->heartbeat_ms, 500u);
+  EXPECT_FALSE(r.options->cp1);
+  EXPECT_EQ(r.options->cp1_queue_group, "g");
+  EXPECT_EQ(r.options->cp1_dedupe_ttl_ms, 1000u);
+  EXPECT_EQ(r.options->cp1_dedupe_capacity, 9u);
+
+  // Flags win, wherever they stand; --pool flags replace the file's pools.
+  r = parse({"--worker-id", "from-flag", "--pool", "cpu=1", "--config", file, "--gpu-devices", "none",
+             "--cp1=on"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->worker_id, "from-flag");
+  ASSERT_EQ(r.options->pools.size(), 1u);
+  EXPECT_EQ(r.options->pools[0].size, 1u);
+  EXPECT_EQ(r.options->gpu_devices, "none");
+  EXPECT_TRUE(r.options->cp1);
+}
+
+TEST_F(WorkerConfigFileTest, RejectsUnknownKeysAndBadValues) {
+  EXPECT_NE(parse({"--config", write(R"({"pool": {"cpu": 1}})")}).error.find("unknown key"),
+            std::string::npos);
+  EXPECT_FALSE(parse({"--config", write(R"({"pools": {"gpu": 1}})")}).options);
+  EXPECT_FALSE(parse({"--config", write(R"({"queue_limit": -1})")}).options);
+  EXPECT_FALSE(parse({"--config", write(R"({"gpu_devices": "some"})")}).options);
+  EXPECT_FALSE(parse({"--config", write(R"({"cp1": {"enabled": "yes"}})")}).options);
+  EXPECT_FALSE(parse({"--config", write("not json")}).options);
+  EXPECT_FALSE(parse({"--config", "/nonexistent/worker.json"}).options);
+}
+
+TEST(WorkerOptionsTest, GpuAndCp1Flags) {
+  auto r = parse({});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->gpu_devices, "auto");
+  EXPECT_EQ(r.options->gpu_slots_per_device, 1u);
+  EXPECT_TRUE(r.options->cp1);
+  EXPECT_EQ(r.options->cp1_queue_group, "caf-workers-cp1");
+  r = parse({"--gpu-devices", "0,2", "--gpu-slots-per-device=4", "--cp1", "off"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->gpu_devices, "0,2");
+  EXPECT_EQ(r.options->gpu_slots_per_device, 4u);
+  EXPECT_FALSE(r.options->cp1);
+  EXPECT_FALSE(parse({"--gpu-devices", "first"}).options);
+  EXPECT_FALSE(parse({"--gpu-devices", "0,"}).options);
+  EXPECT_FALSE(parse({"--gpu-slots-per-device", "0"}).options);
+  EXPECT_FALSE(parse({"--cp1", "maybe"}).options);
+  EXPECT_NE(parse({"--pool", "gpu=2"}).error.find("--gpu-devices"), std::string::npos);
 }
 
 } // namespace

@@ -57,7 +57,12 @@ static_assert(offsetof(bl_executor_def, user) == 24, "bl_executor_def layout cha
 static_assert(offsetof(bl_executor_def, execute) == 32, "bl_executor_def layout changed");
 static_assert(offsetof(bl_executor_def, release) == 40, "bl_executor_def layout changed");
 
-static_assert(sizeof(bl_api) == 136, "bl_api is append-only: version 1 is 136 bytes");
+static_assert(sizeof(bl_exec_overrides) == 8, "bl_exec_overrides layout changed");
+static_assert(offsetof(bl_exec_overrides, struct_size) == 0, "bl_exec_overrides layout changed");
+static_assert(offsetof(bl_exec_overrides, gpu_device) == 4, "bl_exec_overrides layout changed");
+
+// 136 bytes up to context_cancelled; members appended since then follow (append-only).
+static_assert(sizeof(bl_api) == 144, "bl_api is append-only: members are only added at its end");
 static_assert(offsetof(bl_api, struct_size) == 0, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, version) == 4, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, status_create) == 8, "bl_api offsets are frozen");
@@ -76,6 +81,7 @@ static_assert(offsetof(bl_api, context_info) == 104, "bl_api offsets are frozen"
 static_assert(offsetof(bl_api, context_write) == 112, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, context_emit_chunk) == 120, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, context_cancelled) == 128, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, execute_ex) == 136, "bl_api offsets are frozen");
 #endif
 
 namespace beamline::exec {
@@ -243,18 +249,35 @@ bl_status* BL_CALL runtime_list_executors(bl_runtime* runtime, bl_buffer* out) n
 
 // --- execution -------------------------------------------------------------------------------
 
-bl_status* BL_CALL execute_stream(bl_runtime* runtime, const uint8_t* request,
-                                  uint64_t request_len, bl_chunk_fn on_chunk, void* user,
-                                  bl_buffer* out_result) noexcept {
+bl_status* BL_CALL execute_ex(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
+                              const bl_exec_overrides* overrides, bl_chunk_fn on_chunk, void* user,
+                              bl_buffer* out_result) noexcept {
   const auto received_at = steady_clock::now();
   return guarded([&]() -> bl_status* {
     if (runtime == nullptr || out_result == nullptr)
       return invalid_argument("execute: runtime or out_result is NULL");
     if (request == nullptr && request_len != 0)
       return invalid_argument("execute: request is NULL but request_len is not 0");
-    run_block(*runtime, request, request_len, received_at, on_chunk, user, out_result);
+    block_overrides host;
+    if (overrides != nullptr) {
+      constexpr size_t v1_size = offsetof(bl_exec_overrides, gpu_device) + sizeof(int32_t);
+      if (overrides->struct_size < v1_size)
+        return invalid_argument("execute_ex: overrides->struct_size is "
+                                + std::to_string(overrides->struct_size) + ", expected at least "
+                                + std::to_string(v1_size));
+      if (overrides->gpu_device < -1)
+        return invalid_argument("execute_ex: overrides->gpu_device must be -1 or a device ordinal");
+      host.gpu_device = overrides->gpu_device;
+    }
+    run_block(*runtime, request, request_len, received_at, on_chunk, user, out_result, host);
     return nullptr;
   });
+}
+
+bl_status* BL_CALL execute_stream(bl_runtime* runtime, const uint8_t* request,
+                                  uint64_t request_len, bl_chunk_fn on_chunk, void* user,
+                                  bl_buffer* out_result) noexcept {
+  return execute_ex(runtime, request, request_len, nullptr, on_chunk, user, out_result);
 }
 
 bl_status* BL_CALL execute(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
@@ -329,6 +352,7 @@ const bl_api* api_table() noexcept {
     &context_write,
     &context_emit_chunk,
     &context_cancelled,
+    &execute_ex,
   };
   return &table;
 }

@@ -141,7 +141,7 @@ void call_executor(const executor_entry& entry, bl_exec_context& ctx,
 
 void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
                steady_clock::time_point received_at, bl_chunk_fn on_chunk, void* chunk_user,
-               bl_buffer* out) {
+               bl_buffer* out, const block_overrides& overrides) {
   scratch_lease s;
   auto& req = s->request;
   auto& res = s->result;
@@ -168,7 +168,7 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
     } else {
       const bool stream = on_chunk != nullptr && req.stream();
       ctx.info.struct_size = sizeof(bl_exec_info);
-      ctx.info.gpu_device = -1;
+      ctx.info.gpu_device = overrides.gpu_device;
       ctx.info.tenant_id = req.tenant_id().data();
       ctx.info.tenant_id_len = req.tenant_id().size();
       ctx.info.block_id = req.block_id().data();

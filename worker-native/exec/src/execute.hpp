@@ -15,13 +15,19 @@ namespace beamline::exec {
 
 using steady_clock = std::chrono::steady_clock;
 
+/// What the host (not the request) decides about a block; see bl_exec_overrides.
+struct block_overrides {
+  /// bl_exec_info.gpu_device: a leased device ordinal, or -1.
+  int32_t gpu_device = -1;
+};
+
 /// Runs the block encoded in [request, request + request_len) that arrived at `received_at`
 /// (the deadline counts from there). Chunks go to `on_chunk` when it is non-null and the
 /// request asked for a stream. Always fills *out with an encoded ExecResult (malloc'd), unless
 /// it throws (std::bad_alloc), in which case *out is untouched.
 void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
                steady_clock::time_point received_at, bl_chunk_fn on_chunk, void* chunk_user,
-               bl_buffer* out);
+               bl_buffer* out, const block_overrides& overrides = {});
 
 } // namespace beamline::exec
 

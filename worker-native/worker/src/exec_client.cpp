@@ -1,5 +1,7 @@
 #include "exec_client.hpp"
 
+#include <cstddef>
+
 namespace beamline::worker {
 
 namespace {
@@ -65,12 +67,26 @@ std::vector<std::string> exec_client::executors() const {
   return result;
 }
 
-exec_buffer exec_client::execute(const uint8_t* request, size_t size,
-                                 chunk_listener* listener) const {
+exec_buffer exec_client::execute(const uint8_t* request, size_t size, chunk_listener* listener,
+                                 int32_t gpu_device) const {
   bl_buffer out{};
-  bl_status* st = listener == nullptr
-                    ? api_->execute(runtime_, request, size, &out)
-                    : api_->execute_stream(runtime_, request, size, forward_chunk, listener, &out);
+  bl_status* st = nullptr;
+  if (gpu_device >= 0) {
+    // execute_ex came later in version 1: a library whose table is shorter cannot place a block
+    // on a device, and running it without its device would be wrong.
+    if (api_->struct_size < offsetof(bl_api, execute_ex) + sizeof(api_->execute_ex))
+      throw exec_error(BL_ERR_VERSION_MISMATCH,
+                       "libbeamline_exec is too old to pass a GPU device to a block (no execute_ex)");
+    bl_exec_overrides overrides{};
+    overrides.struct_size = sizeof(overrides);
+    overrides.gpu_device = gpu_device;
+    st = api_->execute_ex(runtime_, request, size, &overrides,
+                          listener == nullptr ? nullptr : forward_chunk, listener, &out);
+  } else {
+    st = listener == nullptr
+           ? api_->execute(runtime_, request, size, &out)
+           : api_->execute_stream(runtime_, request, size, forward_chunk, listener, &out);
+  }
   if (st != nullptr)
     throw_status(st);
   return exec_buffer{api_, out};

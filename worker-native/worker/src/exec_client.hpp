@@ -67,9 +67,10 @@ public:
   [[nodiscard]] std::vector<std::string> executors() const;
 
   /// Runs one encoded ExecRequest; chunks go to `listener` when the request asks for a stream.
-  /// Returns the encoded ExecResult. Throws exec_error only for API misuse or out of memory.
-  [[nodiscard]] exec_buffer execute(const uint8_t* request, size_t size,
-                                    chunk_listener* listener) const;
+  /// `gpu_device` is the device ordinal leased for the block (bl_exec_info.gpu_device), -1 for
+  /// none. Returns the encoded ExecResult. Throws exec_error only for API misuse or out of memory.
+  [[nodiscard]] exec_buffer execute(const uint8_t* request, size_t size, chunk_listener* listener,
+                                    int32_t gpu_device = -1) const;
 
   [[nodiscard]] const bl_api* api() const noexcept { return api_; }
 

@@ -1,11 +1,15 @@
 // beamline-worker: runs blocks from NATS (caf.exec.v2.<pool>) through libbeamline_exec.
 //
-// Lifecycle: parse options → load executors and plugins → connect to NATS → start the actor
-// system and one pool per --pool → subscribe → print the ready line → heartbeat until SIGTERM
-// or SIGINT → drain (stop taking work, finish what was admitted, flush replies) → final
+// Lifecycle: parse options (and --config) → find GPU devices → load executors and plugins →
+// connect to NATS → start the actor system, one pool per --pool and the gpu pool → subscribe
+// (caf.exec.v2.<pool>, and caf.exec.assign.v1 for CP1) → print the ready line → heartbeat (v2
+// protobuf and v1 JSON) until SIGTERM or SIGINT → drain (stop taking work, finish what was admitted, flush replies) → final
 // heartbeat with draining=true → close NATS → exit 0.
 
+#include "cp1/service.hpp"
 #include "exec_client.hpp"
+#include "gpu/device_slots.hpp"
+#include "gpu/nvml.hpp"
 #include "heartbeat.hpp"
 #include "log.hpp"
 #include "nats_connection.hpp"
@@ -25,8 +29,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <memory>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,8 +100,21 @@ std::string read_executor_config(const std::string& path) {
 }
 
 int run(const worker_options& opts, const sigset_t& signals) {
-  const std::string executor_config =
-    opts.executor_config.empty() ? std::string{} : read_executor_config(opts.executor_config);
+  const std::string executor_config = !opts.executor_config.empty()
+                                       ? read_executor_config(opts.executor_config)
+                                       : opts.executor_config_json;
+
+  // The gpu pool: one runner per device slot; without devices it exists with capacity 0, so
+  // that heartbeats say this worker offers none.
+  const auto found = opts.gpu_devices == "none" ? gpu_discovery{} : discover_gpus();
+  const auto gpus = select_gpus(opts.gpu_devices, found);
+  if (!gpus.error.empty())
+    throw std::runtime_error(gpus.error);
+  for (const auto& d : found.devices)
+    log_info("gpu ", d.ordinal, ": ", d.name);
+  log_info(gpus.note);
+  device_slots gpu_slots{gpus.ordinals, opts.gpu_slots_per_device};
+
   exec_client exec{opts.worker_id, executor_config};
   if (!opts.plugin_dir.empty())
     load_plugins(exec, opts.plugin_dir);
@@ -111,8 +129,10 @@ int run(const worker_options& opts, const sigset_t& signals) {
   const auto kind_of = [](const pool_spec& spec) {
     return spec.name == "cpu" ? runner_kind::scheduled : runner_kind::detached;
   };
+  std::vector<pool_spec> specs = opts.pools;
+  specs.push_back({"gpu", gpu_slots.capacity()});
   uint32_t scheduled_runners = 0;
-  for (const auto& spec : opts.pools)
+  for (const auto& spec : specs)
     if (kind_of(spec) == runner_kind::scheduled)
       scheduled_runners += spec.size;
   cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, scheduled_runners)));
@@ -121,16 +141,33 @@ int run(const worker_options& opts, const sigset_t& signals) {
   caf::actor_system sys{cfg};
 
   std::vector<std::unique_ptr<pool>> pools;
-  for (const auto& spec : opts.pools)
+  for (const auto& spec : specs)
     pools.push_back(std::make_unique<pool>(sys, nats, handler, spec.name, spec.size, opts.queue_limit,
-                                           kind_of(spec)));
+                                           kind_of(spec),
+                                           spec.name == "gpu" ? &gpu_slots : nullptr));
   for (auto& p : pools)
     p->subscribe();
 
+  std::optional<cp1::service> cp1_service;
+  if (opts.cp1) {
+    std::vector<pool*> raw;
+    for (auto& p : pools)
+      raw.push_back(p.get());
+    cp1::service_settings settings;
+    settings.queue_group = opts.cp1_queue_group;
+    settings.dedupe_ttl = std::chrono::milliseconds{opts.cp1_dedupe_ttl_ms};
+    settings.dedupe_capacity = opts.cp1_dedupe_capacity;
+    cp1_service.emplace(nats, opts.worker_id, std::move(raw), std::move(settings));
+    cp1_service->subscribe();
+  }
+
   auto publish_heartbeat = [&](bool draining) {
-    const auto hb = make_heartbeat(opts.worker_id, snapshot(pools), executors, draining);
+    const auto pools_now = snapshot(pools);
+    const auto hb = make_heartbeat(opts.worker_id, pools_now, executors, draining);
     if (natsStatus s = nats.publish(heartbeat_subject, hb.data(), hb.size()); s != NATS_OK)
       log_warn("heartbeat not published: ", natsStatus_GetText(s));
+    if (cp1_service)
+      cp1_service->publish_heartbeat(pools_now, executors, draining);
   };
 
   std::string pool_list;
@@ -141,7 +178,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
               pool_list.c_str());
   std::fflush(stdout);
   log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", opts.nats_url,
-           " executors=", executors.size());
+           " executors=", executors.size(), " cp1=", opts.cp1 ? "on" : "off");
 
   int sig = 0;
   while ((sig = wait_for_signal(signals, opts.heartbeat_ms)) == 0)
@@ -151,6 +188,8 @@ int run(const worker_options& opts, const sigset_t& signals) {
   log_info("signal ", sig, ": draining (no new blocks; finishing queued and running ones)");
   const auto drain_deadline =
     std::chrono::steady_clock::now() + std::chrono::milliseconds{opts.drain_timeout_ms};
+  if (cp1_service)
+    cp1_service->stop_taking_work(opts.drain_timeout_ms);
   for (auto& p : pools)
     p->stop_taking_work(opts.drain_timeout_ms);
   publish_heartbeat(true);
@@ -185,6 +224,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   for (auto& p : pools)
     p->shutdown();
   sys.await_all_actors_done();
+  cp1_service.reset();
   pools.clear();
   nats.close();
   log_info("drained; bye");

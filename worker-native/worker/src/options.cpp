@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string_view>
 #include <thread>
 
@@ -44,20 +48,156 @@ std::string default_worker_id() {
   return std::string{host} + "-" + std::to_string(::getpid());
 }
 
+bool valid_gpu_spec(std::string_view spec) {
+  if (spec == "auto" || spec == "none")
+    return true;
+  if (spec.empty() || spec.front() == ',' || spec.back() == ',')
+    return false;
+  return std::all_of(spec.begin(), spec.end(), [](char c) { return (c >= '0' && c <= '9') || c == ','; });
+}
+
+/// A path from the config file: relative ones are taken relative to the file's folder.
+std::string resolve_path(const std::string& config_file, const std::string& path) {
+  if (path.empty() || path.front() == '/')
+    return path;
+  const auto slash = config_file.rfind('/');
+  return slash == std::string::npos ? path : config_file.substr(0, slash + 1) + path;
+}
+
+/// Applies the --config file to `opts`; returns an error text, empty on success.
+std::string apply_config_file(const std::string& path, worker_options& opts) {
+  using json = nlohmann::json;
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return "cannot open --config '" + path + "'";
+  const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {
+    return "--config '" + path + "' is not valid JSON: " + e.what();
+  }
+  if (!doc.is_object())
+    return "--config '" + path + "' must hold a JSON object";
+  const std::string where = "--config '" + path + "': ";
+  auto u32 = [&](const json& v, const char* key, uint32_t min, uint32_t max, uint32_t& out) -> std::string {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() < min || v.get<uint64_t>() > max)
+      return where + "\"" + key + "\" must be an integer in " + std::to_string(min) + ".."
+             + std::to_string(max);
+    out = static_cast<uint32_t>(v.get<uint64_t>());
+    return {};
+  };
+  auto str = [&](const json& v, const char* key, std::string& out) -> std::string {
+    if (!v.is_string() || v.get_ref<const std::string&>().empty())
+      return where + "\"" + key + "\" must be a non-empty string";
+    out = v.get<std::string>();
+    return {};
+  };
+  for (const auto& [key, value] : doc.items()) {
+    std::string error;
+    if (key == "nats") {
+      error = str(value, "nats", opts.nats_url);
+    } else if (key == "worker_id") {
+      error = str(value, "worker_id", opts.worker_id);
+    } else if (key == "pools") {
+      if (!value.is_object())
+        return where + "\"pools\" must be an object of NAME: N";
+      opts.pools.clear();
+      for (const auto& [name, size] : value.items()) {
+        pool_spec spec;
+        spec.name = name;
+        if (!valid_pool_name(name))
+          return where + "pool name '" + name + "' must be 1..64 of [A-Za-z0-9_-]";
+        if (name == "gpu")
+          return where + "the gpu pool's size comes from \"gpu_devices\", not \"pools\"";
+        if (auto e = u32(size, "pools", 1, 4096, spec.size); !e.empty())
+          return e;
+        opts.pools.push_back(std::move(spec));
+      }
+    } else if (key == "queue_limit") {
+      error = u32(value, "queue_limit", 0, 1'000'000, opts.queue_limit);
+    } else if (key == "gpu_devices") {
+      if (value.is_array()) {
+        std::string list;
+        for (const auto& d : value) {
+          if (!d.is_number_unsigned() || d.get<uint64_t>() > 1023)
+            return where + "\"gpu_devices\" must hold device ordinals 0..1023";
+          list += (list.empty() ? "" : ",") + std::to_string(d.get<uint64_t>());
+        }
+        opts.gpu_devices = list.empty() ? "none" : list;
+      } else if (value.is_string() && valid_gpu_spec(value.get_ref<const std::string&>())) {
+        opts.gpu_devices = value.get<std::string>();
+      } else {
+        return where + "\"gpu_devices\" must be \"auto\", \"none\", \"0,1\" or [0, 1]";
+      }
+    } else if (key == "gpu_slots_per_device") {
+      error = u32(value, "gpu_slots_per_device", 1, 64, opts.gpu_slots_per_device);
+    } else if (key == "plugin_dir") {
+      error = str(value, "plugin_dir", opts.plugin_dir);
+      opts.plugin_dir = resolve_path(path, opts.plugin_dir);
+    } else if (key == "executor_config") {
+      error = str(value, "executor_config", opts.executor_config);
+      opts.executor_config = resolve_path(path, opts.executor_config);
+    } else if (key == "executors") {
+      if (!value.is_object())
+        return where + "\"executors\" must be an object, one member per executor family";
+      opts.executor_config_json = value.dump();
+    } else if (key == "heartbeat_ms") {
+      error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
+    } else if (key == "drain_timeout_ms") {
+      error = u32(value, "drain_timeout_ms", 0, 3'600'000, opts.drain_timeout_ms);
+    } else if (key == "cp1") {
+      if (!value.is_object())
+        return where + "\"cp1\" must be an object";
+      for (const auto& [k, v] : value.items()) {
+        if (k == "enabled") {
+          if (!v.is_boolean())
+            return where + "\"cp1.enabled\" must be true or false";
+          opts.cp1 = v.get<bool>();
+        } else if (k == "queue_group") {
+          error = str(v, "cp1.queue_group", opts.cp1_queue_group);
+        } else if (k == "dedupe_ttl_ms") {
+          error = u32(v, "cp1.dedupe_ttl_ms", 0, 86'400'000, opts.cp1_dedupe_ttl_ms);
+        } else if (k == "dedupe_capacity") {
+          error = u32(v, "cp1.dedupe_capacity", 1, 10'000'000, opts.cp1_dedupe_capacity);
+        } else {
+          return where + "unknown key \"cp1." + k + "\"";
+        }
+        if (!error.empty())
+          return error;
+      }
+    } else {
+      return where + "unknown key \"" + key + "\"";
+    }
+    if (!error.empty())
+      return error;
+  }
+  return {};
+}
+
 } // namespace
 
 std::string usage() {
   return "usage: beamline-worker [options]\n"
          "  --nats URL             NATS server (default nats://127.0.0.1:4222)\n"
          "  --worker-id ID         reported in results and heartbeats (default <host>-<pid>)\n"
+         "  --config FILE          worker configuration (JSON: pools, queue_limit, gpu_devices,\n"
+         "                         plugin_dir, executors, cp1, ...); the flags below override it\n"
          "  --pool NAME=N          a pool of N concurrent blocks on caf.exec.v2.NAME; repeatable\n"
          "                         (default cpu=<hardware threads>)\n"
+         "  --gpu-devices SPEC     the gpu pool's devices: auto (all NVML finds), none, or 0,1\n"
+         "                         (default auto)\n"
+         "  --gpu-slots-per-device N  blocks sharing one device at a time (default 1)\n"
          "  --queue-limit N        blocks that may wait per pool (default 1024); beyond it a block\n"
          "                         is answered resource_unavailable at once\n"
          "  --plugin-dir DIR       load every *.so in DIR as an executor plugin\n"
          "  --executor-config FILE executor configuration, a JSON object per executor family\n"
          "                         (fs, sql, http, cpu, gpu; default: none)\n"
-         "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 (default 2000)\n"
+         "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 and .v1 (default 2000)\n"
+         "  --cp1 on|off           serve CP1 assignments on caf.exec.assign.v1 (default on)\n"
+         "  --cp1-queue-group NAME queue group of caf.exec.assign.v1 (default caf-workers-cp1)\n"
+         "  --cp1-dedupe-ttl-ms N  how long an assignment id is remembered (default 600000)\n"
+         "  --cp1-dedupe-capacity N  at most this many remembered ids (default 100000)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
          "  --help                 this text\n";
@@ -66,6 +206,19 @@ std::string usage() {
 parse_result parse_options(int argc, const char* const* argv) {
   worker_options opts;
   auto fail = [](std::string message) { return parse_result{std::nullopt, std::move(message)}; };
+  // The file first, so that every flag overrides it wherever it stands.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc)
+      opts.config_file = argv[i + 1];
+    else if (arg.rfind("--config=", 0) == 0)
+      opts.config_file = std::string{arg.substr(9)};
+  }
+  if (!opts.config_file.empty()) {
+    if (auto error = apply_config_file(opts.config_file, opts); !error.empty())
+      return fail(error);
+  }
+  std::vector<pool_spec> flag_pools;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -93,7 +246,10 @@ parse_result parse_options(int argc, const char* const* argv) {
     if (!take_value())
       return fail("option " + std::string{name} + " needs a value");
     const std::string shown = std::string{name} + " '" + std::string{value} + "'";
-    if (name == "--nats") {
+    if (name == "--config") {
+      if (value.empty())
+        return fail("--config needs a file");
+    } else if (name == "--nats") {
       if (value.empty())
         return fail("--nats needs a URL");
       opts.nats_url = std::string{value};
@@ -108,10 +264,34 @@ parse_result parse_options(int argc, const char* const* argv) {
           || !parse_u32(value.substr(eq + 1), 1, 4096, spec.size))
         return fail("invalid " + shown + ": expected NAME=N with NAME in [A-Za-z0-9_-] and N in 1..4096");
       spec.name = std::string{value.substr(0, eq)};
-      for (const auto& p : opts.pools)
+      if (spec.name == "gpu")
+        return fail("the gpu pool's size comes from --gpu-devices (and --gpu-slots-per-device), "
+                    "not --pool");
+      for (const auto& p : flag_pools)
         if (p.name == spec.name)
           return fail("pool '" + spec.name + "' is given twice");
-      opts.pools.push_back(std::move(spec));
+      flag_pools.push_back(std::move(spec));
+    } else if (name == "--gpu-devices") {
+      if (!valid_gpu_spec(value))
+        return fail("invalid " + shown + ": expected auto, none or a list of device ordinals like 0,1");
+      opts.gpu_devices = std::string{value};
+    } else if (name == "--gpu-slots-per-device") {
+      if (!parse_u32(value, 1, 64, opts.gpu_slots_per_device))
+        return fail("invalid " + shown + ": expected 1..64");
+    } else if (name == "--cp1") {
+      if (value != "on" && value != "off")
+        return fail("invalid " + shown + ": expected on or off");
+      opts.cp1 = value == "on";
+    } else if (name == "--cp1-queue-group") {
+      if (value.empty())
+        return fail("--cp1-queue-group may not be empty");
+      opts.cp1_queue_group = std::string{value};
+    } else if (name == "--cp1-dedupe-ttl-ms") {
+      if (!parse_u32(value, 0, 86'400'000, opts.cp1_dedupe_ttl_ms))
+        return fail("invalid " + shown + ": expected 0..86400000");
+    } else if (name == "--cp1-dedupe-capacity") {
+      if (!parse_u32(value, 1, 10'000'000, opts.cp1_dedupe_capacity))
+        return fail("invalid " + shown + ": expected 1..10000000");
     } else if (name == "--queue-limit") {
       if (!parse_u32(value, 0, 1'000'000, opts.queue_limit))
         return fail("invalid " + shown + ": expected 0..1000000");
@@ -131,6 +311,8 @@ parse_result parse_options(int argc, const char* const* argv) {
       return fail("unknown option " + std::string{name});
     }
   }
+  if (!flag_pools.empty())
+    opts.pools = std::move(flag_pools);
   if (opts.worker_id.empty())
     opts.worker_id = default_worker_id();
   if (opts.pools.empty())

@@ -15,12 +15,20 @@ struct pool_spec {
 };
 
 struct worker_options {
+  /// --config FILE: a worker configuration (JSON, docs/operations.md); flags override it.
+  std::string config_file;
   /// --nats URL. Defaults to nats://127.0.0.1:4222.
   std::string nats_url = "nats://127.0.0.1:4222";
   /// --worker-id ID. Defaults to "<hostname>-<pid>".
   std::string worker_id;
-  /// --pool NAME=N, repeatable. Defaults to cpu=<hardware threads>.
+  /// --pool NAME=N, repeatable; given flags replace the file's "pools". Defaults to
+  /// cpu=<hardware threads>. "gpu" is not among them: its size comes from the GPU devices.
   std::vector<pool_spec> pools;
+  /// --gpu-devices auto|none|0,1: the devices the gpu pool offers (see gpu/nvml.hpp).
+  /// Defaults to auto (every device NVML reports; none without NVML).
+  std::string gpu_devices = "auto";
+  /// --gpu-slots-per-device N: blocks that may share one device at a time. Defaults to 1.
+  uint32_t gpu_slots_per_device = 1;
   /// --queue-limit N: blocks that may wait per pool beyond those running. Defaults to 1024.
   uint32_t queue_limit = 1024;
   /// --plugin-dir DIR: every *.so in it is loaded as a plugin. Empty = none.
@@ -28,6 +36,17 @@ struct worker_options {
   /// --executor-config FILE: the executor configuration (JSON, see docs/executors.md).
   /// Empty = none (the executors' defaults).
   std::string executor_config;
+  /// "executors" in the config file: the executor configuration inline (compact JSON). Used
+  /// when no executor_config file is named.
+  std::string executor_config_json;
+  /// --cp1 on|off: serve the CP1 contract (caf.exec.assign.v1). Defaults to on.
+  bool cp1 = true;
+  /// --cp1-queue-group NAME. Defaults to caf-workers-cp1.
+  std::string cp1_queue_group = "caf-workers-cp1";
+  /// --cp1-dedupe-ttl-ms N: how long an assignment id is remembered. Defaults to 600000.
+  uint32_t cp1_dedupe_ttl_ms = 600'000;
+  /// --cp1-dedupe-capacity N: at most this many ids are remembered. Defaults to 100000.
+  uint32_t cp1_dedupe_capacity = 100'000;
   /// --heartbeat-ms N. Defaults to 2000.
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.
@@ -42,8 +61,9 @@ struct parse_result {
   std::string error;
 };
 
-/// Parses argv (both "--flag value" and "--flag=value"); fills the defaults that depend on the
-/// machine (worker id, default pool).
+/// Parses argv (both "--flag value" and "--flag=value"), after the --config file when one is
+/// named (flags override it); fills the defaults that depend on the machine (worker id,
+/// default pool).
 [[nodiscard]] parse_result parse_options(int argc, const char* const* argv);
 
 /// The usage text printed by --help.

@@ -37,11 +37,36 @@ private:
 
 void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept {
   ctx.admission->started();
-  natsMsg* msg = job.msg.get();
-  nats_reply_sink sink{*ctx.nats, natsMsg_GetReply(msg)};
-  ctx.handler->run(reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg)),
-                   static_cast<size_t>(natsMsg_GetDataLength(msg)), job.received_at, sink);
+  const uint8_t* request = reinterpret_cast<const uint8_t*>(job.request.data());
+  size_t size = job.request.size();
+  std::optional<nats_reply_sink> nats_sink;
+  reply_sink* sink = job.sink.get();
+  if (natsMsg* msg = job.msg.get(); msg != nullptr) {
+    request = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
+    size = static_cast<size_t>(natsMsg_GetDataLength(msg));
+    nats_sink.emplace(*ctx.nats, natsMsg_GetReply(msg));
+    sink = &*nats_sink;
+  }
+  if (ctx.slots == nullptr) {
+    ctx.handler->run(request, size, job.received_at, *sink);
+  } else {
+    // The gpu pool has one runner per slot, so a slot is always free; the lease keeps the device
+    // to this block alone and returns it when the block is done.
+    try {
+      if (auto lease = ctx.slots->try_acquire()) {
+        ctx.handler->run(request, size, job.received_at, *sink, lease->device());
+      } else {
+        const auto reply = make_error_result(request, size, "resource_unavailable",
+                                             "no GPU device slot is free",
+                                             ctx.handler->worker_id(), 0);
+        sink->send_result(reinterpret_cast<const uint8_t*>(reply.data()), reply.size());
+      }
+    } catch (...) {
+      log_error("a block on the gpu pool could not be run or answered");
+    }
+  }
   job.msg.reset();
+  job.sink.reset();
   ctx.admission->finished();
 }
 
@@ -60,10 +85,11 @@ caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t
 } // namespace
 
 pool::pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
-           std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind)
+           std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind,
+           device_slots* slots)
   : name_(std::move(name)), size_(size), nats_(nats), handler_(handler),
-    admission_(size, queue_limit), queue_(size) {
-  const runner_context ctx{&nats_, &handler_, &admission_, &queue_};
+    admission_(size, queue_limit), queue_(size), slots_(slots) {
+  const runner_context ctx{&nats_, &handler_, &admission_, &queue_, slots_};
   runners_.reserve(size);
   for (uint32_t i = 0; i < size; ++i)
     runners_.push_back(kind == runner_kind::scheduled ? sys.spawn(runner, ctx, i)
@@ -75,6 +101,10 @@ pool::~pool() {
 }
 
 void pool::subscribe() {
+  if (size_ == 0) {
+    log_info("pool ", name_, ": capacity 0, not subscribing to caf.exec.v2.", name_);
+    return;
+  }
   subscription_.emplace(nats_.queue_subscribe("caf.exec.v2." + name_, "caf-workers-" + name_,
                                               &pool::on_message, this));
 }
@@ -116,21 +146,46 @@ void pool::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* cl
       natsMsg_Destroy(msg);
       return;
     }
-    detail::block_job job{std::unique_ptr<natsMsg, detail::nats_msg_deleter>{msg}, received_at};
-    std::optional<uint32_t> idle_runner;
-    try {
-      idle_runner = self->queue_.push(std::move(job));
-    } catch (...) {
-      self->admission_.withdraw(); // never queued: it must not keep the pool from draining
-      throw;
-    }
-    if (idle_runner)
-      caf::anon_send(self->runners_[*idle_runner], wake_atom::value);
+    detail::block_job job;
+    job.msg.reset(msg);
+    job.received_at = received_at;
+    self->enqueue(std::move(job));
   } catch (const std::exception& e) {
     log_error("pool ", self->name_, ": could not take a block: ", e.what());
   } catch (...) {
     log_error("pool ", self->name_, ": could not take a block");
   }
+}
+
+void pool::enqueue(detail::block_job job) {
+  std::optional<uint32_t> idle_runner;
+  try {
+    idle_runner = queue_.push(std::move(job));
+  } catch (...) {
+    admission_.withdraw(); // never queued: it must not keep the pool from draining
+    throw;
+  }
+  if (idle_runner)
+    caf::anon_send(runners_[*idle_runner], wake_atom::value);
+}
+
+bool pool::submit(std::string request, std::unique_ptr<reply_sink> sink,
+                  steady_clock::time_point received_at, const std::function<void()>& on_admitted) {
+  if (size_ == 0 || !admission_.try_admit())
+    return false;
+  try {
+    if (on_admitted)
+      on_admitted();
+  } catch (...) {
+    admission_.withdraw();
+    throw;
+  }
+  detail::block_job job;
+  job.received_at = received_at;
+  job.request = std::move(request);
+  job.sink = std::move(sink);
+  enqueue(std::move(job));
+  return true;
 }
 
 } // namespace beamline::worker

@@ -14,6 +14,7 @@
 // pool (io, gpu, custom ones, whose executors may block) are detached actors, a thread each,
 // so that a blocking executor never holds a scheduler thread.
 
+#include "gpu/device_slots.hpp"
 #include "nats_connection.hpp"
 #include "request_handler.hpp"
 #include "run_queue.hpp"
@@ -21,6 +22,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,10 +36,13 @@ struct nats_msg_deleter {
   void operator()(natsMsg* msg) const noexcept { natsMsg_Destroy(msg); }
 };
 
-/// One admitted block: the NATS message (request bytes and reply subject) and when it came.
+/// One admitted block and when it came: either a CP2 NATS message (request bytes and reply
+/// subject), or request bytes with their own reply sink (a CP1 assignment).
 struct block_job {
   std::unique_ptr<natsMsg, nats_msg_deleter> msg;
   steady_clock::time_point received_at;
+  std::string request;
+  std::unique_ptr<reply_sink> sink;
 };
 
 } // namespace detail
@@ -52,14 +57,24 @@ enum class runner_kind : uint8_t {
 
 class pool {
 public:
+  /// `slots`, when given (the gpu pool), leases a device slot to every block it runs; its
+  /// capacity must equal `size`. A pool of size 0 never subscribes and refuses every block.
   pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
-       std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind);
+       std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind,
+       device_slots* slots = nullptr);
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
   ~pool();
 
-  /// Subscribes to caf.exec.v2.<name> in queue group caf-workers-<name>.
+  /// Subscribes to caf.exec.v2.<name> in queue group caf-workers-<name> (not when size is 0).
   void subscribe();
+  /// Runs an encoded ExecRequest that did not come from caf.exec.v2 (a CP1 assignment): its
+  /// replies go to `sink`. False when the pool has no capacity or is full: nothing was queued
+  /// and `on_admitted` was not called. Otherwise `on_admitted` runs once the block is admitted
+  /// and before any runner can start it (so that an ack precedes its result). Thread-safe.
+  [[nodiscard]] bool submit(std::string request, std::unique_ptr<reply_sink> sink,
+                            steady_clock::time_point received_at,
+                            const std::function<void()>& on_admitted);
   /// Stops taking work: drains the subscription (what the client already holds is still
   /// admitted). Returns once the drain has delivered everything or `timeout_ms` passed.
   void stop_taking_work(int64_t timeout_ms);
@@ -77,10 +92,13 @@ public:
     const request_handler* handler;
     pool_admission* admission;
     run_queue<detail::block_job>* queue;
+    device_slots* slots;
   };
 
 private:
   static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  /// Queues an admitted job and wakes an idle runner; withdraws the admission on failure.
+  void enqueue(detail::block_job job);
 
   std::string name_;
   uint32_t size_;
@@ -88,6 +106,7 @@ private:
   const request_handler& handler_;
   pool_admission admission_;
   run_queue<detail::block_job> queue_;
+  device_slots* slots_;
   std::vector<caf::actor> runners_;
   std::optional<nats_subscription> subscription_;
 };

@@ -54,7 +54,7 @@ std::string request_handler::reject(const uint8_t* request, size_t size,
 }
 
 void request_handler::run(const uint8_t* request, size_t size, steady_clock::time_point received_at,
-                          reply_sink& sink) const noexcept {
+                          reply_sink& sink, int32_t gpu_device) const noexcept {
   const uint8_t* const original = request;
   const size_t original_size = size;
   try {
@@ -83,7 +83,7 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
       }
     }
     sink_listener listener{sink};
-    const auto result = exec_.execute(request, size, &listener);
+    const auto result = exec_.execute(request, size, &listener, gpu_device);
     sink.send_result(result.data(), result.size());
   } catch (const std::exception& e) {
     log_error("block failed inside the worker: ", e.what());

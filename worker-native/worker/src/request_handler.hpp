@@ -90,8 +90,9 @@ public:
   /// Runs one admitted block received at `received_at`: time spent queued counts against its
   /// deadline (a block whose deadline passed in the queue is not started). Sends streamed chunks
   /// and then the result to `sink`. Never throws: failures become an internal_error result.
+  /// `gpu_device` is the device ordinal leased for the block (-1: none).
   void run(const uint8_t* request, size_t size, steady_clock::time_point received_at,
-           reply_sink& sink) const noexcept;
+           reply_sink& sink, int32_t gpu_device = -1) const noexcept;
 
   [[nodiscard]] const std::string& worker_id() const noexcept { return worker_id_; }
 

@@ -101,4 +101,15 @@ internal unsafe struct BlApi
     public delegate* unmanaged[Cdecl]<BlExecContext*, byte*, ulong, BlStatus*> ContextWrite;
     public delegate* unmanaged[Cdecl]<BlExecContext*, byte*, ulong, BlStatus*> ContextEmitChunk;
     public delegate* unmanaged[Cdecl]<BlExecContext*, int> ContextCancelled;
+
+    // Appended later in version 1: present when StructSize covers it.
+    public delegate* unmanaged[Cdecl]<BlRuntime*, byte*, ulong, BlExecOverrides*, delegate* unmanaged[Cdecl]<void*, byte*, ulong, int>, void*, BlBuffer*, BlStatus*> ExecuteEx;
+}
+
+/// <summary><c>bl_exec_overrides</c>: what the host decides about one block (<c>execute_ex</c>).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct BlExecOverrides
+{
+    public uint StructSize;
+    public int GpuDevice;
 }

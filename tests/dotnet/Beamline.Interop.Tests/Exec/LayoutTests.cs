@@ -28,7 +28,9 @@ public sealed class LayoutTests
         ("bl_api", typeof(BlApi),
             ["struct_size", "version", "status_create", "status_code", "status_message", "status_release", "buffer_release",
              "runtime_create", "runtime_release", "runtime_register_executor", "runtime_load_plugin", "runtime_list_executors",
-             "execute", "execute_stream", "context_info", "context_write", "context_emit_chunk", "context_cancelled"]),
+             "execute", "execute_stream", "context_info", "context_write", "context_emit_chunk", "context_cancelled",
+             "execute_ex"]),
+        ("bl_exec_overrides", typeof(BlExecOverrides), ["struct_size", "gpu_device"]),
     ];
 
     private static readonly Lazy<Dictionary<string, long>> Probe = new(RunProbe);
