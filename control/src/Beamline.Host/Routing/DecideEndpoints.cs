@@ -14,18 +14,20 @@ using Microsoft.Net.Http.Headers;
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// CP1 decide over HTTP, <c>POST /api/v1/routes/decide</c>, and the breaker view,
+/// CP1 decide over HTTP, <c>POST /api/v1/routes/decide</c>; route and execute,
+/// <c>POST /v1/execute</c> (same credentials and body); and the breaker view,
 /// <c>GET /admin/v1/circuit-breakers</c> (admin key, as the tenancy admin API).
 /// </summary>
 public static class DecideEndpoints
 {
     private const string BearerScheme = "Bearer ";
 
-    /// <summary>Maps the decide and breaker endpoints.</summary>
+    /// <summary>Maps the decide, execute and breaker endpoints.</summary>
     public static IEndpointRouteBuilder MapDecideEndpoints(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapPost("/api/v1/routes/decide", DecideAsync);
+        endpoints.MapPost("/v1/execute", ExecuteAsync);
         endpoints.MapGet("/admin/v1/circuit-breakers", BreakerStatesAsync);
         return endpoints;
     }
@@ -47,23 +49,52 @@ public static class DecideEndpoints
     private static async Task<int> DecideCoreAsync(HttpContext context, IServiceProvider services, ArrayBufferWriter<byte> buffer)
     {
         using var writer = new Utf8JsonWriter(buffer);
+        var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
+        var (principal, body, status) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
+        return principal is null ? status : services.GetRequiredService<DecideProcessor>().Process(body.Span, principal, writer, limit);
+    }
+
+    // As decide, with the block body limit: the payload travels on to the provider.
+    private static async Task ExecuteAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        int status;
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxRequestBytes;
+            var (principal, body, refused) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
+            status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
+                .ProcessAsync(body, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+        }
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+        await WriteAsync(context, status, buffer).ConfigureAwait(false);
+    }
+
+    // Credentials (before reading the body), then the body within its limit. On refusal the
+    // principal is null and the error is written.
+    private static async Task<(TenantPrincipal? Principal, ReadOnlyMemory<byte> Body, int Status)> AdmitAsync(
+        HttpContext context, IServiceProvider services, Utf8JsonWriter writer, int limit)
+    {
         if (ApiKey(context.Request) is not { } apiKey)
         {
-            return DecideProcessor.WriteUnauthorized(writer, "an API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>");
+            return (null, default, DecideProcessor.WriteUnauthorized(writer, "an API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>"));
         }
         if (!services.GetRequiredService<ITenantDirectory>().TryAuthenticate(apiKey, out var principal))
         {
-            return DecideProcessor.WriteUnauthorized(writer, "the API key is not valid");
+            return (null, default, DecideProcessor.WriteUnauthorized(writer, "the API key is not valid"));
         }
-        var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
         var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
         if (body is null)
         {
             var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: the limit is {limit} bytes", null, Cp1ErrorTypes.TooLarge);
             DecideCodec.WriteError(writer, error, null, null);
-            return error.HttpStatus;
+            return (null, default, error.HttpStatus);
         }
-        return services.GetRequiredService<DecideProcessor>().Process(body, principal, writer, limit);
+        return (principal, body, 0);
     }
 
     private static async Task BreakerStatesAsync(HttpContext context)

@@ -66,7 +66,7 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
 
     // A valid key acting for another tenant, or for a policy outside its allow-list, is
     // authenticated but not allowed: CP1 `denied` (403), not `unauthorized`.
-    private Cp1Error? Refuse(TenantPrincipal principal, DecideRequest request)
+    internal Cp1Error? Refuse(TenantPrincipal principal, DecideRequest request)
     {
         if (!string.Equals(request.TenantId, principal.TenantId, StringComparison.Ordinal))
         {

@@ -8,7 +8,8 @@ namespace Beamline.Host.Routing;
 /// Turns tenancy's raw provider entries into router descriptors. Known members:
 /// <c>id</c>, <c>kind</c>, <c>model</c>, <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
 /// (US dollars per million tokens), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
-/// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>;
+/// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>,
+/// <c>timeout_ms</c>, <c>api_key_env</c>;
 /// other members are ignored (they belong to the executors).
 /// </summary>
 internal static class ProviderJson
@@ -39,6 +40,10 @@ internal static class ProviderJson
             QualityScore = Number(root, "quality_score") ?? 0.5,
             BaselineLatencyMs = Number(root, "baseline_latency_ms") ?? 1000,
             Priority = (int)(Number(root, "priority") ?? 50),
+            TimeoutMs = Number(root, "timeout_ms") is { } timeout
+                ? timeout <= uint.MaxValue ? (uint)timeout : throw new FormatException("timeout_ms: must be at most 4294967295")
+                : 0,
+            ApiKeyVariable = String(root, "api_key_env"),
         };
     }
 

@@ -1,8 +1,10 @@
 using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Beamline.Policies;
 using Beamline.Routing;
 using Beamline.Routing.Catalog;
+using Beamline.Routing.Fallbacks;
 using Beamline.Tenancy;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -63,6 +65,40 @@ public sealed partial class RoutingService : IDisposable
             return RouteDecision.Failure(Cp1.Cp1ErrorCodes.Unauthorized, "unknown tenant", request.PolicyId);
         }
         return tenant.Router.Decide(request);
+    }
+
+    /// <summary>
+    /// The next provider after <paramref name="failedProvider"/> failed (a retry or a fallback), or a
+    /// failed decision when the policy's plan is exhausted; see <see cref="IRouter.DecideFallback"/>.
+    /// </summary>
+    public RouteDecision DecideFallback(in RouteRequest request, ref FallbackCursor cursor, string failedProvider, FailureKinds failure)
+    {
+        if (request.TenantId is null || !Current.Tenants.TryGetValue(request.TenantId, out var tenant))
+        {
+            return RouteDecision.Failure(Cp1.Cp1ErrorCodes.Unauthorized, "unknown tenant", request.PolicyId);
+        }
+        return tenant.Router.DecideFallback(request, ref cursor, failedProvider, failure);
+    }
+
+    /// <summary>Feeds one call's result into the tenant's provider statistics and breakers.</summary>
+    public void RecordOutcome(in RouteOutcome outcome)
+    {
+        if (Current.Tenants.TryGetValue(outcome.TenantId, out var tenant))
+        {
+            tenant.Router.RecordOutcome(outcome);
+        }
+    }
+
+    /// <summary>The catalog entry of a provider; false for one that no provider entry describes.</summary>
+    public bool TryGetProvider(string providerId, [NotNullWhen(true)] out ProviderDescriptor? provider)
+    {
+        if (Current.Catalog.TryGet(providerId, out var entry) && entry.Descriptor.Kind != ProviderKind.Unknown)
+        {
+            provider = entry.Descriptor;
+            return true;
+        }
+        provider = null;
+        return false;
     }
 
     /// <summary>The policy id a request of <paramref name="tenantId"/> resolves to.</summary>

@@ -7,12 +7,12 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers CP1 decide.</summary>
+/// <summary>Registers CP1 decide and execute.</summary>
 public static class RoutingServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="RoutingService"/> (router settings from <c>Beamline:Routing</c>), the decide
-    /// pipeline, and CP1 decide over NATS (a hosted service, active when <c>Beamline:Nats:Url</c>
+    /// and execute pipelines, and CP1 decide over NATS (a hosted service, active when <c>Beamline:Nats:Url</c>
     /// is set). Needs tenancy (<c>AddBeamlineTenancy</c>) and dispatch options (<c>AddBeamlineDispatch</c>).
     /// </summary>
     public static IServiceCollection AddBeamlineDecide(this IServiceCollection services, IConfiguration configuration)
@@ -25,6 +25,7 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton<RoutingService>();
         services.TryAddSingleton<AssignmentPublisher>();
         services.TryAddSingleton<DecideProcessor>();
+        services.TryAddSingleton<ExecuteProcessor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsDecideService>());
         return services;
     }

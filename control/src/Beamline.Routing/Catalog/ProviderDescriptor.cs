@@ -49,6 +49,18 @@ public sealed record ProviderDescriptor
     /// <summary>The worker pool for <see cref="ProviderKind.Block"/>. Defaults to <c>cpu</c>.</summary>
     public string Pool { get; init; } = "cpu";
 
+    /// <summary>
+    /// The deadline of one call to this provider in ms (the block's <c>deadline_ms</c> when the
+    /// router's caller executes it). Defaults to 0: the dispatcher's default deadline.
+    /// </summary>
+    public uint TimeoutMs { get; init; }
+
+    /// <summary>
+    /// The environment variable holding the API key sent as <c>Authorization: Bearer</c> to an HTTP
+    /// provider, or null to send none.
+    /// </summary>
+    public string? ApiKeyVariable { get; init; }
+
     /// <summary>Price per 1,000 input tokens.</summary>
     public double InputPricePer1K { get; init; }
 

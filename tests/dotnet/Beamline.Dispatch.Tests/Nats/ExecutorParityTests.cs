@@ -43,12 +43,15 @@ public sealed class ExecutorParityFixture : IAsyncLifetime
         var workerConfig = WriteConfig("worker");
         var localConfig = WriteConfig("local");
         Nats = await NatsServer.StartAsync();
-        CpuWorker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("cpu"), ["cpu=2"], "--executor-config", workerConfig);
+        var plugins = Path.Combine(RepoPaths.Lib, "plugins");
+        CpuWorker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("cpu"), ["cpu=2"],
+            "--executor-config", workerConfig, "--plugin-dir", plugins);
         IoWorker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("io"), ["io=4", "tiny=1"],
             "--executor-config", workerConfig, "--queue-limit", "1");
         OverNats = WorkerClusterFixture.CreateNatsDispatcher(Nats.Url);
         var options = new DispatchOptions();
         options.InProcess.ExecutorConfigFile = localConfig;
+        options.InProcess.PluginDirectory = plugins;
         InProcess = new InProcessBlockDispatcher(Options.Create(options), NullLogger<InProcessBlockDispatcher>.Instance);
     }
 
@@ -209,6 +212,16 @@ public sealed class ExecutorParityTests(ExecutorParityFixture cluster) : IClassF
         await BothAsync("cpu.compress", "cpu", """{"data":"hello hello hello hello"}""");
         var scan = await BothAsync("cpu.regex_scan", "cpu", """{"patterns":["[a-z]+@example\\.com"],"data":"mail bob@example.com now"}""");
         Assert.Contains("\"start\":5", scan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExamplePlugin_LoadedByTheWorkerAndInProcess_GivesTheSameResult()
+    {
+        var counts = await BothAsync("example.wordcount", "cpu", "two words\nand three more");
+        using var doc = JsonDocument.Parse(counts);
+        Assert.Equal(5, doc.RootElement.GetProperty("words").GetInt32());
+        var reversed = await BothAsync("example.reverse", "cpu", "héllo");
+        Assert.Equal("olléh", reversed);
     }
 
     [Fact]

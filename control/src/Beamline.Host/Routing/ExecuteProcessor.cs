@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Beamline.Cp1;
+using Beamline.Dispatch;
+using Beamline.Policies;
+using Beamline.Routing;
+using Beamline.Routing.Fallbacks;
+using Beamline.Tenancy;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// <c>POST /v1/execute</c>, transport aside: decide, run the chosen provider as a block, and on
+/// failure walk the policy's fallback plan (retries, then fallback providers) until a provider
+/// answers or the plan is exhausted. Every call's outcome is fed back to the router, so its
+/// statistics and circuit breakers learn from real traffic.
+/// </summary>
+internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor decide, IBlockDispatcher dispatcher)
+{
+    /// <summary>Executes a CP1 decide request and writes the reply; returns its HTTP status.</summary>
+    public async Task<int> ProcessAsync(ReadOnlyMemory<byte> body, TenantPrincipal principal, Utf8JsonWriter writer, int maxRequestBytes,
+        CancellationToken cancellationToken)
+    {
+        var parsed = DecideCodec.Parse(body.Span, maxRequestBytes);
+        if (parsed.Request is not { } request)
+        {
+            DecideCodec.WriteError(writer, parsed);
+            return parsed.Error?.HttpStatus ?? 400;
+        }
+        if (decide.Refuse(principal, request) is { } refusal)
+        {
+            DecideCodec.WriteError(writer, refusal, request.RequestId, request.TraceId);
+            return refusal.HttpStatus;
+        }
+
+        var route = request.ToRouteRequest();
+        var decision = routing.Decide(route);
+        if (!decision.IsSuccess)
+        {
+            DecideCodec.WriteDecision(writer, decision, request.RequestId, request.TraceId);
+            return Cp1ErrorCodes.HttpStatus(decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed);
+        }
+
+        var attempts = new List<Attempt>(4);
+        var cursor = default(FallbackCursor);
+        while (true)
+        {
+            var providerId = decision.ProviderId!;
+            var (outcome, latency) = await CallAsync(providerId, request, cancellationToken).ConfigureAwait(false);
+            attempts.Add(new Attempt(providerId, decision.Reason, outcome, (long)latency.TotalMicroseconds));
+            if (outcome.ErrorCode != ExecErrorCodes.Cancelled)
+            {
+                // A 4xx answer (Failure None) says the provider is up: it counts as a success.
+                routing.RecordOutcome(new RouteOutcome
+                {
+                    TenantId = request.TenantId,
+                    PolicyId = decision.PolicyId,
+                    ProviderId = providerId,
+                    Failure = outcome.Failure,
+                    LatencyMs = latency.TotalMilliseconds,
+                });
+            }
+            if (outcome.Succeeded)
+            {
+                WriteOk(writer, request, decision.PolicyId, attempts);
+                return 200;
+            }
+            if (outcome.Failure == FailureKinds.None || cancellationToken.IsCancellationRequested)
+            {
+                WriteFailed(writer, request, decision.PolicyId, attempts,
+                    $"provider '{providerId}' failed in a way no fallback can help: {outcome.Message ?? outcome.ErrorCode}");
+                return Cp1ErrorCodes.HttpStatus(Cp1ErrorCodes.DecisionFailed);
+            }
+            var next = routing.DecideFallback(route, ref cursor, providerId, outcome.Failure);
+            if (!next.IsSuccess)
+            {
+                WriteFailed(writer, request, decision.PolicyId, attempts, next.ErrorMessage ?? "all providers failed");
+                return Cp1ErrorCodes.HttpStatus(Cp1ErrorCodes.DecisionFailed);
+            }
+            decision = next;
+        }
+    }
+
+    private async Task<(CallOutcome Outcome, TimeSpan Latency)> CallAsync(string providerId, DecideRequest request, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!routing.TryGetProvider(providerId, out var provider))
+        {
+            return (Unsupported($"provider '{providerId}' is named by the policy but has no provider entry"), TimeSpan.Zero);
+        }
+        if (ProviderBlocks.Build(provider, request, out var reason) is not { } block)
+        {
+            return (Unsupported(reason!), TimeSpan.Zero);
+        }
+        var result = await dispatcher.DispatchAsync(block, cancellationToken).ConfigureAwait(false);
+        return (ProviderBlocks.Interpret(provider, result), Stopwatch.GetElapsedTime(started));
+    }
+
+    // A provider that cannot be called is a failure of that provider (its breaker may open), not
+    // of the request: the plan goes on to the next one.
+    private static CallOutcome Unsupported(string message) =>
+        new(false, FailureKinds.ServerError, "error", ProviderBlocks.UnsupportedProvider, message, 0, default);
+
+    /// <summary><c>{"ok":true,"result":{...},"route":{...},"context":{...}}</c>.</summary>
+    private static void WriteOk(Utf8JsonWriter writer, DecideRequest request, string? policyId, List<Attempt> attempts)
+    {
+        var last = attempts[^1];
+        writer.WriteStartObject();
+        writer.WriteBoolean("ok", true);
+        writer.WriteStartObject("result");
+        writer.WriteString("status", last.Outcome.Status);
+        writer.WriteBase64String("output", last.Outcome.Output.Span);
+        if (last.Outcome.HttpStatus != 0)
+        {
+            writer.WriteNumber("http_status", last.Outcome.HttpStatus);
+        }
+        writer.WriteNumber("latency_us", last.LatencyUs);
+        writer.WriteEndObject();
+        WriteRoute(writer, policyId, last.ProviderId, attempts);
+        WriteContext(writer, request);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The CP1 error <c>decision_failed</c> with every attempt in <c>details.attempts</c>.</summary>
+    private static void WriteFailed(Utf8JsonWriter writer, DecideRequest request, string? policyId, List<Attempt> attempts, string message)
+    {
+        writer.WriteStartObject();
+        writer.WriteBoolean("ok", false);
+        writer.WriteStartObject("error");
+        writer.WriteString("code", Cp1ErrorCodes.DecisionFailed);
+        writer.WriteString("message", message);
+        writer.WriteStartObject("details");
+        if (policyId is not null)
+        {
+            writer.WriteString("policy_id", policyId);
+        }
+        WriteAttempts(writer, attempts);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        WriteRoute(writer, policyId, null, attempts);
+        WriteContext(writer, request);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteRoute(Utf8JsonWriter writer, string? policyId, string? providerId, List<Attempt> attempts)
+    {
+        writer.WriteStartObject("route");
+        if (policyId is not null)
+        {
+            writer.WriteString("policy_id", policyId);
+        }
+        if (providerId is null)
+        {
+            writer.WriteNull("provider_id");
+        }
+        else
+        {
+            writer.WriteString("provider_id", providerId);
+        }
+        WriteAttempts(writer, attempts);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteAttempts(Utf8JsonWriter writer, List<Attempt> attempts)
+    {
+        writer.WriteStartArray("attempts");
+        foreach (var attempt in attempts)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("provider_id", attempt.ProviderId);
+            writer.WriteString("reason", attempt.Reason);
+            writer.WriteString("status", attempt.Outcome.Succeeded ? "ok" : attempt.Outcome.Status);
+            if (attempt.Outcome.ErrorCode is null)
+            {
+                writer.WriteNull("error_code");
+            }
+            else
+            {
+                writer.WriteString("error_code", attempt.Outcome.ErrorCode);
+            }
+            if (attempt.Outcome.Message is not null)
+            {
+                writer.WriteString("message", attempt.Outcome.Message);
+            }
+            if (attempt.Outcome.HttpStatus != 0)
+            {
+                writer.WriteNumber("http_status", attempt.Outcome.HttpStatus);
+            }
+            writer.WriteNumber("latency_us", attempt.LatencyUs);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
+    private static void WriteContext(Utf8JsonWriter writer, DecideRequest request)
+    {
+        writer.WriteStartObject("context");
+        writer.WriteString("request_id", request.RequestId);
+        if (request.TraceId is null)
+        {
+            writer.WriteNull("trace_id");
+        }
+        else
+        {
+            writer.WriteString("trace_id", request.TraceId);
+        }
+        writer.WriteEndObject();
+    }
+
+    private readonly record struct Attempt(string ProviderId, string Reason, CallOutcome Outcome, long LatencyUs);
+}

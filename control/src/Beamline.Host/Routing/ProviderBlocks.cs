@@ -1,0 +1,263 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Beamline.Cp1;
+using Beamline.Dispatch;
+using Beamline.Policies;
+using Beamline.Routing.Catalog;
+using Beamline.Worker.V2;
+using Google.Protobuf;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>What one call to a provider came to, as <c>POST /v1/execute</c> reports and learns from it.</summary>
+/// <param name="Succeeded">True when the provider answered successfully.</param>
+/// <param name="Failure">The fallback rules' view of a failure; <see cref="FailureKinds.None"/> with
+/// <paramref name="Succeeded"/> false is a failure no fallback can help (a 4xx, a cancelled call).</param>
+/// <param name="Status">The block's status (<c>ok</c>, <c>error</c>, <c>timeout</c>, <c>cancelled</c>).</param>
+/// <param name="ErrorCode">The block's error code, <c>http_&lt;status&gt;</c> for an HTTP failure, or null.</param>
+/// <param name="Message">Why it failed, or null.</param>
+/// <param name="HttpStatus">The provider's HTTP status for HTTP providers; otherwise 0.</param>
+/// <param name="Output">The answer: the block's output, or the HTTP response body.</param>
+internal readonly record struct CallOutcome(bool Succeeded, FailureKinds Failure, string Status, string? ErrorCode, string? Message,
+    int HttpStatus, ReadOnlyMemory<byte> Output);
+
+/// <summary>
+/// Turns a chosen provider into the block that calls it, and the block's result into a
+/// <see cref="CallOutcome"/>. A <c>block</c> provider runs <c>block_type</c> on <c>pool</c> with
+/// the request's payload; an <c>openai</c> or <c>openai_compatible</c> provider becomes an
+/// <c>http.request</c> block on the <c>io</c> pool that POSTs an OpenAI chat-completions body to
+/// <c>base_url</c> + <c>/chat/completions</c>.
+/// </summary>
+internal static class ProviderBlocks
+{
+    /// <summary>The block type HTTP providers are called through.</summary>
+    public const string HttpBlockType = "http.request";
+
+    /// <summary>The pool HTTP providers' blocks run on (blocking I/O).</summary>
+    public const string HttpPool = "io";
+
+    /// <summary>The base URL of <see cref="ProviderKind.OpenAI"/> when the entry gives none.</summary>
+    public const string OpenAIBaseUrl = "https://api.openai.com/v1";
+
+    /// <summary>The error code of an attempt at a provider whose kind cannot be executed yet.</summary>
+    public const string UnsupportedProvider = "unsupported_provider";
+
+    /// <summary>True for the kinds called through <c>http.request</c>.</summary>
+    public static bool IsHttp(ProviderDescriptor provider) => provider.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible;
+
+    /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
+    public static ExecRequest? Build(ProviderDescriptor provider, DecideRequest request, out string? reason)
+    {
+        reason = null;
+        switch (provider.Kind)
+        {
+            case ProviderKind.Block when provider.BlockType is { Length: > 0 } blockType:
+                return NewRequest(provider, request, blockType, provider.Pool, ByteString.CopyFrom(request.Payload.Span));
+            case ProviderKind.Block:
+                reason = $"provider '{provider.Id}' of kind block has no block_type";
+                return null;
+            case ProviderKind.OpenAI or ProviderKind.OpenAICompatible:
+                var baseUrl = provider.Endpoint ?? (provider.Kind == ProviderKind.OpenAI ? OpenAIBaseUrl : null);
+                if (baseUrl is null)
+                {
+                    reason = $"provider '{provider.Id}' has no base_url";
+                    return null;
+                }
+                return NewRequest(provider, request, HttpBlockType, HttpPool, ChatCompletionBlock(provider, baseUrl, request));
+            default:
+                reason = $"provider '{provider.Id}': kind {provider.Kind} cannot be executed by /v1/execute yet";
+                return null;
+        }
+    }
+
+    /// <summary>Interprets the result of the block <see cref="Build"/> made for <paramref name="provider"/>.</summary>
+    public static CallOutcome Interpret(ProviderDescriptor provider, ExecResult result)
+    {
+        if (result.Status != ExecStatus.Ok)
+        {
+            var code = result.ErrorCode.Length > 0 ? result.ErrorCode : ExecErrorCodes.InternalError;
+            var failure = code switch
+            {
+                _ when result.Status == ExecStatus.Timeout => FailureKinds.Timeout,
+                ExecErrorCodes.DeadlineExceeded => FailureKinds.Timeout,
+                ExecErrorCodes.NoResponders or ExecErrorCodes.ResourceUnavailable => FailureKinds.ServiceUnavailable | FailureKinds.ServerError,
+                // The caller went away: nobody is left to answer.
+                ExecErrorCodes.Cancelled => FailureKinds.None,
+                // The block type, its configuration or the executor failed: from the caller's
+                // side a server error of this provider, which the next provider may not have.
+                _ => FailureKinds.ServerError,
+            };
+            return new CallOutcome(false, failure, StatusName(result.Status), code, result.ErrorMessage, 0, default);
+        }
+        return IsHttp(provider) ? InterpretHttp(result) : new CallOutcome(true, FailureKinds.None, "ok", null, null, 0, result.Output.Memory);
+    }
+
+    /// <summary>The CP1 name of a block status.</summary>
+    public static string StatusName(ExecStatus status) => status switch
+    {
+        ExecStatus.Ok => "ok",
+        ExecStatus.Error => "error",
+        ExecStatus.Timeout => "timeout",
+        ExecStatus.Cancelled => "cancelled",
+        _ => "unspecified",
+    };
+
+    // http.request answers {"status","headers","url","body_base64"} with the block OK whatever
+    // the HTTP status: the status decides.
+    private static CallOutcome InterpretHttp(ExecResult result)
+    {
+        int status;
+        byte[] body;
+        try
+        {
+            using var document = JsonDocument.Parse(result.Output.Memory);
+            var root = document.RootElement;
+            status = root.GetProperty("status").GetInt32();
+            body = root.TryGetProperty("body_base64", out var encoded) && encoded.ValueKind == JsonValueKind.String ? encoded.GetBytesFromBase64() : [];
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            return new CallOutcome(false, FailureKinds.ServerError, "error", ExecErrorCodes.InternalError,
+                $"the http.request output is not what it documents: {e.Message}", 0, default);
+        }
+        if (status is >= 200 and <= 299)
+        {
+            return new CallOutcome(true, FailureKinds.None, "ok", null, null, status, body);
+        }
+        var code = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http_{status}");
+        var message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the provider answered HTTP {status}");
+        return new CallOutcome(false, FailureKindNames.FromHttpStatus(status), "error", code, message, status, body);
+    }
+
+    private static ExecRequest NewRequest(ProviderDescriptor provider, DecideRequest request, string type, string pool, ByteString payload)
+    {
+        var exec = new ExecRequest
+        {
+            BlockId = Guid.CreateVersion7().ToString("N"),
+            TenantId = request.TenantId,
+            Type = type,
+            Pool = pool,
+            Payload = payload,
+            DeadlineMs = provider.TimeoutMs,
+        };
+        exec.Metadata["request_id"] = request.RequestId;
+        exec.Metadata["provider_id"] = provider.Id;
+        if (request.TraceId is not null)
+        {
+            exec.Metadata["trace_id"] = request.TraceId;
+        }
+        return exec;
+    }
+
+    /// <summary>The <c>http.request</c> payload: <c>{"url","method":"POST","headers","body"}</c>.</summary>
+    private static ByteString ChatCompletionBlock(ProviderDescriptor provider, string baseUrl, DecideRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("url", baseUrl.TrimEnd('/') + "/chat/completions");
+            writer.WriteString("method", "POST");
+            writer.WriteStartObject("headers");
+            writer.WriteString("Content-Type", "application/json");
+            if (provider.ApiKeyVariable is { } variable && Environment.GetEnvironmentVariable(variable) is { Length: > 0 } apiKey)
+            {
+                writer.WriteString("Authorization", "Bearer " + apiKey);
+            }
+            writer.WriteEndObject();
+            writer.WriteString("body", ChatCompletionBody(provider, request));
+            writer.WriteEndObject();
+        }
+        return ByteString.CopyFrom(buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// The chat-completions body. A JSON object payload with <c>messages</c> is sent as it is (with
+    /// the provider's <c>model</c> when it names none); one with <c>text</c> or <c>prompt</c>
+    /// becomes one message (<c>role</c>, default <c>user</c>); any other payload becomes one user
+    /// message holding its text.
+    /// </summary>
+    internal static string ChatCompletionBody(ProviderDescriptor provider, DecideRequest request)
+    {
+        var payload = request.Payload;
+        var buffer = new ArrayBufferWriter<byte>(payload.Length + 128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            if (request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString) || !TryWriteObject(writer, provider, payload))
+            {
+                writer.WriteStartObject();
+                WriteModel(writer, provider);
+                WriteMessage(writer, "user", Encoding.UTF8.GetString(payload.Span));
+                writer.WriteEndObject();
+            }
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static bool TryWriteObject(Utf8JsonWriter writer, ProviderDescriptor provider, ReadOnlyMemory<byte> payload)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+            writer.WriteStartObject();
+            if (!root.TryGetProperty("model", out _))
+            {
+                WriteModel(writer, provider);
+            }
+            if (root.TryGetProperty("messages", out _))
+            {
+                foreach (var member in root.EnumerateObject())
+                {
+                    member.WriteTo(writer);
+                }
+            }
+            else
+            {
+                var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
+                    : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()
+                    : root.GetRawText();
+                var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : "user";
+                if (root.TryGetProperty("model", out var model))
+                {
+                    writer.WritePropertyName("model");
+                    model.WriteTo(writer);
+                }
+                WriteMessage(writer, role, text!);
+            }
+            writer.WriteEndObject();
+            return true;
+        }
+    }
+
+    private static void WriteModel(Utf8JsonWriter writer, ProviderDescriptor provider)
+    {
+        if (provider.Model is { } model)
+        {
+            writer.WriteString("model", model);
+        }
+    }
+
+    private static void WriteMessage(Utf8JsonWriter writer, string role, string content)
+    {
+        writer.WriteStartArray("messages");
+        writer.WriteStartObject();
+        writer.WriteString("role", role);
+        writer.WriteString("content", content);
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+    }
+}

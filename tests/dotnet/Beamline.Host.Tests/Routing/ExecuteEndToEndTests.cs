@@ -1,0 +1,266 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Beamline.Testing;
+
+namespace Beamline.Host.Tests.Routing;
+
+/// <summary>
+/// <c>POST /v1/execute</c> as clients use it: a real <c>beamline serve</c> running blocks
+/// in-process, with providers of kind <c>block</c> and an OpenAI-compatible provider served by a
+/// loopback HTTP server of the test.
+/// </summary>
+public sealed class ExecuteEndToEndTests(ExecuteHostFixture host) : IClassFixture<ExecuteHostFixture>, IDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    public void Dispose() => _http.Dispose();
+
+    [Fact]
+    public async Task Execute_BlockProvider_ReturnsTheBlockOutput()
+    {
+        var (status, body) = await ExecuteAsync("direct", JsonNode.Parse("""{"q":"two"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.GetProperty("ok").GetBoolean(), body.ToString());
+        Assert.Equal("""{"q":"two"}""", Output(body));
+        Assert.Equal("echo_cpu", body.GetProperty("route").GetProperty("provider_id").GetString());
+        var attempt = Assert.Single(body.GetProperty("route").GetProperty("attempts").EnumerateArray());
+        Assert.Equal("ok", attempt.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, attempt.GetProperty("error_code").ValueKind);
+        Assert.Equal("req-direct", body.GetProperty("context").GetProperty("request_id").GetString());
+        Assert.Equal("trace-1", body.GetProperty("context").GetProperty("trace_id").GetString());
+    }
+
+    [Fact]
+    public async Task Execute_UnknownBlockType_FallsBackToTheNextProvider()
+    {
+        var (status, body) = await ExecuteAsync("blocks", JsonNode.Parse("""{"n":1}"""));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("""{"n":1}""", Output(body));
+        var attempts = Attempts(body);
+        Assert.Equal(["broken:weighted:error:unknown_executor", "echo_cpu:fallback:ok:"], attempts);
+    }
+
+    [Fact]
+    public async Task Execute_DeadlineExceeded_FallsBackOnTimeout()
+    {
+        var (status, body) = await ExecuteAsync("slow", JsonValue.Create(5000));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("5000", Output(body));
+        var attempts = Attempts(body);
+        Assert.Equal(2, attempts.Length);
+        Assert.StartsWith("sleepy:weighted:", attempts[0], StringComparison.Ordinal);
+        Assert.EndsWith(":deadline_exceeded", attempts[0], StringComparison.Ordinal);
+        Assert.Equal("echo_cpu:fallback:ok:", attempts[1]);
+    }
+
+    [Fact]
+    public async Task Execute_EveryProviderFails_ReturnsDecisionFailedWithAttempts()
+    {
+        var (status, body) = await ExecuteAsync("exhausted", JsonNode.Parse("""{"n":2}"""));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.False(body.GetProperty("ok").GetBoolean());
+        var error = body.GetProperty("error");
+        Assert.Equal("decision_failed", error.GetProperty("code").GetString());
+        var attempts = error.GetProperty("details").GetProperty("attempts").EnumerateArray()
+            .Select(a => a.GetProperty("provider_id").GetString()!).ToArray();
+        Assert.Equal(["broken", "broken_too"], attempts);
+    }
+
+    [Fact]
+    public async Task Execute_OpenAICompatibleProvider_RetriesAfter503()
+    {
+        var (status, body) = await ExecuteAsync("http", JsonNode.Parse("""{"text":"hello","role":"user"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.GetProperty("ok").GetBoolean(), body.ToString());
+        Assert.Equal(200, body.GetProperty("result").GetProperty("http_status").GetInt32());
+        Assert.Equal("chatcmpl-test", JsonDocument.Parse(Output(body)).RootElement.GetProperty("id").GetString());
+        Assert.Equal(["llm:weighted:error:http_503", "llm:retry:ok:"], Attempts(body));
+        var sent = JsonNode.Parse(host.Upstream.LastBody)!;
+        Assert.Equal("test-model", sent["model"]!.GetValue<string>());
+        Assert.Equal("hello", sent["messages"]![0]!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Execute_WithoutKey_Returns401()
+    {
+        using var response = await _http.PostAsync(new Uri(host.Process.BaseAddress, "v1/execute"),
+            new StringContent(Request("direct", JsonValue.Create(1)), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    private static string Output(JsonElement body) =>
+        Encoding.UTF8.GetString(body.GetProperty("result").GetProperty("output").GetBytesFromBase64());
+
+    private static string[] Attempts(JsonElement body) => body.GetProperty("route").GetProperty("attempts").EnumerateArray()
+        .Select(a => $"{a.GetProperty("provider_id").GetString()}:{a.GetProperty("reason").GetString()}:{a.GetProperty("status").GetString()}:{(a.GetProperty("error_code").ValueKind == JsonValueKind.String ? a.GetProperty("error_code").GetString() : "")}")
+        .ToArray();
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> ExecuteAsync(string policy, JsonNode? payload)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.Process.BaseAddress, "v1/execute"))
+        {
+            Content = new StringContent(Request(policy, payload), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ExecuteHostFixture.Key);
+        using var response = await _http.SendAsync(request);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    private static string Request(string policy, JsonNode? payload) => new JsonObject
+    {
+        ["version"] = "1",
+        ["tenant_id"] = ExecuteHostFixture.Tenant,
+        ["request_id"] = $"req-{policy}",
+        ["trace_id"] = "trace-1",
+        ["task"] = new JsonObject { ["type"] = "chat", ["payload"] = payload },
+        ["policy_id"] = policy,
+    }.ToJsonString();
+}
+
+/// <summary>One control plane whose tenant has a policy per scenario, and the loopback upstream.</summary>
+public sealed class ExecuteHostFixture : IAsyncLifetime
+{
+    internal const string Tenant = "tenant_exec";
+    internal const string Key = "bl_exec_Q2s9dF0vYHk3mWcN8pLr5tXa1bZe7uJi4oKg6hVy2wE";
+
+    private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-execute-{Guid.NewGuid():N}.json");
+    private readonly string _executorConfigFile = Path.Combine(Path.GetTempPath(), $"beamline-executors-{Guid.NewGuid():N}.json");
+
+    public ControlPlaneProcess Process { get; private set; } = null!;
+
+    public FlakyUpstream Upstream { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true}}""");
+        await File.WriteAllTextAsync(_configFile, Config());
+        Process = await ControlPlaneProcess.StartAsync("--config", _configFile);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Process is not null)
+        {
+            await Process.DisposeAsync();
+        }
+        Upstream.Dispose();
+        File.Delete(_configFile);
+        File.Delete(_executorConfigFile);
+    }
+
+    private static JsonObject Policy(string id, string provider, string? fallbacks = null) => new()
+    {
+        ["id"] = id,
+        ["json"] = JsonNode.Parse($$"""{"version":"1.0","providers":[{"name":"{{provider}}","weight":100}],"fallbacks":[{{fallbacks}}]}"""),
+    };
+
+    private string Config() => new JsonObject
+    {
+        ["Beamline"] = new JsonObject
+        {
+            ["InProcess"] = new JsonObject { ["ExecutorConfigFile"] = _executorConfigFile },
+            ["Tenancy"] = new JsonObject
+            {
+                ["AdminKey"] = "test-admin-key-0123456789",
+                ["Pepper"] = "test-pepper-0123456789abcdef",
+                ["tenants"] = new JsonArray(new JsonObject
+                {
+                    ["id"] = Tenant,
+                    ["default_policy"] = "direct",
+                    ["keys"] = new JsonArray(new JsonObject { ["key"] = Key }),
+                    ["policies"] = new JsonArray(
+                        Policy("direct", "echo_cpu"),
+                        Policy("blocks", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"echo_cpu"}"""),
+                        Policy("slow", "sleepy", """{"when":{"status":["timeout"]},"retry":0,"to":"echo_cpu"}"""),
+                        Policy("exhausted", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"broken_too"}"""),
+                        Policy("http", "llm", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}""")),
+                }),
+                ["providers"] = new JsonArray(
+                    JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}"""),
+                    JsonNode.Parse("""{"id":"broken","kind":"block","block_type":"no.such.block"}"""),
+                    JsonNode.Parse("""{"id":"broken_too","kind":"block","block_type":"no.such.block.either"}"""),
+                    JsonNode.Parse("""{"id":"sleepy","kind":"block","block_type":"debug.sleep","timeout_ms":100}"""),
+                    new JsonObject
+                    {
+                        ["id"] = "llm",
+                        ["kind"] = "openai_compatible",
+                        ["model"] = "test-model",
+                        ["base_url"] = Upstream.BaseUrl,
+                    }),
+            },
+        },
+    }.ToJsonString();
+}
+
+/// <summary>A loopback OpenAI-compatible endpoint that answers 503 to its first request and 200 after.</summary>
+public sealed class FlakyUpstream : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _loop;
+    private int _requests;
+
+    public FlakyUpstream()
+    {
+        var port = FreePort.Next();
+        BaseUrl = $"http://127.0.0.1:{port}/v1";
+        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        _listener.Start();
+        _loop = Task.Run(ServeAsync);
+    }
+
+    public string BaseUrl { get; }
+
+    public string LastBody { get; private set; } = "";
+
+    public void Dispose()
+    {
+        _listener.Close();
+        try
+        {
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // The listener was closed under the loop.
+        }
+    }
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+            using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
+            {
+                LastBody = await reader.ReadToEndAsync();
+            }
+            var first = Interlocked.Increment(ref _requests) == 1;
+            var reply = first
+                ? """{"error":{"message":"overloaded"}}"""
+                : """{"id":"chatcmpl-test","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}""";
+            context.Response.StatusCode = first ? 503 : 200;
+            context.Response.ContentType = "application/json";
+            var bytes = Encoding.UTF8.GetBytes(reply);
+            await context.Response.OutputStream.WriteAsync(bytes);
+            context.Response.Close();
+        }
+    }
+}
