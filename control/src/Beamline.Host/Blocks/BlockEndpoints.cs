@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Http;
+using Beamline.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,9 +21,41 @@ public static class BlockEndpoints
         return endpoints;
     }
 
+    private static string? ApiKey(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization;
+        if (authorization.Count == 1 && authorization[0] is { } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return value["Bearer ".Length..].Trim();
+        }
+        var header = request.Headers["X-API-Key"];
+        return header.Count == 1 && !string.IsNullOrWhiteSpace(header[0]) ? header[0]!.Trim() : null;
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, int status, string code, string message, string? field = null) =>
+        JsonResponses.WriteAsync(context, status, output =>
+        {
+            using var writer = new Utf8JsonWriter(output);
+            Cp1Error.Write(writer, code, message, field is null ? null : w => w.WriteString("field", field));
+        });
+
     private static async Task RunBlockAsync(HttpContext context)
     {
         var dispatcher = context.RequestServices.GetRequiredService<IBlockDispatcher>();
+        // With tenants configured, a block runs only for the tenant of a valid API key: its files,
+        // databases and allow-lists are that tenant's. (With none, the embedded demo stays open.)
+        var directory = context.RequestServices.GetService<ITenantDirectory>();
+        TenantPrincipal? principal = null;
+        if (directory is not null && directory.Snapshot.Tenants.Count > 0)
+        {
+            if (ApiKey(context.Request) is not { } apiKey || !directory.TryAuthenticate(apiKey, out principal))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "unauthorized",
+                    "a valid API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>").ConfigureAwait(false);
+                return;
+            }
+        }
         var limit = context.RequestServices.GetRequiredService<IOptions<HostOptions>>().Value.MaxRequestBytes;
         var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
         if (body is null)
@@ -45,6 +78,13 @@ public static class BlockEndpoints
         {
             await JsonResponses.WriteAsync(context, StatusCodes.Status400BadRequest,
                 output => BlockJson.WriteRequestError(output, e)).ConfigureAwait(false);
+            return;
+        }
+
+        if (principal is not null && !string.Equals(principal.TenantId, request.TenantId, StringComparison.Ordinal))
+        {
+            await WriteErrorAsync(context, StatusCodes.Status403Forbidden, "denied",
+                "the API key does not belong to tenant_id's tenant", "tenant_id").ConfigureAwait(false);
             return;
         }
 

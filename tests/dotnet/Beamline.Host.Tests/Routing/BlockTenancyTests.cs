@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Beamline.Host.Tests.Routing;
+
+/// <summary>With tenants configured, /v1/blocks runs only for the tenant of a valid API key.</summary>
+public sealed class BlockTenancyTests(DecideHostsFixture hosts) : IClassFixture<DecideHostsFixture>, IDisposable
+{
+    private const string DemoKey = "bl_demo_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw";
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string tenant, string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(hosts.Demo.BaseAddress, "v1/blocks"))
+        {
+            Content = new StringContent($$$"""{"type":"echo","tenant_id":"{{{tenant}}}","payload":{"hello":"world"}}""", Encoding.UTF8, "application/json"),
+        };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        using var response = await _http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    [Fact]
+    public async Task PostBlock_WithoutKey_Answers401()
+    {
+        var (status, body) = await PostAsync("tenant_abc123", key: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("unauthorized", body.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task PostBlock_KeyOfItsTenant_Runs()
+    {
+        var (status, body) = await PostAsync("tenant_abc123", DemoKey);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("eyJoZWxsbyI6IndvcmxkIn0=", body.GetProperty("result").GetProperty("output").GetString());
+    }
+
+    [Fact]
+    public async Task PostBlock_KeyOfAnotherTenant_Answers403()
+    {
+        var (status, body) = await PostAsync("some_other_tenant", DemoKey);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("denied", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("tenant_id", body.GetProperty("error").GetProperty("details").GetProperty("field").GetString());
+    }
+}
