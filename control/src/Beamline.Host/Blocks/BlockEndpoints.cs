@@ -21,17 +21,6 @@ public static class BlockEndpoints
         return endpoints;
     }
 
-    private static string? ApiKey(HttpRequest request)
-    {
-        var authorization = request.Headers.Authorization;
-        if (authorization.Count == 1 && authorization[0] is { } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return value["Bearer ".Length..].Trim();
-        }
-        var header = request.Headers["X-API-Key"];
-        return header.Count == 1 && !string.IsNullOrWhiteSpace(header[0]) ? header[0]!.Trim() : null;
-    }
-
     private static Task WriteErrorAsync(HttpContext context, int status, string code, string message, string? field = null) =>
         JsonResponses.WriteAsync(context, status, output =>
         {
@@ -48,7 +37,7 @@ public static class BlockEndpoints
         TenantPrincipal? principal = null;
         if (directory is not null && directory.Snapshot.Tenants.Count > 0)
         {
-            if (ApiKey(context.Request) is not { } apiKey || !directory.TryAuthenticate(apiKey, out principal))
+            if (ApiKeys.From(context.Request) is not { } apiKey || !directory.TryAuthenticate(apiKey, out principal))
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "unauthorized",

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
 using Cp1Error = Beamline.Cp1.Cp1Error;
+using ApiKeys = Beamline.Host.Http.ApiKeys;
 using JsonResponses = Beamline.Host.Http.JsonResponses;
 using Beamline.Tenancy;
 using Microsoft.AspNetCore.Builder;
@@ -20,7 +21,6 @@ namespace Beamline.Host.Routing;
 /// </summary>
 public static class DecideEndpoints
 {
-    private const string BearerScheme = "Bearer ";
 
     /// <summary>Maps the decide, execute and breaker endpoints.</summary>
     public static IEndpointRouteBuilder MapDecideEndpoints(this IEndpointRouteBuilder endpoints)
@@ -79,7 +79,7 @@ public static class DecideEndpoints
     private static async Task<(TenantPrincipal? Principal, ReadOnlyMemory<byte> Body, int Status)> AdmitAsync(
         HttpContext context, IServiceProvider services, Utf8JsonWriter writer, int limit)
     {
-        if (ApiKey(context.Request) is not { } apiKey)
+        if (ApiKeys.From(context.Request) is not { } apiKey)
         {
             return (null, default, DecideProcessor.WriteUnauthorized(writer, "an API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>"));
         }
@@ -116,17 +116,6 @@ public static class DecideEndpoints
             }
         }
         await WriteAsync(context, status, buffer).ConfigureAwait(false);
-    }
-
-    private static string? ApiKey(HttpRequest request)
-    {
-        var authorization = request.Headers[HeaderNames.Authorization];
-        if (authorization.Count == 1 && authorization[0] is { } value && value.StartsWith(BearerScheme, StringComparison.OrdinalIgnoreCase))
-        {
-            return value[BearerScheme.Length..].Trim();
-        }
-        var header = request.Headers["X-API-Key"];
-        return header.Count == 1 && !string.IsNullOrWhiteSpace(header[0]) ? header[0]!.Trim() : null;
     }
 
     private static Task WriteAsync(HttpContext context, int status, ArrayBufferWriter<byte> buffer)

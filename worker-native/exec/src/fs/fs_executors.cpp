@@ -330,34 +330,13 @@ void remove_contents(const fs_block& b, int dir_fd, int depth) {
   }
 }
 
-template <class F>
-bl_status* run(const bl_api* api, const char* type, F&& body) noexcept {
-  std::string message;
-  bl_errc code = BL_ERR_INTERNAL;
-  try {
-    body();
-    return nullptr;
-  } catch (const failure& f) {
-    code = f.code;
-    message = f.message;
-  } catch (const std::bad_alloc&) {
-    code = BL_ERR_RESOURCE_UNAVAILABLE;
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    message = e.what();
-  } catch (...) {
-    message = "unexpected exception";
-  }
-  std::string text = std::string{type} + ": " + message;
-  return api->status_create(code, text.data(), text.size());
-}
 
 // --- the executors ---------------------------------------------------------------------------
 
 bl_status* BL_CALL run_read(void* user, bl_exec_context* ctx, const uint8_t* payload,
                             uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.read", [&] {
+  return run_guarded(api, "fs.read", [&] {
     const fs_block b = open_block(api, ctx, payload, payload_len);
     require_file_leaf(b.path);
     const auto asked_offset = unsigned_field(b.doc, "offset");
@@ -409,7 +388,7 @@ bl_status* BL_CALL run_read(void* user, bl_exec_context* ctx, const uint8_t* pay
 bl_status* BL_CALL run_write(void* user, bl_exec_context* ctx, const uint8_t* payload,
                              uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.write", [&] {
+  return run_guarded(api, "fs.write", [&] {
     write_or_append(open_block(api, ctx, payload, payload_len), false);
   });
 }
@@ -417,7 +396,7 @@ bl_status* BL_CALL run_write(void* user, bl_exec_context* ctx, const uint8_t* pa
 bl_status* BL_CALL run_append(void* user, bl_exec_context* ctx, const uint8_t* payload,
                               uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.append", [&] {
+  return run_guarded(api, "fs.append", [&] {
     write_or_append(open_block(api, ctx, payload, payload_len), true);
   });
 }
@@ -425,7 +404,7 @@ bl_status* BL_CALL run_append(void* user, bl_exec_context* ctx, const uint8_t* p
 bl_status* BL_CALL run_list(void* user, bl_exec_context* ctx, const uint8_t* payload,
                             uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.list", [&] {
+  return run_guarded(api, "fs.list", [&] {
     const fs_block b = open_block(api, ctx, payload, payload_len);
     std::vector<std::string> all = b.path.dirs;
     if (!b.path.leaf.empty())
@@ -473,7 +452,7 @@ bl_status* BL_CALL run_list(void* user, bl_exec_context* ctx, const uint8_t* pay
 bl_status* BL_CALL run_stat(void* user, bl_exec_context* ctx, const uint8_t* payload,
                             uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.stat", [&] {
+  return run_guarded(api, "fs.stat", [&] {
     const fs_block b = open_block(api, ctx, payload, payload_len);
     const unique_fd dir = open_dir_beneath(b.files.get(), b.path.dirs, b.path.shown, false);
     struct stat st {};
@@ -496,7 +475,7 @@ bl_status* BL_CALL run_stat(void* user, bl_exec_context* ctx, const uint8_t* pay
 bl_status* BL_CALL run_delete(void* user, bl_exec_context* ctx, const uint8_t* payload,
                               uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.delete", [&] {
+  return run_guarded(api, "fs.delete", [&] {
     const fs_block b = open_block(api, ctx, payload, payload_len);
     if (b.path.leaf.empty())
       fail(BL_ERR_PERMISSION_DENIED, "the sandbox root cannot be deleted");
@@ -528,7 +507,7 @@ bl_status* BL_CALL run_delete(void* user, bl_exec_context* ctx, const uint8_t* p
 bl_status* BL_CALL run_mkdir(void* user, bl_exec_context* ctx, const uint8_t* payload,
                              uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "fs.mkdir", [&] {
+  return run_guarded(api, "fs.mkdir", [&] {
     const fs_block b = open_block(api, ctx, payload, payload_len);
     const bool parents = flag(b.doc, "parents");
     bool created = false;

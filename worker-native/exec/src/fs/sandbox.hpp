@@ -22,7 +22,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,30 @@ struct failure {
 [[noreturn]] void fail_errno(int err, std::string_view op, std::string_view path);
 /// Throws deadline_exceeded when the block's deadline passed, else cancelled.
 [[noreturn]] void fail_stopped(const bl_api* api, const bl_exec_context* ctx);
+
+/// Runs an executor's body and turns what it throws into the block's status, "<type>: <message>"
+/// (a failure keeps its code; anything else is internal_error). No exception leaves it.
+template <class F>
+[[nodiscard]] bl_status* run_guarded(const bl_api* api, const char* type, F&& body) noexcept {
+  std::string message;
+  bl_errc code = BL_ERR_INTERNAL;
+  try {
+    body();
+    return nullptr;
+  } catch (const failure& f) {
+    code = f.code;
+    message = f.message;
+  } catch (const std::bad_alloc&) {
+    code = BL_ERR_RESOURCE_UNAVAILABLE;
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    message = e.what();
+  } catch (...) {
+    message = "unexpected exception";
+  }
+  std::string text = std::string{type} + ": " + message;
+  return api->status_create(code, text.data(), text.size());
+}
 
 /// RAII owner of a file descriptor.
 class unique_fd {

@@ -372,32 +372,11 @@ void write_output(const sql_block& b, const json& out) {
   }
 }
 
-template <class F>
-bl_status* run(const bl_api* api, const char* type, F&& body) noexcept {
-  std::string message;
-  bl_errc code = BL_ERR_INTERNAL;
-  try {
-    body();
-    return nullptr;
-  } catch (const failure& f) {
-    code = f.code;
-    message = f.message;
-  } catch (const std::bad_alloc&) {
-    code = BL_ERR_RESOURCE_UNAVAILABLE;
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    message = e.what();
-  } catch (...) {
-    message = "unexpected exception";
-  }
-  std::string text = std::string{type} + ": " + message;
-  return api->status_create(code, text.data(), text.size());
-}
 
 bl_status* BL_CALL run_query(void* user, bl_exec_context* ctx, const uint8_t* payload,
                              uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "sql.query", [&] {
+  return fs::run_guarded(api, "sql.query", [&] {
     const sql_block b = open_block(api, ctx, payload, payload_len);
     uint64_t max_rows = b.config.max_rows;
     if (const auto it = b.doc.find("max_rows"); it != b.doc.end() && !it->is_null()) {
@@ -446,7 +425,7 @@ bl_status* BL_CALL run_query(void* user, bl_exec_context* ctx, const uint8_t* pa
 bl_status* BL_CALL run_exec(void* user, bl_exec_context* ctx, const uint8_t* payload,
                             uint64_t payload_len) {
   const auto* api = static_cast<const bl_api*>(user);
-  return run(api, "sql.exec", [&] {
+  return fs::run_guarded(api, "sql.exec", [&] {
     const sql_block b = open_block(api, ctx, payload, payload_len);
     watch w = make_watch(b);
     // One writer per tenant at a time, and the quota is checked under the same lock as fs.*.
