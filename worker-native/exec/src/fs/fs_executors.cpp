@@ -120,16 +120,7 @@ std::string data_field(const json& doc) {
 }
 
 void write_output(const fs_block& b, const json& out) {
-  const std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (bl_status* st = b.api->context_write(b.ctx, reinterpret_cast<const uint8_t*>(text.data()),
-                                           text.size());
-      st != nullptr) {
-    uint64_t len = 0;
-    const char* msg = b.api->status_message(st, &len);
-    failure f{static_cast<bl_errc>(b.api->status_code(st)), std::string{msg, len}};
-    b.api->status_release(st);
-    throw f;
-  }
+  write_json(b.api, b.ctx, out);
 }
 
 void check_cancelled(const fs_block& b) {

@@ -18,6 +18,18 @@
 
 namespace beamline::exec::fs {
 
+void write_json(const bl_api* api, bl_exec_context* ctx, const nlohmann::json& out) {
+  const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (bl_status* st = api->context_write(ctx, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+      st != nullptr) {
+    uint64_t len = 0;
+    const char* msg = api->status_message(st, &len);
+    failure f{static_cast<bl_errc>(api->status_code(st)), std::string{msg, len}};
+    api->status_release(st);
+    throw f;
+  }
+}
+
 namespace {
 
 std::atomic<bool> force_walk{false};

@@ -43,6 +43,9 @@ struct failure {
 /// Throws deadline_exceeded when the block's deadline passed, else cancelled.
 [[noreturn]] void fail_stopped(const bl_api* api, const bl_exec_context* ctx);
 
+/// Writes `out` as the block's JSON output; throws the failure context_write reports.
+void write_json(const bl_api* api, bl_exec_context* ctx, const nlohmann::json& out);
+
 /// Runs an executor's body and turns what it throws into the block's status, "<type>: <message>"
 /// (a failure keeps its code; anything else is internal_error). No exception leaves it.
 template <class F>
