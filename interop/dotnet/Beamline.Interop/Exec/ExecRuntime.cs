@@ -70,30 +70,14 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public byte[] Execute(ReadOnlySpan<byte> request)
     {
-        bool added = false;
-        _handle.DangerousAddRef(ref added);
+        BlBuffer result = ExecuteNative(request);
         try
         {
-            BlBuffer result = default;
-            BlStatus* status;
-            fixed (byte* requestPtr = request)
-            {
-                status = _api->Execute(Runtime, requestPtr, (ulong)request.Length, &result);
-            }
-
-            try
-            {
-                Status.ThrowIfFailed(_api, status);
-                return AsSpan(result).ToArray();
-            }
-            finally
-            {
-                _api->BufferRelease(&result);
-            }
+            return AsSpan(result).ToArray();
         }
         finally
         {
-            _handle.DangerousRelease();
+            _api->BufferRelease(&result);
         }
     }
 
@@ -105,26 +89,37 @@ public sealed unsafe class ExecRuntime : IDisposable
     public void Execute(ReadOnlySpan<byte> request, IBufferWriter<byte> result)
     {
         ArgumentNullException.ThrowIfNull(result);
+        BlBuffer buffer = ExecuteNative(request);
+        try
+        {
+            result.Write(AsSpan(buffer));
+        }
+        finally
+        {
+            _api->BufferRelease(&buffer);
+        }
+    }
+
+    /// <summary>
+    /// The C ABI call behind both Execute overloads: the caller owns the returned buffer (it is
+    /// library memory, independent of the runtime) and releases it with buffer_release.
+    /// </summary>
+    private BlBuffer ExecuteNative(ReadOnlySpan<byte> request)
+    {
         bool added = false;
         _handle.DangerousAddRef(ref added);
         try
         {
-            BlBuffer buffer = default;
+            BlBuffer result = default;
             BlStatus* status;
             fixed (byte* requestPtr = request)
             {
-                status = _api->Execute(Runtime, requestPtr, (ulong)request.Length, &buffer);
+                status = _api->Execute(Runtime, requestPtr, (ulong)request.Length, &result);
             }
 
-            try
-            {
-                Status.ThrowIfFailed(_api, status);
-                result.Write(AsSpan(buffer));
-            }
-            finally
-            {
-                _api->BufferRelease(&buffer);
-            }
+            // On failure the outputs are left untouched: nothing to release.
+            Status.ThrowIfFailed(_api, status);
+            return result;
         }
         finally
         {
