@@ -59,6 +59,12 @@ public static class Cp1ErrorCodes
 /// <param name="Type">The kind of problem (<see cref="Cp1ErrorTypes"/>), or null.</param>
 public sealed record Cp1Error(string Code, string Message, string? Field = null, string? Type = null)
 {
+    /// <summary>
+    /// Seconds after which the request may be retried (<c>details.retry_after_seconds</c>; over HTTP
+    /// also fit for a <c>Retry-After</c> header), for <c>quota_exceeded</c>. Null when not known.
+    /// </summary>
+    public int? RetryAfterSeconds { get; init; }
+
     /// <summary>The HTTP status of <see cref="Code"/>.</summary>
     public int HttpStatus => Cp1ErrorCodes.HttpStatus(Code);
 }

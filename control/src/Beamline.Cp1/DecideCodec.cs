@@ -131,6 +131,10 @@ public static class DecideCodec
         {
             writer.WriteString("type", error.Type);
         }
+        if (error.RetryAfterSeconds is { } retryAfter)
+        {
+            writer.WriteNumber("retry_after_seconds", retryAfter);
+        }
         writer.WriteEndObject();
         writer.WriteEndObject();
         WriteContext(writer, requestId, traceId);

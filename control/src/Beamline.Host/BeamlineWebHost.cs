@@ -49,6 +49,7 @@ public static class BeamlineWebHost
             new HealthResponse("ok", dispatcher.Mode), HostJsonContext.Default.HealthResponse));
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
+        app.MapRouterAdminEndpoints();
         app.MapTenancyAdmin();
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));

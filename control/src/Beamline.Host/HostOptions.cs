@@ -14,4 +14,10 @@ public sealed class HostOptions
 
     /// <summary>CP1 decide bodies (HTTP and NATS) longer than this are refused before parsing. Defaults to 1 MiB.</summary>
     public int MaxDecideRequestBytes { get; set; } = Beamline.Cp1.DecideCodec.DefaultMaxRequestBytes;
+
+    /// <summary>
+    /// Route-then-execute requests from NATS (<c>beamline.router.v1.execute</c>) one control plane
+    /// runs at once; more are answered <c>quota_exceeded</c> at once. Defaults to 1024.
+    /// </summary>
+    public int MaxNatsExecutesInFlight { get; set; } = 1024;
 }

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Beamline.Routing;
 
 /// <summary>What the router needs to know about one request. A struct passed by <c>in</c>: building it allocates nothing.</summary>
@@ -30,11 +32,23 @@ public readonly struct RouteRequest
     /// <summary><c>constraints.max_latency_ms</c>: providers whose expected latency is higher are skipped.</summary>
     public double? MaxLatencyMs { get; init; }
 
+    /// <summary>
+    /// The providers the caller may be routed to (tenancy's <c>allowed_providers</c>); others are
+    /// skipped like providers that miss a constraint. Null allows every provider.
+    /// </summary>
+    public ImmutableArray<string>? AllowedProviders { get; init; }
+
     /// <summary>Estimated input tokens; 0 for <see cref="RouterOptions.DefaultInputTokens"/>.</summary>
     public int InputTokens { get; init; }
 
     /// <summary>Estimated output tokens; 0 for <see cref="RouterOptions.DefaultOutputTokens"/>.</summary>
     public int OutputTokens { get; init; }
+
+    /// <summary>
+    /// True to decide without side effects (an admin dry run): no sticky session is stored and no
+    /// half-open breaker trial slot is taken; the decision is the one a real request would get now.
+    /// </summary>
+    public bool DryRun { get; init; }
 
     /// <summary>The value of a context key: <c>session_id</c>, <c>user_id</c> or a <see cref="Context"/> member.</summary>
     public string? GetContextValue(string key) => key switch

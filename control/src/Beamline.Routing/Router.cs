@@ -95,7 +95,7 @@ public sealed class Router : IRouter
             else if (_sticky.TryGet(new StickyKey(tenant, policy.Id, session), now, out var stuckId)
                 && policy.Find(stuckId) is { } stuck
                 && Meets(stuck, request, inputTokens, outputTokens)
-                && Acquire(policy, tenant, stuck))
+                && Acquire(policy, tenant, stuck, request.DryRun))
             {
                 return Make(stuck, RouteReasons.Sticky, policy, policy.StickyMetadata, inputTokens, outputTokens);
             }
@@ -119,11 +119,12 @@ public sealed class Router : IRouter
 
         var pick = Select(policy, eligible, inputTokens, outputTokens);
         var chosen = slots[pick].Entry;
-        if (policy.Breaker is not null && !Acquire(policy, tenant, chosen))
+        if (policy.Breaker is not null && !Acquire(policy, tenant, chosen, request.DryRun))
         {
             // The pick's breaker is open: a circuit_breaker_open rule decides, else another candidate, else all_providers_failed.
             var rule = policy.Plan.FindImmediate(FailureKinds.CircuitBreakerOpen, request.MessageType);
-            if (rule >= 0 && !ReferenceEquals(policy.FallbackTargets[rule], chosen) && Acquire(policy, tenant, policy.FallbackTargets[rule]))
+            if (rule >= 0 && !ReferenceEquals(policy.FallbackTargets[rule], chosen) && IsAllowed(policy.FallbackTargets[rule], request)
+                && Acquire(policy, tenant, policy.FallbackTargets[rule], request.DryRun))
             {
                 return Make(policy.FallbackTargets[rule], RouteReasons.Fallback, policy, policy.FallbackMetadata, inputTokens, outputTokens);
             }
@@ -142,10 +143,10 @@ public sealed class Router : IRouter
                 pick = Select(policy, eligible, inputTokens, outputTokens);
                 chosen = slots[pick].Entry;
             }
-            if (count == 0 || !Acquire(policy, tenant, chosen))
+            if (count == 0 || !Acquire(policy, tenant, chosen, request.DryRun))
             {
                 rule = policy.Plan.FindImmediate(FailureKinds.AllProvidersFailed, request.MessageType);
-                if (rule >= 0 && Acquire(policy, tenant, policy.FallbackTargets[rule]))
+                if (rule >= 0 && IsAllowed(policy.FallbackTargets[rule], request) && Acquire(policy, tenant, policy.FallbackTargets[rule], request.DryRun))
                 {
                     return Make(policy.FallbackTargets[rule], RouteReasons.Fallback, policy, policy.FallbackMetadata, inputTokens, outputTokens);
                 }
@@ -153,7 +154,7 @@ public sealed class Router : IRouter
                     "all_providers_failed: every candidate provider's circuit breaker is open", policy.Id);
             }
         }
-        if (session is not null)
+        if (session is not null && !request.DryRun)
         {
             _sticky.Set(new StickyKey(tenant, policy.Id, session), chosen.Id, now + policy.StickyTtlTicks, now);
         }
@@ -182,7 +183,8 @@ public sealed class Router : IRouter
                 break;
             }
             var entry = _catalog.GetOrAdd(step.ProviderId!);
-            if (Acquire(policy, tenant, entry))
+            // A fallback target outside the caller's allow-list is passed over like one whose breaker is open.
+            if (IsAllowed(entry, request) && Acquire(policy, tenant, entry))
             {
                 return Make(entry, step.Action == FallbackAction.Retry ? RouteReasons.Retry : RouteReasons.Fallback,
                     policy, policy.FallbackMetadata, inputTokens, outputTokens);
@@ -311,13 +313,34 @@ public sealed class Router : IRouter
     }
 
     private static bool Meets(ProviderEntry entry, in RouteRequest request, int inputTokens, int outputTokens) =>
-        (request.MaxCost is not { } maxCost || entry.Descriptor.ExpectedCost(inputTokens, outputTokens) <= maxCost)
+        IsAllowed(entry, request)
+        && (request.MaxCost is not { } maxCost || entry.Descriptor.ExpectedCost(inputTokens, outputTokens) <= maxCost)
         && (request.MaxLatencyMs is not { } maxLatency || entry.Stats.LatencyMs <= maxLatency);
+
+    private static bool IsAllowed(ProviderEntry entry, in RouteRequest request)
+    {
+        if (request.AllowedProviders is not { } allowed)
+        {
+            return true;
+        }
+        foreach (var id in allowed)
+        {
+            if (string.Equals(id, entry.Id, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private bool Acquire(CompiledPolicy policy, string tenant, ProviderEntry entry) =>
         policy.Breaker is null
         || !_breakers.TryGet(new BreakerKey(tenant, policy.Id, entry.Id), out var breaker)
         || breaker.TryAcquire();
+
+    // A dry run asks whether the breaker would let the call through, and takes no half-open trial slot.
+    private bool Acquire(CompiledPolicy policy, string tenant, ProviderEntry entry, bool dryRun) =>
+        dryRun ? Permitted(policy, tenant, entry) : Acquire(policy, tenant, entry);
 
     private bool Permitted(CompiledPolicy policy, string tenant, ProviderEntry entry) =>
         policy.Breaker is null
@@ -338,5 +361,8 @@ public sealed class Router : IRouter
         };
 
     private static string NoneMeetMessage(in RouteRequest request) => string.Create(CultureInfo.InvariantCulture,
-        $"no provider meets the constraints (max_cost={request.MaxCost?.ToString(CultureInfo.InvariantCulture) ?? "none"}, max_latency_ms={request.MaxLatencyMs?.ToString(CultureInfo.InvariantCulture) ?? "none"})");
+        $"no provider meets the constraints (max_cost={request.MaxCost?.ToString(CultureInfo.InvariantCulture) ?? "none"}, max_latency_ms={request.MaxLatencyMs?.ToString(CultureInfo.InvariantCulture) ?? "none"}{AllowedProvidersText(request)})");
+
+    private static string AllowedProvidersText(in RouteRequest request)
+        => request.AllowedProviders is { } allowed ? $", allowed_providers=[{string.Join(',', allowed)}]" : string.Empty;
 }

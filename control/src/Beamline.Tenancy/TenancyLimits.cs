@@ -18,16 +18,22 @@ public sealed record TenancyLimits
     /// <summary>No limit set at this level: everything inherits.</summary>
     public static TenancyLimits None { get; } = new();
 
-    /// <summary>Requests per minute (sliding minute). Unset inherits.</summary>
+    /// <summary>Requests per minute (sliding minute). Unset inherits. Enforced by <see cref="Quotas.QuotaGate"/>.</summary>
     public int? RequestsPerMinute { get; init; }
 
-    /// <summary>Prompt + completion tokens per minute. Unset inherits.</summary>
+    /// <summary>
+    /// Prompt + completion tokens per minute. Unset inherits. Carried but not enforced yet: that
+    /// needs the token counts of provider results, which cost tracking will record.
+    /// </summary>
     public long? TokensPerMinute { get; init; }
 
-    /// <summary>Spend per calendar month (UTC), in US dollars. Unset inherits.</summary>
+    /// <summary>
+    /// Spend per calendar month (UTC), in US dollars. Unset inherits. Carried but not enforced yet:
+    /// that needs the cost of provider results, which cost tracking will record.
+    /// </summary>
     public decimal? MonthlyBudgetUsd { get; init; }
 
-    /// <summary>Requests in flight at once. Unset inherits.</summary>
+    /// <summary>Requests in flight at once. Unset inherits. Enforced by <see cref="Quotas.QuotaGate"/>.</summary>
     public int? MaxConcurrentRequests { get; init; }
 
     /// <summary>Policy ids that may be named in a request (the default policy counts too). Unset inherits; empty allows none.</summary>

@@ -1,5 +1,6 @@
 using Beamline.Tenancy;
 using Beamline.Tenancy.Internal;
+using Beamline.Tenancy.Quotas;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +13,8 @@ public static class TenancyServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="ITenantDirectory"/> (and <see cref="TenantDirectory"/> for the admin API),
-    /// bound to <c>Beamline:Tenancy</c>, opened and seeded from the definitions file at host start.
+    /// bound to <c>Beamline:Tenancy</c>, opened and seeded from the definitions file at host start,
+    /// and the <see cref="QuotaGate"/> that enforces its request limits.
     /// The default <see cref="IPolicyValidator"/> only requires a JSON object; register another
     /// before or after this call to replace it.
     /// </summary>
@@ -29,6 +31,7 @@ public static class TenancyServiceCollectionExtensions
         services.TryAddSingleton<IPolicyValidator, JsonObjectPolicyValidator>();
         services.TryAddSingleton<TenantDirectory>();
         services.TryAddSingleton<ITenantDirectory>(sp => sp.GetRequiredService<TenantDirectory>());
+        services.TryAddSingleton<QuotaGate>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TenancyStartup>());
         return services;
     }

@@ -14,6 +14,9 @@ public static class RepoPaths
     /// <summary>out/lib: libbeamline_exec.so and plugins.</summary>
     public static string Lib => Path.Combine(Root, "out", "lib");
 
+    /// <summary>The example configuration that <c>./build.sh run</c> serves (demo tenant, policy and key).</summary>
+    public static string ExampleConfig => Path.Combine(Root, "control", "src", "Beamline.Cli", "examples", "beamline.example.json");
+
     /// <summary>A program in out/bin, or a clear failure telling how to build it.</summary>
     public static string Program(string name)
     {

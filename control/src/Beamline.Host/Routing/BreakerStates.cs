@@ -8,7 +8,8 @@ namespace Beamline.Host.Routing;
 /// <c>beamline.router.v1.admin.get_circuit_breaker_states</c>:
 /// <c>{"ok":true,"instance_id","breakers":[{tenant_id, policy_id, provider_id, state}]}</c>, one
 /// entry per provider named (as a candidate or a fallback target) by every policy that has a
-/// <c>circuit_breaker</c>; state is <c>closed</c>, <c>open</c> or <c>half_open</c>.
+/// <c>circuit_breaker</c>; state is <c>closed</c>, <c>open</c> or <c>half_open</c>. Over NATS the
+/// body is read by <see cref="RouterAdminJson.ReadTenantFilter"/>.
 /// </summary>
 internal static class BreakerStates
 {
@@ -52,27 +53,6 @@ internal static class BreakerStates
         }
         writer.WriteEndArray();
         writer.WriteEndObject();
-    }
-
-    /// <summary>The optional <c>{"tenant_id": "..."}</c> of a NATS request; anything else means all tenants.</summary>
-    public static string? ReadTenantFilter(ReadOnlySpan<byte> body)
-    {
-        if (body.IsEmpty)
-        {
-            return null;
-        }
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            using var document = JsonDocument.ParseValue(ref reader);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("tenant_id", out var tenant)
-                && tenant.ValueKind == JsonValueKind.String ? tenant.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     private static string Name(CircuitState state) => state switch

@@ -15,20 +15,19 @@ using Microsoft.Net.Http.Headers;
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// CP1 decide over HTTP, <c>POST /api/v1/routes/decide</c>; route and execute,
-/// <c>POST /v1/execute</c> (same credentials and body); and the breaker view,
-/// <c>GET /admin/v1/circuit-breakers</c> (admin key, as the tenancy admin API).
+/// CP1 decide over HTTP, <c>POST /api/v1/routes/decide</c>; and route and execute,
+/// <c>POST /v1/execute</c> (same credentials and body). The admin views are in
+/// <see cref="RouterAdminEndpoints"/>.
 /// </summary>
 public static class DecideEndpoints
 {
 
-    /// <summary>Maps the decide, execute and breaker endpoints.</summary>
+    /// <summary>Maps the decide and execute endpoints.</summary>
     public static IEndpointRouteBuilder MapDecideEndpoints(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapPost("/api/v1/routes/decide", DecideAsync);
         endpoints.MapPost("/v1/execute", ExecuteAsync);
-        endpoints.MapGet("/admin/v1/circuit-breakers", BreakerStatesAsync);
         return endpoints;
     }
 
@@ -97,29 +96,12 @@ public static class DecideEndpoints
         return (principal, body, 0);
     }
 
-    private static async Task BreakerStatesAsync(HttpContext context)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        int status;
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            if (!TenancyAdminEndpoints.IsAdminAuthorized(context.Request))
-            {
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                status = DecideProcessor.WriteUnauthorized(writer, "a valid admin key is required: Authorization: Bearer <admin key>");
-            }
-            else
-            {
-                var tenant = context.Request.Query["tenant_id"].ToString();
-                BreakerStates.Write(writer, context.RequestServices.GetRequiredService<RoutingService>(), tenant.Length == 0 ? null : tenant);
-                status = StatusCodes.Status200OK;
-            }
-        }
-        await WriteAsync(context, status, buffer).ConfigureAwait(false);
-    }
-
     private static Task WriteAsync(HttpContext context, int status, ArrayBufferWriter<byte> buffer)
     {
+        if (status == StatusCodes.Status429TooManyRequests && DecideProcessor.TryGetRetryAfter(buffer.WrittenSpan, out var seconds))
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = buffer.WrittenCount;

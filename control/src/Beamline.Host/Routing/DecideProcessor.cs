@@ -3,15 +3,17 @@ using System.Text.Json;
 using Beamline.Cp1;
 using Beamline.Routing;
 using Beamline.Tenancy;
+using Beamline.Tenancy.Quotas;
 
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// One CP1 decide, transport aside: decode, check the caller may act for the tenant, decide,
-/// optionally push the ExecAssignment, write the reply. Synchronous and fast (no I/O but a
-/// buffered NATS publish), so that the NATS handler can run it on the client's delivery thread.
+/// One CP1 decide, transport aside: decode, check the caller may act for the tenant, reserve its
+/// quota, decide, optionally push the ExecAssignment, write the reply. Synchronous and fast (no
+/// I/O but a buffered NATS publish), so that the NATS handler can run it on the client's delivery
+/// thread.
 /// </summary>
-internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher)
+internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher, QuotaGate quotas, ITenantDirectory directory)
 {
     /// <summary>Metadata <c>assignment</c> when the ExecAssignment was published.</summary>
     public const string AssignmentPublished = "published";
@@ -37,8 +39,13 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
             DecideCodec.WriteError(writer, refusal, request.RequestId, request.TraceId);
             return refusal.HttpStatus;
         }
+        using var lease = EnterQuota(principal, request);
+        if (!lease.IsAdmitted)
+        {
+            return WriteQuotaExceeded(writer, lease.Refusal, request);
+        }
 
-        var decision = routing.Decide(request.ToRouteRequest());
+        var decision = routing.Decide(ToRouteRequest(principal, request));
         if (!decision.IsSuccess)
         {
             DecideCodec.WriteDecision(writer, decision, request.RequestId, request.TraceId);
@@ -62,6 +69,51 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
     {
         DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Unauthorized, message), null, null);
         return 401;
+    }
+
+    /// <summary>
+    /// Reserves the request's quota: the key, team and tenant levels for an API key, the tenant
+    /// level alone on the NATS bus. A refused request must not reach the router.
+    /// </summary>
+    internal QuotaLease EnterQuota(TenantPrincipal? principal, DecideRequest request)
+        => principal is not null ? quotas.Enter(principal) : quotas.EnterTenant(request.TenantId);
+
+    /// <summary>Writes the CP1 error <c>quota_exceeded</c> (429) with <c>details.retry_after_seconds</c>.</summary>
+    internal static int WriteQuotaExceeded(Utf8JsonWriter writer, in QuotaRefusal refusal, DecideRequest request)
+    {
+        var error = new Cp1Error(Cp1ErrorCodes.QuotaExceeded, refusal.Message) { RetryAfterSeconds = refusal.RetryAfterSeconds };
+        DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
+        return error.HttpStatus;
+    }
+
+    /// <summary>
+    /// The router's view of the request, limited to the providers the caller may use: the key's
+    /// effective <c>allowed_providers</c>, or on the NATS bus the tenant's.
+    /// </summary>
+    internal RouteRequest ToRouteRequest(TenantPrincipal? principal, DecideRequest request)
+    {
+        var allowed = principal is not null ? principal.Limits.AllowedProviders
+            : directory.TryGetTenant(request.TenantId, out var tenant) ? tenant.Limits.AllowedProviders : null;
+        return request.ToRouteRequest() with { AllowedProviders = allowed };
+    }
+
+    /// <summary>The <c>retry_after_seconds</c> of a <c>quota_exceeded</c> reply, for a transport's <c>Retry-After</c> header.</summary>
+    internal static bool TryGetRetryAfter(ReadOnlySpan<byte> reply, out int seconds)
+    {
+        seconds = 0;
+        try
+        {
+            var reader = new Utf8JsonReader(reply);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return document.RootElement.TryGetProperty("error", out var error)
+                && error.TryGetProperty("details", out var details)
+                && details.TryGetProperty("retry_after_seconds", out var value)
+                && value.TryGetInt32(out seconds);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     // A valid key acting for another tenant, or for a policy outside its allow-list, is

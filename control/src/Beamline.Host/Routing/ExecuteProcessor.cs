@@ -17,8 +17,12 @@ namespace Beamline.Host.Routing;
 /// </summary>
 internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor decide, IBlockDispatcher dispatcher)
 {
-    /// <summary>Executes a CP1 decide request and writes the reply; returns its HTTP status.</summary>
-    public async Task<int> ProcessAsync(ReadOnlyMemory<byte> body, TenantPrincipal principal, Utf8JsonWriter writer, int maxRequestBytes,
+    /// <summary>
+    /// Executes a CP1 decide request and writes the reply; returns its HTTP status.
+    /// <paramref name="principal"/> is the API key's principal over HTTP, null on the trusted NATS
+    /// bus, where the body's <c>tenant_id</c> must only name a known tenant.
+    /// </summary>
+    public async Task<int> ProcessAsync(ReadOnlyMemory<byte> body, TenantPrincipal? principal, Utf8JsonWriter writer, int maxRequestBytes,
         CancellationToken cancellationToken)
     {
         var parsed = DecideCodec.Parse(body.Span, maxRequestBytes);
@@ -27,13 +31,19 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
             DecideCodec.WriteError(writer, parsed);
             return parsed.Error?.HttpStatus ?? 400;
         }
-        if (decide.Refuse(principal, request) is { } refusal)
+        if (principal is not null && decide.Refuse(principal, request) is { } refusal)
         {
             DecideCodec.WriteError(writer, refusal, request.RequestId, request.TraceId);
             return refusal.HttpStatus;
         }
+        // The in-flight slots are held until the provider calls are over, and given back however they end.
+        using var lease = decide.EnterQuota(principal, request);
+        if (!lease.IsAdmitted)
+        {
+            return DecideProcessor.WriteQuotaExceeded(writer, lease.Refusal, request);
+        }
 
-        var route = request.ToRouteRequest();
+        var route = decide.ToRouteRequest(principal, request);
         var decision = routing.Decide(route);
         if (!decision.IsSuccess)
         {

@@ -10,14 +10,15 @@ namespace Beamline.Host.Routing;
 /// <summary>
 /// CP1 decide over NATS when <c>Beamline:Nats:Url</c> is set: request-reply on
 /// <see cref="DecideSubject"/> in queue group <see cref="QueueGroup"/> (control planes share the
-/// load), and the breaker view on <see cref="BreakerStatesSubject"/> (no queue group: every
-/// instance answers with its own breakers). The bus is trusted: requests carry <c>tenant_id</c>
+/// load), and the admin views (NatsDecideService.Admin.cs; no queue group: every instance answers
+/// for itself). The bus is trusted: requests carry <c>tenant_id</c>
 /// and no API key; an unknown tenant is <c>unauthorized</c>. Handlers run on the nats.c delivery
 /// thread and never block: a decide is synchronous and sub-microsecond, the assignment publish
 /// is buffered.
 /// </summary>
 internal sealed partial class NatsDecideService(
     DecideProcessor processor,
+    ExecuteProcessor executor,
     RoutingService routing,
     AssignmentPublisher publisher,
     IOptions<DispatchOptions> dispatchOptions,
@@ -36,7 +37,10 @@ internal sealed partial class NatsDecideService(
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
     private readonly int _maxRequestBytes = hostOptions.Value.MaxDecideRequestBytes;
+    private readonly RoutingService _routing = routing;
     private NatsConnection? _connection;
+    private NatsConnection? _immediate;
+    private NatsReplyBatcher? _replies;
     private NatsSubscription? _decide;
     private NatsSubscription? _breakers;
 
@@ -51,11 +55,24 @@ internal sealed partial class NatsDecideService(
         _connection = NatsConnection.Connect(new NatsConnectionOptions
         {
             Url = url,
-            Name = "beamline-router " + routing.InstanceId,
+            Name = "beamline-router " + _routing.InstanceId,
+            SendAsap = false, // replies are batched under load: see Reply
             CallbackErrorHandler = error => LogCallbackError(error),
         });
+        _immediate = NatsConnection.Connect(new NatsConnectionOptions
+        {
+            Url = url,
+            Name = "beamline-router " + _routing.InstanceId + " (immediate replies)",
+            CallbackErrorHandler = error => LogCallbackError(error),
+        });
+        _replies = new NatsReplyBatcher(_connection, _immediate);
         _decide = _connection.Subscribe(DecideSubject, QueueGroup, OnDecide);
+        _execute = _connection.Subscribe(ExecuteSubject, QueueGroup, OnExecute);
         _breakers = _connection.Subscribe(BreakerStatesSubject, null, OnBreakerStates);
+        _extensionHealth = _connection.Subscribe(ExtensionHealthSubject, null, OnExtensionHealth);
+        _dryRun = _connection.Subscribe(DryRunSubject, null, OnDryRun);
+        _complexity = _connection.Subscribe(ComplexitySubject, null, OnComplexity);
+        _providerStats = _connection.Subscribe(ProviderStatsSubject, null, OnProviderStats);
         _connection.Flush(TimeSpan.FromSeconds(5));
         publisher.Connection = _connection;
         LogListening(url, DecideSubject, QueueGroup);
@@ -65,7 +82,7 @@ internal sealed partial class NatsDecideService(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         // Drain: stop taking new requests, answer those already delivered, then close.
-        foreach (var subscription in new[] { _decide, _breakers })
+        foreach (var subscription in new[] { _decide, _execute, _breakers, _extensionHealth, _dryRun, _complexity, _providerStats })
         {
             if (subscription is not null)
             {
@@ -79,6 +96,7 @@ internal sealed partial class NatsDecideService(
                 }
             }
         }
+        await StopExecutesAsync(cancellationToken).ConfigureAwait(false);
         publisher.Connection = null;
         await DisposeAsync().ConfigureAwait(false);
     }
@@ -86,11 +104,20 @@ internal sealed partial class NatsDecideService(
     public async ValueTask DisposeAsync()
     {
         _decide?.Dispose();
+        _execute?.Dispose();
         _breakers?.Dispose();
-        _decide = _breakers = null;
+        _extensionHealth?.Dispose();
+        _dryRun?.Dispose();
+        _complexity?.Dispose();
+        _providerStats?.Dispose();
+        _decide = _execute = _breakers = _extensionHealth = _dryRun = _complexity = _providerStats = null;
         if (Interlocked.Exchange(ref _connection, null) is { } connection)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        if (Interlocked.Exchange(ref _immediate, null) is { } immediate)
+        {
+            await immediate.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -110,15 +137,21 @@ internal sealed partial class NatsDecideService(
             DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
             writer.Flush();
         }
-        msg.Respond(buffer.WrittenSpan);
+        Reply(msg, buffer.WrittenSpan, _decide);
     }
 
-    private void OnBreakerStates(NatsMsg msg)
+    // Every handler on this service's connection replies through here: batched under load, at
+    // once when idle (NatsReplyBatcher).
+    private void Reply(NatsMsg msg, ReadOnlySpan<byte> data, NatsSubscription? subscription)
     {
-        var (buffer, writer) = ReplyBuffers.Rent();
-        BreakerStates.Write(writer, routing, BreakerStates.ReadTenantFilter(msg.Data));
-        writer.Flush();
-        msg.Respond(buffer.WrittenSpan);
+        if (_replies is { } replies && subscription is not null)
+        {
+            replies.Respond(msg, data, subscription);
+        }
+        else
+        {
+            msg.Respond(data); // a message delivered before Subscribe returned
+        }
     }
 
     [LoggerMessage(1, LogLevel.Information, "CP1 decide over NATS: {Url}, subject {Subject}, queue group {QueueGroup}.")]

@@ -122,6 +122,14 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial int ConnectionFlushTimeout(NatsConnectionHandle connection, long timeoutMs);
 
+    [LibraryImport(Lib, EntryPoint = "natsConnection_Buffered")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int ConnectionBuffered(NatsConnectionHandle connection);
+
+    [LibraryImport(Lib, EntryPoint = "natsSubscription_GetPending")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int SubscriptionGetPending(NatsSubscriptionHandle subscription, out int messages, out int bytes);
+
     [LibraryImport(Lib, EntryPoint = "natsConnection_DrainTimeout", StringMarshalling = StringMarshalling.Utf8)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial int ConnectionDrainTimeout(NatsConnectionHandle connection, long timeoutMs);

@@ -81,6 +81,40 @@ public sealed partial class NatsConnection : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes published but not yet written to the socket (SendAsap off); 0 when closed.</summary>
+    public int BufferedBytes
+    {
+        get
+        {
+            try
+            {
+                return Volatile.Read(ref _disposed) == 0 ? Math.Max(0, NativeMethods.ConnectionBuffered(_handle)) : 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return 0; // disposed on another thread meanwhile
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends what the connection has buffered now (a PING, flushed in place, then waits up to
+    /// <paramref name="timeout"/> for the PONG); false when the connection is closed, the write
+    /// failed or the PONG did not come in time. Never throws: for message handlers that batch.
+    /// </summary>
+    public bool TryFlush(TimeSpan timeout)
+    {
+        var milliseconds = ToMilliseconds(timeout, nameof(timeout));
+        try
+        {
+            return Volatile.Read(ref _disposed) == 0 && NativeMethods.ConnectionFlushTimeout(_handle, milliseconds) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // disposed on another thread meanwhile
+        }
+    }
+
     /// <summary>
     /// Drains the connection: stops every subscription from receiving new messages, lets their handlers
     /// finish what they have, flushes publishes, then closes. Completes when the connection is closed.

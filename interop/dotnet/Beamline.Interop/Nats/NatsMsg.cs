@@ -70,4 +70,22 @@ public readonly unsafe ref struct NatsMsg
 
         _connection.PublishRaw(reply, data, headers);
     }
+
+    /// <summary>
+    /// Publishes a reply to <see cref="ReplyTo"/> on <paramref name="connection"/> (to the same
+    /// servers) instead of the connection the message came in on: a handler can send a reply at
+    /// once on a SendAsap connection while it batches others on its own.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The message has no reply subject.</exception>
+    /// <exception cref="NatsException">The publish failed.</exception>
+    public void RespondOn(NatsConnection connection, ReadOnlySpan<byte> data)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        byte* reply = NativeMethods.MsgGetReply(_msg);
+        if (reply is null || *reply == 0)
+        {
+            throw new InvalidOperationException("The message has no reply subject to respond to.");
+        }
+        connection.PublishRaw(reply, data, headers: null);
+    }
 }

@@ -36,6 +36,25 @@ public sealed class NatsSubscription : IDisposable, IAsyncDisposable
     /// <summary>Completes once the subscription is closed and its handler has returned for the last time.</summary>
     public Task Completion => _completion.Task;
 
+    /// <summary>
+    /// Messages received and waiting for the handler (not counting the one it is handling); 0 when
+    /// the subscription is closed. Lets a handler batch replies and flush when the queue runs dry.
+    /// </summary>
+    public int PendingMessages
+    {
+        get
+        {
+            try
+            {
+                return Volatile.Read(ref _disposed) == 0 && NativeMethods.SubscriptionGetPending(_handle, out var messages, out _) == 0 ? messages : 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return 0; // disposed on another thread meanwhile
+            }
+        }
+    }
+
     /// <summary>Stops delivery at once (messages already received but not handled are dropped).</summary>
     /// <exception cref="NatsException">The unsubscribe failed for another reason than the subscription being closed.</exception>
     public void Unsubscribe()
