@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Beamline.Routing;
 
 namespace Beamline.Cp1;
@@ -55,9 +57,9 @@ public static class DecideCodec
                 {
                     throw new Invalid(new Cp1Error(Cp1ErrorCodes.InvalidRequest, "request body must be a JSON object", null, Cp1ErrorTypes.InvalidJson));
                 }
-                var hasMessage = root.TryGetProperty("message", out var message);
-                requestId = PeekString(root, "request_id") ?? (hasMessage ? PeekString(message, "message_id") : null);
-                traceId = PeekString(root, "trace_id") ?? (hasMessage ? PeekString(message, "trace_id") : null);
+                var hasMessage = root.TryGetProperty("message"u8, out var message);
+                requestId = PeekString(root, "request_id"u8) ?? (hasMessage ? PeekString(message, "message_id"u8) : null);
+                traceId = PeekString(root, "trace_id"u8) ?? (hasMessage ? PeekString(message, "trace_id"u8) : null);
                 var request = hasMessage ? ReadMessageForm(root, message) : ReadTaskForm(root);
                 return new DecideParseResult { Request = request, RequestId = request.RequestId, TraceId = request.TraceId };
             }
@@ -86,18 +88,18 @@ public static class DecideCodec
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        writer.WriteBoolean("ok", true);
-        writer.WriteStartObject("decision");
-        writer.WriteString("provider_id", decision.ProviderId);
-        writer.WriteNumber("priority", decision.Priority);
-        writer.WriteNumber("expected_latency_ms", (long)Math.Round(decision.ExpectedLatencyMs));
-        writer.WriteNumber("expected_cost", Math.Round(decision.ExpectedCost, 9));
-        writer.WriteString("reason", decision.Reason);
+        writer.WriteBoolean(Names.Ok, true);
+        writer.WriteStartObject(Names.Decision);
+        writer.WriteString(Names.ProviderId, decision.ProviderId);
+        writer.WriteNumber(Names.Priority, decision.Priority);
+        writer.WriteNumber(Names.ExpectedLatencyMs, (long)Math.Round(decision.ExpectedLatencyMs));
+        writer.WriteNumber(Names.ExpectedCost, Math.Round(decision.ExpectedCost, 9));
+        writer.WriteString(Names.Reason, decision.Reason);
         if (decision.PolicyId is not null)
         {
-            writer.WriteString("policy_id", decision.PolicyId);
+            writer.WriteString(Names.PolicyId, decision.PolicyId);
         }
-        writer.WriteStartObject("metadata");
+        writer.WriteStartObject(Names.Metadata);
         foreach (var pair in decision.Metadata)
         {
             writer.WriteString(pair.Key, pair.Value);
@@ -118,22 +120,22 @@ public static class DecideCodec
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(error);
         writer.WriteStartObject();
-        writer.WriteBoolean("ok", false);
-        writer.WriteStartObject("error");
-        writer.WriteString("code", error.Code);
-        writer.WriteString("message", error.Message);
-        writer.WriteStartObject("details");
+        writer.WriteBoolean(Names.Ok, false);
+        writer.WriteStartObject(Names.Error);
+        writer.WriteString(Names.Code, error.Code);
+        writer.WriteString(Names.Message, error.Message);
+        writer.WriteStartObject(Names.Details);
         if (error.Field is not null)
         {
-            writer.WriteString("field", error.Field);
+            writer.WriteString(Names.Field, error.Field);
         }
         if (error.Type is not null)
         {
-            writer.WriteString("type", error.Type);
+            writer.WriteString(Names.Type, error.Type);
         }
         if (error.RetryAfterSeconds is { } retryAfter)
         {
-            writer.WriteNumber("retry_after_seconds", retryAfter);
+            writer.WriteNumber(Names.RetryAfterSeconds, retryAfter);
         }
         writer.WriteEndObject();
         writer.WriteEndObject();
@@ -174,29 +176,29 @@ public static class DecideCodec
 
     private static void WriteContext(Utf8JsonWriter writer, string? requestId, string? traceId)
     {
-        writer.WriteStartObject("context");
+        writer.WriteStartObject(Names.Context);
         if (requestId is not null)
         {
-            writer.WriteString("request_id", requestId);
+            writer.WriteString(Names.RequestId, requestId);
         }
         if (traceId is not null)
         {
-            writer.WriteString("trace_id", traceId);
+            writer.WriteString(Names.TraceId, traceId);
         }
         writer.WriteEndObject();
     }
 
     private static DecideRequest ReadTaskForm(JsonElement root)
     {
-        var version = RequiredString(root, "version", "version");
+        var version = RequiredString(root, "version"u8, "version");
         if (version != "1")
         {
             throw Invalid.Value("version", $"unsupported version: {version} (expected \"1\")");
         }
-        var tenantId = RequiredString(root, "tenant_id", "tenant_id");
-        var requestId = RequiredString(root, "request_id", "request_id");
-        var task = RequiredObject(root, "task", "task");
-        var type = RequiredString(task, "type", "task.type");
+        var tenantId = RequiredString(root, "tenant_id"u8, "tenant_id");
+        var requestId = RequiredString(root, "request_id"u8, "request_id");
+        var task = RequiredObject(root, "task"u8, "task");
+        var type = RequiredString(task, "type"u8, "task.type");
         if (type is not ("chat" or "completion" or "embedding"))
         {
             throw Invalid.Value("task.type", $"invalid field value: task.type must be one of chat, completion, embedding (got '{type}')");
@@ -211,7 +213,7 @@ public static class DecideCodec
             TaskType = type,
             Payload = payload,
             PayloadEncoding = encoding,
-            TraceId = OptionalString(root, "trace_id", "trace_id"),
+            TraceId = OptionalString(root, "trace_id"u8, "trace_id"),
         };
         return ReadCommon(root, request, root);
     }
@@ -223,7 +225,7 @@ public static class DecideCodec
             throw Invalid.Type("message", "invalid field type: message must be an object");
         }
         string? version = null;
-        if (root.TryGetProperty("version", out var v) && v.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("version"u8, out var v) && v.ValueKind != JsonValueKind.Null)
         {
             version = v.ValueKind == JsonValueKind.String ? v.GetString() : throw Invalid.Type("version", "invalid field type: version must be a string");
             if (version != "1")
@@ -231,12 +233,12 @@ public static class DecideCodec
                 throw Invalid.Value("version", $"unsupported version: {version} (expected \"1\")");
             }
         }
-        var tenantId = RequiredString(message, "tenant_id", "message.tenant_id");
-        var messageId = RequiredString(message, "message_id", "message.message_id");
-        var type = RequiredString(message, "message_type", "message.message_type");
+        var tenantId = RequiredString(message, "tenant_id"u8, "message.tenant_id");
+        var messageId = RequiredString(message, "message_id"u8, "message.message_id");
+        var type = RequiredString(message, "message_type"u8, "message.message_type");
         var (payload, encoding) = ReadPayload(message, "message.payload");
         long? timestamp = null;
-        if (message.TryGetProperty("timestamp_ms", out var ts) && ts.ValueKind != JsonValueKind.Null)
+        if (message.TryGetProperty("timestamp_ms"u8, out var ts) && ts.ValueKind != JsonValueKind.Null)
         {
             timestamp = ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var ms) && ms >= 0
                 ? ms
@@ -247,13 +249,13 @@ public static class DecideCodec
             Form = DecideRequestForm.Message,
             Version = version,
             TenantId = tenantId,
-            RequestId = OptionalString(root, "request_id", "request_id") ?? messageId,
+            RequestId = OptionalString(root, "request_id"u8, "request_id") ?? messageId,
             MessageId = messageId,
             TaskType = type,
             Payload = payload,
             PayloadEncoding = encoding,
             TimestampMs = timestamp,
-            TraceId = OptionalString(root, "trace_id", "trace_id") ?? OptionalString(message, "trace_id", "message.trace_id"),
+            TraceId = OptionalString(root, "trace_id"u8, "trace_id") ?? OptionalString(message, "trace_id"u8, "message.trace_id"),
         };
         // The message form carries metadata inside the message; a top-level one is merged over it.
         var metadata = ReadMetadata(message, "message.metadata");
@@ -263,7 +265,7 @@ public static class DecideCodec
     private static DecideRequest ReadCommon(JsonElement root, DecideRequest request, JsonElement top)
     {
         string? policyId = null;
-        if (top.TryGetProperty("policy_id", out var p) && p.ValueKind != JsonValueKind.Null)
+        if (top.TryGetProperty("policy_id"u8, out var p) && p.ValueKind != JsonValueKind.Null)
         {
             policyId = p.ValueKind == JsonValueKind.String ? p.GetString() : throw Invalid.Type("policy_id", "invalid field type: policy_id must be a string");
             if (string.IsNullOrWhiteSpace(policyId))
@@ -272,17 +274,17 @@ public static class DecideCodec
             }
         }
         double? maxCost = null, maxLatency = null;
-        if (root.TryGetProperty("constraints", out var c) && c.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("constraints"u8, out var c) && c.ValueKind != JsonValueKind.Null)
         {
             if (c.ValueKind != JsonValueKind.Object)
             {
                 throw Invalid.Type("constraints", "invalid field type: constraints must be an object");
             }
-            maxCost = OptionalNonNegative(c, "max_cost", "constraints.max_cost");
-            maxLatency = OptionalNonNegative(c, "max_latency_ms", "constraints.max_latency_ms");
+            maxCost = OptionalNonNegative(c, "max_cost"u8, "constraints.max_cost");
+            maxLatency = OptionalNonNegative(c, "max_latency_ms"u8, "constraints.max_latency_ms");
         }
         var metadata = request.Metadata;
-        if (root.TryGetProperty("metadata", out _))
+        if (root.TryGetProperty("metadata"u8, out _))
         {
             var top2 = ReadMetadata(root, "metadata");
             if (metadata.Count == 0)
@@ -299,14 +301,14 @@ public static class DecideCodec
         }
         string? sessionId = null, userId = null;
         var context = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (root.TryGetProperty("context", out var ctx) && ctx.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("context"u8, out var ctx) && ctx.ValueKind != JsonValueKind.Null)
         {
             if (ctx.ValueKind != JsonValueKind.Object)
             {
                 throw Invalid.Type("context", "invalid field type: context must be an object");
             }
-            sessionId = OptionalString(ctx, "session_id", "context.session_id");
-            userId = OptionalString(ctx, "user_id", "context.user_id");
+            sessionId = OptionalString(ctx, "session_id"u8, "context.session_id");
+            userId = OptionalString(ctx, "user_id"u8, "context.user_id");
             foreach (var member in ctx.EnumerateObject())
             {
                 if (member.Value.ValueKind == JsonValueKind.String)
@@ -316,7 +318,7 @@ public static class DecideCodec
             }
         }
         var push = false;
-        if (root.TryGetProperty("push_assignment", out var pa) && pa.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("push_assignment"u8, out var pa) && pa.ValueKind != JsonValueKind.Null)
         {
             push = pa.ValueKind switch
             {
@@ -325,7 +327,7 @@ public static class DecideCodec
                 _ => throw Invalid.Type("push_assignment", "invalid field type: push_assignment must be a boolean"),
             };
         }
-        var subject = OptionalString(root, "assignment_subject", "assignment_subject") ?? DecideRequest.DefaultAssignmentSubject;
+        var subject = OptionalString(root, "assignment_subject"u8, "assignment_subject") ?? DecideRequest.DefaultAssignmentSubject;
         if (!IsValidSubject(subject))
         {
             throw Invalid.Value("assignment_subject", "invalid field value: assignment_subject must be a NATS subject without spaces or wildcards");
@@ -347,8 +349,7 @@ public static class DecideCodec
     private static Dictionary<string, string> ReadMetadata(JsonElement parent, string field)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        var name = field[(field.LastIndexOf('.') + 1)..];
-        if (!parent.TryGetProperty(name, out var m) || m.ValueKind == JsonValueKind.Null)
+        if (!parent.TryGetProperty("metadata"u8, out var m) || m.ValueKind == JsonValueKind.Null)
         {
             return metadata;
         }
@@ -365,14 +366,18 @@ public static class DecideCodec
 
     private static (ReadOnlyMemory<byte> Payload, PayloadEncoding Encoding) ReadPayload(JsonElement parent, string field)
     {
-        var name = field[(field.LastIndexOf('.') + 1)..];
-        if (!parent.TryGetProperty(name, out var payload) || payload.ValueKind == JsonValueKind.Null)
+        if (!parent.TryGetProperty("payload"u8, out var payload) || payload.ValueKind == JsonValueKind.Null)
         {
             throw Invalid.Missing(field);
         }
         if (payload.ValueKind != JsonValueKind.String)
         {
-            return (Encoding.UTF8.GetBytes(payload.GetRawText()), PayloadEncoding.Json);
+            // The value's own UTF-8 bytes, as they came: no round trip through a string. The reader
+            // does not check UTF-8 inside strings it was not asked to read, so check it here.
+            var raw = JsonMarshal.GetRawUtf8Value(payload);
+            return Utf8.IsValid(raw)
+                ? (raw.ToArray(), PayloadEncoding.Json)
+                : throw new Invalid(new Cp1Error(Cp1ErrorCodes.InvalidRequest, "request body is not valid UTF-8 JSON", null, Cp1ErrorTypes.InvalidJson));
         }
         var text = payload.GetString()!;
         var trimmed = text.AsSpan().TrimStart();
@@ -418,7 +423,7 @@ public static class DecideCodec
         return true;
     }
 
-    private static string? PeekString(JsonElement element, string name)
+    private static string? PeekString(JsonElement element, ReadOnlySpan<byte> name)
     {
         try
         {
@@ -431,7 +436,7 @@ public static class DecideCodec
         }
     }
 
-    private static string RequiredString(JsonElement parent, string name, string field)
+    private static string RequiredString(JsonElement parent, ReadOnlySpan<byte> name, string field)
     {
         if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -445,7 +450,7 @@ public static class DecideCodec
         return string.IsNullOrWhiteSpace(text) ? throw Invalid.Missing(field) : text;
     }
 
-    private static string? OptionalString(JsonElement parent, string name, string field)
+    private static string? OptionalString(JsonElement parent, ReadOnlySpan<byte> name, string field)
     {
         if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -456,7 +461,7 @@ public static class DecideCodec
             : throw Invalid.Type(field, $"invalid field type: {field} must be a string");
     }
 
-    private static JsonElement RequiredObject(JsonElement parent, string name, string field)
+    private static JsonElement RequiredObject(JsonElement parent, ReadOnlySpan<byte> name, string field)
     {
         if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -465,7 +470,7 @@ public static class DecideCodec
         return value.ValueKind == JsonValueKind.Object ? value : throw Invalid.Type(field, $"invalid field type: {field} must be an object");
     }
 
-    private static double? OptionalNonNegative(JsonElement parent, string name, string field)
+    private static double? OptionalNonNegative(JsonElement parent, ReadOnlySpan<byte> name, string field)
     {
         if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -476,6 +481,30 @@ public static class DecideCodec
             throw Invalid.Type(field, $"invalid field type: {field} must be a number");
         }
         return number >= 0 ? number : throw Invalid.Value(field, $"invalid field value: {field} must not be negative");
+    }
+
+    // Property names encoded once: the writer then neither transcodes nor checks them per reply.
+    private static class Names
+    {
+        public static readonly JsonEncodedText Ok = JsonEncodedText.Encode("ok");
+        public static readonly JsonEncodedText Decision = JsonEncodedText.Encode("decision");
+        public static readonly JsonEncodedText ProviderId = JsonEncodedText.Encode("provider_id");
+        public static readonly JsonEncodedText Priority = JsonEncodedText.Encode("priority");
+        public static readonly JsonEncodedText ExpectedLatencyMs = JsonEncodedText.Encode("expected_latency_ms");
+        public static readonly JsonEncodedText ExpectedCost = JsonEncodedText.Encode("expected_cost");
+        public static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
+        public static readonly JsonEncodedText PolicyId = JsonEncodedText.Encode("policy_id");
+        public static readonly JsonEncodedText Metadata = JsonEncodedText.Encode("metadata");
+        public static readonly JsonEncodedText Error = JsonEncodedText.Encode("error");
+        public static readonly JsonEncodedText Code = JsonEncodedText.Encode("code");
+        public static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+        public static readonly JsonEncodedText Details = JsonEncodedText.Encode("details");
+        public static readonly JsonEncodedText Field = JsonEncodedText.Encode("field");
+        public static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+        public static readonly JsonEncodedText RetryAfterSeconds = JsonEncodedText.Encode("retry_after_seconds");
+        public static readonly JsonEncodedText Context = JsonEncodedText.Encode("context");
+        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
+        public static readonly JsonEncodedText TraceId = JsonEncodedText.Encode("trace_id");
     }
 
     private static DecideParseResult Fail(Cp1Error error, string? requestId, string? traceId) =>

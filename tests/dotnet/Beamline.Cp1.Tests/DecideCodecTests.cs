@@ -62,6 +62,23 @@ public sealed class DecideCodecTests
     }
 
     [Fact]
+    public void Parse_ObjectPayload_KeepsItsBytesAndRefusesInvalidUtf8Inside()
+    {
+        var good = Encoding.UTF8.GetBytes("""{"version":"1","tenant_id":"t","request_id":"r","task":{"type":"chat","payload":{"text":"h\u00e9llo é","n":[1,2.50]}}}""");
+        var result = DecideCodec.Parse(good);
+        Assert.True(result.IsOk, result.Error?.Message);
+        Assert.Equal("""{"text":"h\u00e9llo é","n":[1,2.50]}""", Encoding.UTF8.GetString(result.Request!.Payload.Span));
+
+        // 0xC3 0x28 is not UTF-8: the raw payload must not pass through unchecked.
+        var bad = Encoding.UTF8.GetBytes("""{"version":"1","tenant_id":"t","request_id":"r","task":{"type":"chat","payload":{"text":"X"}}}""");
+        bad[Array.IndexOf(bad, (byte)'X')] = 0xC3;
+        var refused = DecideCodec.Parse([.. bad.AsSpan(0, Array.IndexOf(bad, (byte)0xC3) + 1), 0x28, .. bad.AsSpan(Array.IndexOf(bad, (byte)0xC3) + 1)]);
+        Assert.False(refused.IsOk);
+        Assert.Equal(Cp1ErrorCodes.InvalidRequest, refused.Error!.Code);
+        Assert.Equal("r", refused.RequestId);
+    }
+
+    [Fact]
     public void Parse_MessageFormFixture_ReadsThePayloadString()
     {
         var result = DecideCodec.Parse(Cp1Fixtures.Request("route_request_message_form.json"));
