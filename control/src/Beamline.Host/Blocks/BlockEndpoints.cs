@@ -2,6 +2,7 @@ using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Http;
 using Beamline.Tenancy;
+using Beamline.Tenancy.Quotas;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -74,6 +75,16 @@ public static class BlockEndpoints
         {
             await WriteErrorAsync(context, StatusCodes.Status403Forbidden, "denied",
                 "the API key does not belong to tenant_id's tenant", "tenant_id").ConfigureAwait(false);
+            return;
+        }
+
+        // The key's, its team's and its tenant's request quotas count blocks as they count decides.
+        using var lease = principal is null ? default : context.RequestServices.GetRequiredService<QuotaGate>().Enter(principal);
+        if (!lease.IsAdmitted)
+        {
+            var refusal = lease.Refusal;
+            context.Response.Headers.RetryAfter = refusal.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WriteErrorAsync(context, StatusCodes.Status429TooManyRequests, "quota_exceeded", refusal.Message).ConfigureAwait(false);
             return;
         }
 

@@ -115,6 +115,37 @@ public sealed class QuotaEndToEndTests : IAsyncLifetime, IDisposable
         Assert.Equal("quota_exceeded", replies[2].Reply.GetProperty("error").GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task Blocks_CountAgainstTheSameQuotaAsDecides()
+    {
+        // Two decides and one block use the tenant's 3 requests of this minute: the next block is refused.
+        for (var i = 0; i < 2; i++)
+        {
+            var (ok, _, _, _) = await DecideAsync("tenant_quota", QuotaKey);
+            Assert.Equal(HttpStatusCode.OK, ok);
+        }
+        var (blockOk, _, _) = await BlockAsync();
+        Assert.Equal(HttpStatusCode.OK, blockOk);
+
+        var (status, body, retryAfter) = await BlockAsync();
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal("quota_exceeded", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.NotNull(retryAfter);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, TimeSpan? RetryAfter)> BlockAsync()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_baseAddress, "v1/blocks"))
+        {
+            Content = new StringContent("""{"type":"echo","tenant_id":"tenant_quota","payload":{"n":1}}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", QuotaKey);
+        using var response = await _http.SendAsync(request);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        return (response.StatusCode, JsonDocument.Parse(bytes).RootElement, response.Headers.RetryAfter?.Delta);
+    }
+
     private async Task<(HttpStatusCode Status, JsonElement Body, byte[] Bytes, TimeSpan? RetryAfter)> DecideAsync(string tenant, string key, string? userId = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_baseAddress, "api/v1/routes/decide"))
