@@ -4,6 +4,7 @@ using Beamline.Cp1;
 using Beamline.Dispatch;
 using Beamline.Policies;
 using Beamline.Routing;
+using Beamline.Routing.Catalog;
 using Beamline.Routing.Fallbacks;
 using Beamline.Tenancy;
 
@@ -15,7 +16,7 @@ namespace Beamline.Host.Routing;
 /// answers or the plan is exhausted. Every call's outcome is fed back to the router, so its
 /// statistics and circuit breakers learn from real traffic.
 /// </summary>
-internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor decide, IBlockDispatcher dispatcher)
+internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor decide, IBlockDispatcher dispatcher, NatsProviderClient natsProviders)
 {
     /// <summary>
     /// Executes a CP1 decide request and writes the reply; returns its HTTP status.
@@ -97,6 +98,11 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
         if (!routing.TryGetProvider(providerId, out var provider))
         {
             return (Unsupported($"provider '{providerId}' is named by the policy but has no provider entry"), TimeSpan.Zero);
+        }
+        if (provider.Kind == ProviderKind.NatsProvider)
+        {
+            var answer = await natsProviders.CallAsync(provider, request, cancellationToken).ConfigureAwait(false);
+            return (answer, Stopwatch.GetElapsedTime(started));
         }
         if (ProviderBlocks.Build(provider, request, out var reason) is not { } block)
         {

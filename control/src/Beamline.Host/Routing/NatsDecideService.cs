@@ -21,6 +21,7 @@ internal sealed partial class NatsDecideService(
     ExecuteProcessor executor,
     RoutingService routing,
     AssignmentPublisher publisher,
+    NatsProviderClient providers,
     IOptions<DispatchOptions> dispatchOptions,
     IOptions<HostOptions> hostOptions,
     ILogger<NatsDecideService> logger) : IHostedService, IAsyncDisposable
@@ -75,6 +76,7 @@ internal sealed partial class NatsDecideService(
         _providerStats = _connection.Subscribe(ProviderStatsSubject, null, OnProviderStats);
         _connection.Flush(TimeSpan.FromSeconds(5));
         publisher.Connection = _connection;
+        providers.Connection = _immediate;
         LogListening(url, DecideSubject, QueueGroup);
         return Task.CompletedTask;
     }
@@ -98,6 +100,7 @@ internal sealed partial class NatsDecideService(
         }
         await StopExecutesAsync(cancellationToken).ConfigureAwait(false);
         publisher.Connection = null;
+        providers.Connection = null;
         await DisposeAsync().ConfigureAwait(false);
     }
 

@@ -27,7 +27,9 @@ internal readonly record struct CallOutcome(bool Succeeded, FailureKinds Failure
 /// <see cref="CallOutcome"/>. A <c>block</c> provider runs <c>block_type</c> on <c>pool</c> with
 /// the request's payload; an <c>openai</c> or <c>openai_compatible</c> provider becomes an
 /// <c>http.request</c> block on the <c>io</c> pool that POSTs an OpenAI chat-completions body to
-/// <c>base_url</c> + <c>/chat/completions</c>.
+/// <c>base_url</c> + <c>/chat/completions</c>; an <c>anthropic</c> provider one that POSTs a Messages
+/// API body to <c>base_url</c> + <c>/messages</c> (<see cref="AnthropicMessages"/>). A
+/// <c>nats_provider</c> is not a block: <see cref="NatsProviderClient"/> calls it.
 /// </summary>
 internal static class ProviderBlocks
 {
@@ -44,7 +46,7 @@ internal static class ProviderBlocks
     public const string UnsupportedProvider = "unsupported_provider";
 
     /// <summary>True for the kinds called through <c>http.request</c>.</summary>
-    public static bool IsHttp(ProviderDescriptor provider) => provider.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible;
+    public static bool IsHttp(ProviderDescriptor provider) => provider.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible or ProviderKind.Anthropic;
 
     /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
     public static ExecRequest? Build(ProviderDescriptor provider, DecideRequest request, out string? reason)
@@ -65,6 +67,8 @@ internal static class ProviderBlocks
                     return null;
                 }
                 return NewRequest(provider, request, HttpBlockType, HttpPool, ChatCompletionBlock(provider, baseUrl, request));
+            case ProviderKind.Anthropic:
+                return NewRequest(provider, request, HttpBlockType, HttpPool, AnthropicBlock(provider, request));
             default:
                 reason = $"provider '{provider.Id}': kind {provider.Kind} cannot be executed by /v1/execute yet";
                 return null;
@@ -167,6 +171,24 @@ internal static class ProviderBlocks
             }
             writer.WriteEndObject();
             writer.WriteString("body", ChatCompletionBody(provider, request));
+            writer.WriteEndObject();
+        }
+        return ByteString.CopyFrom(buffer.WrittenSpan);
+    }
+
+    /// <summary>The <c>http.request</c> payload calling the Anthropic Messages API.</summary>
+    private static ByteString AnthropicBlock(ProviderDescriptor provider, DecideRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("url", AnthropicMessages.Url(provider.Endpoint ?? AnthropicMessages.BaseUrl));
+            writer.WriteString("method", "POST");
+            writer.WriteStartObject("headers");
+            AnthropicMessages.WriteHeaders(writer, provider);
+            writer.WriteEndObject();
+            writer.WriteString("body", AnthropicMessages.Body(provider, request));
             writer.WriteEndObject();
         }
         return ByteString.CopyFrom(buffer.WrittenSpan);

@@ -25,6 +25,7 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton<RoutingService>();
         services.TryAddSingleton<AssignmentPublisher>();
         services.TryAddSingleton<DecideProcessor>();
+        services.TryAddSingleton<NatsProviderClient>();
         services.TryAddSingleton<ExecuteProcessor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsDecideService>());
         return services;

@@ -90,6 +90,26 @@ public sealed class ExecuteEndToEndTests(ExecuteHostFixture host) : IClassFixtur
     }
 
     [Fact]
+    public async Task Execute_AnthropicProvider_CallsTheMessagesApi()
+    {
+        var payload = JsonNode.Parse("""{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello"}]}""");
+        var (status, body) = await ExecuteAsync("claude", payload);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.GetProperty("ok").GetBoolean(), body.ToString());
+        Assert.Equal(["claude:weighted:error:http_503", "claude:retry:ok:"], Attempts(body));
+        Assert.Equal("/v1/messages", host.AnthropicUpstream.LastPath);
+        Assert.Equal("2023-06-01", host.AnthropicUpstream.LastHeaders["anthropic-version"]);
+        var sent = JsonNode.Parse(host.AnthropicUpstream.LastBody)!;
+        Assert.Equal("claude-test", sent["model"]!.GetValue<string>());
+        Assert.Equal(1024, sent["max_tokens"]!.GetValue<int>());
+        Assert.Equal("Be brief.", sent["system"]!.GetValue<string>());
+        var message = Assert.Single(sent["messages"]!.AsArray());
+        Assert.Equal("user", message!["role"]!.GetValue<string>());
+        Assert.Equal("hello", message["content"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Execute_WithoutKey_Returns401()
     {
         using var response = await _http.PostAsync(new Uri(host.Process.BaseAddress, "v1/execute"),
@@ -140,6 +160,8 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
 
     public FlakyUpstream Upstream { get; } = new();
 
+    public FlakyUpstream AnthropicUpstream { get; } = new();
+
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true}}""");
@@ -154,6 +176,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
             await Process.DisposeAsync();
         }
         Upstream.Dispose();
+        AnthropicUpstream.Dispose();
         File.Delete(_configFile);
         File.Delete(_executorConfigFile);
     }
@@ -183,7 +206,8 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         Policy("blocks", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"echo_cpu"}"""),
                         Policy("slow", "sleepy", """{"when":{"status":["timeout"]},"retry":0,"to":"echo_cpu"}"""),
                         Policy("exhausted", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"broken_too"}"""),
-                        Policy("http", "llm", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}""")),
+                        Policy("http", "llm", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}"""),
+                        Policy("claude", "claude", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}""")),
                 }),
                 ["providers"] = new JsonArray(
                     JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}"""),
@@ -196,6 +220,13 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         ["kind"] = "openai_compatible",
                         ["model"] = "test-model",
                         ["base_url"] = Upstream.BaseUrl,
+                    },
+                    new JsonObject
+                    {
+                        ["id"] = "claude",
+                        ["kind"] = "anthropic",
+                        ["model"] = "claude-test",
+                        ["base_url"] = AnthropicUpstream.BaseUrl,
                     }),
             },
         },
@@ -221,6 +252,10 @@ public sealed class FlakyUpstream : IDisposable
     public string BaseUrl { get; }
 
     public string LastBody { get; private set; } = "";
+
+    public string LastPath { get; private set; } = "";
+
+    public IReadOnlyDictionary<string, string> LastHeaders { get; private set; } = new Dictionary<string, string>();
 
     public void Dispose()
     {
@@ -248,6 +283,9 @@ public sealed class FlakyUpstream : IDisposable
             {
                 return;
             }
+            LastPath = context.Request.Url!.AbsolutePath;
+            LastHeaders = context.Request.Headers.AllKeys.Where(k => k is not null)
+                .ToDictionary(k => k!.ToLowerInvariant(), k => context.Request.Headers[k]!, StringComparer.Ordinal);
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
             {
                 LastBody = await reader.ReadToEndAsync();

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Beamline.Interop.Nats;
 using Beamline.Testing;
 
 namespace Beamline.Host.Tests.Routing;
@@ -48,6 +49,33 @@ public sealed class ExecuteOverNatsTests(ExecuteOverNatsFixture host) : IClassFi
     }
 
     [Fact]
+    public async Task Execute_NatsProvider_IsCalledWithTheCp1ProviderRequest()
+    {
+        var reply = Assert.Single(await NodeNatsClient.RequestAsync(host.Nats.Url, ExecuteSubject, Request("custom", """{"text":"shout"}""")));
+
+        Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
+        using var answer = JsonDocument.Parse(Output(reply));
+        Assert.Equal("SHOUT", answer.RootElement.GetProperty("answer").GetString());
+        Assert.Equal(ExecuteOverNatsFixture.Tenant, answer.RootElement.GetProperty("tenant_header").GetString());
+        var sent = host.LastProviderRequest!.Value;
+        Assert.Equal(ExecuteOverNatsFixture.Tenant, sent.GetProperty("tenant_id").GetString());
+        Assert.Equal("req-custom", sent.GetProperty("request_id").GetString());
+        Assert.Equal("custom", sent.GetProperty("provider_id").GetString());
+        Assert.Equal("chat", sent.GetProperty("task_type").GetString());
+    }
+
+    [Fact]
+    public async Task Execute_NatsProviderErrorOrNoResponders_FallsBack()
+    {
+        var failing = Assert.Single(await NodeNatsClient.RequestAsync(host.Nats.Url, ExecuteSubject, Request("failing", """{"n":3}""")));
+        var absent = Assert.Single(await NodeNatsClient.RequestAsync(host.Nats.Url, ExecuteSubject, Request("absent", """{"n":4}""")));
+
+        Assert.Equal(["failing:weighted:error:model_overloaded", "echo_cpu:fallback:ok:"], Attempts(failing));
+        Assert.Equal(["absent:weighted:error:no_responders", "echo_cpu:fallback:ok:"], Attempts(absent));
+        Assert.Equal("""{"n":4}""", Output(absent));
+    }
+
+    [Fact]
     public async Task ExecuteOverNats_BadRequests_ReplyCp1Errors()
     {
         var unknownTenant = Assert.Single(await NodeNatsClient.RequestAsync(host.Nats.Url, ExecuteSubject,
@@ -59,6 +87,10 @@ public sealed class ExecuteOverNatsTests(ExecuteOverNatsFixture host) : IClassFi
         Assert.Equal("invalid_request", Code(malformed));
         Assert.Equal("policy_not_found", Code(unknownPolicy));
     }
+
+    private static string[] Attempts(JsonElement reply) => reply.GetProperty("route").GetProperty("attempts").EnumerateArray()
+        .Select(a => $"{a.GetProperty("provider_id").GetString()}:{a.GetProperty("reason").GetString()}:{a.GetProperty("status").GetString()}:{(a.GetProperty("error_code").ValueKind == JsonValueKind.String ? a.GetProperty("error_code").GetString() : "")}")
+        .ToArray();
 
     private static string Code(JsonElement reply)
     {
@@ -92,9 +124,28 @@ public sealed class ExecuteOverNatsFixture : IAsyncLifetime
 
     public ControlPlaneProcess Process { get; private set; } = null!;
 
+    /// <summary>The last request the custom provider <c>custom</c> received.</summary>
+    public JsonElement? LastProviderRequest { get; private set; }
+
+    private NatsConnection _providers = null!;
+    private readonly List<NatsSubscription> _subscriptions = [];
+
     public async Task InitializeAsync()
     {
         Nats = await NatsServer.StartAsync();
+        // Two custom providers as a user would write them: one answers, one reports an error.
+        _providers = NatsConnection.Connect(new NatsConnectionOptions { Url = Nats.Url, Name = "test-custom-providers" });
+        _subscriptions.Add(_providers.Subscribe("beamline.provider.custom.v1", null, msg =>
+        {
+            using var request = JsonDocument.Parse(msg.Data.ToArray());
+            LastProviderRequest = request.RootElement.Clone();
+            var text = request.RootElement.GetProperty("payload").GetProperty("text").GetString()!;
+            var answer = new JsonObject { ["answer"] = text.ToUpperInvariant(), ["tenant_header"] = msg.GetHeader("Beamline-Tenant") };
+            msg.Respond(Encoding.UTF8.GetBytes(answer.ToJsonString()));
+        }));
+        _subscriptions.Add(_providers.Subscribe("beamline.provider.failing.v1", null, msg =>
+            msg.Respond("""{"error":{"code":"model_overloaded","message":"busy"}}"""u8)));
+        _providers.Flush(TimeSpan.FromSeconds(5));
         Worker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("exec-nats"), ["cpu=2"]);
         await File.WriteAllTextAsync(_configFile, Config());
         Process = await ControlPlaneProcess.StartAsync("--config", _configFile, "--nats", Nats.Url);
@@ -109,6 +160,14 @@ public sealed class ExecuteOverNatsFixture : IAsyncLifetime
         if (Worker is not null)
         {
             await Worker.DisposeAsync();
+        }
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+        if (_providers is not null)
+        {
+            await _providers.DisposeAsync();
         }
         if (Nats is not null)
         {
@@ -137,11 +196,17 @@ public sealed class ExecuteOverNatsFixture : IAsyncLifetime
                     ["default_policy"] = "direct",
                     ["policies"] = new JsonArray(
                         Policy("direct", "echo_cpu"),
-                        Policy("blocks", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"echo_cpu"}""")),
+                        Policy("blocks", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"echo_cpu"}"""),
+                        Policy("custom", "custom"),
+                        Policy("failing", "failing", """{"when":{"status":["5xx"]},"retry":0,"to":"echo_cpu"}"""),
+                        Policy("absent", "absent", """{"when":{"status":["503"]},"retry":0,"to":"echo_cpu"}""")),
                 }),
                 ["providers"] = new JsonArray(
                     JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}"""),
-                    JsonNode.Parse("""{"id":"broken","kind":"block","block_type":"no.such.block","pool":"cpu"}""")),
+                    JsonNode.Parse("""{"id":"broken","kind":"block","block_type":"no.such.block","pool":"cpu"}"""),
+                    JsonNode.Parse("""{"id":"custom","kind":"nats_provider","timeout_ms":5000}"""),
+                    JsonNode.Parse("""{"id":"failing","kind":"nats_provider","timeout_ms":5000}"""),
+                    JsonNode.Parse("""{"id":"absent","kind":"nats_provider","timeout_ms":5000}""")),
             },
         },
     }.ToJsonString();

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Beamline.Cp1;
+using Beamline.Routing.Catalog;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// The Anthropic Messages API call of an <c>anthropic</c> provider: <c>POST {base_url}/messages</c>
+/// with <c>x-api-key</c> and <c>anthropic-version</c>, and a body built from the request's payload
+/// the way <see cref="ProviderBlocks.ChatCompletionBody"/> builds an OpenAI one. Differences the
+/// API imposes: <c>max_tokens</c> is required, and system prompts go in the top-level
+/// <c>system</c> field, not in <c>messages</c>.
+/// </summary>
+internal static class AnthropicMessages
+{
+    /// <summary>The base URL when the entry gives none.</summary>
+    public const string BaseUrl = "https://api.anthropic.com/v1";
+
+    /// <summary>The API version sent in <c>anthropic-version</c>.</summary>
+    public const string ApiVersion = "2023-06-01";
+
+    /// <summary><c>max_tokens</c> when the payload sets none.</summary>
+    public const int DefaultMaxTokens = 1024;
+
+    /// <summary>The URL of the messages endpoint under <paramref name="baseUrl"/>.</summary>
+    public static string Url(string baseUrl) => baseUrl.TrimEnd('/') + "/messages";
+
+    /// <summary>The headers of the call (the API key from the entry's environment variable, when set).</summary>
+    public static void WriteHeaders(Utf8JsonWriter writer, ProviderDescriptor provider)
+    {
+        writer.WriteString("Content-Type", "application/json");
+        writer.WriteString("anthropic-version", ApiVersion);
+        if (provider.ApiKeyVariable is { } variable && Environment.GetEnvironmentVariable(variable) is { Length: > 0 } apiKey)
+        {
+            writer.WriteString("x-api-key", apiKey);
+        }
+    }
+
+    /// <summary>
+    /// The request body. A JSON object payload with <c>messages</c> is sent with its <c>system</c>
+    /// messages moved to <c>system</c>; one with <c>text</c> or <c>prompt</c> becomes one message
+    /// (<c>role</c> <c>assistant</c> when it says so, else <c>user</c>: the API has no system role in
+    /// <c>messages</c>), keeping <c>system</c>, <c>temperature</c> and the like; anything else becomes
+    /// one user message holding its text. The provider's <c>model</c> and
+    /// <see cref="DefaultMaxTokens"/> fill what the payload does not set.
+    /// </summary>
+    public static string Body(ProviderDescriptor provider, DecideRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>(request.Payload.Length + 160);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            if (request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString) || !TryWriteObject(writer, provider, request.Payload))
+            {
+                writer.WriteStartObject();
+                WriteDefaults(writer, provider, hasModel: false, hasMaxTokens: false);
+                WriteOneMessage(writer, "user", Encoding.UTF8.GetString(request.Payload.Span));
+                writer.WriteEndObject();
+            }
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static bool TryWriteObject(Utf8JsonWriter writer, ProviderDescriptor provider, ReadOnlyMemory<byte> payload)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+            writer.WriteStartObject();
+            WriteDefaults(writer, provider, root.TryGetProperty("model", out _), root.TryGetProperty("max_tokens", out _));
+            if (root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
+            {
+                WriteMessages(writer, root, messages);
+            }
+            else
+            {
+                var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+                    : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()!
+                    : root.GetRawText();
+                var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() == "assistant" ? "assistant" : "user";
+                foreach (var member in root.EnumerateObject())
+                {
+                    if (member.Name is "model" or "max_tokens" or "system" or "temperature" or "top_p" or "stop_sequences" or "metadata")
+                    {
+                        member.WriteTo(writer);
+                    }
+                }
+                WriteOneMessage(writer, role, text);
+            }
+            writer.WriteEndObject();
+            return true;
+        }
+    }
+
+    // Every member but messages and system passes through; system messages join the system prompt.
+    private static void WriteMessages(Utf8JsonWriter writer, JsonElement root, JsonElement messages)
+    {
+        var system = new StringBuilder();
+        if (root.TryGetProperty("system", out var given) && given.ValueKind == JsonValueKind.String)
+        {
+            system.Append(given.GetString());
+        }
+        foreach (var member in root.EnumerateObject())
+        {
+            if (member.Name is not ("messages" or "system"))
+            {
+                member.WriteTo(writer);
+            }
+        }
+        writer.WriteStartArray("messages");
+        foreach (var message in messages.EnumerateArray())
+        {
+            if (message.ValueKind == JsonValueKind.Object && message.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String
+                && role.GetString() == "system" && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+            {
+                system.Append(system.Length > 0 ? "\n\n" : "").Append(content.GetString());
+                continue;
+            }
+            message.WriteTo(writer);
+        }
+        writer.WriteEndArray();
+        if (system.Length > 0)
+        {
+            writer.WriteString("system", system.ToString());
+        }
+        else if (given.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            writer.WritePropertyName("system");
+            given.WriteTo(writer); // structured system blocks pass through as given
+        }
+    }
+
+    private static void WriteDefaults(Utf8JsonWriter writer, ProviderDescriptor provider, bool hasModel, bool hasMaxTokens)
+    {
+        if (!hasModel && provider.Model is { } model)
+        {
+            writer.WriteString("model", model);
+        }
+        if (!hasMaxTokens)
+        {
+            writer.WriteNumber("max_tokens", DefaultMaxTokens);
+        }
+    }
+
+    private static void WriteOneMessage(Utf8JsonWriter writer, string role, string content)
+    {
+        writer.WriteStartArray("messages");
+        writer.WriteStartObject();
+        writer.WriteString("role", role);
+        writer.WriteString("content", content);
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+    }
+}

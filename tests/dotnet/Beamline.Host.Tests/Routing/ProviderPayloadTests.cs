@@ -1,0 +1,87 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Beamline.Cp1;
+using Beamline.Host.Routing;
+using Beamline.Routing.Catalog;
+
+namespace Beamline.Host.Tests.Routing;
+
+/// <summary>How a CP1 payload becomes an Anthropic Messages body and a CP1 NATS provider request, and how a provider's reply is read.</summary>
+public sealed class ProviderPayloadTests
+{
+    private static readonly ProviderDescriptor Claude = new() { Id = "claude", Kind = ProviderKind.Anthropic, Model = "claude-test" };
+
+    [Fact]
+    public void AnthropicBody_TextPayload_BecomesOneUserMessageKeepingItsSettings()
+    {
+        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, Request("""{"text":"hi","role":"system","temperature":0.2,"max_tokens":50}""")))!;
+
+        Assert.Equal("claude-test", body["model"]!.GetValue<string>());
+        Assert.Equal(50, body["max_tokens"]!.GetValue<int>());
+        Assert.Equal(0.2, body["temperature"]!.GetValue<double>());
+        var message = Assert.Single(body["messages"]!.AsArray())!;
+        Assert.Equal(("user", "hi"), (message["role"]!.GetValue<string>(), message["content"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void AnthropicBody_MessagesWithSystem_JoinsSystemPromptsAndKeepsTheModelGiven()
+    {
+        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, Request(
+            """{"model":"claude-other","system":"First.","messages":[{"role":"system","content":"Second."},{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}""")))!;
+
+        Assert.Equal("claude-other", body["model"]!.GetValue<string>());
+        Assert.Equal(1024, body["max_tokens"]!.GetValue<int>());
+        Assert.Equal("First.\n\nSecond.", body["system"]!.GetValue<string>());
+        Assert.Equal(["user", "assistant"], body["messages"]!.AsArray().Select(m => m!["role"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void AnthropicBody_PlainTextPayload_IsTheUserMessage()
+    {
+        var request = Request("plain words") with { PayloadEncoding = PayloadEncoding.Text };
+        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, request))!;
+
+        Assert.Equal("plain words", body["messages"]![0]!["content"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("""{"answer":"ok"}""", true, null)]
+    [InlineData("not json at all", true, null)]
+    [InlineData("""{"error":"boom"}""", false, "provider_error")]
+    [InlineData("""{"error":{"code":"rate_limited","message":"slow down"}}""", false, "rate_limited")]
+    [InlineData("""{"status":"error"}""", false, "provider_error")]
+    public void NatsProviderReply_ErrorShapesAreFailures(string reply, bool succeeded, string? code)
+    {
+        var outcome = NatsProviderClient.Interpret(Encoding.UTF8.GetBytes(reply));
+
+        Assert.Equal(succeeded, outcome.Succeeded);
+        Assert.Equal(code, outcome.ErrorCode);
+        Assert.Equal(reply, Encoding.UTF8.GetString(outcome.Output.Span));
+    }
+
+    [Fact]
+    public void NatsProviderRequest_CarriesTheCp1Fields()
+    {
+        var provider = new ProviderDescriptor { Id = "custom", Kind = ProviderKind.NatsProvider, SubjectVersion = 2 };
+        var body = JsonNode.Parse(NatsProviderClient.Body(provider, Request("""{"text":"x"}""") with
+        {
+            TraceId = "trace-1",
+            Metadata = new Dictionary<string, string> { ["source"] = "test" },
+        }))!;
+
+        Assert.Equal("beamline.provider.custom.v2", provider.Subject);
+        Assert.Equal("trace-1", body["trace_id"]!.GetValue<string>());
+        Assert.Equal("t1", body["tenant_id"]!.GetValue<string>());
+        Assert.Equal("x", body["payload"]!["text"]!.GetValue<string>());
+        Assert.Equal("test", body["metadata"]!["source"]!.GetValue<string>());
+    }
+
+    private static DecideRequest Request(string payload) => new()
+    {
+        TenantId = "t1",
+        RequestId = "r1",
+        TaskType = "chat",
+        Payload = Encoding.UTF8.GetBytes(payload),
+        PayloadEncoding = PayloadEncoding.Json,
+    };
+}
