@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Beamline.Cp1;
@@ -47,63 +46,38 @@ internal static class AnthropicMessages
     /// <see cref="DefaultMaxTokens"/> fill what the payload does not set.
     /// </summary>
     public static string Body(ProviderDescriptor provider, DecideRequest request)
-    {
-        var buffer = new ArrayBufferWriter<byte>(request.Payload.Length + 160);
-        using (var writer = new Utf8JsonWriter(buffer))
+        => ProviderBlocks.JsonBody(provider, request, WriteObject, static (writer, provider, text) =>
         {
-            if (request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString) || !TryWriteObject(writer, provider, request.Payload))
-            {
-                writer.WriteStartObject();
-                WriteDefaults(writer, provider, hasModel: false, hasMaxTokens: false);
-                WriteOneMessage(writer, "user", Encoding.UTF8.GetString(request.Payload.Span));
-                writer.WriteEndObject();
-            }
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    private static bool TryWriteObject(Utf8JsonWriter writer, ProviderDescriptor provider, ReadOnlyMemory<byte> payload)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(payload);
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return false;
-            }
             writer.WriteStartObject();
-            WriteDefaults(writer, provider, root.TryGetProperty("model", out _), root.TryGetProperty("max_tokens", out _));
-            if (root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
-            {
-                WriteMessages(writer, root, messages);
-            }
-            else
-            {
-                var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
-                    : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()!
-                    : root.GetRawText();
-                var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() == "assistant" ? "assistant" : "user";
-                foreach (var member in root.EnumerateObject())
-                {
-                    if (member.Name is "model" or "max_tokens" or "system" or "temperature" or "top_p" or "stop_sequences" or "metadata")
-                    {
-                        member.WriteTo(writer);
-                    }
-                }
-                WriteOneMessage(writer, role, text);
-            }
+            WriteDefaults(writer, provider, hasModel: false, hasMaxTokens: false);
+            ProviderBlocks.WriteMessage(writer, "user", text);
             writer.WriteEndObject();
-            return true;
+        });
+
+    private static void WriteObject(Utf8JsonWriter writer, ProviderDescriptor provider, JsonElement root)
+    {
+        writer.WriteStartObject();
+        WriteDefaults(writer, provider, root.TryGetProperty("model", out _), root.TryGetProperty("max_tokens", out _));
+        if (root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
+        {
+            WriteMessages(writer, root, messages);
         }
+        else
+        {
+            var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+                : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()!
+                : root.GetRawText();
+            var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() == "assistant" ? "assistant" : "user";
+            foreach (var member in root.EnumerateObject())
+            {
+                if (member.Name is "model" or "max_tokens" or "system" or "temperature" or "top_p" or "stop_sequences" or "metadata")
+                {
+                    member.WriteTo(writer);
+                }
+            }
+            ProviderBlocks.WriteMessage(writer, role, text);
+        }
+        writer.WriteEndObject();
     }
 
     // Every member but messages and system passes through; system messages join the system prompt.
@@ -154,15 +128,5 @@ internal static class AnthropicMessages
         {
             writer.WriteNumber("max_tokens", DefaultMaxTokens);
         }
-    }
-
-    private static void WriteOneMessage(Utf8JsonWriter writer, string role, string content)
-    {
-        writer.WriteStartArray("messages");
-        writer.WriteStartObject();
-        writer.WriteString("role", role);
-        writer.WriteString("content", content);
-        writer.WriteEndObject();
-        writer.WriteEndArray();
     }
 }

@@ -201,68 +201,84 @@ internal static class ProviderBlocks
     /// message holding its text.
     /// </summary>
     internal static string ChatCompletionBody(ProviderDescriptor provider, DecideRequest request)
+        => JsonBody(provider, request, WriteChatObject, static (writer, provider, text) =>
+        {
+            writer.WriteStartObject();
+            WriteModel(writer, provider);
+            WriteMessage(writer, "user", text);
+            writer.WriteEndObject();
+        });
+
+    /// <summary>
+    /// An HTTP provider's request body: <paramref name="writeObject"/> writes it from a payload that
+    /// is a JSON object (given as JSON or as a JSON string), <paramref name="writeText"/> from the
+    /// text of any other payload.
+    /// </summary>
+    internal static string JsonBody(ProviderDescriptor provider, DecideRequest request,
+        Action<Utf8JsonWriter, ProviderDescriptor, JsonElement> writeObject, Action<Utf8JsonWriter, ProviderDescriptor, string> writeText)
     {
-        var payload = request.Payload;
-        var buffer = new ArrayBufferWriter<byte>(payload.Length + 128);
+        var buffer = new ArrayBufferWriter<byte>(request.Payload.Length + 160);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            if (request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString) || !TryWriteObject(writer, provider, payload))
+            using var document = request.PayloadEncoding is PayloadEncoding.Json or PayloadEncoding.JsonString ? ParseObject(request.Payload) : null;
+            if (document is not null)
             {
-                writer.WriteStartObject();
-                WriteModel(writer, provider);
-                WriteMessage(writer, "user", Encoding.UTF8.GetString(payload.Span));
-                writer.WriteEndObject();
+                writeObject(writer, provider, document.RootElement);
+            }
+            else
+            {
+                writeText(writer, provider, Encoding.UTF8.GetString(request.Payload.Span));
             }
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static bool TryWriteObject(Utf8JsonWriter writer, ProviderDescriptor provider, ReadOnlyMemory<byte> payload)
+    private static JsonDocument? ParseObject(ReadOnlyMemory<byte> payload)
     {
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(payload);
+            var document = JsonDocument.Parse(payload);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return document;
+            }
+            document.Dispose();
+            return null;
         }
         catch (JsonException)
         {
-            return false;
+            return null;
         }
-        using (document)
+    }
+
+    private static void WriteChatObject(Utf8JsonWriter writer, ProviderDescriptor provider, JsonElement root)
+    {
+        writer.WriteStartObject();
+        if (!root.TryGetProperty("model", out _))
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return false;
-            }
-            writer.WriteStartObject();
-            if (!root.TryGetProperty("model", out _))
-            {
-                WriteModel(writer, provider);
-            }
-            if (root.TryGetProperty("messages", out _))
-            {
-                foreach (var member in root.EnumerateObject())
-                {
-                    member.WriteTo(writer);
-                }
-            }
-            else
-            {
-                var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
-                    : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()
-                    : root.GetRawText();
-                var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : "user";
-                if (root.TryGetProperty("model", out var model))
-                {
-                    writer.WritePropertyName("model");
-                    model.WriteTo(writer);
-                }
-                WriteMessage(writer, role, text!);
-            }
-            writer.WriteEndObject();
-            return true;
+            WriteModel(writer, provider);
         }
+        if (root.TryGetProperty("messages", out _))
+        {
+            foreach (var member in root.EnumerateObject())
+            {
+                member.WriteTo(writer);
+            }
+        }
+        else
+        {
+            var text = root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
+                : root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()
+                : root.GetRawText();
+            var role = root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : "user";
+            if (root.TryGetProperty("model", out var model))
+            {
+                writer.WritePropertyName("model");
+                model.WriteTo(writer);
+            }
+            WriteMessage(writer, role, text!);
+        }
+        writer.WriteEndObject();
     }
 
     private static void WriteModel(Utf8JsonWriter writer, ProviderDescriptor provider)
@@ -273,7 +289,8 @@ internal static class ProviderBlocks
         }
     }
 
-    private static void WriteMessage(Utf8JsonWriter writer, string role, string content)
+    /// <summary>Writes <c>"messages": [{"role", "content"}]</c>.</summary>
+    internal static void WriteMessage(Utf8JsonWriter writer, string role, string content)
     {
         writer.WriteStartArray("messages");
         writer.WriteStartObject();
