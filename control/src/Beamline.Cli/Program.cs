@@ -8,4 +8,6 @@ var root = new RootCommand("Beamline: AI request router and execution control pl
     BenchCommand.Create(),
     PolicyCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// SIGTERM and Ctrl-C belong to the commands: `serve` drains within Beamline:Shutdown:TimeoutSeconds
+// (System.CommandLine would otherwise end the process 2 s after the signal).
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

@@ -24,11 +24,11 @@ public sealed class DispatchOptions
 /// <summary>Dispatch over NATS to <c>beamline-worker</c> processes.</summary>
 public sealed class NatsDispatchOptions
 {
-    /// <summary>The NATS server, e.g. <c>nats://127.0.0.1:4222</c>. Defaults to null: in-process.</summary>
+    /// <summary>
+    /// The NATS server(s), e.g. <c>nats://127.0.0.1:4222</c>. Defaults to null: in-process. The
+    /// connection itself (credentials, TLS, reconnects) is <c>Beamline:Nats</c> of Beamline.Nats.
+    /// </summary>
     public string? Url { get; set; }
-
-    /// <summary>The connection name shown by the server. Defaults to "beamline-control".</summary>
-    public string ConnectionName { get; set; } = "beamline-control";
 
     /// <summary>
     /// Added to a block's deadline when waiting for its reply, so that the worker's own
@@ -73,11 +73,6 @@ public sealed class DispatchOptionsValidator : IValidateOptions<DispatchOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
-        if (options.Nats.Url is { Length: > 0 } url
-            && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("nats" or "tls")))
-        {
-            failures.Add($"Beamline:Nats:Url '{url}' is not a nats:// or tls:// URL.");
-        }
         if (options.DefaultDeadline <= TimeSpan.Zero)
         {
             failures.Add("Beamline:DefaultDeadline must be positive.");

@@ -14,7 +14,9 @@ public static class DispatchServiceCollectionExtensions
     /// Adds <see cref="IBlockDispatcher"/>: over NATS when <c>Beamline:Nats:Url</c> is set,
     /// otherwise in-process (the embedded default).
     /// </summary>
-    public static IServiceCollection AddBeamlineDispatch(this IServiceCollection services, IConfiguration configuration)
+    /// <paramref name="retryInitialConnect"/>: see <c>AddBeamlineNats</c>.
+    public static IServiceCollection AddBeamlineDispatch(this IServiceCollection services, IConfiguration configuration,
+        bool retryInitialConnect = true)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -22,6 +24,7 @@ public static class DispatchServiceCollectionExtensions
             .Bind(configuration.GetSection(DispatchOptions.SectionName))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DispatchOptions>, DispatchOptionsValidator>());
+        services.AddBeamlineNats(configuration, retryInitialConnect);
         services.TryAddSingleton<IBlockDispatcher>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DispatchOptions>>();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Blocks;
+using Beamline.Host.Health;
 using Beamline.Host.Http;
 using Beamline.Host.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -8,12 +9,16 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using HttpProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Beamline.Host;
 
-/// <summary>Builds the control plane's web host: Kestrel, dispatch, tenancy, CP1 decide (HTTP and NATS) and the HTTP API.</summary>
+/// <summary>
+/// Builds the control plane's web host: Kestrel (HTTP/1.1 and an h2c gRPC endpoint), dispatch,
+/// the NATS connection, tenancy, CP1 decide (HTTP and NATS) and the HTTP API.
+/// </summary>
 public static class BeamlineWebHost
 {
     /// <summary>
@@ -33,20 +38,35 @@ public static class BeamlineWebHost
         }
         builder.Services.AddOptions<HostOptions>().Bind(builder.Configuration.GetSection(HostOptions.SectionName));
         var hostOptions = builder.Configuration.GetSection(HostOptions.SectionName).Get<HostOptions>() ?? new HostOptions();
-        builder.WebHost.UseUrls(hostOptions.Urls);
+        var grpcOptions = builder.Configuration.GetSection(GrpcOptions.SectionName).Get<GrpcOptions>() ?? new GrpcOptions();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = hostOptions.MaxRequestBytes + 1L;
+            kestrel.Configure(Endpoints(hostOptions.Urls, grpcOptions.Urls));
         });
-        builder.Services.AddBeamlineDispatch(builder.Configuration);
+
+        // SIGTERM: stop taking work, let what is in flight finish within the timeout, exit 0.
+        var shutdown = builder.Configuration.GetSection(ShutdownOptions.SectionName).Get<ShutdownOptions>() ?? new ShutdownOptions();
+        builder.Services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.SectionName));
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(host =>
+        {
+            host.ShutdownTimeout = shutdown.Timeout + TimeSpan.FromSeconds(2);
+            host.ServicesStopConcurrently = true; // HTTP and NATS drain side by side
+        });
+
+        builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
+        builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
 
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
-        app.MapGet("/healthz", (IBlockDispatcher dispatcher) => Results.Json(
-            new HealthResponse("ok", dispatcher.Mode), HostJsonContext.Default.HealthResponse));
+        app.MapHealthEndpoints();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         app.MapRouterAdminEndpoints();
@@ -54,6 +74,24 @@ public static class BeamlineWebHost
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));
         return app;
+    }
+
+    // Kestrel's endpoints: the HTTP URLs (HTTP/1.1) and the gRPC URLs (HTTP/2 only).
+    private static IConfiguration Endpoints(string httpUrls, string grpcUrls)
+    {
+        var endpoints = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var split = StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries;
+        var i = 0;
+        foreach (var url in httpUrls.Split(';', split))
+        {
+            endpoints[$"Endpoints:http{i++}:Url"] = url;
+        }
+        foreach (var url in grpcUrls.Split(';', split))
+        {
+            endpoints[$"Endpoints:grpc{i}:Url"] = url;
+            endpoints[$"Endpoints:grpc{i++}:Protocols"] = nameof(HttpProtocols.Http2);
+        }
+        return new ConfigurationBuilder().AddInMemoryCollection(endpoints).Build();
     }
 
     private static Task WriteUnhandledAsync(HttpContext context)

@@ -1,3 +1,5 @@
+using Beamline.Nats;
+
 namespace Beamline.Dispatch.Tests;
 
 public sealed class DispatchOptionsValidatorTests
@@ -13,11 +15,37 @@ public sealed class DispatchOptionsValidatorTests
     [Theory]
     [InlineData("http://127.0.0.1:4222")]
     [InlineData("not a url")]
+    [InlineData("nats://127.0.0.1:4222,http://other:4222")]
     public void Validate_NonNatsUrl_FailsNamingTheKey(string url)
     {
-        var result = _validator.Validate(null, new DispatchOptions { Nats = { Url = url } });
+        var result = new NatsClientOptionsValidator().Validate(null, new NatsClientOptions { Url = url });
         Assert.True(result.Failed);
         Assert.Contains("Beamline:Nats:Url", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_UrlListAndTls_Succeed()
+    {
+        var result = new NatsClientOptionsValidator().Validate(null, new NatsClientOptions { Url = "nats://a:4222, tls://b:4222" });
+        Assert.True(result.Succeeded, result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validate_MissingCredentialFilesAndHalfAClientCertificate_ReportEach()
+    {
+        var options = new NatsClientOptions
+        {
+            Url = "nats://127.0.0.1:4222",
+            CredsFile = "/nonexistent/user.creds",
+            Password = "secret",
+            Tls = { CertFile = "/nonexistent/client.pem" },
+        };
+        var result = new NatsClientOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains("Beamline:Nats:CredsFile", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Beamline:Nats:Password needs Beamline:Nats:User", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("CertFile and Beamline:Nats:Tls:KeyFile go together", result.FailureMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]

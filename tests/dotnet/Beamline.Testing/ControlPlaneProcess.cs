@@ -7,8 +7,9 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
 {
     private readonly string _dataDirectory;
 
-    private ControlPlaneProcess(ChildProcess process, int port, string dataDirectory)
+    private ControlPlaneProcess(ChildProcess process, int port, int grpcPort, string dataDirectory)
     {
+        GrpcAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}/"));
         Process = process;
         _dataDirectory = dataDirectory;
         BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/"));
@@ -20,6 +21,9 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     /// <summary>Where it listens.</summary>
     public Uri BaseAddress { get; }
 
+    /// <summary>Where its gRPC (h2c) endpoint listens.</summary>
+    public Uri GrpcAddress { get; }
+
     /// <summary>
     /// Starts <c>beamline serve --urls ... --data-dir ... args</c> and waits until it accepts
     /// connections. Each process gets its own fresh tenancy data directory, deleted on dispose.
@@ -28,8 +32,11 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     {
         var port = FreePort.Next();
         var dataDirectory = Directory.CreateTempSubdirectory("beamline-data-").FullName;
+        // gRPC on its own free port, so that control planes of parallel tests never collide.
+        var grpcPort = FreePort.Next();
         var process = ChildProcess.Start(RepoPaths.Program("beamline"),
-            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"), "--data-dir", dataDirectory, .. args]);
+            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
+             "--grpc-urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}"), "--data-dir", dataDirectory, .. args]);
         try
         {
             await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
@@ -41,7 +48,7 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
             Directory.Delete(dataDirectory, recursive: true);
             throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
         }
-        return new ControlPlaneProcess(process, port, dataDirectory);
+        return new ControlPlaneProcess(process, port, grpcPort, dataDirectory);
     }
 
     /// <inheritdoc />

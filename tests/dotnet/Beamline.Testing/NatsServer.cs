@@ -1,14 +1,17 @@
+using System.Globalization;
+
 namespace Beamline.Testing;
 
-/// <summary>A real nats-server (the Debian package) on a free loopback port.</summary>
+/// <summary>A real nats-server (the Debian package) on a free loopback port; it can be killed and restarted on that port.</summary>
 public sealed class NatsServer : IAsyncDisposable
 {
-    private readonly ChildProcess _process;
+    private readonly string[] _extraArgs;
+    private ChildProcess? _process;
 
-    private NatsServer(ChildProcess process, int port)
+    private NatsServer(int port, string[] extraArgs)
     {
-        _process = process;
         Port = port;
+        _extraArgs = extraArgs;
     }
 
     /// <summary>The client port.</summary>
@@ -17,23 +20,48 @@ public sealed class NatsServer : IAsyncDisposable
     /// <summary>The client URL.</summary>
     public string Url => $"nats://127.0.0.1:{Port}";
 
-    /// <summary>Starts a server and waits until it accepts connections.</summary>
-    public static async Task<NatsServer> StartAsync()
+    /// <summary>Whether the server process runs now.</summary>
+    public bool IsRunning => _process is { IsRunning: true };
+
+    /// <summary>
+    /// Starts a server and waits until it accepts connections. <paramref name="extraArgs"/> go to
+    /// nats-server as they are (e.g. <c>-c FILE</c> for a configuration with TLS and users).
+    /// </summary>
+    public static async Task<NatsServer> StartAsync(params string[] extraArgs)
     {
-        var binary = Locate();
-        var port = FreePort.Next();
-        var process = ChildProcess.Start(binary, ["-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var server = new NatsServer(FreePort.Next(), extraArgs);
+        await server.RestartAsync().ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>Kills the server (SIGKILL): clients see the connection drop.</summary>
+    public async Task KillAsync()
+    {
+        if (Interlocked.Exchange(ref _process, null) is { } process)
+        {
+            await process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts the server again on the same port (after <see cref="KillAsync"/>).</summary>
+    public async Task RestartAsync()
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("nats-server is already running");
+        }
+        var process = ChildProcess.Start(Locate(), ["-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), .. _extraArgs]);
         try
         {
-            await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(10), () => process.IsRunning).ConfigureAwait(false);
+            await FreePort.WaitUntilListeningAsync(Port, TimeSpan.FromSeconds(10), () => process.IsRunning).ConfigureAwait(false);
         }
         catch
         {
             var output = process.Output;
             await process.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"nats-server did not start on port {port}:\n{output}");
+            throw new InvalidOperationException($"nats-server did not start on port {Port}:\n{output}");
         }
-        return new NatsServer(process, port);
+        _process = process;
     }
 
     private static string Locate()
@@ -50,5 +78,5 @@ public sealed class NatsServer : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public ValueTask DisposeAsync() => new(KillAsync());
 }

@@ -40,6 +40,10 @@ internal static class BenchCommand
         {
             var natsUrl = parse.GetValue(nats);
             await using var services = DispatchServices.Build(CommonOptions.Overrides(natsUrl), parse.GetValue(config)?.FullName);
+            if (!await DispatchServices.ConnectAsync(services, "beamline bench dispatch").ConfigureAwait(false))
+            {
+                return 1;
+            }
             var dispatcher = services.GetRequiredService<IBlockDispatcher>();
             var template = new ExecRequest
             {

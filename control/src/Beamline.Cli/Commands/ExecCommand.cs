@@ -8,6 +8,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
 
 namespace Beamline.Cli.Commands;
 
@@ -73,6 +74,10 @@ internal static class ExecCommand
             }
 
             await using var services = DispatchServices.Build(CommonOptions.Overrides(parse.GetValue(nats)), parse.GetValue(config)?.FullName);
+            if (!await DispatchServices.ConnectAsync(services, "beamline exec").ConfigureAwait(false))
+            {
+                return 1;
+            }
             var dispatcher = services.GetRequiredService<IBlockDispatcher>();
             var result = await dispatcher.DispatchAsync(request, cancellationToken).ConfigureAwait(false);
             var output = new ArrayBufferWriter<byte>();
@@ -101,7 +106,29 @@ internal static class DispatchServices
         services.AddLogging(logging => logging
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .SetMinimumLevel(LogLevel.Warning));
-        services.AddBeamlineDispatch(configuration.Build());
+        services.AddBeamlineDispatch(configuration.Build(), retryInitialConnect: false);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+    }
+
+    /// <summary>
+    /// Connects to NATS when it is configured (a one-shot command does not wait for an absent
+    /// server); false, with the reason on stderr, when it cannot.
+    /// </summary>
+    public static async Task<bool> ConnectAsync(ServiceProvider services, string command)
+    {
+        if (services.GetService<INatsConnection>() is not NatsConnection connection)
+        {
+            return true;
+        }
+        try
+        {
+            await connection.ConnectAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (NatsException e)
+        {
+            await Console.Error.WriteLineAsync($"{command}: cannot connect to NATS at {connection.Opts.Url}: {e.Message}").ConfigureAwait(false);
+            return false;
+        }
     }
 }

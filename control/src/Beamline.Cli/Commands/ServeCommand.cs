@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Beamline.Host;
 using Microsoft.AspNetCore.Builder;
+using HostingAbstractionsExtensions = Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions;
 
 namespace Beamline.Cli.Commands;
 
@@ -15,13 +16,17 @@ internal static class ServeCommand
         {
             Description = "Where to listen (default http://127.0.0.1:8080; Beamline:Http:Urls).",
         };
+        var grpcUrls = new Option<string?>("--grpc-urls")
+        {
+            Description = "Where gRPC listens, HTTP/2 cleartext (default http://127.0.0.1:8081; empty: off; Beamline:Grpc:Urls).",
+        };
         var dataDir = new Option<DirectoryInfo?>("--data-dir")
         {
             Description = "Where tenancy keeps its database (default 'data' under the working directory; Beamline:Tenancy:DataDirectory).",
         };
         var command = new Command("serve", "Run the control plane (HTTP on Kestrel; CP1 decide on HTTP and, with --nats, on NATS); blocks run in-process unless --nats is given.")
         {
-            nats, config, urls, dataDir,
+            nats, config, urls, grpcUrls, dataDir,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -30,12 +35,19 @@ internal static class ServeCommand
             {
                 overrides[$"{HostOptions.SectionName}:Urls"] = listen;
             }
+            if (parse.GetValue(grpcUrls) is { } grpc)
+            {
+                overrides[$"{GrpcOptions.SectionName}:Urls"] = grpc;
+            }
             if (parse.GetValue(dataDir) is { } directory)
             {
                 overrides["Beamline:Tenancy:DataDirectory"] = directory.FullName;
             }
             var app = BeamlineWebHost.Build([], overrides, parse.GetValue(config)?.FullName);
-            await app.RunAsync().ConfigureAwait(false);
+            // The host handles SIGTERM itself: graceful shutdown within Beamline:Shutdown:TimeoutSeconds.
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            await HostingAbstractionsExtensions.WaitForShutdownAsync(app, cancellationToken).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -1,19 +1,20 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
-using Beamline.Interop.Nats;
+using Beamline.Nats;
 using Beamline.Worker.V2;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NATS.Client.Core;
 
 namespace Beamline.Dispatch.Nats;
 
 /// <summary>
 /// The distributed path: a block is a NATS request on <c>caf.exec.v2.&lt;pool&gt;</c>, answered by
-/// whichever <c>beamline-worker</c> of the pool's queue group takes it.
+/// whichever <c>beamline-worker</c> of the pool's queue group takes it. While NATS is down a
+/// block fails at once with <c>resource_unavailable</c>; a block waiting when the connection
+/// drops fails at that moment, not at its deadline.
 /// </summary>
-public sealed partial class NatsBlockDispatcher : IBlockDispatcher, IAsyncDisposable
+public sealed partial class NatsBlockDispatcher : IBlockDispatcher
 {
     /// <summary>The subject prefix of block requests; the pool name follows.</summary>
     public const string SubjectPrefix = "caf.exec.v2.";
@@ -24,25 +25,26 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher, IAsyncDispos
     /// <summary>Header carrying the block's deadline budget in milliseconds.</summary>
     public const string DeadlineHeader = "Beamline-Deadline-Ms";
 
-    private readonly NatsConnection _connection;
+    private readonly INatsConnection _connection;
+    private readonly NatsConnectionMonitor _monitor;
     private readonly DispatchOptions _options;
     private readonly ILogger<NatsBlockDispatcher> _logger;
     private readonly ConcurrentDictionary<string, string> _subjects = new(StringComparer.Ordinal);
+    private readonly NatsSubOpts _defaultReplyOpts;
 
-    /// <summary>Connects to the configured NATS server.</summary>
-    public NatsBlockDispatcher(IOptions<DispatchOptions> options, ILogger<NatsBlockDispatcher> logger)
+    /// <summary>Dispatches on the control plane's NATS connection.</summary>
+    public NatsBlockDispatcher(INatsConnection connection, NatsConnectionMonitor monitor, IOptions<DispatchOptions> options,
+        ILogger<NatsBlockDispatcher> logger)
     {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        _connection = connection;
+        _monitor = monitor;
         _options = options.Value;
         _logger = logger;
-        var url = _options.Nats.Url ?? throw new ArgumentException("Beamline:Nats:Url is not set.", nameof(options));
-        _connection = NatsConnection.Connect(new NatsConnectionOptions
-        {
-            Url = url,
-            Name = _options.Nats.ConnectionName,
-        });
-        LogConnected(url);
+        _defaultReplyOpts = new NatsSubOpts { Timeout = _options.DefaultDeadline + _options.Nats.ReplyGrace };
     }
 
     /// <inheritdoc />
@@ -64,43 +66,47 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher, IAsyncDispos
             // The worker enforces the deadline too; give it the one we wait for.
             request.DeadlineMs = (uint)Math.Min(uint.MaxValue, (ulong)deadline.TotalMilliseconds);
         }
-        var headers = new NatsHeaders();
+
+        // Taken before the state check: a drop after the check cancels it.
+        var outage = _monitor.OutageToken;
+        if (!_monitor.IsConnected)
+        {
+            return Unavailable(request, $"NATS is {_monitor.State}");
+        }
+        var headers = new NatsHeaders { [DeadlineHeader] = request.DeadlineMs.ToString(CultureInfo.InvariantCulture) };
         if (request.TenantId.Length > 0)
         {
-            headers.Set(TenantHeader, request.TenantId);
+            headers[TenantHeader] = request.TenantId;
         }
         if (request.Traceparent.Length > 0)
         {
-            headers.Set("traceparent", request.Traceparent);
+            headers["traceparent"] = request.Traceparent;
         }
-        headers.Set(DeadlineHeader, request.DeadlineMs.ToString(CultureInfo.InvariantCulture));
+        var replyOpts = request.DeadlineMs == (uint)_options.DefaultDeadline.TotalMilliseconds
+            ? _defaultReplyOpts
+            : new NatsSubOpts { Timeout = deadline + _options.Nats.ReplyGrace };
 
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage) : null;
         try
         {
-            Task<NatsReply> pending;
-            var size = request.CalculateSize();
-            var buffer = ArrayPool<byte>.Shared.Rent(size);
-            try
+            var reply = await _connection.RequestAsync(subject, request, headers,
+                ProtobufNatsSerializer<ExecRequest>.Default, ProtobufNatsSerializer<ExecResult>.Default,
+                replyOpts: replyOpts, cancellationToken: linked?.Token ?? outage).ConfigureAwait(false);
+            reply.EnsureSuccess();
+            if (reply.Data is { } result)
             {
-                request.WriteTo(buffer.AsSpan(0, size));
-
-                // RequestAsync has copied the payload into the outgoing message when it returns.
-                pending = _connection.RequestAsync(subject, buffer.AsMemory(0, size), headers,
-                    deadline + _options.Nats.ReplyGrace, NatsReplyHeaders.Skip, cancellationToken);
+                return result;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-            var reply = await pending.ConfigureAwait(false);
-            return ExecResult.Parser.ParseFrom(reply.Data.Span);
+            LogMalformedResult(request.BlockId, subject, "an empty reply");
+            return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.InternalError,
+                "the worker answered with an empty ExecResult");
         }
         catch (NatsNoRespondersException)
         {
             return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.NoResponders,
                 $"no worker serves pool '{request.Pool}' (nobody subscribes to {subject})");
         }
-        catch (NatsTimeoutException)
+        catch (NatsNoReplyException)
         {
             LogTimedOut(request.BlockId, subject, (long)deadline.TotalMilliseconds);
             return ExecErrorCodes.Failure(request, ExecStatus.Timeout, ExecErrorCodes.DeadlineExceeded,
@@ -110,36 +116,25 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher, IAsyncDispos
         {
             return ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled, "cancelled by the caller");
         }
-        catch (InvalidProtocolBufferException e)
+        catch (OperationCanceledException) when (outage.IsCancellationRequested)
         {
-            LogMalformedResult(request.BlockId, subject, e.Message);
+            return Unavailable(request, "the NATS connection dropped while the block was waiting for its result");
+        }
+        catch (NatsDeserializeException e)
+        {
+            LogMalformedResult(request.BlockId, subject, e.InnerException?.Message ?? e.Message);
             return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.InternalError,
                 "the worker answered with a malformed ExecResult");
         }
         catch (NatsException e)
         {
             LogTransportFailure(request.BlockId, subject, e.Message);
-            return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable,
-                $"NATS is unavailable: {e.Message}");
+            return Unavailable(request, e.Message);
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await _connection.DrainAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch (NatsException e)
-        {
-            LogTransportFailure("-", "drain", e.Message);
-        }
-        await _connection.DisposeAsync().ConfigureAwait(false);
-    }
-
-    [LoggerMessage(1, LogLevel.Information, "Dispatching blocks over NATS at {Url}.")]
-    private partial void LogConnected(string url);
+    private static ExecResult Unavailable(ExecRequest request, string why) =>
+        ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable, $"NATS is unavailable: {why}");
 
     [LoggerMessage(2, LogLevel.Warning, "Block '{BlockId}' on {Subject} got no result within {DeadlineMs} ms.")]
     private partial void LogTimedOut(string blockId, string subject, long deadlineMs);

@@ -1,30 +1,26 @@
 using System.Buffers;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Beamline.Cp1;
-using Beamline.Interop.Nats;
 using Beamline.Routing;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Routing;
 
 /// <summary>
 /// Publishes the CP1 ExecAssignment of a decision (<c>push_assignment: true</c>) on the request's
-/// <c>assignment_subject</c>, through the NATS connection that <see cref="NatsDecideService"/>
-/// holds. Without one (no <c>Beamline:Nats:Url</c>) nothing is published and the decision says so.
+/// <c>assignment_subject</c> on the control plane's NATS connection. Without one (no
+/// <c>Beamline:Nats:Url</c>) or while NATS is down nothing is published and the decision says so.
 /// </summary>
-internal sealed class AssignmentPublisher
+internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> logger, INatsConnection? connection = null)
 {
-    private NatsConnection? _connection;
-
-    public NatsConnection? Connection
-    {
-        get => Volatile.Read(ref _connection);
-        set => Volatile.Write(ref _connection, value);
-    }
-
-    /// <summary>Publishes; false when there is no connection. A buffered publish: it does not wait for the server.</summary>
+    /// <summary>
+    /// Publishes; false when there is no open connection. The publish is written to the
+    /// connection's buffer (it does not wait for the server).
+    /// </summary>
     public bool TryPublish(DecideRequest request, in RouteDecision decision)
     {
-        if (Connection is not { } connection)
+        if (connection is not { ConnectionState: NatsConnectionState.Open })
         {
             return false;
         }
@@ -33,9 +29,29 @@ internal sealed class AssignmentPublisher
         {
             Write(writer, request, decision);
         }
-        connection.Publish(request.AssignmentSubject, buffer.WrittenSpan);
+        var subject = request.AssignmentSubject;
+        var publish = connection.PublishAsync(subject, buffer.WrittenMemory);
+        if (!publish.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(publish, subject);
+        }
         return true;
     }
+
+    private async Task ObserveAsync(ValueTask publish, string subject)
+    {
+        try
+        {
+            await publish.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+        {
+            LogPublishFailed(subject, e.Message);
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Warning, "An assignment for {Subject} was not published: {Reason}")]
+    private partial void LogPublishFailed(string subject, string reason);
 
     /// <summary>
     /// The CP1 ExecAssignment, as the public Beamline router's <c>router_caf_adapter</c> builds it:

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Beamline.Cp1;
-using Beamline.Interop.Nats;
 using Microsoft.Extensions.Logging;
 
 namespace Beamline.Host.Routing;
@@ -8,7 +7,7 @@ namespace Beamline.Host.Routing;
 // The router admin subjects (docs/admin.md): the four of the CP1 router plus Beamline's provider
 // view. No queue group: every instance answers for itself, with its instance_id. Each handler
 // answers exactly once; a malformed request gets an invalid_request reply naming the field, and
-// a bug becomes an `internal` reply, never an exception on the delivery thread.
+// a bug becomes an `internal` reply, never an exception in the subscription's loop.
 internal sealed partial class NatsDecideService
 {
     /// <summary>The CP1 admin subject answering the extensions' health.</summary>
@@ -23,40 +22,21 @@ internal sealed partial class NatsDecideService
     /// <summary>Beamline's admin subject answering the providers and their statistics (no CP1 equivalent).</summary>
     public const string ProviderStatsSubject = "beamline.router.v1.admin.get_provider_stats";
 
-    private NatsSubscription? _extensionHealth;
-    private NatsSubscription? _dryRun;
-    private NatsSubscription? _complexity;
-    private NatsSubscription? _providerStats;
-
     private delegate int AdminView(Utf8JsonWriter writer, RoutingService routing, ReadOnlySpan<byte> body, int maxBytes);
 
     private delegate void TenantView(Utf8JsonWriter writer, RoutingService routing, string? tenantFilter);
 
-    private void OnBreakerStates(NatsMsg msg) => Answer(msg, _breakers, BreakerStates.Write, null);
-
-    private void OnExtensionHealth(NatsMsg msg) => Answer(msg, _extensionHealth, ExtensionHealthView.Write, null);
-
-    private void OnProviderStats(NatsMsg msg) => Answer(msg, _providerStats, ProviderStatsView.Write, null);
-
-    private void OnDryRun(NatsMsg msg) => Answer(msg, _dryRun, null, DryRunView.Write);
-
-    private void OnComplexity(NatsMsg msg) => Answer(msg, _complexity, null, PipelineComplexityView.Write);
-
     // A tenant view reads an empty body or {"tenant_id": "..."}; an admin view reads its own request.
-    private void Answer(NatsMsg msg, NatsSubscription? subscription, TenantView? tenantView, AdminView? view)
+    private bool Answer(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply, TenantView? tenantView, AdminView? view)
     {
-        if (msg.ReplyTo is null)
-        {
-            return; // published, not requested: nobody to answer
-        }
-        var (buffer, writer) = ReplyBuffers.Rent();
+        var writer = reply.Writer;
         try
         {
             if (view is not null)
             {
-                view(writer, _routing, msg.Data, _maxRequestBytes);
+                view(writer, _routing, body, _maxRequestBytes);
             }
-            else if (RouterAdminJson.ReadTenantFilter(msg.Data, _maxRequestBytes, out var tenant) is { } error)
+            else if (RouterAdminJson.ReadTenantFilter(body, _maxRequestBytes, out var tenant) is { } error)
             {
                 RouterAdminJson.WriteError(writer, _routing.InstanceId, error);
             }
@@ -64,16 +44,14 @@ internal sealed partial class NatsDecideService
             {
                 tenantView!(writer, _routing, tenant);
             }
-            writer.Flush();
         }
         catch (Exception e)
         {
-            LogAdminFailed(msg.Subject, e);
-            (buffer, writer) = ReplyBuffers.Rent();
+            LogAdminFailed(request.Subject, e);
+            reply.Restart();
             RouterAdminJson.WriteError(writer, _routing.InstanceId, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"));
-            writer.Flush();
         }
-        Reply(msg, buffer.WrittenSpan, subscription);
+        return true;
     }
 
     [LoggerMessage(20, LogLevel.Error, "A router admin request on {Subject} failed unexpectedly.")]

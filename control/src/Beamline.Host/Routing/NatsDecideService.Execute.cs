@@ -1,15 +1,15 @@
 using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
-using Beamline.Interop.Nats;
 using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Routing;
 
 // Route, then execute over NATS: the equivalent of POST /v1/execute on ExecuteSubject, in the
 // same queue group as decide. The body and the reply are those of the HTTP endpoint (docs/decide.md).
 // Executing awaits providers, so the handler copies the request and returns at once: the work
-// runs on the thread pool and the reply leaves on the immediate (SendAsap) connection.
+// runs on the thread pool and publishes its reply when done.
 internal sealed partial class NatsDecideService
 {
     /// <summary>The subject of route-then-execute, request-reply, JSON as <c>POST /v1/execute</c>.</summary>
@@ -19,33 +19,34 @@ internal sealed partial class NatsDecideService
     private readonly int _maxExecuteBytes = hostOptions.Value.MaxRequestBytes;
     private readonly int _maxExecutesInFlight = hostOptions.Value.MaxNatsExecutesInFlight;
     private int _executesInFlight;
-    private NatsSubscription? _execute;
 
-    private void OnExecute(NatsMsg msg)
+    private Task SubscribeExecuteAsync(INatsConnection connection) => SubscribeAsync(connection, ExecuteSubject, QueueGroup, OnExecute);
+
+    private bool OnExecute(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply)
     {
-        if (msg.ReplyTo is not { } replyTo)
-        {
-            return; // published, not requested: nobody to answer, and nothing to run for no one
-        }
         if (Interlocked.Increment(ref _executesInFlight) > _maxExecutesInFlight)
         {
             Interlocked.Decrement(ref _executesInFlight);
-            var (buffer, writer) = ReplyBuffers.Rent();
-            DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.QuotaExceeded,
+            DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.QuotaExceeded,
                 $"this control plane already runs {_maxExecutesInFlight} executes from NATS (Beamline:Http:MaxNatsExecutesInFlight)"), null, null);
-            writer.Flush();
-            Reply(msg, buffer.WrittenSpan, _execute);
-            return;
+            return true;
         }
-        // The native message dies when this returns: the body goes to a pooled copy.
-        var body = ArrayPool<byte>.Shared.Rent(Math.Max(1, msg.Data.Length));
-        msg.Data.CopyTo(body);
-        _ = ExecuteAsync(body, msg.Data.Length, replyTo);
+        if (_stopping.IsCancellationRequested)
+        {
+            Interlocked.Decrement(ref _executesInFlight);
+            DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.Internal, "the control plane is stopping"), null, null);
+            return true;
+        }
+        // The received buffer goes back to the pool when this returns: the work gets its own copy.
+        var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, body.Length));
+        body.CopyTo(copy);
+        _ = ExecuteAsync(copy, body.Length, request.ReplyTo);
+        return false;
     }
 
     private async Task ExecuteAsync(byte[] body, int length, string replyTo)
     {
-        await Task.Yield(); // off the delivery thread before any work
+        await Task.Yield(); // off the subscription's loop before any work
         var buffer = new ArrayBufferWriter<byte>(1024);
         try
         {
@@ -70,12 +71,12 @@ internal sealed partial class NatsDecideService
                         stopped ? "the control plane stopped before the execute finished" : "internal error"), null, null);
                 }
             }
-            if (_immediate is { } connection)
+            if (_connection is { } connection)
             {
-                connection.Publish(replyTo, buffer.WrittenSpan);
+                await connection.PublishAsync(replyTo, buffer.WrittenMemory).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is NatsException or ObjectDisposedException)
+        catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
         {
             LogExecuteReplyFailed(replyTo, e.Message); // the requester times out; the outcome is in the router's statistics
         }
@@ -86,17 +87,17 @@ internal sealed partial class NatsDecideService
         }
     }
 
-    // After the subscriptions drained: executes already taken get DrainTimeout to finish, then
-    // are cancelled (and answered).
-    private async Task StopExecutesAsync(CancellationToken cancellationToken)
+    // After the subscriptions stopped: executes already taken run until shortly before the
+    // shutdown deadline, then are cancelled (and answered `internal`).
+    private async Task StopExecutesAsync(DateTime deadline)
     {
-        var deadline = DateTime.UtcNow + DrainTimeout;
-        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+        var grace = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, shutdownOptions.Value.Timeout.Ticks / 4));
+        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline - grace)
         {
             await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline + DrainTimeout)
+        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
         }

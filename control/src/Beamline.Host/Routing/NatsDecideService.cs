@@ -1,30 +1,33 @@
+using System.Buffers;
+using System.Text.Json;
 using Beamline.Cp1;
-using Beamline.Dispatch;
-using Beamline.Interop.Nats;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Routing;
 
 /// <summary>
 /// CP1 decide over NATS when <c>Beamline:Nats:Url</c> is set: request-reply on
 /// <see cref="DecideSubject"/> in queue group <see cref="QueueGroup"/> (control planes share the
-/// load), and the admin views (NatsDecideService.Admin.cs; no queue group: every instance answers
-/// for itself). The bus is trusted: requests carry <c>tenant_id</c>
-/// and no API key; an unknown tenant is <c>unauthorized</c>. Handlers run on the nats.c delivery
-/// thread and never block: a decide is synchronous and sub-microsecond, the assignment publish
-/// is buffered.
+/// load), route-then-execute (NatsDecideService.Execute.cs) and the admin views
+/// (NatsDecideService.Admin.cs; no queue group: every instance answers for itself). The bus is
+/// trusted: requests carry <c>tenant_id</c> and no API key; an unknown tenant is <c>unauthorized</c>.
+/// Each subject is one loop over its subscription on the control plane's NATS.Net connection;
+/// NATS.Net coalesces the replies of a busy loop into few writes. Subscriptions survive
+/// reconnects. On stop every subscription is unsubscribed, what was already delivered is
+/// answered, and executes in flight get until the shutdown timeout.
 /// </summary>
 internal sealed partial class NatsDecideService(
     DecideProcessor processor,
     ExecuteProcessor executor,
     RoutingService routing,
-    AssignmentPublisher publisher,
-    NatsProviderClient providers,
-    IOptions<DispatchOptions> dispatchOptions,
+    IServiceProvider services,
     IOptions<HostOptions> hostOptions,
-    ILogger<NatsDecideService> logger) : IHostedService, IAsyncDisposable
+    IOptions<ShutdownOptions> shutdownOptions,
+    ILogger<NatsDecideService> logger) : IHostedService
 {
     /// <summary>The CP1 decide subject.</summary>
     public const string DecideSubject = "beamline.router.v1.decide";
@@ -35,125 +38,181 @@ internal sealed partial class NatsDecideService(
     /// <summary>The CP1 admin subject answering the circuit breakers' states.</summary>
     public const string BreakerStatesSubject = "beamline.router.v1.admin.get_circuit_breaker_states";
 
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+    // How long start waits for NATS before going on degraded (subscribing when NATS comes).
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(5);
 
     private readonly int _maxRequestBytes = hostOptions.Value.MaxDecideRequestBytes;
     private readonly RoutingService _routing = routing;
-    private NatsConnection? _connection;
-    private NatsConnection? _immediate;
-    private NatsReplyBatcher? _replies;
-    private NatsSubscription? _decide;
-    private NatsSubscription? _breakers;
+    private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
+    private readonly List<Task> _loops = [];
+    private INatsConnection? _connection;
+    private Task? _subscribing;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    // Handles one request; true when the reply is written, false when the handler answers later.
+    private delegate bool Handler(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var url = dispatchOptions.Value.Nats.Url;
-        if (string.IsNullOrEmpty(url))
+        _connection = services.GetService<INatsConnection>();
+        if (_connection is null)
         {
             LogDisabled();
-            return Task.CompletedTask;
+            return;
         }
-        _connection = NatsConnection.Connect(new NatsConnectionOptions
+        _subscribing = SubscribeAllAsync(_connection);
+        var started = await Task.WhenAny(_subscribing, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
+        if (started != _subscribing)
         {
-            Url = url,
-            Name = "beamline-router " + _routing.InstanceId,
-            SendAsap = false, // replies are batched under load: see Reply
-            CallbackErrorHandler = error => LogCallbackError(error),
-        });
-        _immediate = NatsConnection.Connect(new NatsConnectionOptions
+            LogStartedDegraded(_connection.Opts.Url);
+        }
+        else
         {
-            Url = url,
-            Name = "beamline-router " + _routing.InstanceId + " (immediate replies)",
-            CallbackErrorHandler = error => LogCallbackError(error),
-        });
-        _replies = new NatsReplyBatcher(_connection, _immediate);
-        _decide = _connection.Subscribe(DecideSubject, QueueGroup, OnDecide);
-        _execute = _connection.Subscribe(ExecuteSubject, QueueGroup, OnExecute);
-        _breakers = _connection.Subscribe(BreakerStatesSubject, null, OnBreakerStates);
-        _extensionHealth = _connection.Subscribe(ExtensionHealthSubject, null, OnExtensionHealth);
-        _dryRun = _connection.Subscribe(DryRunSubject, null, OnDryRun);
-        _complexity = _connection.Subscribe(ComplexitySubject, null, OnComplexity);
-        _providerStats = _connection.Subscribe(ProviderStatsSubject, null, OnProviderStats);
-        _connection.Flush(TimeSpan.FromSeconds(5));
-        publisher.Connection = _connection;
-        providers.Connection = _immediate;
-        LogListening(url, DecideSubject, QueueGroup);
-        return Task.CompletedTask;
+            await _subscribing.ConfigureAwait(false); // surfaces a failure to subscribe
+        }
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    private async Task SubscribeAllAsync(INatsConnection connection)
     {
-        // Drain: stop taking new requests, answer those already delivered, then close.
-        foreach (var subscription in new[] { _decide, _execute, _breakers, _extensionHealth, _dryRun, _complexity, _providerStats })
+        await SubscribeAsync(connection, DecideSubject, QueueGroup, OnDecide).ConfigureAwait(false);
+        await SubscribeExecuteAsync(connection).ConfigureAwait(false);
+        await SubscribeAsync(connection, BreakerStatesSubject, null, (body, request, reply) => Answer(body, request, reply, BreakerStates.Write, null)).ConfigureAwait(false);
+        await SubscribeAsync(connection, ExtensionHealthSubject, null, (body, request, reply) => Answer(body, request, reply, ExtensionHealthView.Write, null)).ConfigureAwait(false);
+        await SubscribeAsync(connection, DryRunSubject, null, (body, request, reply) => Answer(body, request, reply, null, DryRunView.Write)).ConfigureAwait(false);
+        await SubscribeAsync(connection, ComplexitySubject, null, (body, request, reply) => Answer(body, request, reply, null, PipelineComplexityView.Write)).ConfigureAwait(false);
+        await SubscribeAsync(connection, ProviderStatsSubject, null, (body, request, reply) => Answer(body, request, reply, ProviderStatsView.Write, null)).ConfigureAwait(false);
+        // A round trip: the server has every subscription before the control plane says it listens.
+        await connection.PingAsync().ConfigureAwait(false);
+        LogListening(connection.Opts.Url, DecideSubject, QueueGroup);
+    }
+
+    private async Task SubscribeAsync(INatsConnection connection, string subject, string? queueGroup, Handler handler)
+    {
+        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, queueGroup).ConfigureAwait(false);
+        lock (_subscriptions)
         {
-            if (subscription is not null)
+            _subscriptions.Add(subscription);
+            _loops.Add(Task.Run(() => ServeAsync(subscription, handler)));
+        }
+    }
+
+    // One loop per subject: read, answer, next. It ends when the subscription is unsubscribed
+    // and what was delivered before has been answered.
+    private async Task ServeAsync(INatsSub<NatsMemoryOwner<byte>> subscription, Handler handler)
+    {
+        using var reply = new ReplyWriter();
+        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            using var body = msg.Data;
+            if (msg.ReplyTo is not { } replyTo)
             {
-                try
-                {
-                    await subscription.DrainAsync(DrainTimeout, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is NatsException or OperationCanceledException or TimeoutException)
-                {
-                    LogDrainFailed(subscription.Subject, e.Message);
-                }
+                continue; // published, not requested: nobody to answer, and nothing to run for no one
+            }
+            reply.Restart();
+            if (!handler(body.Memory.Span, new NatsRequest(msg.Subject, replyTo), reply))
+            {
+                continue;
+            }
+            try
+            {
+                await msg.ReplyAsync(reply.Flush()).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+            {
+                LogReplyFailed(msg.Subject, e.Message); // the requester times out or sees the outage
             }
         }
-        await StopExecutesAsync(cancellationToken).ConfigureAwait(false);
-        publisher.Connection = null;
-        providers.Connection = null;
-        await DisposeAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    private bool OnDecide(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply)
     {
-        _decide?.Dispose();
-        _execute?.Dispose();
-        _breakers?.Dispose();
-        _extensionHealth?.Dispose();
-        _dryRun?.Dispose();
-        _complexity?.Dispose();
-        _providerStats?.Dispose();
-        _decide = _execute = _breakers = _extensionHealth = _dryRun = _complexity = _providerStats = null;
-        if (Interlocked.Exchange(ref _connection, null) is { } connection)
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-        if (Interlocked.Exchange(ref _immediate, null) is { } immediate)
-        {
-            await immediate.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private void OnDecide(NatsMsg msg)
-    {
-        var (buffer, writer) = ReplyBuffers.Rent();
         try
         {
-            processor.Process(msg.Data, principal: null, writer, _maxRequestBytes);
-            writer.Flush();
+            processor.Process(body, principal: null, reply.Writer, _maxRequestBytes);
         }
         catch (Exception e)
         {
             // Every request gets one answer: a bug here becomes a CP1 `internal` error.
             LogDecideFailed(e);
-            (buffer, writer) = ReplyBuffers.Rent();
-            DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
-            writer.Flush();
+            reply.Restart();
+            DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
         }
-        Reply(msg, buffer.WrittenSpan, _decide);
+        return true;
     }
 
-    // Every handler on this service's connection replies through here: batched under load, at
-    // once when idle (NatsReplyBatcher).
-    private void Reply(NatsMsg msg, ReadOnlySpan<byte> data, NatsSubscription? subscription)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_replies is { } replies && subscription is not null)
+        if (_connection is null)
         {
-            replies.Respond(msg, data, subscription);
+            return;
         }
-        else
+        var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
+        // Stop taking work: unsubscribe everything, then answer what was already delivered.
+        INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
+        Task[] loops;
+        lock (_subscriptions)
         {
-            msg.Respond(data); // a message delivered before Subscribe returned
+            subscriptions = [.. _subscriptions];
+            loops = [.. _loops];
+        }
+        foreach (var subscription in subscriptions)
+        {
+            try
+            {
+                await subscription.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+            {
+                LogUnsubscribeFailed(subscription.Subject, e.Message); // NATS is gone: nothing more arrives anyway
+            }
+        }
+        await WaitAsync(Task.WhenAll(loops), deadline).ConfigureAwait(false);
+        await StopExecutesAsync(deadline).ConfigureAwait(false);
+        if (_connection.ConnectionState == NatsConnectionState.Open)
+        {
+            try
+            {
+                await _connection.PingAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                LogUnsubscribeFailed("(final flush)", e.Message);
+            }
+        }
+    }
+
+    /// <summary>Where a request came from and where its answer goes.</summary>
+    private readonly record struct NatsRequest(string Subject, string ReplyTo);
+
+    /// <summary>A loop's own reply buffer: the loop answers one request at a time.</summary>
+    private sealed class ReplyWriter : IDisposable
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+
+        public ReplyWriter() => Writer = new Utf8JsonWriter(_buffer);
+
+        public Utf8JsonWriter Writer { get; }
+
+        public void Restart()
+        {
+            _buffer.ResetWrittenCount();
+            Writer.Reset(_buffer);
+        }
+
+        public ReadOnlyMemory<byte> Flush()
+        {
+            Writer.Flush();
+            return _buffer.WrittenMemory;
+        }
+
+        public void Dispose() => Writer.Dispose();
+    }
+
+    private static async Task WaitAsync(Task task, DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        if (left > TimeSpan.Zero)
+        {
+            await Task.WhenAny(task, Task.Delay(left)).ConfigureAwait(false);
         }
     }
 
@@ -166,9 +225,12 @@ internal sealed partial class NatsDecideService(
     [LoggerMessage(3, LogLevel.Error, "A CP1 decide over NATS failed unexpectedly.")]
     private partial void LogDecideFailed(Exception error);
 
-    [LoggerMessage(4, LogLevel.Error, "A NATS message handler failed.")]
-    private partial void LogCallbackError(Exception error);
+    [LoggerMessage(4, LogLevel.Warning, "NATS at {Url} is not reachable yet: the control plane starts degraded and subscribes when NATS comes (see /healthz).")]
+    private partial void LogStartedDegraded(string url);
 
-    [LoggerMessage(5, LogLevel.Warning, "Draining the NATS subscription {Subject} failed: {Reason}")]
-    private partial void LogDrainFailed(string subject, string reason);
+    [LoggerMessage(5, LogLevel.Warning, "Unsubscribing {Subject} failed: {Reason}")]
+    private partial void LogUnsubscribeFailed(string subject, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "A reply on {Subject} was not sent: {Reason}")]
+    private partial void LogReplyFailed(string subject, string reason);
 }

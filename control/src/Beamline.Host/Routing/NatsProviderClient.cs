@@ -2,10 +2,11 @@ using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
 using Beamline.Dispatch;
-using Beamline.Interop.Nats;
+using Beamline.Nats;
 using Beamline.Policies;
 using Beamline.Routing.Catalog;
 using Microsoft.Extensions.Options;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Routing;
 
@@ -14,46 +15,47 @@ namespace Beamline.Host.Routing;
 /// <c>beamline.provider.{id}.v{N}</c> with <c>{trace_id, tenant_id, request_id, provider_id,
 /// task_type, payload, metadata}</c> and the <c>Beamline-Tenant</c> header. The reply is the
 /// provider's answer; an object with <c>error</c> (a string or <c>{code, message}</c>) or
-/// <c>"status": "error"</c> is a failure of that provider. Needs NATS (<c>Beamline:Nats:Url</c>):
-/// <see cref="NatsDecideService"/> hands over its connection while it runs.
+/// <c>"status": "error"</c> is a failure of that provider. Needs NATS (<c>Beamline:Nats:Url</c>);
+/// while NATS is down an attempt fails at once (a fallback may take over).
 /// </summary>
-internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptions)
+internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptions, INatsConnection? connection = null,
+    NatsConnectionMonitor? monitor = null)
 {
     /// <summary>The error code of an attempt at a NATS provider without a NATS connection.</summary>
     public const string NatsNotConfigured = "nats_not_configured";
 
     private readonly TimeSpan _defaultTimeout = dispatchOptions.Value.DefaultDeadline;
-    private NatsConnection? _connection;
-
-    /// <summary>The connection requests go out on (SendAsap); null while NATS is not running.</summary>
-    public NatsConnection? Connection
-    {
-        get => Volatile.Read(ref _connection);
-        set => Volatile.Write(ref _connection, value);
-    }
 
     /// <summary>Calls <paramref name="provider"/> for <paramref name="request"/>. Never throws but for cancellation.</summary>
     public async Task<CallOutcome> CallAsync(ProviderDescriptor provider, DecideRequest request, CancellationToken cancellationToken)
     {
-        if (Connection is not { } connection)
+        if (connection is null || monitor is null)
         {
             return new CallOutcome(false, FailureKinds.ServerError, "error", NatsNotConfigured,
                 $"provider '{provider.Id}' is a NATS provider and this control plane has no NATS connection (Beamline:Nats:Url)", 0, default);
         }
+        var outage = monitor.OutageToken;
+        if (!monitor.IsConnected)
+        {
+            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
+                $"NATS is {monitor.State}: {provider.Subject} cannot be reached", 0, default);
+        }
         var timeout = provider.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(provider.TimeoutMs) : _defaultTimeout;
-        var headers = new NatsHeaders { { "Beamline-Tenant", request.TenantId } };
+        var headers = new NatsHeaders { ["Beamline-Tenant"] = request.TenantId };
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage);
         try
         {
-            var reply = await connection.RequestAsync(provider.Subject, Body(provider, request), headers, timeout, cancellationToken)
-                .ConfigureAwait(false);
-            return Interpret(reply.Data);
+            var reply = await connection.RequestAsync<byte[], byte[]>(provider.Subject, Body(provider, request), headers,
+                replyOpts: new NatsSubOpts { Timeout = timeout }, cancellationToken: linked.Token).ConfigureAwait(false);
+            reply.EnsureSuccess();
+            return Interpret(reply.Data ?? []);
         }
         catch (NatsNoRespondersException)
         {
             return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.NoResponders,
                 $"no one serves {provider.Subject}", 0, default);
         }
-        catch (NatsTimeoutException)
+        catch (NatsNoReplyException)
         {
             return new CallOutcome(false, FailureKinds.Timeout, "timeout", ExecErrorCodes.DeadlineExceeded,
                 $"{provider.Subject} did not answer within {timeout.TotalMilliseconds} ms", 0, default);
@@ -61,6 +63,11 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return new CallOutcome(false, FailureKinds.None, "cancelled", ExecErrorCodes.Cancelled, "the caller went away", 0, default);
+        }
+        catch (OperationCanceledException) when (outage.IsCancellationRequested)
+        {
+            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
+                $"the NATS connection dropped while waiting for {provider.Subject}", 0, default);
         }
         catch (Exception e) when (e is NatsException or ObjectDisposedException)
         {

@@ -13,16 +13,11 @@ namespace Beamline.Interop.Internal;
 /// <para><c>beamline_exec</c>: the directory named by <c>BEAMLINE_NATIVE_DIR</c>, then
 /// <see cref="AppContext.BaseDirectory"/>, then the first <c>out/lib/</c> found walking up from
 /// <see cref="AppContext.BaseDirectory"/> (a developer checkout, where CMake puts it).</para>
-/// <para><c>nats</c>: Debian's runtime package ships only <c>libnats.so.3.4</c>; the unversioned
-/// <c>libnats.so</c> exists only with <c>libnats-dev</c>, so the versioned name is tried first.</para>
 /// </remarks>
 internal static class NativeLibraryResolver
 {
     /// <summary>The name used in <c>[LibraryImport]</c> for the executors library.</summary>
     internal const string ExecLibrary = "beamline_exec";
-
-    /// <summary>The name used in <c>[LibraryImport]</c> for the NATS C client.</summary>
-    internal const string NatsLibrary = "nats";
 
     /// <summary>The environment variable naming a directory that holds the native libraries.</summary>
     internal const string NativeDirVariable = "BEAMLINE_NATIVE_DIR";
@@ -70,15 +65,8 @@ internal static class NativeLibraryResolver
         }
     }
 
-    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
-    {
-        return libraryName switch
-        {
-            ExecLibrary => ResolveExec(),
-            NatsLibrary => ResolveNats(assembly, searchPath),
-            _ => IntPtr.Zero,
-        };
-    }
+    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
+        libraryName == ExecLibrary ? ResolveExec() : IntPtr.Zero;
 
     private static IntPtr ResolveExec()
     {
@@ -91,22 +79,6 @@ internal static class NativeLibraryResolver
         }
 
         // Fall back to the default probing (LD_LIBRARY_PATH, the system's library directories).
-        return IntPtr.Zero;
-    }
-
-    private static IntPtr ResolveNats(Assembly assembly, DllImportSearchPath? searchPath)
-    {
-        string[] names = OperatingSystem.IsWindows() ? ["nats.dll"]
-            : OperatingSystem.IsMacOS() ? ["libnats.3.4.dylib", "libnats.dylib"]
-            : ["libnats.so.3.4", "libnats.so"];
-        foreach (string name in names)
-        {
-            if (NativeLibrary.TryLoad(name, assembly, searchPath, out IntPtr handle))
-            {
-                return handle;
-            }
-        }
-
         return IntPtr.Zero;
     }
 }

@@ -1,4 +1,4 @@
-using Beamline.Interop.Nats;
+using Beamline.Testing;
 using Beamline.Worker.V2;
 using Google.Protobuf;
 
@@ -84,11 +84,11 @@ public sealed class BlockDispatchIntegrationTests(WorkerClusterFixture cluster)
     [Fact]
     public async Task MalformedProtobuf_ToWorker_AnswersInvalidInput()
     {
-        await using var connection = NatsConnection.Connect(new NatsConnectionOptions { Url = cluster.Nats.Url });
+        await using var connection = await NatsTestClient.ConnectAsync(cluster.Nats.Url);
         // Field 1 as a length-delimited string claiming 100 bytes, with 2 present.
         byte[] garbage = [0x0A, 0x64, 0x41, 0x42];
-        var reply = await connection.RequestAsync("caf.exec.v2.cpu", garbage, null, TimeSpan.FromSeconds(10));
-        var result = ExecResult.Parser.ParseFrom(reply.Data.Span);
+        var reply = await connection.RequestAsync("caf.exec.v2.cpu", garbage, TimeSpan.FromSeconds(10));
+        var result = ExecResult.Parser.ParseFrom(reply.Data);
         Assert.Equal(ExecStatus.Error, result.Status);
         Assert.Equal(ExecErrorCodes.InvalidInput, result.ErrorCode);
         Assert.Equal(cluster.Worker.WorkerId, result.WorkerId);

@@ -1,7 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
-using Beamline.Interop.Nats;
+using Beamline.Testing;
 
 namespace Beamline.Dispatch.Tests.Nats;
 
@@ -12,23 +11,25 @@ namespace Beamline.Dispatch.Tests.Nats;
 [Collection(WorkerClusterCollection.Name)]
 public sealed class Cp1WorkerContractTests(WorkerClusterFixture cluster)
 {
-    private sealed class Observer : IDisposable
+    private sealed class Observer(NatsTestClient.Collector acks, NatsTestClient.Collector results) : IAsyncDisposable
     {
-        private readonly NatsSubscription _acks;
-        private readonly NatsSubscription _results;
+        public static async Task<Observer> StartAsync(NatsTestClient client) =>
+            new(await client.CollectAsync("caf.exec.assign.v1.ack"), await client.CollectAsync("caf.exec.result.v1"));
 
-        public Observer(NatsConnection connection)
+        // Live views: each enumeration reads what has arrived by then.
+        public IEnumerable<string> Acks => Texts(acks);
+
+        public IEnumerable<string> Results => Texts(results);
+
+        private static IEnumerable<string> Texts(NatsTestClient.Collector collector)
         {
-            _acks = connection.Subscribe("caf.exec.assign.v1.ack", null, msg => Acks.Add(Encoding.UTF8.GetString(msg.Data)));
-            _results = connection.Subscribe("caf.exec.result.v1", null, msg => Results.Add(Encoding.UTF8.GetString(msg.Data)));
-            connection.Flush(TimeSpan.FromSeconds(5));
+            foreach (var msg in collector.Messages)
+            {
+                yield return Encoding.UTF8.GetString(msg.Data ?? []);
+            }
         }
 
-        public ConcurrentBag<string> Acks { get; } = [];
-
-        public ConcurrentBag<string> Results { get; } = [];
-
-        public async Task<JsonElement> WaitAsync(ConcurrentBag<string> bag, string assignmentId, int count = 1)
+        public async Task<JsonElement> WaitAsync(IEnumerable<string> bag, string assignmentId, int count = 1)
         {
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
             while (true)
@@ -45,10 +46,10 @@ public sealed class Cp1WorkerContractTests(WorkerClusterFixture cluster)
             }
         }
 
-        public void Dispose()
+        public async ValueTask DisposeAsync()
         {
-            _acks.Dispose();
-            _results.Dispose();
+            await acks.DisposeAsync();
+            await results.DisposeAsync();
         }
     }
 
@@ -60,10 +61,10 @@ public sealed class Cp1WorkerContractTests(WorkerClusterFixture cluster)
     [Fact]
     public async Task Assignment_IsAcceptedThenAnsweredWithASuccessResult()
     {
-        await using var connection = NatsConnection.Connect(new NatsConnectionOptions { Url = cluster.Nats.Url });
-        using var observer = new Observer(connection);
+        await using var connection = await NatsTestClient.ConnectAsync(cluster.Nats.Url);
+        await using var observer = await Observer.StartAsync(connection);
         var id = Guid.NewGuid().ToString("N");
-        connection.Publish("caf.exec.assign.v1", Assignment(id, "echo", """{"answer":42}"""));
+        await connection.PublishAsync("caf.exec.assign.v1", Assignment(id, "echo", """{"answer":42}"""));
 
         var ack = await observer.WaitAsync(observer.Acks, id);
         Assert.Equal("accepted", ack.GetProperty("status").GetString());
@@ -76,34 +77,39 @@ public sealed class Cp1WorkerContractTests(WorkerClusterFixture cluster)
     }
 
     [Fact]
-    public async Task DuplicateAssignmentId_IsNotExecutedTwice()
+    public async Task DuplicateAssignmentId_IsNotExecutedTwice_TheStoredOutcomeIsPublishedAgain()
     {
-        await using var connection = NatsConnection.Connect(new NatsConnectionOptions { Url = cluster.Nats.Url });
-        using var observer = new Observer(connection);
+        await using var connection = await NatsTestClient.ConnectAsync(cluster.Nats.Url);
+        await using var observer = await Observer.StartAsync(connection);
         var id = Guid.NewGuid().ToString("N");
-        connection.Publish("caf.exec.assign.v1", Assignment(id, "echo", "\"once\""));
-        await observer.WaitAsync(observer.Results, id);
-        connection.Publish("caf.exec.assign.v1", Assignment(id, "echo", "\"once\""));
+        await connection.PublishAsync("caf.exec.assign.v1", Assignment(id, "echo", "\"once\""));
+        var first = await observer.WaitAsync(observer.Results, id);
+        // A redelivery (its first result was lost, say): acked as a duplicate, answered with the
+        // outcome of the one execution — the same result, down to its timestamp.
+        await connection.PublishAsync("caf.exec.assign.v1", Assignment(id, "echo", "\"once\""));
         await observer.WaitAsync(observer.Acks, id, count: 2);
-        // The second ack says duplicate; give a second result every chance to show up, then check none did.
-        await Task.Delay(300);
-        Assert.Single(observer.Results, r => r.Contains(id, StringComparison.Ordinal));
+        await observer.WaitAsync(observer.Results, id, count: 2);
         Assert.Contains(observer.Acks, a => a.Contains(id, StringComparison.Ordinal) && a.Contains("\"duplicate\":true", StringComparison.Ordinal));
+        var results = observer.Results.Where(r => r.Contains(id, StringComparison.Ordinal))
+            .Select(r => JsonDocument.Parse(r).RootElement.Clone()).ToList();
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal(first.GetProperty("timestamp").GetInt64(), r.GetProperty("timestamp").GetInt64()));
+        Assert.All(results, r => Assert.Equal("once", r.GetProperty("output").GetString()));
     }
 
     [Fact]
     public async Task MalformedAssignment_IsRejectedAndTheWorkerKeepsServing()
     {
-        await using var connection = NatsConnection.Connect(new NatsConnectionOptions { Url = cluster.Nats.Url });
-        using var observer = new Observer(connection);
+        await using var connection = await NatsTestClient.ConnectAsync(cluster.Nats.Url);
+        await using var observer = await Observer.StartAsync(connection);
         var id = Guid.NewGuid().ToString("N");
-        connection.Publish("caf.exec.assign.v1", Encoding.UTF8.GetBytes($$$"""{"assignment_id":"{{{id}}}","request_id":"r","job":{}}"""));
+        await connection.PublishAsync("caf.exec.assign.v1", Encoding.UTF8.GetBytes($$$"""{"assignment_id":"{{{id}}}","request_id":"r","job":{}}"""));
         var ack = await observer.WaitAsync(observer.Acks, id);
         Assert.Equal("rejected", ack.GetProperty("status").GetString());
         Assert.False(string.IsNullOrEmpty(ack.GetProperty("message").GetString()));
 
         var next = Guid.NewGuid().ToString("N");
-        connection.Publish("caf.exec.assign.v1", Assignment(next, "noop", "null"));
+        await connection.PublishAsync("caf.exec.assign.v1", Assignment(next, "noop", "null"));
         Assert.Equal("success", (await observer.WaitAsync(observer.Results, next)).GetProperty("status").GetString());
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Beamline.Dispatch.InProcess;
 using Beamline.Dispatch.Nats;
+using Microsoft.Extensions.DependencyInjection;
 using Beamline.Testing;
 using Beamline.Worker.V2;
 using Google.Protobuf;
@@ -32,6 +33,8 @@ public sealed class ExecutorParityFixture : IAsyncLifetime
 
     public NatsBlockDispatcher OverNats { get; private set; } = null!;
 
+    private ServiceProvider? _natsServices;
+
     public InProcessBlockDispatcher InProcess { get; private set; } = null!;
 
     public int HttpPort { get; private set; }
@@ -48,7 +51,8 @@ public sealed class ExecutorParityFixture : IAsyncLifetime
             "--executor-config", workerConfig, "--plugin-dir", plugins);
         IoWorker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("io"), ["io=4", "tiny=1"],
             "--executor-config", workerConfig, "--queue-limit", "1");
-        OverNats = WorkerClusterFixture.CreateNatsDispatcher(Nats.Url);
+        _natsServices = await WorkerClusterFixture.CreateNatsServicesAsync(Nats.Url);
+        OverNats = (NatsBlockDispatcher)_natsServices.GetRequiredService<IBlockDispatcher>();
         var options = new DispatchOptions();
         options.InProcess.ExecutorConfigFile = localConfig;
         options.InProcess.PluginDirectory = plugins;
@@ -123,9 +127,9 @@ public sealed class ExecutorParityFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         InProcess?.Dispose();
-        if (OverNats is not null)
+        if (_natsServices is not null)
         {
-            await OverNats.DisposeAsync();
+            await _natsServices.DisposeAsync();
         }
         foreach (var process in new IAsyncDisposable?[] { IoWorker, CpuWorker, Nats })
         {

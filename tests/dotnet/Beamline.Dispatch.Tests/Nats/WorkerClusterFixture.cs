@@ -1,8 +1,11 @@
 using Beamline.Dispatch.InProcess;
 using Beamline.Dispatch.Nats;
 using Beamline.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using NATS.Client.Core;
 
 namespace Beamline.Dispatch.Tests.Nats;
 
@@ -14,6 +17,7 @@ public sealed class WorkerClusterFixture : IAsyncLifetime
 {
     private NatsServer? _nats;
     private WorkerProcess? _worker;
+    private ServiceProvider? _natsServices;
     private NatsBlockDispatcher? _overNats;
     private InProcessBlockDispatcher? _inProcess;
 
@@ -29,19 +33,28 @@ public sealed class WorkerClusterFixture : IAsyncLifetime
     {
         _nats = await NatsServer.StartAsync();
         _worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId("fixture"), ["cpu=2", "io=2"]);
-        _overNats = CreateNatsDispatcher(_nats.Url);
+        _natsServices = await CreateNatsServicesAsync(_nats.Url);
+        _overNats = (NatsBlockDispatcher)_natsServices.GetRequiredService<IBlockDispatcher>();
         _inProcess = new InProcessBlockDispatcher(Options.Create(new DispatchOptions()), NullLogger<InProcessBlockDispatcher>.Instance);
     }
 
-    public static NatsBlockDispatcher CreateNatsDispatcher(string url) =>
-        new(Options.Create(new DispatchOptions { Nats = { Url = url } }), NullLogger<NatsBlockDispatcher>.Instance);
+    /// <summary>Dispatch as the control plane composes it (AddBeamlineDispatch), connected to <paramref name="url"/>.</summary>
+    public static async Task<ServiceProvider> CreateNatsServicesAsync(string url, IDictionary<string, string?>? settings = null)
+    {
+        var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()) { ["Beamline:Nats:Url"] = url };
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var services = new ServiceCollection().AddLogging().AddBeamlineDispatch(configuration, retryInitialConnect: false)
+            .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+        await ((NatsConnection)services.GetRequiredService<INatsConnection>()).ConnectAsync();
+        return services;
+    }
 
     public async Task DisposeAsync()
     {
         _inProcess?.Dispose();
-        if (_overNats is not null)
+        if (_natsServices is not null)
         {
-            await _overNats.DisposeAsync();
+            await _natsServices.DisposeAsync();
         }
         if (_worker is not null)
         {

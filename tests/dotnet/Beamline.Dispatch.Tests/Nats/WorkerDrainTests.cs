@@ -1,4 +1,3 @@
-using Beamline.Interop.Nats;
 using Beamline.Testing;
 using Beamline.Worker.V2;
 using Google.Protobuf;
@@ -15,18 +14,15 @@ public sealed class WorkerDrainTests(WorkerClusterFixture cluster)
         var pool = "drain" + Guid.NewGuid().ToString("N")[..8];
         var workerId = WorkerProcess.NewId("drain");
         await using var worker = await WorkerProcess.StartAsync(cluster.Nats.Url, workerId, [$"{pool}=4"]);
-        await using var connection = NatsConnection.Connect(new NatsConnectionOptions { Url = cluster.Nats.Url });
+        await using var connection = await NatsTestClient.ConnectAsync(cluster.Nats.Url);
 
         // Watch the worker's heartbeats to know when all four blocks are running.
-        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var heartbeats = connection.Subscribe("caf.worker.heartbeat.v2", null, msg =>
+        await using var heartbeats = await connection.CollectAsync("caf.worker.heartbeat.v2");
+        var running = heartbeats.WaitForAsync(msg =>
         {
             var beat = WorkerHeartbeat.Parser.ParseFrom(msg.Data);
-            if (beat.WorkerId == workerId && beat.Pools.Any(p => p.Name == pool && p.InFlight == 4))
-            {
-                running.TrySetResult();
-            }
-        });
+            return beat.WorkerId == workerId && beat.Pools.Any(p => p.Name == pool && p.InFlight == 4);
+        }, TimeSpan.FromSeconds(15));
 
         var blocks = Enumerable.Range(0, 4).Select(i => cluster.OverNats.DispatchAsync(new ExecRequest
         {
@@ -38,7 +34,7 @@ public sealed class WorkerDrainTests(WorkerClusterFixture cluster)
             DeadlineMs = 20_000,
         }, CancellationToken.None).AsTask()).ToArray();
 
-        await running.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await running;
         worker.Process.Terminate();
 
         var results = await Task.WhenAll(blocks);

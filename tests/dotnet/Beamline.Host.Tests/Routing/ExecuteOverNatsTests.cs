@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Beamline.Interop.Nats;
 using Beamline.Testing;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Tests.Routing;
 
@@ -127,28 +127,41 @@ public sealed class ExecuteOverNatsFixture : IAsyncLifetime
     /// <summary>The last request the custom provider <c>custom</c> received.</summary>
     public JsonElement? LastProviderRequest { get; private set; }
 
-    private NatsConnection _providers = null!;
-    private readonly List<NatsSubscription> _subscriptions = [];
+    private NatsTestClient _providers = null!;
+    private readonly List<Task> _services = [];
 
     public async Task InitializeAsync()
     {
         Nats = await NatsServer.StartAsync();
         // Two custom providers as a user would write them: one answers, one reports an error.
-        _providers = NatsConnection.Connect(new NatsConnectionOptions { Url = Nats.Url, Name = "test-custom-providers" });
-        _subscriptions.Add(_providers.Subscribe("beamline.provider.custom.v1", null, msg =>
+        _providers = await NatsTestClient.ConnectAsync(Nats.Url);
+        _services.Add(await ServeAsync("beamline.provider.custom.v1", msg =>
         {
-            using var request = JsonDocument.Parse(msg.Data.ToArray());
+            using var request = JsonDocument.Parse(msg.Data ?? []);
             LastProviderRequest = request.RootElement.Clone();
             var text = request.RootElement.GetProperty("payload").GetProperty("text").GetString()!;
-            var answer = new JsonObject { ["answer"] = text.ToUpperInvariant(), ["tenant_header"] = msg.GetHeader("Beamline-Tenant") };
-            msg.Respond(Encoding.UTF8.GetBytes(answer.ToJsonString()));
+            string? tenantHeader = msg.Headers is { } headers && headers.TryGetValue("Beamline-Tenant", out var value) ? value.ToString() : null;
+            var answer = new JsonObject { ["answer"] = text.ToUpperInvariant(), ["tenant_header"] = tenantHeader };
+            return Encoding.UTF8.GetBytes(answer.ToJsonString());
         }));
-        _subscriptions.Add(_providers.Subscribe("beamline.provider.failing.v1", null, msg =>
-            msg.Respond("""{"error":{"code":"model_overloaded","message":"busy"}}"""u8)));
-        _providers.Flush(TimeSpan.FromSeconds(5));
+        _services.Add(await ServeAsync("beamline.provider.failing.v1", _ => """{"error":{"code":"model_overloaded","message":"busy"}}"""u8.ToArray()));
+        await _providers.Connection.PingAsync();
         Worker = await WorkerProcess.StartAsync(Nats.Url, WorkerProcess.NewId("exec-nats"), ["cpu=2"]);
         await File.WriteAllTextAsync(_configFile, Config());
         Process = await ControlPlaneProcess.StartAsync("--config", _configFile, "--nats", Nats.Url);
+    }
+
+    // A custom provider as a user writes one with NATS.Net: a subscription loop that answers each request.
+    private async Task<Task> ServeAsync(string subject, Func<NatsMsg<byte[]>, byte[]> answer)
+    {
+        var subscription = await _providers.Connection.SubscribeCoreAsync<byte[]>(subject);
+        return Task.Run(async () =>
+        {
+            await foreach (var msg in subscription.Msgs.ReadAllAsync())
+            {
+                await msg.ReplyAsync(answer(msg));
+            }
+        });
     }
 
     public async Task DisposeAsync()
@@ -160,10 +173,6 @@ public sealed class ExecuteOverNatsFixture : IAsyncLifetime
         if (Worker is not null)
         {
             await Worker.DisposeAsync();
-        }
-        foreach (var subscription in _subscriptions)
-        {
-            subscription.Dispose();
         }
         if (_providers is not null)
         {

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
-using Beamline.Interop.Nats;
 using Beamline.Testing;
 
 namespace Beamline.Host.Tests.Routing;
@@ -14,32 +12,33 @@ namespace Beamline.Host.Tests.Routing;
 public sealed class PushAssignmentTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-    private readonly ConcurrentQueue<JsonElement> _assignments = new();
-    private readonly ConcurrentQueue<JsonElement> _acks = new();
-    private readonly ConcurrentQueue<JsonElement> _results = new();
+    private NatsTestClient.Collector _assignments = null!;
+    private NatsTestClient.Collector _acks = null!;
+    private NatsTestClient.Collector _results = null!;
     private NatsServer _nats = null!;
     private WorkerProcess _worker = null!;
     private ControlPlaneProcess _controlPlane = null!;
-    private NatsConnection _client = null!;
-    private readonly List<NatsSubscription> _subscriptions = [];
+    private NatsTestClient _client = null!;
 
     public async Task InitializeAsync()
     {
         _nats = await NatsServer.StartAsync();
         _worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId("push"), ["cpu=2"], "--cp1", "on");
         _controlPlane = await ControlPlaneProcess.StartAsync("--config", RepoPaths.ExampleConfig, "--nats", _nats.Url);
-        _client = NatsConnection.Connect(new NatsConnectionOptions { Url = _nats.Url, Name = "push-assignment-tests" });
-        _subscriptions.Add(_client.Subscribe("caf.exec.assign.v1", null, msg => _assignments.Enqueue(Parse(msg))));
-        _subscriptions.Add(_client.Subscribe("caf.exec.assign.v1.ack", null, msg => _acks.Enqueue(Parse(msg))));
-        _subscriptions.Add(_client.Subscribe("caf.exec.result.v1", null, msg => _results.Enqueue(Parse(msg))));
-        _client.Flush(Wait);
+        _client = await NatsTestClient.ConnectAsync(_nats.Url);
+        _assignments = await _client.CollectAsync("caf.exec.assign.v1");
+        _acks = await _client.CollectAsync("caf.exec.assign.v1.ack");
+        _results = await _client.CollectAsync("caf.exec.result.v1");
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var subscription in _subscriptions)
+        foreach (var collector in new[] { _assignments, _acks, _results })
         {
-            subscription.Dispose();
+            if (collector is not null)
+            {
+                await collector.DisposeAsync();
+            }
         }
         if (_client is not null)
         {
@@ -66,7 +65,7 @@ public sealed class PushAssignmentTests : IAsyncLifetime
             {"version":"1","tenant_id":"tenant_abc123","request_id":"req-push-1","trace_id":"trace-push-1",
              "task":{"type":"chat","payload":{"text":"hello"}},"push_assignment":true,"metadata":{"source":"test"}}
             """;
-        var reply = await _client.RequestAsync("beamline.router.v1.decide", Encoding.UTF8.GetBytes(request), null, Wait);
+        var reply = await _client.RequestAsync("beamline.router.v1.decide", Encoding.UTF8.GetBytes(request), Wait);
         using var decided = JsonDocument.Parse(reply.Data);
         var decision = decided.RootElement.GetProperty("decision");
         Assert.Equal("published", decision.GetProperty("metadata").GetProperty("assignment").GetString());
@@ -97,26 +96,12 @@ public sealed class PushAssignmentTests : IAsyncLifetime
         Assert.Equal("unknown_executor", result.GetProperty("error_code").GetString());
     }
 
-    private static JsonElement Parse(NatsMsg msg)
+    private static JsonElement Parse(byte[]? data)
     {
-        using var document = JsonDocument.Parse(msg.Data.ToArray());
+        using var document = JsonDocument.Parse(data ?? []);
         return document.RootElement.Clone();
     }
 
-    private static async Task<JsonElement> FirstAsync(ConcurrentQueue<JsonElement> queue, Func<JsonElement, bool> match)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (DateTime.UtcNow < deadline)
-        {
-            foreach (var item in queue)
-            {
-                if (match(item))
-                {
-                    return item;
-                }
-            }
-            await Task.Delay(20);
-        }
-        throw new TimeoutException($"no matching message in {Wait}; saw {queue.Count}: {string.Join(" | ", queue)}");
-    }
+    private static async Task<JsonElement> FirstAsync(NatsTestClient.Collector collector, Func<JsonElement, bool> match) =>
+        Parse((await collector.WaitForAsync(msg => match(Parse(msg.Data)), Wait)).Data);
 }

@@ -4,8 +4,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Beamline.Interop.Nats;
 using Beamline.Testing;
+using NATS.Client.Core;
 
 namespace Beamline.Host.Tests.Routing;
 
@@ -21,12 +21,11 @@ public sealed class RouterAdminEndToEndTests(RouterAdminHostsFixture hosts) : IC
 
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private readonly ControlPlaneProcess _first = hosts.First;
-    private NatsConnection _nats = null!;
+    private NatsTestClient _nats = null!;
 
-    public Task InitializeAsync()
+    public async Task InitializeAsync()
     {
-        _nats = NatsConnection.Connect(new NatsConnectionOptions { Url = hosts.Nats.Url });
-        return Task.CompletedTask;
+        _nats = await NatsTestClient.ConnectAsync(hosts.Nats.Url);
     }
 
     public async Task DisposeAsync()
@@ -220,9 +219,8 @@ public sealed class RouterAdminEndToEndTests(RouterAdminHostsFixture hosts) : IC
     public async Task AdminSubjects_HaveNoQueueGroup_EveryInstanceAnswers()
     {
         var replies = new List<string>();
-        var seen = 0;
-        await foreach (var reply in _nats.RequestManyAsync(Prefix + "get_extension_health", "{}"u8.ToArray(), null,
-            _ => Interlocked.Increment(ref seen) == 2, Wait))
+        await foreach (var reply in _nats.Connection.RequestManyAsync<byte[], byte[]>(Prefix + "get_extension_health", "{}"u8.ToArray(),
+            replyOpts: new NatsSubOpts { MaxMsgs = 2, Timeout = Wait }))
         {
             replies.Add(JsonDocument.Parse(reply.Data).RootElement.GetProperty("instance_id").GetString()!);
         }
@@ -279,7 +277,7 @@ public sealed class RouterAdminEndToEndTests(RouterAdminHostsFixture hosts) : IC
 
     private async Task<JsonElement> RequestAsync(string subject, string json)
     {
-        var reply = await _nats.RequestAsync(Prefix + subject, Encoding.UTF8.GetBytes(json), null, Wait);
+        var reply = await _nats.RequestAsync(Prefix + subject, Encoding.UTF8.GetBytes(json), Wait);
         return JsonDocument.Parse(reply.Data).RootElement.Clone();
     }
 
