@@ -56,20 +56,44 @@ internal static class BenchCommand
                 DeadlineMs = 10_000,
             };
             var n = Math.Max(1, parse.GetValue(inflight));
-            await WarmUpAsync(dispatcher, template, n, TimeSpan.FromSeconds(parse.GetValue(warmup)), cancellationToken).ConfigureAwait(false);
-            var cpuBefore = Environment.CpuUsage.TotalTime;
-            var (count, errors, elapsed, latencies) = await RunAsync(dispatcher, template, n,
-                TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellationToken).ConfigureAwait(false);
-            var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
-            Array.Sort(latencies);
             var label = parse.GetValue(name) ?? $"cs_{dispatcher.Mode.Replace('-', '_')}_{template.Type.Replace('.', '_')}";
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{label} inflight={n} payload={template.Payload.Length} count={count} errors={errors} " +
-                $"req_per_s={count / elapsed.TotalSeconds:F0} p50_us={Percentile(latencies, 0.50):F1} p99_us={Percentile(latencies, 0.99):F1} " +
-                $"cpu_us_per_req={(count == 0 ? 0 : cpu.TotalMicroseconds / count):F1}"));
-            return errors == 0 ? 0 : 1;
+            return await MeasureAsync(label, template.Payload.Length, n, TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                TimeSpan.FromSeconds(parse.GetValue(seconds)), loop => DispatchLoop(dispatcher, template, loop), cancellationToken).ConfigureAwait(false);
         });
-        return new Command("bench", "Load tools for docs/benchmarks.md.") { dispatch };
+        return new Command("bench", "Load tools for docs/benchmarks.md.") { dispatch, EchoCommand.Create() };
+    }
+
+    // One loop's operation: dispatch its own copy of the template, true when the block succeeded.
+    private static Func<CancellationToken, ValueTask<bool>> DispatchLoop(IBlockDispatcher dispatcher, ExecRequest template, int loopId)
+    {
+        var request = template.Clone();
+        var sequence = 0L;
+        return async cancellationToken =>
+        {
+            request.BlockId = string.Create(CultureInfo.InvariantCulture, $"b{loopId}-{sequence++}");
+            var result = await dispatcher.DispatchAsync(request, cancellationToken).ConfigureAwait(false);
+            return result.Status == ExecStatus.Ok;
+        };
+    }
+
+    /// <summary>
+    /// Warms up, then keeps <paramref name="inflight"/> operations going for <paramref name="duration"/>
+    /// and prints the result line. Exit code 0 when no operation failed.
+    /// </summary>
+    internal static async Task<int> MeasureAsync(string label, int payloadBytes, int inflight, TimeSpan warmup, TimeSpan duration,
+        Func<int, Func<CancellationToken, ValueTask<bool>>> loopOperation, CancellationToken cancellationToken)
+    {
+        var operations = Enumerable.Range(0, inflight).Select(loopOperation).ToArray();
+        await WarmUpAsync(operations, warmup, cancellationToken).ConfigureAwait(false);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
+        var (count, errors, elapsed, latencies) = await RunAsync(operations, duration, cancellationToken).ConfigureAwait(false);
+        var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        Array.Sort(latencies);
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{label} inflight={inflight} payload={payloadBytes} count={count} errors={errors} " +
+            $"req_per_s={count / elapsed.TotalSeconds:F0} p50_us={Percentile(latencies, 0.50):F1} p99_us={Percentile(latencies, 0.99):F1} " +
+            $"cpu_us_per_req={(count == 0 ? 0 : cpu.TotalMicroseconds / count):F1}"));
+        return errors == 0 ? 0 : 1;
     }
 
     /// <summary>
@@ -78,20 +102,20 @@ internal static class BenchCommand
     /// seconds on a busy small machine, and its background compiler thread would otherwise share the
     /// measured window's CPU. Bounded, so a JIT that never settles cannot stall the tool.
     /// </summary>
-    private static async Task WarmUpAsync(IBlockDispatcher dispatcher, ExecRequest template, int inflight, TimeSpan minimum,
+    private static async Task WarmUpAsync(Func<CancellationToken, ValueTask<bool>>[] operations, TimeSpan minimum,
         CancellationToken cancellationToken)
     {
         var slice = TimeSpan.FromMilliseconds(250);
         var limit = Stopwatch.GetTimestamp() + (long)((minimum + TimeSpan.FromSeconds(10)).TotalSeconds * Stopwatch.Frequency);
         if (minimum > TimeSpan.Zero)
         {
-            await RunAsync(dispatcher, template, inflight, minimum, cancellationToken).ConfigureAwait(false);
+            await RunAsync(operations, minimum, cancellationToken).ConfigureAwait(false);
         }
         var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
         var quietSlices = 0;
         while (quietSlices < 2 && Stopwatch.GetTimestamp() < limit && !cancellationToken.IsCancellationRequested)
         {
-            await RunAsync(dispatcher, template, inflight, slice, cancellationToken).ConfigureAwait(false);
+            await RunAsync(operations, slice, cancellationToken).ConfigureAwait(false);
             var now = System.Runtime.JitInfo.GetCompiledMethodCount();
             // A method or two per slice is background noise (a timer, a rare path), not tiering.
             quietSlices = now - compiled <= 2 ? quietSlices + 1 : 0;
@@ -100,27 +124,24 @@ internal static class BenchCommand
     }
 
     private static async Task<(long Count, long Errors, TimeSpan Elapsed, double[] LatenciesUs)> RunAsync(
-        IBlockDispatcher dispatcher, ExecRequest template, int inflight, TimeSpan duration, CancellationToken cancellationToken)
+        Func<CancellationToken, ValueTask<bool>>[] operations, TimeSpan duration, CancellationToken cancellationToken)
     {
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var started = Stopwatch.GetTimestamp();
-        var loops = new Task<(List<double> Latencies, long Errors)>[inflight];
-        for (var i = 0; i < inflight; i++)
+        var loops = new Task<(List<double> Latencies, long Errors)>[operations.Length];
+        for (var i = 0; i < operations.Length; i++)
         {
-            var loopId = i;
+            var operation = operations[i];
             loops[i] = Task.Run(async () =>
             {
                 var latencies = new List<double>(1 << 14);
                 long errors = 0;
-                var request = template.Clone();
-                var sequence = 0L;
                 while (Stopwatch.GetTimestamp() < stopAt && !cancellationToken.IsCancellationRequested)
                 {
-                    request.BlockId = string.Create(CultureInfo.InvariantCulture, $"b{loopId}-{sequence++}");
                     var t0 = Stopwatch.GetTimestamp();
-                    var result = await dispatcher.DispatchAsync(request, cancellationToken).ConfigureAwait(false);
+                    var ok = await operation(cancellationToken).ConfigureAwait(false);
                     latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
-                    if (result.Status != ExecStatus.Ok)
+                    if (!ok)
                     {
                         errors++;
                     }
