@@ -152,6 +152,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
 {
     internal const string Tenant = "tenant_exec";
     internal const string Key = "bl_exec_Q2s9dF0vYHk3mWcN8pLr5tXa1bZe7uJi4oKg6hVy2wE";
+    internal const string AdminKey = "test-admin-key-0123456789";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-execute-{Guid.NewGuid():N}.json");
     private readonly string _executorConfigFile = Path.Combine(Path.GetTempPath(), $"beamline-executors-{Guid.NewGuid():N}.json");
@@ -194,7 +195,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
             ["InProcess"] = new JsonObject { ["ExecutorConfigFile"] = _executorConfigFile },
             ["Tenancy"] = new JsonObject
             {
-                ["AdminKey"] = "test-admin-key-0123456789",
+                ["AdminKey"] = AdminKey,
                 ["Pepper"] = "test-pepper-0123456789abcdef",
                 ["tenants"] = new JsonArray(new JsonObject
                 {
