@@ -57,6 +57,15 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
         while (true)
         {
             var providerId = decision.ProviderId!;
+            if (routing.TryGetProvider(providerId, out var provider) && ProviderBlocks.RefuseModel(provider, request) is { } refused)
+            {
+                // The request is at fault, not the provider: no call, no outcome, no fallback.
+                routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                var field = request.Form == DecideRequestForm.Message ? "message.payload.model" : "task.payload.model";
+                var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, refused, field, Cp1ErrorTypes.InvalidValue);
+                DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
+                return error.HttpStatus;
+            }
             CallOutcome outcome;
             TimeSpan latency;
             // Every decision may hold a half-open trial slot of the provider's breaker: an
