@@ -71,21 +71,26 @@ exec "$here/../control/beamline" "$@"
     }
 }
 
-function Get-Summary {
+# Sums GoogleTest (ctest JUnit) and xunit (trx) results into one line, as build.sh's summarize does.
+# The line goes to the host (never into the function's output); returns true when no test failed
+# and at least one passed. A missing counter attribute counts as 0.
+function Write-Summary {
     $passed = 0; $failed = 0; $skipped = 0
     foreach ($file in Get-ChildItem (Join-Path $Results 'native') -Filter *.xml -ErrorAction SilentlyContinue) {
-        $suite = ([xml](Get-Content $file.FullName -Raw)).testsuite
-        $passed += [int]$suite.tests - [int]$suite.failures - [int]$suite.skipped
-        $failed += [int]$suite.failures
-        $skipped += [int]$suite.skipped
+        $suite = ([xml](Get-Content $file.FullName -Raw)).DocumentElement
+        $tests = [int]$suite.GetAttribute('tests'); $failures = [int]$suite.GetAttribute('failures'); $skip = [int]$suite.GetAttribute('skipped')
+        $passed += $tests - $failures - $skip
+        $failed += $failures
+        $skipped += $skip
     }
     foreach ($file in Get-ChildItem (Join-Path $Results 'dotnet') -Filter *.trx -ErrorAction SilentlyContinue) {
-        $counters = ([xml](Get-Content $file.FullName -Raw)).TestRun.ResultSummary.Counters
-        $passed += [int]$counters.passed
-        $failed += [int]$counters.failed + [int]$counters.error
-        $skipped += [int]$counters.notExecuted
+        $counters = ([xml](Get-Content $file.FullName -Raw)).GetElementsByTagName('Counters') | Select-Object -First 1
+        if ($null -eq $counters) { continue }
+        $passed += [int]$counters.GetAttribute('passed')
+        $failed += [int]$counters.GetAttribute('failed') + [int]$counters.GetAttribute('error')
+        $skipped += [int]$counters.GetAttribute('notExecuted')
     }
-    Write-Output "$passed passed, $failed failed, $skipped skipped"
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
     return ($failed -eq 0 -and $passed -gt 0)
 }
 
@@ -102,8 +107,9 @@ function Invoke-Test {
         & dotnet test $project.FullName -c $Configuration --no-build -nologo --logger "trx;LogFileName=$($project.BaseName).trx" `
             --logger 'console;verbosity=normal' --results-directory (Join-Path $Results 'dotnet'); if ($LASTEXITCODE -ne 0) { $ok = $false }
     }
-    if (-not (Get-Summary)) { $ok = $false }
-    if (-not $ok) { exit 1 }
+    # The summary is the last line printed; a failed test, or none passing, fails the run.
+    $clean = Write-Summary
+    if (-not ($ok -and $clean)) { exit 1 }
 }
 
 function Get-FreePort {

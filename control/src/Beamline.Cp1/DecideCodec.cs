@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -203,7 +202,7 @@ public static class DecideCodec
         {
             throw Invalid.Value("task.type", $"invalid field value: task.type must be one of chat, completion, embedding (got '{type}')");
         }
-        var (payload, encoding) = ReadPayload(task, "task.payload");
+        var (payload, encoding) = ReadPayload(task, "task");
         var request = new DecideRequest
         {
             Form = DecideRequestForm.Task,
@@ -236,7 +235,7 @@ public static class DecideCodec
         var tenantId = RequiredString(message, "tenant_id"u8, "message.tenant_id");
         var messageId = RequiredString(message, "message_id"u8, "message.message_id");
         var type = RequiredString(message, "message_type"u8, "message.message_type");
-        var (payload, encoding) = ReadPayload(message, "message.payload");
+        var (payload, encoding) = ReadPayload(message, "message");
         long? timestamp = null;
         if (message.TryGetProperty("timestamp_ms"u8, out var ts) && ts.ValueKind != JsonValueKind.Null)
         {
@@ -364,11 +363,44 @@ public static class DecideCodec
         return metadata;
     }
 
-    private static (ReadOnlyMemory<byte> Payload, PayloadEncoding Encoding) ReadPayload(JsonElement parent, string field)
+    /// <summary>
+    /// The payload of <c>task</c> or <c>message</c>: <c>payload</c> (a JSON value, a string holding
+    /// JSON, or text), or the bytes of <c>payload_base64</c>. A string is decoded as base64 only when
+    /// the request says so (<c>payload_encoding: "base64"</c>): "test" or "ping" are valid base64
+    /// too, and guessing turned such text into garbage.
+    /// </summary>
+    private static (ReadOnlyMemory<byte> Payload, PayloadEncoding Encoding) ReadPayload(JsonElement parent, string prefix)
     {
-        if (!parent.TryGetProperty("payload"u8, out var payload) || payload.ValueKind == JsonValueKind.Null)
+        var field = prefix + ".payload";
+        var base64Field = prefix + ".payload_base64";
+        var encodingField = prefix + ".payload_encoding";
+        var declared = OptionalString(parent, "payload_encoding"u8, encodingField);
+        if (declared is not (null or "base64"))
+        {
+            throw Invalid.Value(encodingField, $"invalid field value: {encodingField} must be \"base64\" when present (got '{declared}')");
+        }
+        var hasPayload = parent.TryGetProperty("payload"u8, out var payload) && payload.ValueKind != JsonValueKind.Null;
+        if (parent.TryGetProperty("payload_base64"u8, out var encoded) && encoded.ValueKind != JsonValueKind.Null)
+        {
+            if (hasPayload)
+            {
+                throw Invalid.Value(base64Field, $"invalid field value: give {field} or {base64Field}, not both");
+            }
+            if (encoded.ValueKind != JsonValueKind.String)
+            {
+                throw Invalid.Type(base64Field, $"invalid field type: {base64Field} must be a base64 string");
+            }
+            return (DecodeBase64(encoded.GetString()!, base64Field), PayloadEncoding.Base64);
+        }
+        if (!hasPayload)
         {
             throw Invalid.Missing(field);
+        }
+        if (declared is "base64")
+        {
+            return payload.ValueKind == JsonValueKind.String
+                ? (DecodeBase64(payload.GetString()!, field), PayloadEncoding.Base64)
+                : throw Invalid.Type(field, $"invalid field type: {field} must be a base64 string ({encodingField} is \"base64\")");
         }
         if (payload.ValueKind != JsonValueKind.String)
         {
@@ -394,15 +426,15 @@ public static class DecideCodec
                 throw Invalid.Value(field, $"invalid field value: {field} looks like JSON but does not parse");
             }
         }
-        if (text.Length > 0 && text.Length % 4 == 0 && Base64.IsValid(text.AsSpan(), out var decodedLength))
-        {
-            var decoded = new byte[decodedLength];
-            if (Convert.TryFromBase64String(text, decoded, out var written))
-            {
-                return (decoded.AsMemory(0, written), PayloadEncoding.Base64);
-            }
-        }
         return (Encoding.UTF8.GetBytes(text), PayloadEncoding.Text);
+    }
+
+    private static byte[] DecodeBase64(string text, string field)
+    {
+        var decoded = new byte[text.Length / 4 * 3 + 3];
+        return Convert.TryFromBase64String(text, decoded, out var written)
+            ? decoded.AsSpan(0, written).ToArray()
+            : throw Invalid.Value(field, $"invalid field value: {field} is not valid base64");
     }
 
     private static bool IsValidSubject(string subject)

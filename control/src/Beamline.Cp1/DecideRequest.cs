@@ -24,10 +24,10 @@ public enum PayloadEncoding
     /// <summary>A string holding JSON text: the payload is that text.</summary>
     JsonString,
 
-    /// <summary>A base64 string: the payload is the decoded bytes.</summary>
+    /// <summary><c>payload_base64</c>, or a <c>payload</c> declared <c>payload_encoding: "base64"</c>: the payload is the decoded bytes.</summary>
     Base64,
 
-    /// <summary>Any other string: the payload is its UTF-8 text.</summary>
+    /// <summary>Any other string (never guessed to be base64): the payload is its UTF-8 text.</summary>
     Text,
 }
 

@@ -121,6 +121,13 @@ public sealed record CircuitBreakerSettings
 
     /// <summary>How long the breaker stays open before a trial (<c>timeout_ms</c>). Defaults to 60 s.</summary>
     public TimeSpan OpenTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a half-open trial slot stays taken without an outcome (<c>half_open_trial_timeout_ms</c>,
+    /// a Beamline extension): a decision whose call is never reported (a decide-only request, a
+    /// caller that went away) gives its slot back after this. Defaults to 60 s.
+    /// </summary>
+    public TimeSpan TrialTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>Where in the pipeline an extension runs.</summary>

@@ -538,6 +538,14 @@ public static class PolicyLoader
                 settings = settings with { OpenTimeout = TimeSpan.FromMilliseconds(m) };
             }
         }
+        if (cb.TryGetProperty("half_open_trial_timeout_ms", out e))
+        {
+            var ms = ReadInt(e, P + ".half_open_trial_timeout_ms", 1, int.MaxValue, context);
+            if (ms is { } m)
+            {
+                settings = settings with { TrialTimeout = TimeSpan.FromMilliseconds(m) };
+            }
+        }
         if (cb.TryGetProperty("error_rate_threshold", out e))
         {
             if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var rate) && rate > 0 && rate <= 1)

@@ -20,6 +20,14 @@ public interface IRouter
     /// <summary>Feeds a call's result into the provider's statistics and its circuit breaker.</summary>
     void RecordOutcome(in RouteOutcome outcome);
 
+    /// <summary>
+    /// Gives back the half-open trial slot a decision for <paramref name="providerId"/> took when
+    /// its call was not made or its outcome will not be recorded (a cancelled call, a request
+    /// refused after the decision). Unreported slots also expire on their own after the policy's
+    /// <c>half_open_trial_timeout_ms</c>.
+    /// </summary>
+    void ReleaseTrial(string tenantId, string? policyId, string providerId);
+
     /// <summary>The state of the breaker for (tenant, policy, provider).</summary>
     CircuitState GetBreakerState(string tenantId, string? policyId, string providerId);
 }

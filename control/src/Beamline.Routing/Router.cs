@@ -234,6 +234,17 @@ public sealed class Router : IRouter
     }
 
     /// <inheritdoc />
+    public void ReleaseTrial(string tenantId, string? policyId, string providerId)
+    {
+        ArgumentNullException.ThrowIfNull(tenantId);
+        ArgumentNullException.ThrowIfNull(providerId);
+        if (_breakers.TryGet(new BreakerKey(tenantId, policyId ?? _defaultPolicyId, providerId), out var breaker))
+        {
+            breaker.ReleaseTrial();
+        }
+    }
+
+    /// <inheritdoc />
     public CircuitState GetBreakerState(string tenantId, string? policyId, string providerId) =>
         _breakers.GetState(new BreakerKey(tenantId, policyId ?? _defaultPolicyId, providerId));
 

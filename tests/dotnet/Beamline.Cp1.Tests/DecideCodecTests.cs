@@ -94,12 +94,68 @@ public sealed class DecideCodecTests
         Assert.Equal("session_456", r.SessionId);
     }
 
-    [Fact]
-    public void Parse_Base64Payload_IsDecoded()
+    // Words of four, eight... letters are valid base64 too: a string payload is text unless the
+    // request says otherwise.
+    [Theory]
+    [InlineData("test")]
+    [InlineData("ping")]
+    [InlineData("continue")]
+    [InlineData("AAEC/w==")]
+    public void Parse_StringPayload_StaysText(string text)
     {
-        var r = Parse(With("task.payload", "AAEC/w==")).Request!;
+        var r = Parse(With("task.payload", text)).Request!;
+        Assert.Equal(PayloadEncoding.Text, r.PayloadEncoding);
+        Assert.Equal(text, Encoding.UTF8.GetString(r.Payload.Span));
+    }
+
+    [Fact]
+    public void Parse_PayloadBase64Field_IsDecoded()
+    {
+        var json = JsonNode.Parse(Without("task.payload"))!.AsObject();
+        json["task"]!["payload_base64"] = "AAEC/w==";
+        var r = Parse(json.ToJsonString()).Request!;
         Assert.Equal(PayloadEncoding.Base64, r.PayloadEncoding);
         Assert.Equal(new byte[] { 0, 1, 2, 255 }, r.Payload.ToArray());
+    }
+
+    [Fact]
+    public void Parse_DeclaredBase64Encoding_IsDecoded()
+    {
+        var json = JsonNode.Parse(With("task.payload", "dGVzdA=="))!.AsObject();
+        json["task"]!["payload_encoding"] = "base64";
+        var r = Parse(json.ToJsonString()).Request!;
+        Assert.Equal(PayloadEncoding.Base64, r.PayloadEncoding);
+        Assert.Equal("test", Encoding.UTF8.GetString(r.Payload.Span));
+    }
+
+    [Fact]
+    public void Parse_MessageFormPayloadBase64_IsDecoded()
+    {
+        var json = JsonNode.Parse(Cp1Fixtures.Request("route_request_message_form.json"))!.AsObject();
+        json["message"]!.AsObject().Remove("payload");
+        json["message"]!["payload_base64"] = "AAEC/w==";
+        var r = Parse(json.ToJsonString()).Request!;
+        Assert.Equal(PayloadEncoding.Base64, r.PayloadEncoding);
+        Assert.Equal(new byte[] { 0, 1, 2, 255 }, r.Payload.ToArray());
+    }
+
+    [Theory]
+    [InlineData("""{"payload_base64":"not base64!"}""", "task.payload_base64")]
+    [InlineData("""{"payload_base64":5}""", "task.payload_base64")]
+    [InlineData("""{"payload":"x","payload_base64":"AAEC"}""", "task.payload_base64")]
+    [InlineData("""{"payload":"ab$c","payload_encoding":"base64"}""", "task.payload")]
+    [InlineData("""{"payload":{"a":1},"payload_encoding":"base64"}""", "task.payload")]
+    [InlineData("""{"payload":"x","payload_encoding":"rot13"}""", "task.payload_encoding")]
+    public void Parse_BadBase64Payload_IsInvalidRequestNamingTheField(string task, string field)
+    {
+        var json = JsonNode.Parse(Without("task.payload"))!.AsObject();
+        foreach (var member in JsonNode.Parse(task)!.AsObject())
+        {
+            json["task"]![member.Key] = member.Value?.DeepClone();
+        }
+        var result = Parse(json.ToJsonString());
+        Assert.False(result.IsOk);
+        Assert.Equal((Cp1ErrorCodes.InvalidRequest, field), (result.Error!.Code, result.Error.Field));
     }
 
     [Fact]

@@ -75,6 +75,18 @@ public sealed class PolicyLoaderTests
         Assert.Equal(3, cb.HalfOpenMaxCalls);
         Assert.Equal(TimeSpan.FromSeconds(60), cb.OpenTimeout);
         Assert.Null(cb.ErrorRateThreshold);
+        Assert.Equal(TimeSpan.FromSeconds(60), cb.TrialTimeout);
+    }
+
+    [Fact]
+    public void Load_HalfOpenTrialTimeout_IsReadAndChecked()
+    {
+        var result = LoadText("""{"weights": {"openai": 1}, "circuit_breaker": {"half_open_trial_timeout_ms": 1500}}""");
+        Assert.True(result.IsValid, string.Join(Environment.NewLine, result.Errors));
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), result.Policy!.CircuitBreaker!.TrialTimeout);
+
+        AssertError(LoadText("""{"weights": {"openai": 1}, "circuit_breaker": {"half_open_trial_timeout_ms": 0}}"""),
+            "$.circuit_breaker.half_open_trial_timeout_ms", "≥ 1");
     }
 
     [Fact]

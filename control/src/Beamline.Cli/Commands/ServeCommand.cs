@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Beamline.Host;
+using Beamline.Tenancy;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using HostingAbstractionsExtensions = Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions;
 
 namespace Beamline.Cli.Commands;
@@ -43,7 +46,24 @@ internal static class ServeCommand
             {
                 overrides["Beamline:Tenancy:DataDirectory"] = directory.FullName;
             }
-            var app = BeamlineWebHost.Build([], overrides, parse.GetValue(config)?.FullName);
+            WebApplication? app = null;
+            try
+            {
+                app = BeamlineWebHost.Build([], overrides, parse.GetValue(config)?.FullName);
+                // Options and the tenancy definitions are checked before the host starts: a host
+                // that fails to start logs the error with its stack trace.
+                app.Services.GetService<IStartupValidator>()?.Validate();
+                await app.Services.GetRequiredService<TenantDirectory>().InitializeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (ConfigurationErrors.Describe(e) is { } line)
+            {
+                if (app is not null)
+                {
+                    await app.DisposeAsync().ConfigureAwait(false);
+                }
+                await Console.Error.WriteLineAsync($"beamline serve: {line}").ConfigureAwait(false);
+                return ConfigurationErrors.ExitCode;
+            }
             // The host handles SIGTERM itself: graceful shutdown within Beamline:Shutdown:TimeoutSeconds.
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             await HostingAbstractionsExtensions.WaitForShutdownAsync(app, cancellationToken).ConfigureAwait(false);

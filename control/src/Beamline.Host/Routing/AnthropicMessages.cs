@@ -42,8 +42,9 @@ internal static class AnthropicMessages
     /// messages moved to <c>system</c>; one with <c>text</c> or <c>prompt</c> becomes one message
     /// (<c>role</c> <c>assistant</c> when it says so, else <c>user</c>: the API has no system role in
     /// <c>messages</c>), keeping <c>system</c>, <c>temperature</c> and the like; anything else becomes
-    /// one user message holding its text. The provider's <c>model</c> and
-    /// <see cref="DefaultMaxTokens"/> fill what the payload does not set.
+    /// one user message holding its text. The provider's default model and
+    /// <see cref="DefaultMaxTokens"/> fill what the payload does not set; a model the payload sets
+    /// must be one the entry allows (<see cref="ProviderBlocks.RefuseModel"/>).
     /// </summary>
     public static string Body(ProviderDescriptor provider, DecideRequest request)
         => ProviderBlocks.JsonBody(provider, request, WriteObject, static (writer, provider, text) =>
@@ -120,7 +121,7 @@ internal static class AnthropicMessages
 
     private static void WriteDefaults(Utf8JsonWriter writer, ProviderDescriptor provider, bool hasModel, bool hasMaxTokens)
     {
-        if (!hasModel && provider.Model is { } model)
+        if (!hasModel && provider.DefaultModel is { } model)
         {
             writer.WriteString("model", model);
         }

@@ -57,9 +57,35 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
         while (true)
         {
             var providerId = decision.ProviderId!;
-            var (outcome, latency) = await CallAsync(providerId, request, cancellationToken).ConfigureAwait(false);
+            if (routing.TryGetProvider(providerId, out var provider) && ProviderBlocks.RefuseModel(provider, request) is { } refused)
+            {
+                // The request is at fault, not the provider: no call, no outcome, no fallback.
+                routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                var field = request.Form == DecideRequestForm.Message ? "message.payload.model" : "task.payload.model";
+                var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, refused, field, Cp1ErrorTypes.InvalidValue);
+                DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
+                return error.HttpStatus;
+            }
+            CallOutcome outcome;
+            TimeSpan latency;
+            // Every decision may hold a half-open trial slot of the provider's breaker: an
+            // outcome frees it, and so must every path that records none.
+            try
+            {
+                (outcome, latency) = await CallAsync(providerId, request, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                throw;
+            }
             attempts.Add(new Attempt(providerId, decision.Reason, outcome, (long)latency.TotalMicroseconds));
-            if (outcome.ErrorCode != ExecErrorCodes.Cancelled)
+            if (outcome.ErrorCode == ExecErrorCodes.Cancelled)
+            {
+                // The caller went away: the call says nothing about the provider.
+                routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+            }
+            else
             {
                 // A 4xx answer (Failure None) says the provider is up: it counts as a success.
                 routing.RecordOutcome(new RouteOutcome

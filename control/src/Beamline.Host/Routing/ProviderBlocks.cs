@@ -51,7 +51,11 @@ internal static class ProviderBlocks
     /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
     public static ExecRequest? Build(ProviderDescriptor provider, DecideRequest request, out string? reason)
     {
-        reason = null;
+        reason = RefuseModel(provider, request);
+        if (reason is not null)
+        {
+            return null;
+        }
         switch (provider.Kind)
         {
             case ProviderKind.Block when provider.BlockType is { Length: > 0 } blockType:
@@ -73,6 +77,36 @@ internal static class ProviderBlocks
                 reason = $"provider '{provider.Id}': kind {provider.Kind} cannot be executed by /v1/execute yet";
                 return null;
         }
+    }
+
+    /// <summary>
+    /// Why an HTTP provider must not be called with this payload's <c>model</c>, or null: the
+    /// provider entry's <c>model</c> (or its <c>models</c> list) decides which models of the
+    /// operator's account a tenant may use, so a payload asking for another one is refused
+    /// (<c>invalid_request</c>) rather than passed upstream.
+    /// </summary>
+    public static string? RefuseModel(ProviderDescriptor provider, DecideRequest request)
+    {
+        if (!IsHttp(provider) || request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString))
+        {
+            return null;
+        }
+        using var document = ParseObject(request.Payload);
+        if (document is null || !document.RootElement.TryGetProperty("model", out var model) || model.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (model.ValueKind != JsonValueKind.String)
+        {
+            return "the payload's model must be a string";
+        }
+        var name = model.GetString()!;
+        if (provider.AllowsModel(name))
+        {
+            return null;
+        }
+        var allowed = provider.Models.IsDefaultOrEmpty ? provider.Model : string.Join(", ", provider.Models);
+        return $"model '{name}' is not offered by provider '{provider.Id}' (allowed: {allowed}); leave model out to use '{provider.DefaultModel}'";
     }
 
     /// <summary>Interprets the result of the block <see cref="Build"/> made for <paramref name="provider"/>.</summary>
@@ -196,7 +230,8 @@ internal static class ProviderBlocks
 
     /// <summary>
     /// The chat-completions body. A JSON object payload with <c>messages</c> is sent as it is (with
-    /// the provider's <c>model</c> when it names none); one with <c>text</c> or <c>prompt</c>
+    /// the provider's default model when it names none; a model it names must be one the entry
+    /// allows, see <see cref="RefuseModel"/>); one with <c>text</c> or <c>prompt</c>
     /// becomes one message (<c>role</c>, default <c>user</c>); any other payload becomes one user
     /// message holding its text.
     /// </summary>
@@ -283,7 +318,7 @@ internal static class ProviderBlocks
 
     private static void WriteModel(Utf8JsonWriter writer, ProviderDescriptor provider)
     {
-        if (provider.Model is { } model)
+        if (provider.DefaultModel is { } model)
         {
             writer.WriteString("model", model);
         }

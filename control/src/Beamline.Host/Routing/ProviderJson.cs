@@ -6,7 +6,7 @@ namespace Beamline.Host.Routing;
 
 /// <summary>
 /// Turns tenancy's raw provider entries into router descriptors. Known members:
-/// <c>id</c>, <c>kind</c>, <c>model</c>, <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
+/// <c>id</c>, <c>kind</c>, <c>model</c>, <c>models</c> (the models a request may ask for), <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
 /// (US dollars per million tokens), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
 /// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>,
 /// <c>timeout_ms</c>, <c>api_key_env</c>;
@@ -29,6 +29,7 @@ internal static class ProviderJson
             Id = id,
             Kind = Kind(String(root, "kind")),
             Model = String(root, "model"),
+            Models = Strings(root, "models"),
             Endpoint = String(root, "base_url"),
             BlockType = String(root, "block_type"),
             Pool = String(root, "pool") ?? "cpu",

@@ -89,6 +89,15 @@ public sealed partial class RoutingService : IDisposable
         }
     }
 
+    /// <summary>Gives back the half-open trial slot of a decision whose call was not made or whose outcome will not be recorded.</summary>
+    public void ReleaseTrial(string tenantId, string? policyId, string providerId)
+    {
+        if (Current.Tenants.TryGetValue(tenantId, out var tenant))
+        {
+            tenant.Router.ReleaseTrial(tenantId, policyId, providerId);
+        }
+    }
+
     /// <summary>The catalog entry of a provider; false for one that no provider entry describes.</summary>
     public bool TryGetProvider(string providerId, [NotNullWhen(true)] out ProviderDescriptor? provider)
     {

@@ -14,6 +14,8 @@ public static class RoutingServiceCollectionExtensions
     /// Adds <see cref="RoutingService"/> (router settings from <c>Beamline:Routing</c>), the decide
     /// and execute pipelines, and CP1 decide over NATS (a hosted service, active when <c>Beamline:Nats:Url</c>
     /// is set). Needs tenancy (<c>AddBeamlineTenancy</c>) and dispatch options (<c>AddBeamlineDispatch</c>).
+    /// Replaces tenancy's <see cref="Beamline.Tenancy.IPolicyValidator"/> with the policy compiler, so
+    /// that the admin API and the configuration file accept exactly the policies routing can use.
     /// </summary>
     public static IServiceCollection AddBeamlineDecide(this IServiceCollection services, IConfiguration configuration)
     {
@@ -22,6 +24,7 @@ public static class RoutingServiceCollectionExtensions
         services.AddOptions<RouterOptions>().Bind(configuration.GetSection(RouterOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.IPolicyValidator, PolicyCompilerValidator>());
         services.TryAddSingleton<RoutingService>();
         services.TryAddSingleton<AssignmentPublisher>();
         services.TryAddSingleton<DecideProcessor>();

@@ -21,8 +21,11 @@ public enum CircuitState
 /// <c>error_rate_threshold</c> with at least <c>failure_threshold</c> calls in the window. Open →
 /// half-open once <c>timeout_ms</c> has passed (checked lazily on the next call). Half-open lets
 /// at most <c>half_open_max_calls</c> trial calls be in flight; <c>success_threshold</c>
-/// successes close it, any failure reopens it. State changes take a lock on this breaker only;
-/// the closed fast path of <see cref="TryAcquire"/> reads one volatile field.
+/// successes close it, any failure reopens it. A trial slot is freed by the call's outcome, by
+/// <see cref="ReleaseTrial"/> when no call was made or none will be reported, and in any case
+/// once it has been taken for <see cref="CircuitBreakerSettings.TrialTimeout"/>: a trial that is
+/// never reported cannot keep the breaker half-open for good. State changes take a lock on this
+/// breaker only; the closed fast path of <see cref="TryAcquire"/> reads one volatile field.
 /// </summary>
 public sealed class CircuitBreaker
 {
@@ -32,14 +35,17 @@ public sealed class CircuitBreaker
     private readonly TimeProvider _time;
     private readonly long _openTicks;
     private readonly long _bucketTicks;
+    private readonly long _trialTicks;
     private readonly Lock _gate = new();
     private readonly long[] _bucketStart = new long[Buckets];
     private readonly int[] _bucketCalls = new int[Buckets];
     private readonly int[] _bucketFailures = new int[Buckets];
+
+    // When each half-open trial in flight was let through, oldest first (trials start in time order).
+    private readonly Queue<long> _trials = new();
     private volatile CircuitState _state;
     private long _openedAt;
     private int _consecutiveFailures;
-    private int _halfOpenInFlight;
     private int _halfOpenSuccesses;
 
     /// <summary>Creates a closed breaker.</summary>
@@ -51,6 +57,7 @@ public sealed class CircuitBreaker
         _time = time;
         _openTicks = ToTicks(settings.OpenTimeout, time);
         _bucketTicks = Math.Max(1, ToTicks(settings.ErrorRateWindow, time) / Buckets);
+        _trialTicks = Math.Max(1, ToTicks(settings.TrialTimeout, time));
     }
 
     /// <summary>The state now (an open breaker whose timeout has passed reports half-open).</summary>
@@ -63,13 +70,23 @@ public sealed class CircuitBreaker
         }
     }
 
-    /// <summary>True when a call would be let through now; changes nothing.</summary>
-    public bool IsCallPermitted() => _state switch
+    /// <summary>True when a call would be let through now; takes no trial slot.</summary>
+    public bool IsCallPermitted()
     {
-        CircuitState.Closed => true,
-        CircuitState.Open => OpenTimeoutElapsed(),
-        _ => Volatile.Read(ref _halfOpenInFlight) < _settings.HalfOpenMaxCalls,
-    };
+        if (_state == CircuitState.Closed)
+        {
+            return true;
+        }
+        lock (_gate)
+        {
+            return _state switch
+            {
+                CircuitState.Closed => true,
+                CircuitState.Open => OpenTimeoutElapsed(),
+                _ => HasFreeTrialSlot(),
+            };
+        }
+    }
 
     /// <summary>Lets a call through if the breaker allows it; in half-open this takes one trial slot.</summary>
     public bool TryAcquire()
@@ -87,18 +104,34 @@ public sealed class CircuitBreaker
                     return false;
                 }
                 _state = CircuitState.HalfOpen;
-                _halfOpenInFlight = 0;
+                _trials.Clear();
                 _halfOpenSuccesses = 0;
             }
             if (_state == CircuitState.HalfOpen)
             {
-                if (_halfOpenInFlight >= _settings.HalfOpenMaxCalls)
+                if (!HasFreeTrialSlot())
                 {
                     return false;
                 }
-                _halfOpenInFlight++;
+                _trials.Enqueue(_time.GetTimestamp());
             }
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Gives back a half-open trial slot whose call was not made or whose outcome will never be
+    /// recorded (the caller went away, the decision was only handed out); counts nothing. Does
+    /// nothing outside half-open.
+    /// </summary>
+    public void ReleaseTrial()
+    {
+        lock (_gate)
+        {
+            if (_state == CircuitState.HalfOpen)
+            {
+                _trials.TryDequeue(out _);
+            }
         }
     }
 
@@ -114,7 +147,7 @@ public sealed class CircuitBreaker
                     CountInWindow(failure: false);
                     break;
                 case CircuitState.HalfOpen:
-                    _halfOpenInFlight = Math.Max(0, _halfOpenInFlight - 1);
+                    _trials.TryDequeue(out _);
                     if (++_halfOpenSuccesses >= _settings.SuccessThreshold)
                     {
                         Close();
@@ -153,19 +186,31 @@ public sealed class CircuitBreaker
         }
     }
 
+    /// <summary>Drops the trials taken longer than the trial timeout ago; true when a slot is free. Under the lock.</summary>
+    private bool HasFreeTrialSlot()
+    {
+        var expired = _time.GetTimestamp() - _trialTicks;
+        while (_trials.TryPeek(out var started) && started <= expired)
+        {
+            _trials.Dequeue();
+        }
+        return _trials.Count < _settings.HalfOpenMaxCalls;
+    }
+
     private bool OpenTimeoutElapsed() => _time.GetTimestamp() - Volatile.Read(ref _openedAt) >= _openTicks;
 
     private void Open()
     {
         Volatile.Write(ref _openedAt, _time.GetTimestamp());
         _state = CircuitState.Open;
-        _halfOpenInFlight = 0;
+        _trials.Clear();
         _halfOpenSuccesses = 0;
     }
 
     private void Close()
     {
         _state = CircuitState.Closed;
+        _trials.Clear();
         _consecutiveFailures = 0;
         Array.Clear(_bucketCalls);
         Array.Clear(_bucketFailures);

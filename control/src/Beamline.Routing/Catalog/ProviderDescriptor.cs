@@ -34,8 +34,39 @@ public sealed record ProviderDescriptor
     /// <summary>What serves it. Defaults to <see cref="ProviderKind.OpenAICompatible"/>.</summary>
     public ProviderKind Kind { get; init; } = ProviderKind.OpenAICompatible;
 
-    /// <summary>The model name sent to the provider, or null.</summary>
+    /// <summary>The model name sent to the provider when the request names none, or null.</summary>
     public string? Model { get; init; }
+
+    /// <summary>
+    /// The models a request may ask for (<c>models</c>); empty when the entry lists none, in which
+    /// case only <see cref="Model"/> may be asked for (any model when that is null too).
+    /// </summary>
+    public ImmutableArray<string> Models { get; init; } = [];
+
+    /// <summary>The model used when the request names none: <see cref="Model"/>, else the first of <see cref="Models"/>.</summary>
+    public string? DefaultModel => Model ?? (Models.IsDefaultOrEmpty ? null : Models[0]);
+
+    /// <summary>
+    /// True when a request may ask for <paramref name="model"/>: it is one of <see cref="Models"/>,
+    /// or, without a list, <see cref="Model"/>; with neither, any model is allowed. The entry is the
+    /// operator's account: a tenant must not pick a dearer model than the entry offers.
+    /// </summary>
+    public bool AllowsModel(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (!Models.IsDefaultOrEmpty)
+        {
+            foreach (var allowed in Models)
+            {
+                if (string.Equals(allowed, model, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        return Model is null || string.Equals(Model, model, StringComparison.Ordinal);
+    }
 
     /// <summary>The base URL for HTTP kinds, or null for the kind's default.</summary>
     public string? Endpoint { get; init; }

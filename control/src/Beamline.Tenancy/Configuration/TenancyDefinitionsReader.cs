@@ -11,7 +11,16 @@ internal static class TenancyDefinitionsReader
     public static TenancyDefinitions Load(string path, IPolicyValidator validator)
     {
         var fullPath = System.IO.Path.GetFullPath(path);
-        using var document = JsonDocument.Parse(File.ReadAllBytes(fullPath), DocumentOptions);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(fullPath), DocumentOptions);
+        }
+        catch (JsonException error)
+        {
+            throw new InvalidDataException($"{fullPath}: not valid JSON (line {error.LineNumber + 1}, byte {error.BytePositionInLine + 1})", error);
+        }
+        using var owned = document;
         try
         {
             return Read(document.RootElement, fullPath, validator);

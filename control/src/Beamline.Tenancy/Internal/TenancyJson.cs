@@ -20,10 +20,15 @@ internal static class TenancyJson
         "max_concurrent_requests", "allowed_policies", "allowed_providers",
     ];
 
-    /// <summary>Ids of tenants, teams, policies and providers: 1–128 of <c>[A-Za-z0-9_.:-]</c>.</summary>
+    /// <summary>
+    /// Ids of tenants, teams, policies and providers: 1–128 of <c>[A-Za-z0-9_.:-]</c>, but not
+    /// <c>.</c> or <c>..</c>. Those two are URL dot segments: <c>/admin/v1/tenants/..</c> resolves to
+    /// <c>/admin/v1/tenants</c>, so an entry with such an id could never be read, changed or deleted.
+    /// One rule for the configuration file, the database and the admin API.
+    /// </summary>
     public static bool IsValidId(string? id)
     {
-        if (string.IsNullOrEmpty(id) || id.Length > 128)
+        if (string.IsNullOrEmpty(id) || id.Length > 128 || id is "." or "..")
         {
             return false;
         }
@@ -44,7 +49,7 @@ internal static class TenancyJson
     }
 
     public static string CheckId(string id, string field)
-        => IsValidId(id) ? id : throw TenancyException.Invalid(field, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+        => IsValidId(id) ? id : throw TenancyException.Invalid(field, "must be 1-128 characters of A-Z a-z 0-9 _ . : -, and not . or ..");
 
     public static string? OptionalString(JsonElement parent, string member, string path)
     {

@@ -110,6 +110,17 @@ public sealed class ExecuteEndToEndTests(ExecuteHostFixture host) : IClassFixtur
     }
 
     [Fact]
+    public async Task Execute_PayloadAsksForAModelTheProviderEntryDoesNotOffer_Returns400AndCallsNoProvider()
+    {
+        var (status, body) = await ExecuteAsync("cheap", JsonNode.Parse("""{"model":"gpt-4-32k-expensive","text":"hello"}"""));
+
+        Assert.True(status == HttpStatusCode.BadRequest, body.ToString());
+        Assert.Equal("invalid_request", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("gpt-4-32k-expensive", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("", host.CheapUpstream.LastBody);
+    }
+
+    [Fact]
     public async Task Execute_WithoutKey_Returns401()
     {
         using var response = await _http.PostAsync(new Uri(host.Process.BaseAddress, "v1/execute"),
@@ -152,6 +163,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
 {
     internal const string Tenant = "tenant_exec";
     internal const string Key = "bl_exec_Q2s9dF0vYHk3mWcN8pLr5tXa1bZe7uJi4oKg6hVy2wE";
+    internal const string AdminKey = "test-admin-key-0123456789";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-execute-{Guid.NewGuid():N}.json");
     private readonly string _executorConfigFile = Path.Combine(Path.GetTempPath(), $"beamline-executors-{Guid.NewGuid():N}.json");
@@ -161,6 +173,8 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
     public FlakyUpstream Upstream { get; } = new();
 
     public FlakyUpstream AnthropicUpstream { get; } = new();
+
+    public FlakyUpstream CheapUpstream { get; } = new();
 
     public async Task InitializeAsync()
     {
@@ -177,6 +191,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
         }
         Upstream.Dispose();
         AnthropicUpstream.Dispose();
+        CheapUpstream.Dispose();
         File.Delete(_configFile);
         File.Delete(_executorConfigFile);
     }
@@ -194,7 +209,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
             ["InProcess"] = new JsonObject { ["ExecutorConfigFile"] = _executorConfigFile },
             ["Tenancy"] = new JsonObject
             {
-                ["AdminKey"] = "test-admin-key-0123456789",
+                ["AdminKey"] = AdminKey,
                 ["Pepper"] = "test-pepper-0123456789abcdef",
                 ["tenants"] = new JsonArray(new JsonObject
                 {
@@ -207,7 +222,8 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         Policy("slow", "sleepy", """{"when":{"status":["timeout"]},"retry":0,"to":"echo_cpu"}"""),
                         Policy("exhausted", "broken", """{"when":{"status":["5xx"]},"retry":0,"to":"broken_too"}"""),
                         Policy("http", "llm", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}"""),
-                        Policy("claude", "claude", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}""")),
+                        Policy("claude", "claude", """{"when":{"status":["503"]},"retry":1,"to":"echo_cpu"}"""),
+                        Policy("cheap", "cheap_llm")),
                 }),
                 ["providers"] = new JsonArray(
                     JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}"""),
@@ -227,6 +243,13 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         ["kind"] = "anthropic",
                         ["model"] = "claude-test",
                         ["base_url"] = AnthropicUpstream.BaseUrl,
+                    },
+                    new JsonObject
+                    {
+                        ["id"] = "cheap_llm",
+                        ["kind"] = "openai_compatible",
+                        ["model"] = "llama-cheap",
+                        ["base_url"] = CheapUpstream.BaseUrl,
                     }),
             },
         },

@@ -24,9 +24,10 @@ public sealed class ProviderPayloadTests
     }
 
     [Fact]
-    public void AnthropicBody_MessagesWithSystem_JoinsSystemPromptsAndKeepsTheModelGiven()
+    public void AnthropicBody_MessagesWithSystem_JoinsSystemPromptsAndKeepsAnAllowedModelGiven()
     {
-        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, Request(
+        var claude = Claude with { Models = ["claude-test", "claude-other"] };
+        var body = JsonNode.Parse(AnthropicMessages.Body(claude, Request(
             """{"model":"claude-other","system":"First.","messages":[{"role":"system","content":"Second."},{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}""")))!;
 
         Assert.Equal("claude-other", body["model"]!.GetValue<string>());
@@ -42,6 +43,52 @@ public sealed class ProviderPayloadTests
         var body = JsonNode.Parse(AnthropicMessages.Body(Claude, request))!;
 
         Assert.Equal("plain words", body["messages"]![0]!["content"]!.GetValue<string>());
+    }
+
+    // The provider entry, not the tenant's payload, decides which model of the operator's account is used.
+    [Theory]
+    [InlineData(ProviderKind.OpenAICompatible)]
+    [InlineData(ProviderKind.OpenAI)]
+    [InlineData(ProviderKind.Anthropic)]
+    public void RefuseModel_PayloadNamesAModelTheEntryDoesNotOffer_SaysWhy(ProviderKind kind)
+    {
+        var provider = new ProviderDescriptor { Id = "cheap", Kind = kind, Model = "llama-cheap" };
+
+        var refusal = ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}"""));
+        var asJsonString = ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""") with { PayloadEncoding = PayloadEncoding.JsonString });
+
+        Assert.NotNull(refusal);
+        Assert.Contains("gpt-4-32k-expensive", refusal, StringComparison.Ordinal);
+        Assert.Contains("llama-cheap", refusal, StringComparison.Ordinal);
+        Assert.NotNull(asJsonString);
+        Assert.NotNull(ProviderBlocks.RefuseModel(provider, Request("""{"model":42,"text":"hi"}""")));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"model":"llama-cheap","text":"hi"}""")));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"text":"hi"}""")));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("plain words") with { PayloadEncoding = PayloadEncoding.Text }));
+    }
+
+    [Fact]
+    public void RefuseModel_EntryWithAModelsList_AllowsExactlyThose()
+    {
+        var provider = ProviderJson.Parse("multi", """{"kind":"openai","model":"gpt-4o-mini","models":["gpt-4o-mini","gpt-4o"]}""");
+
+        Assert.Equal(["gpt-4o-mini", "gpt-4o"], provider.Models.ToArray());
+        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4o","text":"hi"}""")));
+        Assert.NotNull(ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""")));
+        var body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, Request("""{"model":"gpt-4o","text":"hi"}""")))!;
+        Assert.Equal("gpt-4o", body["model"]!.GetValue<string>());
+        body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, Request("""{"text":"hi"}""")))!;
+        Assert.Equal("gpt-4o-mini", body["model"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Build_PayloadNamesAModelTheEntryDoesNotOffer_MakesNoBlock()
+    {
+        var provider = new ProviderDescriptor { Id = "cheap", Kind = ProviderKind.OpenAICompatible, Model = "llama-cheap", Endpoint = "http://127.0.0.1:1/v1" };
+
+        Assert.Null(ProviderBlocks.Build(provider, Request("""{"model":"gpt-4-32k-expensive","messages":[]}"""), out var reason));
+        Assert.Contains("gpt-4-32k-expensive", reason, StringComparison.Ordinal);
+        Assert.Null(ProviderBlocks.Build(provider with { Kind = ProviderKind.Anthropic }, Request("""{"model":"gpt-4-32k-expensive","messages":[]}"""), out _));
     }
 
     [Theory]

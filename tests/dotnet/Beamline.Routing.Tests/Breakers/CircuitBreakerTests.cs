@@ -89,6 +89,47 @@ public sealed class CircuitBreakerTests
     }
 
     [Fact]
+    public void TryAcquire_TrialsNeverReported_AreReleasedAfterTheTrialTimeout()
+    {
+        var time = new ManualTimeProvider();
+        var breaker = Opened(time);
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.True(breaker.TryAcquire());
+        Assert.True(breaker.TryAcquire());
+        Assert.True(breaker.TryAcquire());
+        Assert.False(breaker.TryAcquire());
+
+        time.Advance(Settings.TrialTimeout);
+
+        Assert.Equal(CircuitState.HalfOpen, breaker.State);
+        Assert.True(breaker.IsCallPermitted());
+        Assert.True(breaker.TryAcquire());
+        breaker.OnSuccess();
+        Assert.True(breaker.TryAcquire());
+        breaker.OnSuccess();
+        Assert.Equal(CircuitState.Closed, breaker.State);
+    }
+
+    [Fact]
+    public void ReleaseTrial_GivesTheSlotBackWithoutCountingAnOutcome()
+    {
+        var time = new ManualTimeProvider();
+        var breaker = Opened(time);
+        time.Advance(TimeSpan.FromSeconds(60));
+        for (var i = 0; i < Settings.HalfOpenMaxCalls; i++)
+        {
+            Assert.True(breaker.TryAcquire());
+        }
+        Assert.False(breaker.TryAcquire());
+
+        breaker.ReleaseTrial();
+
+        Assert.Equal(CircuitState.HalfOpen, breaker.State);
+        Assert.True(breaker.TryAcquire());
+        Assert.False(breaker.TryAcquire());
+    }
+
+    [Fact]
     public void OnFailure_ErrorRateOverTheWindow_Opens()
     {
         var time = new ManualTimeProvider();
@@ -168,6 +209,42 @@ public sealed class CircuitBreakerTests
         var decision = router.Decide(TestRouters.Request("p"));
         Assert.Equal("local_llm", decision.ProviderId);
         Assert.Equal(RouteReasons.Fallback, decision.Reason);
+    }
+
+    [Fact]
+    public void Decide_HalfOpenTrialsOfDecideOnlyRequests_DoNotKeepTheBreakerHalfOpenForever()
+    {
+        var time = new ManualTimeProvider();
+        var router = TestRouters.FromFixtures(time);
+        TestRouters.Fail(router, "circuit_breaker_basic", "openai", 5);
+        time.Advance(TimeSpan.FromSeconds(60));
+        // Three decide-only requests take the three trial slots and never report an outcome.
+        var trials = Enumerable.Range(0, 200).Count(_ => router.Decide(TestRouters.Request("circuit_breaker_basic")).ProviderId == "openai");
+        Assert.Equal(3, trials);
+
+        time.Advance(new CircuitBreakerSettings().TrialTimeout);
+
+        Assert.Contains(Enumerable.Range(0, 200).Select(_ => router.Decide(TestRouters.Request("circuit_breaker_basic")).ProviderId), p => p == "openai");
+        TestRouters.Succeed(router, "circuit_breaker_basic", "openai", 2);
+        Assert.Equal(CircuitState.Closed, router.GetBreakerState("t1", "circuit_breaker_basic", "openai"));
+    }
+
+    [Fact]
+    public void ReleaseTrial_CallNeverMade_FreesTheDecisionsTrialSlot()
+    {
+        var time = new ManualTimeProvider();
+        var router = TestRouters.FromJson("""{"weights": {"openai": 1}, "circuit_breaker": {"failure_threshold": 1, "half_open_max_calls": 1, "timeout_ms": 1000}}""", time);
+        TestRouters.Fail(router, "p", "openai", 1);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var decision = router.Decide(TestRouters.Request("p"));
+        Assert.Equal("openai", decision.ProviderId);
+        Assert.False(router.Decide(TestRouters.Request("p")).IsSuccess);
+
+        // A cancelled execute: no outcome to report, the slot is given back.
+        router.ReleaseTrial("t1", decision.PolicyId, decision.ProviderId!);
+
+        Assert.Equal("openai", router.Decide(TestRouters.Request("p")).ProviderId);
+        Assert.Equal(CircuitState.HalfOpen, router.GetBreakerState("t1", "p", "openai"));
     }
 
     private static CircuitBreaker Opened(ManualTimeProvider time)

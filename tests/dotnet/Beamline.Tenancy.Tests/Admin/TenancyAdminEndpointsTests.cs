@@ -173,6 +173,27 @@ public sealed class TenancyAdminEndpointsTests : IAsyncLifetime
         Assert.Equal(field, body.RootElement.GetProperty("error").GetProperty("details").GetProperty("field").GetString());
     }
 
+    // "." and ".." are URL dot segments: /admin/v1/tenants/.. resolves to /admin/v1/tenants, so a
+    // tenant or team with such an id could never be read, deleted or given keys.
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    public async Task Create_DotSegmentId_ReturnsInvalidRequest(string id)
+    {
+        await PostAsync("admin/v1/tenants", new { id = "tenant_a" }, HttpStatusCode.Created);
+
+        using (var tenant = await ExpectErrorAsync(await _client.PostAsJsonAsync("admin/v1/tenants", new { id }), HttpStatusCode.BadRequest, "invalid_request"))
+        {
+            Assert.Equal("id", tenant.RootElement.GetProperty("error").GetProperty("details").GetProperty("field").GetString());
+        }
+        using (var team = await ExpectErrorAsync(await _client.PostAsJsonAsync("admin/v1/tenants/tenant_a/teams", new { id }), HttpStatusCode.BadRequest, "invalid_request"))
+        {
+            Assert.Equal("id", team.RootElement.GetProperty("error").GetProperty("details").GetProperty("field").GetString());
+        }
+        using var list = await ReadJsonAsync(await _client.GetAsync("admin/v1/tenants"));
+        Assert.Equal(1, list.RootElement.GetProperty("tenants").GetArrayLength());
+    }
+
     [Fact]
     public async Task Policies_PutGetDelete_AndNonObjectIsRefused()
     {

@@ -103,6 +103,8 @@ public sealed class TenancyDefinitionsReaderTests : IDisposable
     [InlineData("""{"tenants":[{"id":"t","limits":{"requests_per_minute":-1}}]}""", "tenants[0].limits.requests_per_minute")]
     [InlineData("""{"tenants":[{"id":"t","limits":{"rpm":5}}]}""", "tenants[0].limits.rpm")]
     [InlineData("""{"tenants":[{"id":"bad id"}]}""", "tenants[0].id")]
+    [InlineData("""{"tenants":[{"id":".."}]}""", "tenants[0].id")]
+    [InlineData("""{"tenants":[{"id":"t","teams":[{"id":"."}]}]}""", "tenants[0].teams[0].id")]
     [InlineData("""{"tenants":[{"id":"t","keys":[{"key":"bl_short"}]}]}""", "tenants[0].keys[0].key")]
     [InlineData("""{"tenants":[{"id":"t","keys":[{"id":"k","key_hash":"abc"}]}]}""", "tenants[0].keys[0].key_hash")]
     [InlineData("""{"tenants":[{"id":"t","keys":[{"id":"k","key_hash":"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU","team_id":"nope"}]}]}""", "tenants[0].keys[0].team_id")]
