@@ -17,8 +17,8 @@ namespace Beamline.Host.Routing;
 /// trusted: requests carry <c>tenant_id</c> and no API key; an unknown tenant is <c>unauthorized</c>.
 /// Each subject is one loop over its subscription on the control plane's NATS.Net connection;
 /// NATS.Net coalesces the replies of a busy loop into few writes. Subscriptions survive
-/// reconnects. On stop every subscription is unsubscribed, what was already delivered is
-/// answered, and executes in flight get until the shutdown timeout.
+/// reconnects. On stop every subscription is drained (nothing the server already sent is lost),
+/// what was delivered is answered, and executes in flight get until the shutdown timeout.
 /// </summary>
 internal sealed partial class NatsDecideService(
     DecideProcessor processor,
@@ -146,7 +146,9 @@ internal sealed partial class NatsDecideService(
             return;
         }
         var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
-        // Stop taking work: unsubscribe everything, then answer what was already delivered.
+        // Stop taking work: drain every subscription (UNSUB, then a PING/PONG fence so that what the
+        // server already sent still arrives), then answer what was delivered. While NATS is down
+        // nothing more can arrive: unsubscribe without a fence.
         INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
         Task[] loops;
         lock (_subscriptions)
@@ -154,17 +156,27 @@ internal sealed partial class NatsDecideService(
             subscriptions = [.. _subscriptions];
             loops = [.. _loops];
         }
-        foreach (var subscription in subscriptions)
+        var left = deadline - DateTime.UtcNow;
+        using var fence = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        var connected = _connection.ConnectionState == NatsConnectionState.Open;
+        await Task.WhenAll(subscriptions.Select(async subscription =>
         {
             try
             {
-                await subscription.UnsubscribeAsync().ConfigureAwait(false);
+                if (connected)
+                {
+                    await subscription.DrainAsync(fence.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await subscription.UnsubscribeAsync().ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
             {
-                LogUnsubscribeFailed(subscription.Subject, e.Message); // NATS is gone: nothing more arrives anyway
+                LogUnsubscribeFailed(subscription.Subject, e.Message);
             }
-        }
+        })).ConfigureAwait(false);
         await WaitAsync(Task.WhenAll(loops), deadline).ConfigureAwait(false);
         await StopExecutesAsync(deadline).ConfigureAwait(false);
         if (_connection.ConnectionState == NatsConnectionState.Open)
