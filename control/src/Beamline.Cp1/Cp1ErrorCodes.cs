@@ -12,6 +12,9 @@ public static class Cp1ErrorCodes
     /// <summary>Authenticated but not allowed (403).</summary>
     public const string Denied = "denied";
 
+    /// <summary>The thing asked for (a stored decision) does not exist (404).</summary>
+    public const string NotFound = "not_found";
+
     /// <summary>The policy does not exist (404).</summary>
     public const string PolicyNotFound = "policy_not_found";
 
@@ -42,7 +45,7 @@ public static class Cp1ErrorCodes
         InvalidRequest => 400,
         Unauthorized => 401,
         Denied or ValidatorBlocked => 403,
-        PolicyNotFound or ExtensionNotFound => 404,
+        PolicyNotFound or ExtensionNotFound or NotFound => 404,
         QuotaExceeded => 429,
         ExtensionUnavailable => 503,
         ExtensionTimeout => 504,

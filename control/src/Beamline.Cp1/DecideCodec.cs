@@ -14,7 +14,10 @@ namespace Beamline.Cp1;
 /// JSON well-formedness, a root object, then for the task form <c>version</c>, <c>tenant_id</c>,
 /// <c>request_id</c>, <c>task</c>, <c>task.type</c>, <c>task.payload</c>, and for the message form
 /// <c>message</c>, <c>message.tenant_id</c>, <c>message.message_id</c>, <c>message.message_type</c>,
-/// <c>message.payload</c>; then, in both, <c>trace_id</c>, <c>policy_id</c>, <c>constraints</c>,
+/// <c>message.payload</c> — or, in the hybrid form the upstream C gateway sends (top-level
+/// <c>tenant_id</c> beside the message), the message's own fields are optional: its
+/// <c>tenant_id</c> must then equal the top-level one, <c>message_type</c> defaults to chat,
+/// <c>message_id</c> to <c>request_id</c>, and a <c>task</c> beside an empty message gives the payload; then, in both, <c>trace_id</c>, <c>policy_id</c>, <c>constraints</c>,
 /// <c>metadata</c>, <c>context</c>, <c>push_assignment</c>, <c>assignment_subject</c>. It never
 /// throws for any input. The writers produce the exact reply shapes of the CP1 fixtures.
 /// </summary>
@@ -232,10 +235,52 @@ public static class DecideCodec
                 throw Invalid.Value("version", $"unsupported version: {version} (expected \"1\")");
             }
         }
-        var tenantId = RequiredString(message, "tenant_id"u8, "message.tenant_id");
-        var messageId = RequiredString(message, "message_id"u8, "message.message_id");
-        var type = RequiredString(message, "message_type"u8, "message.message_type");
-        var (payload, encoding) = ReadPayload(message, "message");
+        // The hybrid form of the upstream C gateway: tenant_id, request_id, trace_id and policy_id at
+        // the top level, beside a message whose own fields may be missing (even `message: {}`).
+        var topTenant = OptionalString(root, "tenant_id"u8, "tenant_id");
+        var ownTenant = OptionalString(message, "tenant_id"u8, "message.tenant_id");
+        string tenantId;
+        if (topTenant is null)
+        {
+            tenantId = RequiredString(message, "tenant_id"u8, "message.tenant_id");
+        }
+        else if (ownTenant is not null && !string.Equals(ownTenant, topTenant, StringComparison.Ordinal))
+        {
+            throw Invalid.Value("message.tenant_id", $"invalid field value: message.tenant_id '{ownTenant}' differs from tenant_id '{topTenant}'");
+        }
+        else
+        {
+            tenantId = topTenant;
+        }
+        var topRequestId = OptionalString(root, "request_id"u8, "request_id");
+        var messageId = topTenant is null
+            ? RequiredString(message, "message_id"u8, "message.message_id")
+            : OptionalString(message, "message_id"u8, "message.message_id") ?? topRequestId
+                ?? throw Invalid.Missing("request_id");
+        var type = topTenant is null
+            ? RequiredString(message, "message_type"u8, "message.message_type")
+            : OptionalString(message, "message_type"u8, "message.message_type") ?? "chat";
+        ReadOnlyMemory<byte> payload;
+        PayloadEncoding encoding;
+        if (topTenant is not null && !message.TryGetProperty("payload"u8, out _) && !message.TryGetProperty("payload_base64"u8, out _))
+        {
+            // Nothing to route on inside the message: a task beside it gives type and payload; else
+            // there is no payload (deciding needs none).
+            if (root.TryGetProperty("task"u8, out var task) && task.ValueKind != JsonValueKind.Null)
+            {
+                var fromTask = ReadTaskForm(root);
+                type = fromTask.TaskType;
+                (payload, encoding) = (fromTask.Payload, fromTask.PayloadEncoding);
+            }
+            else
+            {
+                (payload, encoding) = (ReadOnlyMemory<byte>.Empty, PayloadEncoding.None);
+            }
+        }
+        else
+        {
+            (payload, encoding) = ReadPayload(message, "message");
+        }
         long? timestamp = null;
         if (message.TryGetProperty("timestamp_ms"u8, out var ts) && ts.ValueKind != JsonValueKind.Null)
         {
@@ -248,7 +293,7 @@ public static class DecideCodec
             Form = DecideRequestForm.Message,
             Version = version,
             TenantId = tenantId,
-            RequestId = OptionalString(root, "request_id"u8, "request_id") ?? messageId,
+            RequestId = topRequestId ?? messageId,
             MessageId = messageId,
             TaskType = type,
             Payload = payload,

@@ -150,3 +150,103 @@ TEST(WorkerOptionsTest, GpuAndCp1Flags) {
 }
 
 } // namespace
+
+// --- NATS servers, credentials and TLS ----------------------------------------------------------
+
+namespace {
+
+using beamline::worker::redact_url;
+using beamline::worker::split_servers;
+
+TEST(WorkerOptionsTest, NatsTakesAListOfServers) {
+  const auto r = parse({"--nats", "nats://a:4222, nats://b:4222,tls://c:4443"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(split_servers(r.options->nats_url),
+            (std::vector<std::string>{"nats://a:4222", "nats://b:4222", "tls://c:4443"}));
+  EXPECT_FALSE(parse({"--nats", "nats://a:4222,,nats://b:4222"}).options);
+  EXPECT_FALSE(parse({"--nats", "nats://a:4222,"}).options);
+  EXPECT_FALSE(parse({"--nats="}).options);
+}
+
+TEST(WorkerOptionsTest, TakesCredentialsAndTlsFlags) {
+  auto r = parse({"--creds", "/etc/nats/w.creds", "--tls-ca", "ca.pem", "--tls-cert", "c.pem",
+                  "--tls-key", "k.pem"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->creds_file, "/etc/nats/w.creds");
+  EXPECT_EQ(r.options->tls_ca, "ca.pem");
+  EXPECT_EQ(r.options->tls_cert, "c.pem");
+  EXPECT_EQ(r.options->tls_key, "k.pem");
+  r = parse({"--nkey=/etc/nats/w.nk"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->nkey_seed_file, "/etc/nats/w.nk");
+  r = parse({"--user", "worker", "--password", "pw"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->user, "worker");
+  EXPECT_EQ(r.options->password, "pw");
+  r = parse({"--token", "t0k"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->token, "t0k");
+  EXPECT_TRUE(parse({}).options->creds_file.empty());
+}
+
+TEST(WorkerOptionsTest, RejectsConflictingCredentialsWithoutShowingSecrets) {
+  for (const auto& args : std::vector<std::vector<const char*>>{
+         {"--creds", "a.creds", "--nkey", "a.nk"},
+         {"--user", "u", "--password", "s3cret", "--token", "s3cret"},
+         {"--password", "s3cret"},
+         {"--password", ""},
+       }) {
+    const auto r = parse(args);
+    EXPECT_FALSE(r.options) << args[0];
+    EXPECT_EQ(r.error.find("s3cret"), std::string::npos) << r.error;
+  }
+  EXPECT_NE(parse({"--tls-cert", "c.pem"}).error.find("--tls-key"), std::string::npos);
+  EXPECT_FALSE(parse({"--tls-key", "k.pem"}).options);
+}
+
+TEST(WorkerOptionsTest, RedactsPasswordsAndTokensInUrls) {
+  EXPECT_EQ(redact_url("nats://u:pw@h:4222"), "nats://u:***@h:4222");
+  EXPECT_EQ(redact_url("nats://s3cret@h:4222"), "nats://***@h:4222");
+  EXPECT_EQ(redact_url("nats://h:4222,tls://u:p@w@h2"), "nats://h:4222,tls://u:***@h2");
+  EXPECT_EQ(redact_url("nats://h:4222"), "nats://h:4222");
+  EXPECT_EQ(redact_url("h:4222"), "h:4222");
+}
+
+TEST_F(WorkerConfigFileTest, FileTakesServersCredentialsAndTls) {
+  const char* file = write(R"({
+    "nats": ["nats://a:4222", "nats://b:4222"], "nkey": "worker.nk",
+    "tls_ca": "/etc/nats/ca.pem", "tls_cert": "cert.pem", "tls_key": "key.pem"})");
+  auto r = parse({"--config", file});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->nats_url, "nats://a:4222,nats://b:4222");
+  EXPECT_EQ(r.options->nkey_seed_file, ::testing::TempDir() + "worker.nk"); // relative to the file
+  EXPECT_EQ(r.options->tls_ca, "/etc/nats/ca.pem");
+  EXPECT_EQ(r.options->tls_cert, ::testing::TempDir() + "cert.pem");
+  EXPECT_EQ(r.options->tls_key, ::testing::TempDir() + "key.pem");
+
+  // Credentials given as flags replace the file's as a whole, so they never conflict with it.
+  r = parse({"--config", file, "--user", "u", "--password", "p"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->nkey_seed_file.empty());
+  EXPECT_EQ(r.options->user, "u");
+
+  r = parse({"--config", write(R"({"user": "u", "password": "p", "token": "t"})")});
+  EXPECT_FALSE(r.options);
+  r = parse({"--config", write(R"({"token": "t", "creds": "w.creds"})")});
+  EXPECT_FALSE(r.options);
+  EXPECT_FALSE(parse({"--config", write(R"({"password": 5})")}).options);
+  EXPECT_FALSE(parse({"--config", write(R"({"nats": []})")}).options);
+  EXPECT_FALSE(parse({"--config", write(R"({"nats": ["nats://a:4222", 1]})")}).options);
+  EXPECT_NE(parse({"--config", write(R"({"tls": true})")}).error.find("unknown key"),
+            std::string::npos);
+}
+
+TEST(WorkerOptionsTest, Cp1DedupeResultBytes) {
+  EXPECT_EQ(parse({}).options->cp1_dedupe_result_bytes, 64u << 20);
+  const auto r = parse({"--cp1-dedupe-result-bytes", "0"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->cp1_dedupe_result_bytes, 0u);
+  EXPECT_FALSE(parse({"--cp1-dedupe-result-bytes", "-1"}).options);
+}
+
+} // namespace

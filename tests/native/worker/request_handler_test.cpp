@@ -110,6 +110,44 @@ TEST(RequestHandlerTest, RunsEchoAndRepliesWithTheResult) {
   EXPECT_EQ(result.worker_id(), "w-test");
 }
 
+/// A sink whose transport takes results of at most `limit` bytes, like a NATS reply.
+class limited_sink final : public beamline::worker::reply_sink {
+public:
+  explicit limited_sink(size_t limit) : limit_(limit) {}
+  bool send_chunk(const uint8_t*, size_t) override { return true; }
+  void send_result(const uint8_t* data, size_t size) override {
+    results.emplace_back(reinterpret_cast<const char*>(data), size);
+  }
+  [[nodiscard]] size_t max_result_size() const noexcept override { return limit_; }
+  std::vector<std::string> results;
+
+private:
+  size_t limit_;
+};
+
+// The bug: a result over the server's max payload was refused by the transport and the
+// requester never heard anything.
+TEST(RequestHandlerTest, AResultTooLargeForTheTransportIsAnsweredResultTooLarge) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  limited_sink sink{512};
+  const auto request = encode("echo", std::string(4096, 'x'));
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  EXPECT_LE(sink.results[0].size(), 512u);
+  const auto result = decode(sink.results[0]);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_ERROR);
+  EXPECT_EQ(result.error_code(), "result_too_large");
+  EXPECT_EQ(result.block_id(), "b-42");
+  EXPECT_EQ(result.worker_id(), "w-test");
+  EXPECT_TRUE(result.output().empty());
+
+  limited_sink roomy{8192}; // within the limit: the result itself
+  handler.run(bytes(request), request.size(), steady_clock::now(), roomy);
+  ASSERT_EQ(roomy.results.size(), 1u);
+  EXPECT_EQ(decode(roomy.results[0]).output(), std::string(4096, 'x'));
+}
+
 TEST(RequestHandlerTest, ResultMatchesTheInProcessLibraryApartFromLatency) {
   exec_client exec{"w-test"};
   request_handler handler{exec, "w-test"};

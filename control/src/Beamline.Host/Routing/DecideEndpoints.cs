@@ -28,6 +28,7 @@ public static class DecideEndpoints
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapPost("/api/v1/routes/decide", DecideAsync);
         endpoints.MapPost("/v1/execute", ExecuteAsync);
+        endpoints.MapGet("/api/v1/routes/decide/{messageId}", GetDecisionAsync);
         return endpoints;
     }
 
@@ -65,6 +66,34 @@ public static class DecideEndpoints
             var (principal, body, refused) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
             status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
                 .ProcessAsync(body, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+        }
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+        await WriteAsync(context, status, buffer).ConfigureAwait(false);
+    }
+
+    // A stored decision of the key's own tenant (never another's: theirs is not_found too).
+    private static async Task GetDecisionAsync(HttpContext context, string messageId)
+    {
+        var services = context.RequestServices;
+        var buffer = new ArrayBufferWriter<byte>(512);
+        int status;
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            if (ApiKeys.From(context.Request) is not { } apiKey)
+            {
+                status = DecideProcessor.WriteUnauthorized(writer, "an API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>");
+            }
+            else if (!services.GetRequiredService<ITenantDirectory>().TryAuthenticate(apiKey, out var principal))
+            {
+                status = DecideProcessor.WriteUnauthorized(writer, "the API key is not valid");
+            }
+            else
+            {
+                status = services.GetRequiredService<DecisionStore>().Write(writer, messageId, principal.TenantId);
+            }
         }
         if (status == StatusCodes.Status401Unauthorized)
         {

@@ -13,7 +13,8 @@ namespace Beamline.Host.Routing;
 /// I/O but a buffered NATS publish), so that the NATS handler can run it on the client's delivery
 /// thread.
 /// </summary>
-internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher, QuotaGate quotas, ITenantDirectory directory)
+internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher, QuotaGate quotas, ITenantDirectory directory,
+    DecisionStore decisions)
 {
     /// <summary>Metadata <c>assignment</c> when the ExecAssignment was published.</summary>
     public const string AssignmentPublished = "published";
@@ -51,16 +52,12 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
             DecideCodec.WriteDecision(writer, decision, request.RequestId, request.TraceId);
             return Cp1ErrorCodes.HttpStatus(decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed);
         }
-        if (request.PushAssignment)
-        {
-            var assignment = publisher.TryPublish(request, decision) ? AssignmentPublished : AssignmentNotConfigured;
-            DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId,
-                [new("instance_id", routing.InstanceId), new("assignment", assignment)]);
-        }
-        else
-        {
-            DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, [new("instance_id", routing.InstanceId)]);
-        }
+        KeyValuePair<string, string>[] extra = request.PushAssignment
+            ? [new("instance_id", routing.InstanceId),
+               new("assignment", publisher.TryPublish(request, decision) ? AssignmentPublished : AssignmentNotConfigured)]
+            : [new("instance_id", routing.InstanceId)];
+        DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
+        decisions.Add(request, decision, extra);
         return 200;
     }
 
@@ -133,24 +130,5 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
             }
         }
         return null;
-    }
-}
-
-/// <summary>A reusable per-thread buffer and writer for replies built on a NATS delivery thread.</summary>
-internal static class ReplyBuffers
-{
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
-
-    public static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer) Rent()
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        buffer.ResetWrittenCount();
-        var writer = t_writer ??= new Utf8JsonWriter(buffer);
-        writer.Reset(buffer);
-        return (buffer, writer);
     }
 }

@@ -24,6 +24,7 @@ internal sealed partial class NatsDecideService(
     DecideProcessor processor,
     ExecuteProcessor executor,
     RoutingService routing,
+    DecisionStore decisions,
     IServiceProvider services,
     IOptions<HostOptions> hostOptions,
     IOptions<ShutdownOptions> shutdownOptions,
@@ -34,6 +35,9 @@ internal sealed partial class NatsDecideService(
 
     /// <summary>The queue group shared by every control plane.</summary>
     public const string QueueGroup = "beamline-router";
+
+    /// <summary>The CP1 subject answering a stored decision by message id (the C gateway's GET /api/v1/routes/decide/{id}).</summary>
+    public const string GetDecisionSubject = "beamline.router.v1.get_decision";
 
     /// <summary>The CP1 admin subject answering the circuit breakers' states.</summary>
     public const string BreakerStatesSubject = "beamline.router.v1.admin.get_circuit_breaker_states";
@@ -75,6 +79,7 @@ internal sealed partial class NatsDecideService(
     {
         await SubscribeAsync(connection, DecideSubject, QueueGroup, OnDecide).ConfigureAwait(false);
         await SubscribeExecuteAsync(connection).ConfigureAwait(false);
+        await SubscribeAsync(connection, GetDecisionSubject, QueueGroup, OnGetDecision).ConfigureAwait(false);
         await SubscribeAsync(connection, BreakerStatesSubject, null, (body, request, reply) => Answer(body, request, reply, BreakerStates.Write, null)).ConfigureAwait(false);
         await SubscribeAsync(connection, ExtensionHealthSubject, null, (body, request, reply) => Answer(body, request, reply, ExtensionHealthView.Write, null)).ConfigureAwait(false);
         await SubscribeAsync(connection, DryRunSubject, null, (body, request, reply) => Answer(body, request, reply, null, DryRunView.Write)).ConfigureAwait(false);
@@ -132,6 +137,29 @@ internal sealed partial class NatsDecideService(
         catch (Exception e)
         {
             // Every request gets one answer: a bug here becomes a CP1 `internal` error.
+            LogDecideFailed(e);
+            reply.Restart();
+            DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
+        }
+        return true;
+    }
+
+    // get_decision: {"message_id", "tenant_id"?} as the C gateway asks it (no tenant: any tenant's).
+    private bool OnGetDecision(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply)
+    {
+        try
+        {
+            if (GetDecisionRequest.Read(body, _maxRequestBytes, out var messageId, out var tenantId) is { } error)
+            {
+                DecideCodec.WriteError(reply.Writer, error, null, null);
+            }
+            else
+            {
+                decisions.Write(reply.Writer, messageId!, tenantId);
+            }
+        }
+        catch (Exception e)
+        {
             LogDecideFailed(e);
             reply.Restart();
             DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);

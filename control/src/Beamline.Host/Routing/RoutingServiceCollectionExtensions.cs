@@ -27,6 +27,8 @@ public static class RoutingServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.IPolicyValidator, PolicyCompilerValidator>());
         services.TryAddSingleton<RoutingService>();
         services.TryAddSingleton<AssignmentPublisher>();
+        services.AddOptions<DecisionStoreOptions>().Bind(configuration.GetSection(DecisionStoreOptions.SectionName));
+        services.TryAddSingleton<DecisionStore>();
         services.TryAddSingleton<DecideProcessor>();
         services.TryAddSingleton<NatsProviderClient>();
         services.TryAddSingleton<ExecuteProcessor>();
