@@ -14,6 +14,22 @@ public interface IBlockDispatcher
 
     /// <summary>Runs <paramref name="request"/> and returns its result.</summary>
     ValueTask<ExecResult> DispatchAsync(ExecRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="request"/> as a streamed block (<see cref="ExecRequest.Stream"/> is set):
+    /// the executor's chunks as they come, then its result — always last, exactly once, also when
+    /// the block fails or the transport does. Stopping the enumeration early cancels the block.
+    /// </summary>
+    IAsyncEnumerable<ExecStreamItem> DispatchStreamAsync(ExecRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>One item of a streamed block: a chunk of its output, or its final result.</summary>
+/// <param name="Chunk">A chunk, or null for the final item.</param>
+/// <param name="Result">The result (the final item), or null for a chunk.</param>
+public readonly record struct ExecStreamItem(ExecChunk? Chunk, ExecResult? Result)
+{
+    /// <summary>Whether this is the final item, the result.</summary>
+    public bool IsResult => Result is not null;
 }
 
 /// <summary>The names of the dispatch paths.</summary>

@@ -26,7 +26,8 @@ TEST(NatsConnectionTest, AuthenticatesWithAUserAndPasswordOrAnNKey) {
   SKIP_WITHOUT_NATS_SERVER();
   nats_server server{std::string{"authorization { users = [\n"
                                  "  {user: worker, password: \"s3cret\"}\n"
-                                 "  {nkey: "} + public_key + "}\n] }\n"};
+                                 "  {nkey: "} +
+                     public_key + "}\n] }\n"};
   ASSERT_TRUE(server.started());
 
   auto settings = server.settings();
@@ -84,8 +85,7 @@ TEST(NatsConnectionTest, BufferedPublishesGoOutOnRequestFlush) {
     ASSERT_EQ(nats.publish("t.flush", body.data(), body.size()), NATS_OK);
   }
   nats.request_flush();
-  for (int i = 0; i < 100; ++i)
-    EXPECT_EQ(sub.next(), "m" + std::to_string(i));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sub.next(), "m" + std::to_string(i));
   const uint8_t reply[] = {'r'};
   ASSERT_EQ(nats.publish_reply("t.flush", "result", reply, 1, /*now=*/true), NATS_OK);
   EXPECT_EQ(sub.next(), "r");
@@ -120,9 +120,9 @@ TEST(NatsConnectionTest, KnowsWhenTheServerIsGone) {
   server.stop();
   for (int i = 0; i < 500 && nats.connected(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  EXPECT_FALSE(nats.connected()); // reconnecting, forever
-  nats.request_flush();           // nothing to wait for: returns at once
+  EXPECT_FALSE(nats.connected());  // reconnecting, forever
+  nats.request_flush();            // nothing to wait for: returns at once
   nats.close();
 }
 
-} // namespace
+}  // namespace

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,26 +31,24 @@ inline bool nats_server_installed() {
   return BL_NATS_SERVER[0] != '\0' && ::access(BL_NATS_SERVER, X_OK) == 0;
 }
 
-#define SKIP_WITHOUT_NATS_SERVER()                                                                 \
-  do {                                                                                             \
-    if (!::beamline::test::nats_server_installed())                                                \
-      GTEST_SKIP() << "nats-server is not installed";                                              \
+#define SKIP_WITHOUT_NATS_SERVER()                                                                  \
+  do {                                                                                              \
+    if (!::beamline::test::nats_server_installed()) GTEST_SKIP() << "nats-server is not installed"; \
   } while (false)
 
 class nats_server {
-public:
+ public:
   /// `config`: the text of a nats-server configuration file (authorization, max_payload, ...).
   explicit nats_server(const std::string& config = {}) {
     char dir[] = "/tmp/beamline-nats-test-XXXXXX";
-    if (::mkdtemp(dir) == nullptr)
-      return;
+    if (::mkdtemp(dir) == nullptr) return;
     dir_ = dir;
     const std::string conf = dir_ + "/nats.conf";
-    if (!config.empty())
-      std::ofstream{conf} << config;
+    if (!config.empty()) std::ofstream{conf} << config;
     const std::string log = dir_ + "/nats-server.log";
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM); // a test that crashes takes its server along
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (fd >= 0) {
         ::dup2(fd, 1);
@@ -85,8 +84,7 @@ public:
 
   /// Stops the server (SIGTERM) and waits for it.
   void stop() {
-    if (pid_ <= 0)
-      return;
+    if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
@@ -101,20 +99,17 @@ public:
     return s;
   }
 
-private:
+ private:
   std::string read_ports_file() const {
     DIR* d = ::opendir(dir_.c_str());
-    if (d == nullptr)
-      return {};
+    if (d == nullptr) return {};
     std::string path;
     while (const dirent* entry = ::readdir(d)) {
       const std::string name = entry->d_name;
-      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".ports") == 0)
-        path = dir_ + "/" + name;
+      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".ports") == 0) path = dir_ + "/" + name;
     }
     ::closedir(d);
-    if (path.empty())
-      return {};
+    if (path.empty()) return {};
     std::ifstream in{path};
     const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
     const auto doc = nlohmann::json::parse(text, nullptr, false);
@@ -130,7 +125,7 @@ private:
 
 /// A plain nats.c client on the test's side.
 class test_client {
-public:
+ public:
   explicit test_client(const std::string& url) {
     natsOptions* opts = nullptr;
     natsOptions_Create(&opts);
@@ -146,27 +141,26 @@ public:
   [[nodiscard]] natsConnection* get() const noexcept { return conn_; }
 
   /// A request and its reply's body; the status says why there is none.
-  [[nodiscard]] natsStatus request(const std::string& subject, const std::string& body,
-                                   std::string& reply, int64_t timeout_ms = 10'000) const {
+  [[nodiscard]] natsStatus request(const std::string& subject, const std::string& body, std::string& reply,
+                                   int64_t timeout_ms = 10'000) const {
     natsMsg* msg = nullptr;
     const natsStatus s = natsConnection_Request(&msg, conn_, subject.c_str(), body.data(),
                                                 static_cast<int>(body.size()), timeout_ms);
-    if (s == NATS_OK)
-      reply.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    if (s == NATS_OK) reply.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
     natsMsg_Destroy(msg);
     return s;
   }
 
-private:
+ private:
   natsConnection* conn_ = nullptr;
 };
 
 /// A synchronous subscription of the test's client.
 class test_subscription {
-public:
+ public:
   test_subscription(const test_client& client, const std::string& subject) {
     natsConnection_SubscribeSync(&sub_, client.get(), subject.c_str());
-    natsConnection_FlushTimeout(client.get(), 5000); // interest is registered before anything is sent
+    natsConnection_FlushTimeout(client.get(), 5000);  // interest is registered before anything is sent
   }
   test_subscription(const test_subscription&) = delete;
   test_subscription& operator=(const test_subscription&) = delete;
@@ -175,15 +169,14 @@ public:
   /// The next message's body; empty when none came within `timeout_ms`.
   [[nodiscard]] std::string next(int64_t timeout_ms = 10'000) {
     natsMsg* msg = nullptr;
-    if (natsSubscription_NextMsg(&msg, sub_, timeout_ms) != NATS_OK)
-      return {};
+    if (natsSubscription_NextMsg(&msg, sub_, timeout_ms) != NATS_OK) return {};
     std::string body{natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))};
     natsMsg_Destroy(msg);
     return body;
   }
 
-private:
+ private:
   natsSubscription* sub_ = nullptr;
 };
 
-} // namespace beamline::test
+}  // namespace beamline::test

@@ -28,12 +28,12 @@ TEST(NKeyTest, DerivesTheUsersPublicKeyFromItsSeed) {
 TEST(NKeyTest, RefusesWhatIsNotAUserSeedWithoutQuotingIt) {
   std::string bad_crc = seed;
   bad_crc.back() = bad_crc.back() == 'A' ? 'B' : 'A';
-  for (const std::string& text : {bad_crc, std::string{public_key}, std::string{"SU"},
-                                  std::string{"su"} + (seed + 2), std::string{}}) {
+  for (const std::string& text :
+       {bad_crc, std::string{public_key}, std::string{"SU"}, std::string{"su"} + (seed + 2), std::string{}}) {
     const auto r = nkey_public_key(text);
     EXPECT_TRUE(r.public_key.empty()) << text;
     EXPECT_FALSE(r.error.empty()) << text;
-    if (text.size() > 2) { // "SU" itself is in the message
+    if (text.size() > 2) {  // "SU" itself is in the message
       EXPECT_EQ(r.error.find(text), std::string::npos) << r.error;
     }
   }
@@ -49,4 +49,4 @@ TEST(NKeyTest, ReadsTheSeedLineOfAFileAsNatsCDoes) {
   EXPECT_NE(nkey_public_key_of_file(path).error.find("cannot open"), std::string::npos);
 }
 
-} // namespace
+}  // namespace

@@ -57,10 +57,13 @@ caf::actor_system_config& quiet(caf::actor_system_config& cfg) {
 /// Members are destroyed in reverse: the pool before the actor system, both before NATS.
 struct worker_under_test {
   explicit worker_under_test(const nats_server& server, uint32_t size = 2, uint32_t queue_limit = 1024)
-    : nats(server.settings()), exec("w-test"), handler(exec, "w-test"), sys(quiet(cfg)),
-      cpu(std::make_unique<pool>(sys, nats, handler, "cpu", size, queue_limit, runner_kind::detached)) {
+      : nats(server.settings()),
+        exec("w-test"),
+        handler(exec, "w-test"),
+        sys(quiet(cfg)),
+        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", size, queue_limit, runner_kind::detached)) {
     cpu->subscribe();
-    EXPECT_EQ(nats.flush(5000), NATS_OK); // the SUB has reached the server
+    EXPECT_EQ(nats.flush(5000), NATS_OK);  // the SUB has reached the server
   }
   nats_connection nats;
   exec_client exec;
@@ -136,8 +139,8 @@ TEST(PoolTest, ShutdownUnsubscribesBeforeStoppingTheRunners) {
   std::string reply;
   ASSERT_EQ(client.request("caf.exec.v2.cpu", encode("echo", "before"), reply), NATS_OK);
 
-  worker.cpu->shutdown(); // without stop_taking_work first, as after a failed drain
-  ASSERT_EQ(worker.nats.flush(5000), NATS_OK); // the UNSUB has reached the server
+  worker.cpu->shutdown();                       // without stop_taking_work first, as after a failed drain
+  ASSERT_EQ(worker.nats.flush(5000), NATS_OK);  // the UNSUB has reached the server
   EXPECT_EQ(client.request("caf.exec.v2.cpu", encode("echo", "after"), reply, 2000), NATS_NO_RESPONDERS);
 }
 
@@ -168,4 +171,4 @@ TEST(PoolTest, DrainsWhileConnected) {
   EXPECT_EQ(client.request("caf.exec.v2.cpu", encode("echo", "late"), reply, 2000), NATS_NO_RESPONDERS);
 }
 
-} // namespace
+}  // namespace

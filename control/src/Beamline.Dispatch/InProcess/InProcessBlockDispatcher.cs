@@ -101,6 +101,101 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         }
     }
 
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ExecStreamItem> DispatchStreamAsync(ExecRequest request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Stream = true;
+        PoolLimiter.Admission admission;
+        var cancelled = false;
+        try
+        {
+            admission = await _pools.EnterAsync(request.Pool, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            (admission, cancelled) = (PoolLimiter.Admission.NotOffered, true);
+        }
+        if (cancelled || admission.State != PoolLimiter.AdmissionState.Entered)
+        {
+            admission.Dispose();
+            yield return new ExecStreamItem(null, cancelled ? ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled,
+                "cancelled while waiting for a slot in the pool") : admission.State switch
+            {
+                PoolLimiter.AdmissionState.NotOffered => ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable,
+                    $"pool '{request.Pool}' is not offered in-process"),
+                _ => ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable, $"pool '{request.Pool}' is full"),
+            });
+            yield break;
+        }
+
+        // The executor emits chunks on its own thread; a bounded channel carries them to the
+        // reader, and holds the executor back when the reader is slower (backpressure).
+        var items = System.Threading.Channels.Channel.CreateBounded<ExecStreamItem>(new System.Threading.Channels.BoundedChannelOptions(64)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = Task.Run(() =>
+        {
+            using (admission)
+            {
+                var result = RunStream(request, chunk =>
+                {
+                    if (stop.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+                    try
+                    {
+                        items.Writer.WriteAsync(new ExecStreamItem(ExecChunk.Parser.ParseFrom(chunk), null), stop.Token).AsTask().GetAwaiter().GetResult();
+                        return true;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return false; // the reader went away: cancel the block
+                    }
+                });
+                items.Writer.TryWrite(new ExecStreamItem(null, result));
+                items.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await foreach (var item in items.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(false);
+        }
+    }
+
+    private ExecResult RunStream(ExecRequest request, ExecChunkHandler onChunk)
+    {
+        var size = request.CalculateSize();
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+        try
+        {
+            request.WriteTo(buffer.AsSpan(0, size));
+            return ExecResult.Parser.ParseFrom(_runtime.ExecuteStream(buffer.AsSpan(0, size), onChunk));
+        }
+        catch (BeamlineNativeException e)
+        {
+            LogNativeFailure(request.BlockId, e.Code, e.Message);
+            return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.FromNative(e.Code), e.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private void LoadPlugins(string directory)
     {
         if (!Directory.Exists(directory))

@@ -22,6 +22,9 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
     /// <summary>Header naming the tenant, so that brokers and workers can account without decoding.</summary>
     public const string TenantHeader = "Beamline-Tenant";
 
+    /// <summary>Header of the worker's replies: <c>chunk</c> or <c>result</c>.</summary>
+    public const string KindHeader = "Beamline-Kind";
+
     /// <summary>Header carrying the block's deadline budget in milliseconds.</summary>
     public const string DeadlineHeader = "Beamline-Deadline-Ms";
 
@@ -131,6 +134,112 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
             LogTransportFailure(request.BlockId, subject, e.Message);
             return Unavailable(request, e.Message);
         }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ExecStreamItem> DispatchStreamAsync(ExecRequest request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Stream = true;
+        if (!PoolNames.IsValid(request.Pool))
+        {
+            yield return new ExecStreamItem(null, ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.InvalidInput,
+                $"pool '{request.Pool}' is not a valid pool name ({PoolNames.Rule})"));
+            yield break;
+        }
+        var subject = _subjects.GetOrAdd(request.Pool, static pool => SubjectPrefix + pool);
+        var deadline = request.DeadlineMs > 0 ? TimeSpan.FromMilliseconds(request.DeadlineMs) : _options.DefaultDeadline;
+        request.DeadlineMs = (uint)Math.Min(uint.MaxValue, (ulong)deadline.TotalMilliseconds);
+        var outage = _monitor.OutageToken;
+        if (!_monitor.IsConnected)
+        {
+            yield return new ExecStreamItem(null, Unavailable(request, $"NATS is {_monitor.State}"));
+            yield break;
+        }
+        var headers = new NatsHeaders { [DeadlineHeader] = request.DeadlineMs.ToString(CultureInfo.InvariantCulture) };
+        if (request.TenantId.Length > 0)
+        {
+            headers[TenantHeader] = request.TenantId;
+        }
+        if (request.Traceparent.Length > 0)
+        {
+            headers["traceparent"] = request.Traceparent;
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage);
+        var replies = _connection.RequestManyAsync(subject, request, headers,
+            ProtobufNatsSerializer<ExecRequest>.Default, NatsDefaultSerializer<NatsMemoryOwner<byte>>.Default,
+            replyOpts: new NatsSubOpts { Timeout = deadline + _options.Nats.ReplyGrace, ThrowIfNoResponders = true },
+            cancellationToken: linked.Token).GetAsyncEnumerator(linked.Token);
+        try
+        {
+            while (true)
+            {
+                ExecStreamItem item;
+                try
+                {
+                    if (!await replies.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        item = new ExecStreamItem(null, ExecErrorCodes.Failure(request, ExecStatus.Timeout, ExecErrorCodes.DeadlineExceeded,
+                            $"no result from pool '{request.Pool}' within the block's deadline of {(long)deadline.TotalMilliseconds} ms"));
+                    }
+                    else
+                    {
+                        item = ReadStreamReply(request, replies.Current);
+                    }
+                }
+                catch (Exception e) when (Failure(request, subject, e, cancellationToken, outage) is { } failure)
+                {
+                    item = new ExecStreamItem(null, failure);
+                }
+                yield return item;
+                if (item.IsResult)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            await replies.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    // A reply of a streamed block: the worker marks chunks and the result with Beamline-Kind.
+    private ExecStreamItem ReadStreamReply(ExecRequest request, NatsMsg<NatsMemoryOwner<byte>> msg)
+    {
+        using var data = msg.Data;
+        try
+        {
+            var isChunk = msg.Headers is { } headers && headers.TryGetValue(KindHeader, out var kind) && kind == "chunk";
+            return isChunk
+                ? new ExecStreamItem(ExecChunk.Parser.ParseFrom(data.Span), null)
+                : new ExecStreamItem(null, ExecResult.Parser.ParseFrom(data.Span));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            LogMalformedResult(request.BlockId, msg.Subject, e.Message);
+            return new ExecStreamItem(null, ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.InternalError,
+                "the worker answered with a malformed ExecChunk or ExecResult"));
+        }
+    }
+
+    private ExecResult? Failure(ExecRequest request, string subject, Exception e, CancellationToken cancellationToken, CancellationToken outage) => e switch
+    {
+        NatsNoRespondersException => ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.NoResponders,
+            $"no worker serves pool '{request.Pool}' (nobody subscribes to {subject})"),
+        OperationCanceledException when cancellationToken.IsCancellationRequested =>
+            ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled, "cancelled by the caller"),
+        OperationCanceledException when outage.IsCancellationRequested =>
+            Unavailable(request, "the NATS connection dropped while the block was running"),
+        NatsException nats => LogAndFail(request, subject, nats),
+        _ => null,
+    };
+
+    private ExecResult LogAndFail(ExecRequest request, string subject, NatsException e)
+    {
+        LogTransportFailure(request.BlockId, subject, e.Message);
+        return Unavailable(request, e.Message);
     }
 
     private static ExecResult Unavailable(ExecRequest request, string why) =>

@@ -273,6 +273,53 @@ public sealed class ExecutorParityTests(ExecutorParityFixture cluster) : IClassF
     }
 
     [Fact]
+    public async Task StreamedBlock_ChunksThenOneResult_SameBytesOverNatsAndInProcess()
+    {
+        // 512 KiB of incompressible data (the request stays under NATS max_payload) compressed as a stream: many chunks, then the result.
+        var data = new byte[512 << 10];
+        new Random(42).NextBytes(data);
+        var request = Block("cpu.compress", "cpu", $$"""{"format":"gzip","data_base64":"{{Convert.ToBase64String(data)}}"}""");
+        var whole = await cluster.InProcess.DispatchAsync(request.Clone(), CancellationToken.None);
+        Assert.Equal(ExecStatus.Ok, whole.Status);
+
+        foreach (var dispatcher in new IBlockDispatcher[] { cluster.OverNats, cluster.InProcess })
+        {
+            var chunks = new List<ExecChunk>();
+            var results = new List<ExecResult>();
+            await foreach (var item in dispatcher.DispatchStreamAsync(request.Clone(), CancellationToken.None))
+            {
+                Assert.Empty(results); // nothing after the result
+                if (item.IsResult)
+                {
+                    results.Add(item.Result!);
+                }
+                else
+                {
+                    chunks.Add(item.Chunk!);
+                }
+            }
+            var result = Assert.Single(results);
+            Assert.True(result.Status == ExecStatus.Ok, $"{dispatcher.Mode}: {result.ErrorCode} {result.ErrorMessage}");
+            Assert.True(chunks.Count > 1, $"{dispatcher.Mode}: {chunks.Count} chunk(s)");
+            Assert.Equal(Enumerable.Range(0, chunks.Count).Select(i => (ulong)i), chunks.Select(c => c.Seq));
+            var streamed = chunks.SelectMany(c => c.Data.ToByteArray()).ToArray();
+            Assert.Equal(whole.Output.ToByteArray(), streamed);
+        }
+    }
+
+    [Fact]
+    public async Task StreamedBlock_NoWorkerForThePool_EndsWithOneNoRespondersResult()
+    {
+        var items = new List<ExecStreamItem>();
+        await foreach (var item in cluster.OverNats.DispatchStreamAsync(Block("echo", "nobody-streams-here", "x"), CancellationToken.None))
+        {
+            items.Add(item);
+        }
+        var only = Assert.Single(items);
+        Assert.Equal(ExecErrorCodes.NoResponders, only.Result!.ErrorCode);
+    }
+
+    [Fact]
     public async Task HttpRequest_HostOutsideTheAllowList_RefusedOnBothPaths()
     {
         var request = Block("http.request", "io", """{"url":"http://169.254.169.254/latest/meta-data/"}""");

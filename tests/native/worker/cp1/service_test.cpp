@@ -34,8 +34,11 @@ using json = nlohmann::json;
 
 struct cp1_worker {
   explicit cp1_worker(const nats_server& server)
-    : nats(server.settings()), exec("w-test"), handler(exec, "w-test"), sys(quiet()),
-      cpu(std::make_unique<pool>(sys, nats, handler, "cpu", 1, 16, runner_kind::detached)) {
+      : nats(server.settings()),
+        exec("w-test"),
+        handler(exec, "w-test"),
+        sys(quiet()),
+        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", 1, 16, runner_kind::detached)) {
     service.emplace(nats, "w-test", std::vector<pool*>{cpu.get()}, cp1::service_settings{});
     service->subscribe();
     EXPECT_EQ(nats.flush(5000), NATS_OK);
@@ -60,9 +63,13 @@ struct cp1_worker {
 };
 
 std::string assignment(const std::string& id, const json& job) {
-  return json{{"version", "1"},   {"assignment_id", id},       {"request_id", "req-" + id},
-              {"tenant_id", "t"}, {"executor", {{"provider_id", "local"}}}, {"job", job}}
-    .dump();
+  return json{{"version", "1"},
+              {"assignment_id", id},
+              {"request_id", "req-" + id},
+              {"tenant_id", "t"},
+              {"executor", {{"provider_id", "local"}}},
+              {"job", job}}
+      .dump();
 }
 
 // The bug: the dedupe window remembered ids, not outcomes, so a redelivery whose first result
@@ -77,8 +84,9 @@ TEST(Cp1ServiceTest, ARedeliveredAssignmentGetsItsResultAgainWithoutRunningTwice
   test_subscription results{client, cp1::result_subject};
 
   const auto body = assignment("a-1", {{"type", "echo"}, {"payload", {{"answer", 42}}}});
-  ASSERT_EQ(natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
-            NATS_OK);
+  ASSERT_EQ(
+      natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
+      NATS_OK);
   const auto first_ack = json::parse(acks.next());
   EXPECT_EQ(first_ack["status"], "accepted");
   const auto first = results.next();
@@ -86,12 +94,13 @@ TEST(Cp1ServiceTest, ARedeliveredAssignmentGetsItsResultAgainWithoutRunningTwice
   EXPECT_EQ(json::parse(first)["output"]["answer"], 42);
 
   // Redelivered (its result lost on the way, say): acked as a duplicate, and the same result again.
-  ASSERT_EQ(natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
-            NATS_OK);
+  ASSERT_EQ(
+      natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
+      NATS_OK);
   const auto second_ack = json::parse(acks.next());
   EXPECT_EQ(second_ack["duplicate"], true);
   EXPECT_EQ(second_ack["status"], "accepted");
-  EXPECT_EQ(results.next(), first); // the same bytes: the block did not run again
+  EXPECT_EQ(results.next(), first);  // the same bytes: the block did not run again
 }
 
 TEST(Cp1ServiceTest, AResultOverTheMaxPayloadIsAnsweredResultTooLarge) {
@@ -102,15 +111,16 @@ TEST(Cp1ServiceTest, AResultOverTheMaxPayloadIsAnsweredResultTooLarge) {
   test_client client{server.url()};
   test_subscription results{client, cp1::result_subject};
   // 1000 control bytes: 1336 characters of base64 in, 6000 of "\u0001" escapes out.
-  const auto body =
-    assignment("a-big", {{"type", "echo"}, {"payload_base64", cp1::base64_encode(std::string(1000, '\x01'))}});
+  const auto body = assignment(
+      "a-big", {{"type", "echo"}, {"payload_base64", cp1::base64_encode(std::string(1000, '\x01'))}});
   ASSERT_LT(body.size(), 4096u);
-  ASSERT_EQ(natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
-            NATS_OK);
+  ASSERT_EQ(
+      natsConnection_Publish(client.get(), cp1::assign_subject, body.data(), static_cast<int>(body.size())),
+      NATS_OK);
   const auto result = json::parse(results.next());
   EXPECT_EQ(result["assignment_id"], "a-big");
   EXPECT_EQ(result["status"], "error");
   EXPECT_EQ(result["error_code"], "result_too_large");
 }
 
-} // namespace
+}  // namespace
