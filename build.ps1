@@ -155,26 +155,50 @@ function Invoke-BenchExecutors([string]$Url, [string]$Seconds, [string]$Inflight
     return $worker
 }
 
-# CP1 decide over NATS end to end, as build.sh's bench_decide. Returns the control plane it started.
-function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [double]$RawRps) {
+# CP1 decide over NATS end to end, as build.sh's bench_decide (its own bench tenant: the demo
+# tenant is capped at 600 requests per minute). Returns the control plane it started.
+function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [hashtable]$Ref) {
     $dir = Join-Path $Root 'build/bench'
     New-Item -ItemType Directory -Force $dir | Out-Null
+    $config = Join-Path $dir 'decide-config.json'
+    @'
+{"Beamline":{"Grpc":{"Urls":""},"Tenancy":{"AdminKey":"bench-admin-key-0123456789","Pepper":"bench-pepper-0123456789abcdef",
+ "tenants":[{"id":"tenant_bench","default_policy":"default",
+   "limits":{"requests_per_minute":1000000000,"max_concurrent_requests":1000000},
+   "policies":[{"id":"default","json":{"version":"1.0",
+     "providers":[{"name":"openai","weight":70},{"name":"anthropic","weight":30}],
+     "fallbacks":[{"when":{"status":["timeout","5xx"]},"retry":2,"to":"anthropic"},
+                  {"when":{"status":["rate_limited"]},"retry":1,"to":"local_llm"}],
+     "sticky":{"enabled":true,"session_key":"user_id","ttl":"10m"}}}]}],
+ "providers":[
+   {"id":"openai","kind":"openai","model":"gpt-4o-mini","prices":{"input_per_mtok":0.15,"output_per_mtok":0.60}},
+   {"id":"anthropic","kind":"anthropic","model":"claude-3-5-haiku-latest","prices":{"input_per_mtok":0.80,"output_per_mtok":4.00}},
+   {"id":"local_llm","kind":"openai","model":"llama-3.1-8b-instruct","prices":{"input_per_mtok":0,"output_per_mtok":0}}]}}}
+'@ | Set-Content -NoNewline $config
     $httpPort = Get-FreePort
     $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--nats', $Url, '--urls', "http://127.0.0.1:$httpPort",
-        '--data-dir', (Join-Path $dir 'data'), '--config', (Join-Path $Root 'control/src/Beamline.Cli/examples/beamline.example.json')) `
+        '--data-dir', (Join-Path $dir 'data'), '--config', $config) `
         -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
-    Start-Sleep -Seconds 3
+    for ($i = 0; $i -lt 200; $i++) {
+        try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $httpPort); $c.Dispose(); break } catch { Start-Sleep -Milliseconds 50 }
+    }
     $body = Join-Path $dir 'decide.json'
-    '{"version":"1","tenant_id":"tenant_abc123","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123","task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},"policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},"context":{"user_id":"user_123","session_id":"session_456"}}' |
+    '{"version":"1","tenant_id":"tenant_bench","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123","task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},"policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},"context":{"user_id":"user_123","session_id":"session_456"}}' |
         Set-Content -NoNewline $body
-    Log "CP1 decide over NATS (C requester -> beamline serve), $Inflight in flight (target >= 0.5 x raw)"
+    Log "CP1 decide over NATS (C requester -> beamline serve), $Inflight in flight and 1 in flight"
     $decide = & (Join-Path $Root 'out/bin/beamline-nats-bench') --nats $Url --inflight $Inflight --seconds $Seconds `
         --subject beamline.router.v1.decide --body-file $body --expect '"ok":true'
     Write-Host $decide
-    $rps = [double]([regex]::Match($decide, 'req_per_s=([0-9.]+)').Groups[1].Value)
-    Write-Host ('ratio decide/(1) = {0:F2} (target >= 0.50)' -f ($rps / $RawRps))
+    $decide1 = & (Join-Path $Root 'out/bin/beamline-nats-bench') --nats $Url --inflight 1 --seconds $Seconds `
+        --subject beamline.router.v1.decide --body-file $body --expect '"ok":true'
+    Write-Host $decide1
+    Write-Host ('ratio decide/(1) = {0:F2} (target >= 0.50)' -f ((Get-Field $decide 'req_per_s') / $Ref.RawRps))
+    Write-Host ('ratio decide/best_echo = {0:F2}' -f ((Get-Field $decide 'req_per_s') / $Ref.BestRps))
+    Write-Host ('p50 1 in flight decide/best_echo = {0:F2} (target <= 1.5)' -f ((Get-Field $decide1 'p50_us') / $Ref.BestP50))
     return $serve
 }
+
+function Get-Field([string]$Line, [string]$Name) { [double]([regex]::Match($Line, " $Name=([0-9.]+)").Groups[1].Value) }
 
 function Invoke-Bench {
     Invoke-Deps; Invoke-Build
@@ -188,10 +212,22 @@ function Invoke-Bench {
     $others = @()
     try {
         Start-Sleep -Milliseconds 500
-        Log "(1) raw nats.c request-reply, C to C, $inflight in flight, $payload-byte payload"
+        Log "(1) echo references, $inflight in flight and 1 in flight, $payload-byte payload: nats.c pair, NATS.Net pair"
         $raw = & (Join-Path $bin 'beamline-nats-bench') --nats $url --inflight $inflight --payload $payload --seconds $seconds
         Write-Output $raw
-        Log '(2) echo blocks: C# control plane -> NATS -> CAF worker'
+        $raw1 = & (Join-Path $bin 'beamline-nats-bench') --nats $url --inflight 1 --payload $payload --seconds $seconds
+        Write-Output $raw1
+        $net = & (Join-Path $bin 'beamline') bench echo --nats $url --inflight $inflight --payload-bytes $payload --seconds $seconds
+        Write-Output $net
+        $net1 = & (Join-Path $bin 'beamline') bench echo --nats $url --inflight 1 --payload-bytes $payload --seconds $seconds
+        Write-Output $net1
+        $ref = @{
+            RawRps = (Get-Field $raw 'req_per_s')
+            BestRps = [Math]::Max((Get-Field $raw 'req_per_s'), (Get-Field $net 'req_per_s'))
+            BestP50 = [Math]::Min((Get-Field $raw1 'p50_us'), (Get-Field $net1 'p50_us'))
+        }
+        Write-Output ('best_echo req_per_s={0} p50_us_1_inflight={1}' -f $ref.BestRps, $ref.BestP50)
+        Log '(2) echo blocks: C# control plane -> NATS -> CAF worker, 64 in flight and 1 in flight'
         $log = Join-Path $Root 'build/bench-worker.log'
         $worker = Start-Process (Join-Path $bin 'beamline-worker') -ArgumentList @('--nats', $url, '--worker-id', 'bench-worker',
             '--pool', "cpu=$([Environment]::ProcessorCount)") -RedirectStandardOutput $log -PassThru
@@ -201,13 +237,16 @@ function Invoke-Bench {
         $cs = & (Join-Path $bin 'beamline') bench dispatch --nats $url --inflight $inflight --payload-bytes $payload `
             --seconds $seconds --name cs_nats_worker_echo
         Write-Output $cs
+        $cs1 = & (Join-Path $bin 'beamline') bench dispatch --nats $url --inflight 1 --payload-bytes $payload `
+            --seconds $seconds --name cs_nats_worker_echo
+        Write-Output $cs1
         & (Join-Path $bin 'beamline-nats-bench') --nats $url --inflight $inflight --payload $payload --seconds $seconds `
             --subject caf.exec.v2.cpu --exec-echo
-        $rawRps = [double]([regex]::Match($raw, 'req_per_s=([0-9.]+)').Groups[1].Value)
-        $csRps = [double]([regex]::Match($cs, 'req_per_s=([0-9.]+)').Groups[1].Value)
-        Write-Output ('ratio (2)/(1) = {0:F2} (target >= 0.50)' -f ($csRps / $rawRps))
+        Write-Output ('ratio (2)/(1) = {0:F2} (target >= 0.50)' -f ((Get-Field $cs 'req_per_s') / $ref.RawRps))
+        Write-Output ('ratio block_dispatch/best_echo = {0:F2}' -f ((Get-Field $cs 'req_per_s') / $ref.BestRps))
+        Write-Output ('p50 1 in flight block_dispatch/best_echo = {0:F2} (target <= 1.5)' -f ((Get-Field $cs1 'p50_us') / $ref.BestP50))
         $others += Invoke-BenchExecutors $url $seconds $inflight
-        $others += Invoke-BenchDecide $url $seconds $inflight $rawRps
+        $others += Invoke-BenchDecide $url $seconds $inflight $ref
         Log '(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)'
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')

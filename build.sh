@@ -197,7 +197,7 @@ bench_decide() {
   # The example's demo tenant is capped at 600 requests per minute: the bench tenant has the
   # same policy and providers, and limits high enough that the quota gate runs but never refuses.
   cat >"$dir/decide-config.json" <<'EOF'
-{"Beamline":{"Tenancy":{"AdminKey":"bench-admin-key-0123456789","Pepper":"bench-pepper-0123456789abcdef",
+{"Beamline":{"Grpc":{"Urls":""},"Tenancy":{"AdminKey":"bench-admin-key-0123456789","Pepper":"bench-pepper-0123456789abcdef",
  "tenants":[{"id":"tenant_bench","default_policy":"default",
    "limits":{"requests_per_minute":1000000000,"max_concurrent_requests":1000000},
    "policies":[{"id":"default","json":{"version":"1.0",
@@ -210,7 +210,7 @@ bench_decide() {
    {"id":"anthropic","kind":"anthropic","model":"claude-3-5-haiku-latest","prices":{"input_per_mtok":0.80,"output_per_mtok":4.00}},
    {"id":"local_llm","kind":"openai","model":"llama-3.1-8b-instruct","prices":{"input_per_mtok":0,"output_per_mtok":0}}]}}}
 EOF
-  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --grpc-urls "" --data-dir "$dir/data" \
+  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --data-dir "$dir/data" \
     --config "$dir/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
   wait_port "$http_port"
   cat >"$dir/decide.json" <<'EOF'
