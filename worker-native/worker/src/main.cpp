@@ -121,7 +121,18 @@ int run(const worker_options& opts, const sigset_t& signals) {
   const auto executors = exec.executors();
   request_handler handler{exec, opts.worker_id};
 
-  nats_connection nats{opts.nats_url, "beamline-worker " + opts.worker_id};
+  nats_settings connect_to;
+  connect_to.servers = split_servers(opts.nats_url);
+  connect_to.name = "beamline-worker " + opts.worker_id;
+  connect_to.creds_file = opts.creds_file;
+  connect_to.nkey_seed_file = opts.nkey_seed_file;
+  connect_to.user = opts.user;
+  connect_to.password = opts.password;
+  connect_to.token = opts.token;
+  connect_to.tls_ca = opts.tls_ca;
+  connect_to.tls_cert = opts.tls_cert;
+  connect_to.tls_key = opts.tls_key;
+  nats_connection nats{connect_to};
 
   caf::actor_system_config cfg;
   // Only the cpu pool's runners are scheduled actors (see pool.hpp): the scheduler gets one
@@ -157,6 +168,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
     settings.queue_group = opts.cp1_queue_group;
     settings.dedupe_ttl = std::chrono::milliseconds{opts.cp1_dedupe_ttl_ms};
     settings.dedupe_capacity = opts.cp1_dedupe_capacity;
+    settings.dedupe_result_bytes = opts.cp1_dedupe_result_bytes;
     cp1_service.emplace(nats, opts.worker_id, std::move(raw), std::move(settings));
     cp1_service->subscribe();
   }
@@ -168,7 +180,13 @@ int run(const worker_options& opts, const sigset_t& signals) {
       log_warn("heartbeat not published: ", natsStatus_GetText(s));
     if (cp1_service)
       cp1_service->publish_heartbeat(pools_now, executors, draining);
+    nats.request_flush();
   };
+
+  // The subscriptions are buffered like everything else: have the server confirm them before
+  // saying ready, so that a block sent right after the ready line finds this worker.
+  if (natsStatus s = nats.flush(5000); s != NATS_OK)
+    log_warn("the server did not confirm the subscriptions: ", natsStatus_GetText(s));
 
   std::string pool_list;
   for (const auto& p : pools)
@@ -177,7 +195,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   std::printf("beamline-worker ready worker_id=%s pools=%s\n", opts.worker_id.c_str(),
               pool_list.c_str());
   std::fflush(stdout);
-  log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", opts.nats_url,
+  log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", redact_url(opts.nats_url),
            " executors=", executors.size(), " cp1=", opts.cp1 ? "on" : "off");
 
   int sig = 0;
@@ -188,10 +206,27 @@ int run(const worker_options& opts, const sigset_t& signals) {
   log_info("signal ", sig, ": draining (no new blocks; finishing queued and running ones)");
   const auto drain_deadline =
     std::chrono::steady_clock::now() + std::chrono::milliseconds{opts.drain_timeout_ms};
+  auto ms_left = [&] {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      drain_deadline - std::chrono::steady_clock::now());
+    return std::max<int64_t>(0, left.count());
+  };
+  // A drain needs the server (it flushes an UNSUB): while NATS is gone it could only wait out the
+  // timeout, so then the subscriptions are dropped at once; the blocks already admitted still run.
+  const bool drain = nats.connected();
+  if (!drain)
+    log_warn("NATS is not connected: unsubscribing without a drain (blocks the client holds but "
+             "has not admitted are dropped); finishing the admitted ones");
+  // All at once, then one wait against one deadline: never a drain timeout per subscription.
   if (cp1_service)
-    cp1_service->stop_taking_work(opts.drain_timeout_ms);
+    cp1_service->stop_taking_work(drain);
   for (auto& p : pools)
-    p->stop_taking_work(opts.drain_timeout_ms);
+    p->stop_taking_work(drain);
+  if (cp1_service && !cp1_service->wait_stopped(ms_left()))
+    log_warn("cp1: subscription drain did not complete in time");
+  for (auto& p : pools)
+    if (!p->wait_stopped(ms_left()))
+      log_warn("pool ", p->name(), ": subscription drain did not complete in time");
   publish_heartbeat(true);
   bool forced = false;
   auto all_idle = [&] {
@@ -209,11 +244,16 @@ int run(const worker_options& opts, const sigset_t& signals) {
       break;
     }
   }
-  if (natsStatus s = nats.flush(5000); s != NATS_OK)
-    log_warn("flushing replies failed: ", natsStatus_GetText(s));
-  publish_heartbeat(true);
-  if (natsStatus s = nats.flush(2000); s != NATS_OK)
-    log_warn("flushing the final heartbeat failed: ", natsStatus_GetText(s));
+  // A flush waits for the server's PONG: without a server it would only wait out its timeout.
+  if (!nats.connected()) {
+    log_warn("NATS is not connected: replies not yet sent are lost");
+  } else {
+    if (natsStatus s = nats.flush(5000); s != NATS_OK)
+      log_warn("flushing replies failed: ", natsStatus_GetText(s));
+    publish_heartbeat(true);
+    if (natsStatus s = nats.flush(2000); s != NATS_OK)
+      log_warn("flushing the final heartbeat failed: ", natsStatus_GetText(s));
+  }
   if (forced) {
     // Runner threads may be inside an executor: do not wait for them.
     log_warn("exiting with blocks unfinished");

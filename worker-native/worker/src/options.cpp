@@ -96,7 +96,40 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
   for (const auto& [key, value] : doc.items()) {
     std::string error;
     if (key == "nats") {
-      error = str(value, "nats", opts.nats_url);
+      if (value.is_array()) {
+        std::string list;
+        for (const auto& url : value) {
+          if (!url.is_string() || url.get_ref<const std::string&>().empty())
+            return where + "\"nats\" must be a URL or an array of URLs";
+          list += (list.empty() ? "" : ",") + url.get<std::string>();
+        }
+        opts.nats_url = list;
+      } else {
+        error = str(value, "nats", opts.nats_url);
+      }
+      if (error.empty() && split_servers(opts.nats_url).empty())
+        return where + "\"nats\" must be a URL or an array of URLs";
+    } else if (key == "creds") {
+      error = str(value, "creds", opts.creds_file);
+      opts.creds_file = resolve_path(path, opts.creds_file);
+    } else if (key == "nkey") {
+      error = str(value, "nkey", opts.nkey_seed_file);
+      opts.nkey_seed_file = resolve_path(path, opts.nkey_seed_file);
+    } else if (key == "user") {
+      error = str(value, "user", opts.user);
+    } else if (key == "password") {
+      error = str(value, "password", opts.password);
+    } else if (key == "token") {
+      error = str(value, "token", opts.token);
+    } else if (key == "tls_ca") {
+      error = str(value, "tls_ca", opts.tls_ca);
+      opts.tls_ca = resolve_path(path, opts.tls_ca);
+    } else if (key == "tls_cert") {
+      error = str(value, "tls_cert", opts.tls_cert);
+      opts.tls_cert = resolve_path(path, opts.tls_cert);
+    } else if (key == "tls_key") {
+      error = str(value, "tls_key", opts.tls_key);
+      opts.tls_key = resolve_path(path, opts.tls_key);
     } else if (key == "worker_id") {
       error = str(value, "worker_id", opts.worker_id);
     } else if (key == "pools") {
@@ -160,6 +193,8 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
           error = u32(v, "cp1.dedupe_ttl_ms", 0, 86'400'000, opts.cp1_dedupe_ttl_ms);
         } else if (k == "dedupe_capacity") {
           error = u32(v, "cp1.dedupe_capacity", 1, 10'000'000, opts.cp1_dedupe_capacity);
+        } else if (k == "dedupe_result_bytes") {
+          error = u32(v, "cp1.dedupe_result_bytes", 0, UINT32_MAX, opts.cp1_dedupe_result_bytes);
         } else {
           return where + "unknown key \"cp1." + k + "\"";
         }
@@ -175,11 +210,81 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
   return {};
 }
 
+/// Checks the NATS settings once file and flags are merged; returns an error text, empty when
+/// they are consistent. Never quotes a password or token.
+std::string check_nats_settings(const worker_options& opts) {
+  if (split_servers(opts.nats_url).empty())
+    return "--nats needs a URL or a comma-separated list of URLs";
+  const int methods = static_cast<int>(!opts.creds_file.empty())
+                      + static_cast<int>(!opts.nkey_seed_file.empty())
+                      + static_cast<int>(!opts.user.empty()) + static_cast<int>(!opts.token.empty());
+  if (methods > 1)
+    return "--creds, --nkey, --user and --token are alternatives: give one of them";
+  if (!opts.password.empty() && opts.user.empty())
+    return "--password needs --user";
+  if (opts.tls_cert.empty() != opts.tls_key.empty())
+    return "--tls-cert and --tls-key go together";
+  return {};
+}
+
 } // namespace
+
+std::vector<std::string> split_servers(std::string_view list) {
+  std::vector<std::string> result;
+  for (;;) {
+    const auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
+    if (item.empty())
+      return {};
+    result.emplace_back(item);
+    if (comma == std::string_view::npos)
+      return result;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+std::string redact_url(std::string_view url) {
+  std::string result;
+  for (;;) {
+    const auto comma = url.find(',');
+    std::string_view item = url.substr(0, comma);
+    // scheme://[user[:password]@|token@]host:port: everything after the user goes.
+    const auto scheme = item.find("://");
+    const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+    const auto end = std::min(item.find('/', start), item.size());
+    const auto at = item.substr(0, end).rfind('@');
+    if (at != std::string_view::npos && at >= start) {
+      const auto userinfo = item.substr(start, at - start);
+      const auto colon = userinfo.find(':');
+      result.append(item.substr(0, start));
+      if (colon != std::string_view::npos)
+        result.append(userinfo.substr(0, colon)).append(":***");
+      else
+        result.append("***");
+      result.append(item.substr(at));
+    } else {
+      result.append(item);
+    }
+    if (comma == std::string_view::npos)
+      return result;
+    result.push_back(',');
+    url.remove_prefix(comma + 1);
+  }
+}
 
 std::string usage() {
   return "usage: beamline-worker [options]\n"
-         "  --nats URL             NATS server (default nats://127.0.0.1:4222)\n"
+         "  --nats URL[,URL...]    NATS servers, tried in turn (default nats://127.0.0.1:4222)\n"
+         "  --creds FILE           authenticate with a user JWT and NKey seed (.creds file)\n"
+         "  --nkey FILE            authenticate with an NKey user seed (SU...) from FILE\n"
+         "  --user NAME            authenticate with a user name, and --password PW\n"
+         "  --token T              authenticate with a token\n"
+         "  --tls-ca FILE          verify the server against these CA certificates (PEM); TLS on\n"
+         "  --tls-cert FILE        client certificate chain (PEM), with --tls-key FILE; TLS on\n"
          "  --worker-id ID         reported in results and heartbeats (default <host>-<pid>)\n"
          "  --config FILE          worker configuration (JSON: pools, queue_limit, gpu_devices,\n"
          "                         plugin_dir, executors, cp1, ...); the flags below override it\n"
@@ -198,6 +303,8 @@ std::string usage() {
          "  --cp1-queue-group NAME queue group of caf.exec.assign.v1 (default caf-workers-cp1)\n"
          "  --cp1-dedupe-ttl-ms N  how long an assignment id is remembered (default 600000)\n"
          "  --cp1-dedupe-capacity N  at most this many remembered ids (default 100000)\n"
+         "  --cp1-dedupe-result-bytes N  results kept for redelivered assignments, in bytes\n"
+         "                         (default 67108864)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
          "  --help                 this text\n";
@@ -219,6 +326,7 @@ parse_result parse_options(int argc, const char* const* argv) {
       return fail(error);
   }
   std::vector<pool_spec> flag_pools;
+  bool auth_from_flags = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -250,9 +358,33 @@ parse_result parse_options(int argc, const char* const* argv) {
       if (value.empty())
         return fail("--config needs a file");
     } else if (name == "--nats") {
-      if (value.empty())
-        return fail("--nats needs a URL");
+      if (split_servers(value).empty())
+        return fail("--nats needs a URL or a comma-separated list of URLs");
       opts.nats_url = std::string{value};
+    } else if (name == "--creds" || name == "--nkey" || name == "--user" || name == "--password"
+               || name == "--token") {
+      // Never echo the value: it may be a secret.
+      if (value.empty())
+        return fail(std::string{name} + " may not be empty");
+      if (!auth_from_flags) {
+        // Flags choose the authentication as a whole: the file's choice would conflict.
+        auth_from_flags = true;
+        opts.creds_file.clear();
+        opts.nkey_seed_file.clear();
+        opts.user.clear();
+        opts.password.clear();
+        opts.token.clear();
+      }
+      (name == "--creds"      ? opts.creds_file
+       : name == "--nkey"     ? opts.nkey_seed_file
+       : name == "--user"     ? opts.user
+       : name == "--password" ? opts.password
+                              : opts.token) = std::string{value};
+    } else if (name == "--tls-ca" || name == "--tls-cert" || name == "--tls-key") {
+      if (value.empty())
+        return fail(std::string{name} + " needs a file");
+      (name == "--tls-ca" ? opts.tls_ca : name == "--tls-cert" ? opts.tls_cert : opts.tls_key) =
+        std::string{value};
     } else if (name == "--worker-id") {
       if (value.empty())
         return fail("--worker-id may not be empty");
@@ -292,6 +424,9 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--cp1-dedupe-capacity") {
       if (!parse_u32(value, 1, 10'000'000, opts.cp1_dedupe_capacity))
         return fail("invalid " + shown + ": expected 1..10000000");
+    } else if (name == "--cp1-dedupe-result-bytes") {
+      if (!parse_u32(value, 0, UINT32_MAX, opts.cp1_dedupe_result_bytes))
+        return fail("invalid " + shown + ": expected 0..4294967295");
     } else if (name == "--queue-limit") {
       if (!parse_u32(value, 0, 1'000'000, opts.queue_limit))
         return fail("invalid " + shown + ": expected 0..1000000");
@@ -313,6 +448,8 @@ parse_result parse_options(int argc, const char* const* argv) {
   }
   if (!flag_pools.empty())
     opts.pools = std::move(flag_pools);
+  if (auto error = check_nats_settings(opts); !error.empty())
+    return fail(error);
   if (opts.worker_id.empty())
     opts.worker_id = default_worker_id();
   if (opts.pools.empty())

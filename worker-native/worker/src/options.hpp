@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace beamline::worker {
@@ -17,8 +18,26 @@ struct pool_spec {
 struct worker_options {
   /// --config FILE: a worker configuration (JSON, docs/operations.md); flags override it.
   std::string config_file;
-  /// --nats URL. Defaults to nats://127.0.0.1:4222.
+  /// --nats URL[,URL...]: the servers, tried in turn when connecting and reconnecting (see
+  /// split_servers). Defaults to nats://127.0.0.1:4222.
   std::string nats_url = "nats://127.0.0.1:4222";
+  /// How the worker authenticates to NATS: at most one of creds, nkey, user (with password) and
+  /// token. Flags given for any of them replace the file's choice as a whole.
+  /// --creds FILE: a user JWT and NKey seed (the .creds file nsc writes).
+  std::string creds_file;
+  /// --nkey FILE: an NKey user seed ("SU..."); the public key is derived from it.
+  std::string nkey_seed_file;
+  /// --user NAME and --password PW.
+  std::string user;
+  std::string password;
+  /// --token T.
+  std::string token;
+  /// --tls-ca FILE: CA certificates (PEM) to verify the server with; also turns TLS on.
+  std::string tls_ca;
+  /// --tls-cert FILE and --tls-key FILE: a client certificate chain and its key (PEM), given
+  /// together; they also turn TLS on.
+  std::string tls_cert;
+  std::string tls_key;
   /// --worker-id ID. Defaults to "<hostname>-<pid>".
   std::string worker_id;
   /// --pool NAME=N, repeatable; given flags replace the file's "pools". Defaults to
@@ -47,6 +66,9 @@ struct worker_options {
   uint32_t cp1_dedupe_ttl_ms = 600'000;
   /// --cp1-dedupe-capacity N: at most this many ids are remembered. Defaults to 100000.
   uint32_t cp1_dedupe_capacity = 100'000;
+  /// --cp1-dedupe-result-bytes N: bytes of published results kept, in all, so that a redelivered
+  /// assignment gets its result again. Defaults to 67108864 (64 MiB).
+  uint32_t cp1_dedupe_result_bytes = 64u << 20;
   /// --heartbeat-ms N. Defaults to 2000.
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.
@@ -65,6 +87,14 @@ struct parse_result {
 /// named (flags override it); fills the defaults that depend on the machine (worker id,
 /// default pool).
 [[nodiscard]] parse_result parse_options(int argc, const char* const* argv);
+
+/// The URLs of a --nats list ("nats://a:4222,nats://b:4222"), spaces around commas dropped;
+/// empty when an element is empty.
+[[nodiscard]] std::vector<std::string> split_servers(std::string_view list);
+
+/// `url` without the password or token it may carry ("nats://u:pw@h" -> "nats://u:***@h"),
+/// for logs and error messages.
+[[nodiscard]] std::string redact_url(std::string_view url);
 
 /// The usage text printed by --help.
 [[nodiscard]] std::string usage();

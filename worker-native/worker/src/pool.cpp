@@ -16,23 +16,35 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// Sends replies of one block to its NATS reply subject.
 class nats_reply_sink final : public reply_sink {
 public:
-  nats_reply_sink(nats_connection& nats, const char* subject) : nats_(nats), subject_(subject) {}
+  nats_reply_sink(nats_connection& nats, const char* subject,
+                  const run_queue<detail::block_job>& queue)
+    : nats_(nats), subject_(subject), queue_(queue) {}
 
   bool send_chunk(const uint8_t* data, size_t size) override {
+    streamed_ = true;
     const natsStatus s = nats_.publish_reply(subject_, kind_chunk, data, size);
     if (s != NATS_OK)
       log_warn("could not publish a chunk to ", subject_, ": ", natsStatus_GetText(s));
+    nats_.request_flush(); // a stream's reader waits for each chunk
     return s == NATS_OK;
   }
   void send_result(const uint8_t* data, size_t size) override {
-    const natsStatus s = nats_.publish_reply(subject_, kind_result, data, size);
+    // The reply that leaves the pool idle goes out at once; while blocks wait, it is batched with
+    // theirs. A streamed block's result follows its chunks on their connection.
+    const bool now = !streamed_ && queue_.waiting() == 0;
+    const natsStatus s = nats_.publish_reply(subject_, kind_result, data, size, now);
     if (s != NATS_OK)
       log_warn("could not publish a result to ", subject_, ": ", natsStatus_GetText(s));
+  }
+  [[nodiscard]] size_t max_result_size() const noexcept override {
+    return nats_.max_reply_size(kind_result);
   }
 
 private:
   nats_connection& nats_;
   const char* subject_;
+  const run_queue<detail::block_job>& queue_;
+  bool streamed_ = false;
 };
 
 void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept {
@@ -44,7 +56,7 @@ void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept
   if (natsMsg* msg = job.msg.get(); msg != nullptr) {
     request = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
     size = static_cast<size_t>(natsMsg_GetDataLength(msg));
-    nats_sink.emplace(*ctx.nats, natsMsg_GetReply(msg));
+    nats_sink.emplace(*ctx.nats, natsMsg_GetReply(msg), *ctx.queue);
     sink = &*nats_sink;
   }
   if (ctx.slots == nullptr) {
@@ -78,6 +90,9 @@ caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t
     [=](wake_atom) {
       while (auto job = ctx.queue->next_or_idle(index))
         run_block(ctx, *job);
+      // The queue ran dry: the replies buffered meanwhile go out now, in one write, rather than
+      // one write per reply while more blocks were waiting.
+      ctx.nats->request_flush();
     },
   };
 }
@@ -87,7 +102,7 @@ caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t
 pool::pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
            std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind,
            device_slots* slots)
-  : name_(std::move(name)), size_(size), nats_(nats), handler_(handler),
+  : sys_(sys), name_(std::move(name)), size_(size), nats_(nats), handler_(handler),
     admission_(size, queue_limit), queue_(size), slots_(slots) {
   const runner_context ctx{&nats_, &handler_, &admission_, &queue_, slots_};
   runners_.reserve(size);
@@ -98,6 +113,12 @@ pool::pool(caf::actor_system& sys, nats_connection& nats, const request_handler&
 
 pool::~pool() {
   shutdown();
+  try {
+    caf::scoped_actor self{sys_};
+    self->wait_for(runners_);
+  } catch (...) {
+    log_error("pool ", name_, ": could not wait for its runners to end");
+  }
 }
 
 void pool::subscribe() {
@@ -109,21 +130,24 @@ void pool::subscribe() {
                                               &pool::on_message, this));
 }
 
-void pool::stop_taking_work(int64_t timeout_ms) {
-  if (!subscription_)
-    return;
-  if (natsStatus s = subscription_->drain(); s != NATS_OK) {
-    log_warn("pool ", name_, ": subscription drain failed: ", natsStatus_GetText(s));
-    return;
-  }
-  if (natsStatus s = subscription_->wait_drained(timeout_ms); s != NATS_OK)
-    log_warn("pool ", name_, ": subscription drain did not complete: ", natsStatus_GetText(s));
+void pool::stop_taking_work(bool drain) noexcept {
+  if (subscription_ && !subscription_->stop(drain))
+    log_warn("pool ", name_, ": subscription drain failed; unsubscribed instead");
+}
+
+bool pool::wait_stopped(int64_t timeout_ms) noexcept {
+  return !subscription_ || subscription_->wait_closed(timeout_ms);
 }
 
 void pool::shutdown() {
+  // The NATS callback indexes into runners_: no callback may run once the actors are gone.
+  if (subscription_) {
+    subscription_->stop(false);
+    if (!subscription_->wait_closed(5000))
+      log_warn("pool ", name_, ": the NATS callback did not return within 5 s of unsubscribing");
+  }
   for (auto& r : runners_)
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
-  runners_.clear();
 }
 
 void pool::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -143,6 +167,7 @@ void pool::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* cl
         static_cast<size_t>(natsMsg_GetDataLength(msg)), self->name_);
       self->nats_.publish_reply(reply, kind_result, reinterpret_cast<const uint8_t*>(answer.data()),
                                 answer.size());
+      self->nats_.request_flush();
       natsMsg_Destroy(msg);
       return;
     }

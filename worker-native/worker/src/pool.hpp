@@ -64,6 +64,7 @@ public:
        device_slots* slots = nullptr);
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
+  /// Shuts down and waits for the runners to end: they work on this pool's members.
   ~pool();
 
   /// Subscribes to caf.exec.v2.<name> in queue group caf-workers-<name> (not when size is 0).
@@ -75,10 +76,14 @@ public:
   [[nodiscard]] bool submit(std::string request, std::unique_ptr<reply_sink> sink,
                             steady_clock::time_point received_at,
                             const std::function<void()>& on_admitted);
-  /// Stops taking work: drains the subscription (what the client already holds is still
-  /// admitted). Returns once the drain has delivered everything or `timeout_ms` passed.
-  void stop_taking_work(int64_t timeout_ms);
-  /// Stops the actors; call when idle().
+  /// Stops taking work, without waiting: with `drain`, drains the subscription (what the client
+  /// already holds is still admitted); without (NATS is not connected, so a drain could not
+  /// finish), or when the drain cannot start, unsubscribes (what the client holds is dropped).
+  void stop_taking_work(bool drain) noexcept;
+  /// Waits until the subscription delivers nothing more; false when `timeout_ms` passed first.
+  [[nodiscard]] bool wait_stopped(int64_t timeout_ms) noexcept;
+  /// Unsubscribes if still subscribed and waits for the NATS callback to return, then stops the
+  /// actors; call when idle(). Blocks that come through submit() afterwards are never run.
   void shutdown();
 
   [[nodiscard]] bool idle() const noexcept { return admission_.idle(); }
@@ -87,6 +92,8 @@ public:
   [[nodiscard]] const pool_admission& admission() const noexcept { return admission_; }
 
   /// What a runner works with; owned by the pool, which outlives its runners' work.
+  /// `runners_` is never shrunk while the pool lives: a NATS or CP1 callback may still be waking
+  /// one of them while the pool shuts down.
   struct runner_context {
     nats_connection* nats;
     const request_handler* handler;
@@ -100,6 +107,7 @@ private:
   /// Queues an admitted job and wakes an idle runner; withdraws the admission on failure.
   void enqueue(detail::block_job job);
 
+  caf::actor_system& sys_;
   std::string name_;
   uint32_t size_;
   nats_connection& nats_;

@@ -84,6 +84,18 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
     }
     sink_listener listener{sink};
     const auto result = exec_.execute(request, size, &listener, gpu_device);
+    if (const size_t limit = sink.max_result_size(); result.size() > limit) {
+      log_warn("a block's result of ", result.size(), " bytes exceeds the ", limit,
+               " that its reply can carry; answering result_too_large");
+      const auto reply = make_error_result(
+        original, original_size, "result_too_large",
+        "the block's result of " + std::to_string(result.size())
+          + " bytes exceeds the largest reply the NATS server takes (" + std::to_string(limit)
+          + " bytes)",
+        worker_id_, micros_since(received_at));
+      sink.send_result(reinterpret_cast<const uint8_t*>(reply.data()), reply.size());
+      return;
+    }
     sink.send_result(result.data(), result.size());
   } catch (const std::exception& e) {
     log_error("block failed inside the worker: ", e.what());

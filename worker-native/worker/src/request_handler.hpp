@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -70,6 +71,10 @@ public:
   virtual bool send_chunk(const uint8_t* data, size_t size) = 0;
   /// The encoded ExecResult, always last.
   virtual void send_result(const uint8_t* data, size_t size) = 0;
+  /// The largest ExecResult this sink can deliver (a NATS reply: the server's max payload less
+  /// the header). A larger one is replaced by a result_too_large error, so that the requester
+  /// hears of it instead of waiting for a reply that the transport refused.
+  [[nodiscard]] virtual size_t max_result_size() const noexcept { return SIZE_MAX; }
 };
 
 /// An encoded ExecResult with status ERROR (or TIMEOUT for deadline_exceeded) for a block that
@@ -89,7 +94,8 @@ public:
 
   /// Runs one admitted block received at `received_at`: time spent queued counts against its
   /// deadline (a block whose deadline passed in the queue is not started). Sends streamed chunks
-  /// and then the result to `sink`. Never throws: failures become an internal_error result.
+  /// and then the result to `sink`. Never throws: failures become an internal_error result, a
+  /// result over sink.max_result_size() a result_too_large one.
   /// `gpu_device` is the device ordinal leased for the block (-1: none).
   void run(const uint8_t* request, size_t size, steady_clock::time_point received_at,
            reply_sink& sink, int32_t gpu_device = -1) const noexcept;

@@ -35,9 +35,10 @@ const char* status_name(beamline::worker::v2::ExecStatus status) {
 /// Turns the block's ExecResult into a CP1 ExecResult on caf.exec.result.v1.
 class result_sink final : public reply_sink {
 public:
-  result_sink(nats_connection& nats, result_context ctx, std::string worker_id,
-              steady_clock::time_point received_at)
-    : nats_(nats), ctx_(std::move(ctx)), worker_id_(std::move(worker_id)), received_at_(received_at) {}
+  result_sink(nats_connection& nats, dedupe_window& dedupe, result_context ctx,
+              std::string worker_id, steady_clock::time_point received_at)
+    : nats_(nats), dedupe_(dedupe), ctx_(std::move(ctx)), worker_id_(std::move(worker_id)),
+      received_at_(received_at) {}
 
   bool send_chunk(const uint8_t*, size_t) override { return true; } // CP1 blocks are not streamed
 
@@ -58,7 +59,22 @@ public:
     outcome.latency_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  steady_clock::now() - received_at_)
                                                  .count());
-    const auto json = encode_result(ctx_, outcome, worker_id_, now_unix_ms());
+    auto json = encode_result(ctx_, outcome, worker_id_, now_unix_ms());
+    if (const int64_t max = nats_.max_payload(); static_cast<int64_t>(json.size()) > max) {
+      // The server would refuse it and the router would never hear: say so instead.
+      log_warn("cp1: result of assignment ", ctx_.assignment_id, " is ", json.size(),
+               " bytes, over the server's max payload of ", max, "; answering result_too_large");
+      const auto size_text = std::to_string(json.size());
+      outcome.status = "error";
+      outcome.error_code = "result_too_large";
+      outcome.error_message = "the block's result of " + size_text
+                              + " bytes as JSON exceeds the largest message the NATS server takes ("
+                              + std::to_string(max) + " bytes)";
+      outcome.output.clear();
+      json = encode_result(ctx_, outcome, worker_id_, now_unix_ms());
+    }
+    // Kept first: a redelivery that comes once this one is lost must find it.
+    dedupe_.finished(ctx_.assignment_id, json);
     if (natsStatus s = nats_.publish(result_subject, json.data(), json.size()); s != NATS_OK)
       log_warn("cp1: result of assignment ", ctx_.assignment_id, " not published: ",
                natsStatus_GetText(s));
@@ -66,6 +82,7 @@ public:
 
 private:
   nats_connection& nats_;
+  dedupe_window& dedupe_;
   result_context ctx_;
   std::string worker_id_;
   steady_clock::time_point received_at_;
@@ -76,7 +93,8 @@ private:
 service::service(nats_connection& nats, std::string worker_id, std::vector<pool*> pools,
                  service_settings settings)
   : nats_(nats), worker_id_(std::move(worker_id)), pools_(std::move(pools)),
-    settings_(std::move(settings)), dedupe_(settings_.dedupe_ttl, settings_.dedupe_capacity) {
+    settings_(std::move(settings)),
+    dedupe_(settings_.dedupe_ttl, settings_.dedupe_capacity, settings_.dedupe_result_bytes) {
   for (const auto* p : pools_)
     pool_names_.push_back(p->name());
 }
@@ -86,15 +104,13 @@ void service::subscribe() {
     nats_.queue_subscribe(assign_subject, settings_.queue_group, &service::on_message, this));
 }
 
-void service::stop_taking_work(int64_t timeout_ms) {
-  if (!subscription_)
-    return;
-  if (natsStatus s = subscription_->drain(); s != NATS_OK) {
-    log_warn("cp1: subscription drain failed: ", natsStatus_GetText(s));
-    return;
-  }
-  if (natsStatus s = subscription_->wait_drained(timeout_ms); s != NATS_OK)
-    log_warn("cp1: subscription drain did not complete: ", natsStatus_GetText(s));
+void service::stop_taking_work(bool drain) noexcept {
+  if (subscription_ && !subscription_->stop(drain))
+    log_warn("cp1: subscription drain failed; unsubscribed instead");
+}
+
+bool service::wait_stopped(int64_t timeout_ms) noexcept {
+  return !subscription_ || subscription_->wait_closed(timeout_ms);
 }
 
 void service::publish_heartbeat(const std::vector<pool_snapshot>& pools,
@@ -166,8 +182,10 @@ void service::handle(std::string_view data, steady_clock::time_point received_at
     reject(ctx, "internal_error", "pool '" + mapped.plan->pool + "' vanished");
     return;
   }
-  if (!dedupe_.remember_if_new(a.assignment_id)) {
-    log_info("cp1: assignment '", a.assignment_id, "' was already taken; not running it again");
+  if (auto earlier = dedupe_.remember(a.assignment_id); earlier.kind != dedupe_window::seen::first) {
+    const bool again = !earlier.result.empty();
+    log_info("cp1: assignment '", a.assignment_id, "' was already taken; not running it again",
+             again ? "; publishing its result again" : "");
     ack_message ack;
     ack.assignment_id = a.assignment_id;
     ack.request_id = a.request_id;
@@ -175,11 +193,25 @@ void service::handle(std::string_view data, steady_clock::time_point received_at
     ack.trace_id = a.trace_id;
     ack.status = ack_status::accepted;
     ack.duplicate = true;
-    ack.reason = "duplicate assignment_id: already accepted by this worker, not run again";
+    ack.reason = earlier.kind == dedupe_window::seen::running
+                   ? "duplicate assignment_id: already accepted by this worker, not run again; "
+                     "its result follows when it finishes"
+                 : again ? "duplicate assignment_id: already run by this worker, not run again; "
+                           "its result is published again"
+                         : "duplicate assignment_id: already run by this worker, not run again; "
+                           "its result is no longer kept";
     publish_ack(ack);
+    // The first result may never have reached the router: the same bytes again, so that a
+    // router which did get it sees an exact duplicate.
+    if (again) {
+      if (natsStatus s = nats_.publish(result_subject, earlier.result.data(), earlier.result.size());
+          s != NATS_OK)
+        log_warn("cp1: result of assignment ", a.assignment_id, " not published again: ",
+                 natsStatus_GetText(s));
+    }
     return;
   }
-  auto sink = std::make_unique<result_sink>(nats_, ctx, worker_id_, received_at);
+  auto sink = std::make_unique<result_sink>(nats_, dedupe_, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at, [&] {
     ack_message ack;
     ack.assignment_id = a.assignment_id;
@@ -205,6 +237,7 @@ void service::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void*
   try {
     self->handle(std::string_view{natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))},
                  received_at);
+    self->nats_.request_flush(); // acks (and rejections) go out now
   } catch (const std::exception& e) {
     log_error("cp1: could not handle an assignment: ", e.what());
   } catch (...) {

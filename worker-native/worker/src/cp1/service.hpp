@@ -3,7 +3,8 @@
 // The CP1 worker contract on NATS (docs/cp1-worker.md): takes ExecAssignments from
 // caf.exec.assign.v1 (queue group caf-workers-cp1), acknowledges each on
 // caf.exec.assign.v1.ack, runs it through the same pools as CP2 blocks and publishes its
-// ExecResult on caf.exec.result.v1. Redelivered assignment ids are not run twice.
+// ExecResult on caf.exec.result.v1. Redelivered assignment ids are not run twice; one whose block
+// has finished gets its result published again (the first may have been lost).
 
 #include "cp1/dedupe.hpp"
 #include "cp1/messages.hpp"
@@ -23,6 +24,8 @@ struct service_settings {
   std::string queue_group = default_queue_group;
   std::chrono::milliseconds dedupe_ttl{600'000};
   size_t dedupe_capacity = 100'000;
+  /// Bytes of published results kept for redeliveries, in all.
+  size_t dedupe_result_bytes = size_t{64} << 20;
 };
 
 class service {
@@ -35,8 +38,11 @@ public:
 
   /// Subscribes to caf.exec.assign.v1.
   void subscribe();
-  /// Drains the subscription (what the client already holds is still handled).
-  void stop_taking_work(int64_t timeout_ms);
+  /// Stops taking assignments, without waiting: drains the subscription when `drain` (what the
+  /// client already holds is still handled), else unsubscribes (see pool::stop_taking_work).
+  void stop_taking_work(bool drain) noexcept;
+  /// Waits until the subscription delivers nothing more; false when `timeout_ms` passed first.
+  [[nodiscard]] bool wait_stopped(int64_t timeout_ms) noexcept;
   /// Publishes a JSON heartbeat on caf.worker.heartbeat.v1.
   void publish_heartbeat(const std::vector<pool_snapshot>& pools,
                          const std::vector<std::string>& executors, bool draining);
