@@ -17,8 +17,25 @@ public sealed class DispatchOptions
     /// <summary>The embedded path.</summary>
     public InProcessDispatchOptions InProcess { get; set; } = new();
 
-    /// <summary>Used when a request sets no deadline. Defaults to 30 seconds.</summary>
+    /// <summary>The timeout of a NATS provider call whose entry sets no <c>timeout_ms</c>. Defaults to 30 seconds.</summary>
     public TimeSpan DefaultDeadline { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The longest any block may run, in-process and over NATS alike; a block that sets no deadline
+    /// (<c>deadline_ms = 0</c>) gets it, and a longer one is cut to it. Defaults to 60 seconds.
+    /// </summary>
+    public TimeSpan MaxDeadline { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A <see cref="MaxDeadline"/> per pool (e.g. a longer one for <c>gpu</c>). Defaults to none.</summary>
+    public Dictionary<string, TimeSpan> PoolMaxDeadlines { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The deadline a block on <paramref name="pool"/> that asks for <paramref name="requestedMs"/> gets, in milliseconds.</summary>
+    public uint EffectiveDeadlineMs(string pool, uint requestedMs)
+    {
+        var max = PoolMaxDeadlines.TryGetValue(pool, out var perPool) ? perPool : MaxDeadline;
+        var maxMs = (uint)Math.Clamp(max.TotalMilliseconds, 1, uint.MaxValue);
+        return requestedMs == 0 ? maxMs : Math.Min(requestedMs, maxMs);
+    }
 }
 
 /// <summary>Dispatch over NATS to <c>beamline-worker</c> processes.</summary>
@@ -76,6 +93,17 @@ public sealed class DispatchOptionsValidator : IValidateOptions<DispatchOptions>
         if (options.DefaultDeadline <= TimeSpan.Zero)
         {
             failures.Add("Beamline:DefaultDeadline must be positive.");
+        }
+        if (options.MaxDeadline <= TimeSpan.Zero)
+        {
+            failures.Add("Beamline:MaxDeadline must be positive.");
+        }
+        foreach (var (pool, max) in options.PoolMaxDeadlines)
+        {
+            if (max <= TimeSpan.Zero)
+            {
+                failures.Add($"Beamline:PoolMaxDeadlines:{pool} must be positive.");
+            }
         }
         foreach (var (pool, capacity) in options.InProcess.Pools)
         {

@@ -14,21 +14,23 @@ namespace Beamline.Dispatch.InProcess;
 public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDisposable
 {
     private readonly ExecRuntime _runtime;
-    private readonly PoolLimiter _pools;
+    private readonly PoolThreads _pools;
+    private readonly DispatchOptions _options;
     private readonly ILogger<InProcessBlockDispatcher> _logger;
 
-    /// <summary>Creates the runtime, registers the built-in executors and loads the configured plugins.</summary>
+    /// <summary>Creates the runtime, registers the built-in executors, loads the configured plugins and starts the pools' threads.</summary>
     public InProcessBlockDispatcher(IOptions<DispatchOptions> options, ILogger<InProcessBlockDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         _logger = logger;
-        var inProcess = options.Value.InProcess;
+        _options = options.Value;
+        var inProcess = _options.InProcess;
         string? executorConfig = inProcess.ExecutorConfigFile is { Length: > 0 } configFile
             ? File.ReadAllText(configFile)
             : null;
         _runtime = ExecRuntime.Create(configJson: executorConfig);
-        _pools = new PoolLimiter(inProcess.Pools, inProcess.QueueLimit);
+        _pools = new PoolThreads(inProcess.Pools, inProcess.QueueLimit);
         if (inProcess.PluginDirectory is { Length: > 0 } dir)
         {
             LoadPlugins(dir);
@@ -41,64 +43,22 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     /// <summary>The block types this process can run.</summary>
     public IReadOnlyList<string> Executors => _runtime.ListExecutors();
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Runs the block on its pool's threads within its deadline (<see cref="DispatchOptions.EffectiveDeadlineMs"/>).
+    /// Cancelling <paramref name="cancellationToken"/> (a client that went away) takes a queued
+    /// block out and stops a running one.
+    /// </summary>
     public ValueTask<ExecResult> DispatchAsync(ExecRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var admission = _pools.EnterAsync(request.Pool, cancellationToken);
-        return admission.IsCompletedSuccessfully
-            ? ValueTask.FromResult(RunAdmitted(request, admission.Result))
-            : WaitThenRunAsync(request, admission);
-    }
-
-    private async ValueTask<ExecResult> WaitThenRunAsync(ExecRequest request, ValueTask<PoolLimiter.Admission> admission)
-    {
-        try
+        request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
+        var work = new WholeBlock(this, request, cancellationToken);
+        return _pools.TryEnqueue(request.Pool, work) switch
         {
-            return RunAdmitted(request, await admission.ConfigureAwait(false));
-        }
-        catch (OperationCanceledException)
-        {
-            return ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled, "cancelled while waiting for a slot in the pool");
-        }
-    }
-
-    private ExecResult RunAdmitted(ExecRequest request, PoolLimiter.Admission admission)
-    {
-        using (admission)
-        {
-            switch (admission.State)
-            {
-                case PoolLimiter.AdmissionState.NotOffered:
-                    return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable,
-                        $"pool '{request.Pool}' is not offered in-process");
-                case PoolLimiter.AdmissionState.Full:
-                    return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable,
-                        $"pool '{request.Pool}' is full");
-            }
-            return Run(request);
-        }
-    }
-
-    private ExecResult Run(ExecRequest request)
-    {
-        var size = request.CalculateSize();
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
-        try
-        {
-            request.WriteTo(buffer.AsSpan(0, size));
-            var result = _runtime.Execute(buffer.AsSpan(0, size));
-            return ExecResult.Parser.ParseFrom(result);
-        }
-        catch (BeamlineNativeException e)
-        {
-            LogNativeFailure(request.BlockId, e.Code, e.Message);
-            return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.FromNative(e.Code), e.Message);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+            PoolThreads.Admission.Queued => new ValueTask<ExecResult>(work.Result.Task),
+            PoolThreads.Admission.NotOffered => ValueTask.FromResult(NotOffered(request)),
+            _ => ValueTask.FromResult(Full(request)),
+        };
     }
 
     /// <inheritdoc />
@@ -107,92 +67,118 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Stream = true;
-        PoolLimiter.Admission admission;
-        var cancelled = false;
-        try
+        request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var work = new StreamedBlock(this, request, stop.Token);
+        var admission = _pools.TryEnqueue(request.Pool, work);
+        if (admission != PoolThreads.Admission.Queued)
         {
-            admission = await _pools.EnterAsync(request.Pool, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            (admission, cancelled) = (PoolLimiter.Admission.NotOffered, true);
-        }
-        if (cancelled || admission.State != PoolLimiter.AdmissionState.Entered)
-        {
-            admission.Dispose();
-            yield return new ExecStreamItem(null, cancelled ? ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled,
-                "cancelled while waiting for a slot in the pool") : admission.State switch
-            {
-                PoolLimiter.AdmissionState.NotOffered => ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable,
-                    $"pool '{request.Pool}' is not offered in-process"),
-                _ => ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable, $"pool '{request.Pool}' is full"),
-            });
+            yield return new ExecStreamItem(null, admission == PoolThreads.Admission.NotOffered ? NotOffered(request) : Full(request));
             yield break;
         }
-
-        // The executor emits chunks on its own thread; a bounded channel carries them to the
-        // reader, and holds the executor back when the reader is slower (backpressure).
-        var items = System.Threading.Channels.Channel.CreateBounded<ExecStreamItem>(new System.Threading.Channels.BoundedChannelOptions(64)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-        });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var run = Task.Run(() =>
-        {
-            using (admission)
-            {
-                var result = RunStream(request, chunk =>
-                {
-                    if (stop.IsCancellationRequested)
-                    {
-                        return false;
-                    }
-                    try
-                    {
-                        items.Writer.WriteAsync(new ExecStreamItem(ExecChunk.Parser.ParseFrom(chunk), null), stop.Token).AsTask().GetAwaiter().GetResult();
-                        return true;
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return false; // the reader went away: cancel the block
-                    }
-                });
-                items.Writer.TryWrite(new ExecStreamItem(null, result));
-                items.Writer.TryComplete();
-            }
-        }, CancellationToken.None);
         try
         {
-            await foreach (var item in items.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            await foreach (var item in work.Items.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 yield return item;
             }
         }
         finally
         {
+            // A reader that stops early cancels the block; it ends on its own thread.
             await stop.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(false);
+            await work.Done.Task.ConfigureAwait(false);
         }
     }
 
-    private ExecResult RunStream(ExecRequest request, ExecChunkHandler onChunk)
+    private static ExecResult NotOffered(ExecRequest request) =>
+        ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable, $"pool '{request.Pool}' is not offered in-process");
+
+    private static ExecResult Full(ExecRequest request) =>
+        ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.ResourceUnavailable, $"pool '{request.Pool}' is full");
+
+    private static ExecResult CancelledWhileQueued(ExecRequest request) =>
+        ExecErrorCodes.Failure(request, ExecStatus.Cancelled, ExecErrorCodes.Cancelled, "cancelled while waiting for a slot in the pool");
+
+    // Runs on a pool thread. Never throws: every block gets its result.
+    private ExecResult Run(ExecRequest request, ExecChunkHandler? onChunk, CancellationToken cancellationToken)
     {
         var size = request.CalculateSize();
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
         try
         {
             request.WriteTo(buffer.AsSpan(0, size));
-            return ExecResult.Parser.ParseFrom(_runtime.ExecuteStream(buffer.AsSpan(0, size), onChunk));
+            // TODO(cancel): pass cancellationToken once the runtime takes one (C ABI v2 cancel flag).
+            var result = onChunk is null
+                ? _runtime.Execute(buffer.AsSpan(0, size))
+                : _runtime.ExecuteStream(buffer.AsSpan(0, size), onChunk);
+            return ExecResult.Parser.ParseFrom(result);
         }
         catch (BeamlineNativeException e)
         {
             LogNativeFailure(request.BlockId, e.Code, e.Message);
             return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.FromNative(e.Code), e.Message);
         }
+#pragma warning disable CA1031 // A bug in a chunk handler or the runtime must still answer the block.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogRunFailed(request.BlockId, e);
+            return ExecErrorCodes.Failure(request, ExecStatus.Error, ExecErrorCodes.InternalError, "internal error");
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A block answered whole.</summary>
+    private sealed class WholeBlock(InProcessBlockDispatcher owner, ExecRequest request, CancellationToken cancellationToken) : PoolThreads.PoolWork
+    {
+        public TaskCompletionSource<ExecResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run() => Result.TrySetResult(cancellationToken.IsCancellationRequested
+            ? CancelledWhileQueued(request)
+            : owner.Run(request, null, cancellationToken));
+    }
+
+    /// <summary>
+    /// A streamed block: the executor emits chunks on the pool thread; a bounded channel carries
+    /// them to the reader and holds the executor back when the reader is slower.
+    /// </summary>
+    private sealed class StreamedBlock(InProcessBlockDispatcher owner, ExecRequest request, CancellationToken cancellationToken) : PoolThreads.PoolWork
+    {
+        public System.Threading.Channels.Channel<ExecStreamItem> Items { get; } =
+            System.Threading.Channels.Channel.CreateBounded<ExecStreamItem>(new System.Threading.Channels.BoundedChannelOptions(64)
+            {
+                SingleReader = true,
+                SingleWriter = true,
+            });
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run()
+        {
+            var result = cancellationToken.IsCancellationRequested
+                ? CancelledWhileQueued(request)
+                : owner.Run(request, OnChunk, cancellationToken);
+            Items.Writer.TryWrite(new ExecStreamItem(null, result)); // the reader is either reading or gone
+            Items.Writer.TryComplete();
+            Done.TrySetResult();
+        }
+
+        private bool OnChunk(ReadOnlySpan<byte> chunk)
+        {
+            var item = new ExecStreamItem(ExecChunk.Parser.ParseFrom(chunk), null);
+            try
+            {
+                Items.Writer.WriteAsync(item, cancellationToken).AsTask().GetAwaiter().GetResult();
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false; // the reader went away: cancel the block
+            }
         }
     }
 
@@ -227,6 +213,9 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
 
     [LoggerMessage(1, LogLevel.Error, "Block '{BlockId}' failed in the native runtime ({Code}): {Message}")]
     private partial void LogNativeFailure(string blockId, BlErrc code, string message);
+
+    [LoggerMessage(5, LogLevel.Error, "Block '{BlockId}' failed unexpectedly in-process.")]
+    private partial void LogRunFailed(string blockId, Exception error);
 
     [LoggerMessage(2, LogLevel.Information, "Loaded native plugin '{Path}'.")]
     private partial void LogPluginLoaded(string path);

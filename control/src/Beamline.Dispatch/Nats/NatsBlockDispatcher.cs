@@ -33,7 +33,6 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
     private readonly DispatchOptions _options;
     private readonly ILogger<NatsBlockDispatcher> _logger;
     private readonly ConcurrentDictionary<string, string> _subjects = new(StringComparer.Ordinal);
-    private readonly NatsSubOpts _defaultReplyOpts;
 
     /// <summary>Dispatches on the control plane's NATS connection.</summary>
     public NatsBlockDispatcher(INatsConnection connection, NatsConnectionMonitor monitor, IOptions<DispatchOptions> options,
@@ -47,7 +46,6 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
         _monitor = monitor;
         _options = options.Value;
         _logger = logger;
-        _defaultReplyOpts = new NatsSubOpts { Timeout = _options.DefaultDeadline + _options.Nats.ReplyGrace };
     }
 
     /// <inheritdoc />
@@ -63,12 +61,9 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
                 $"pool '{request.Pool}' is not a valid pool name ({PoolNames.Rule})");
         }
         var subject = _subjects.GetOrAdd(request.Pool, static pool => SubjectPrefix + pool);
-        var deadline = request.DeadlineMs > 0 ? TimeSpan.FromMilliseconds(request.DeadlineMs) : _options.DefaultDeadline;
-        if (request.DeadlineMs == 0)
-        {
-            // The worker enforces the deadline too; give it the one we wait for.
-            request.DeadlineMs = (uint)Math.Min(uint.MaxValue, (ulong)deadline.TotalMilliseconds);
-        }
+        // The worker enforces the deadline too; give it the one we wait for.
+        request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
+        var deadline = TimeSpan.FromMilliseconds(request.DeadlineMs);
 
         // Taken before the state check: a drop after the check cancels it.
         var outage = _monitor.OutageToken;
@@ -85,9 +80,7 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
         {
             headers["traceparent"] = request.Traceparent;
         }
-        var replyOpts = request.DeadlineMs == (uint)_options.DefaultDeadline.TotalMilliseconds
-            ? _defaultReplyOpts
-            : new NatsSubOpts { Timeout = deadline + _options.Nats.ReplyGrace };
+        var replyOpts = new NatsSubOpts { Timeout = deadline + _options.Nats.ReplyGrace };
 
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage) : null;
         try
@@ -149,8 +142,8 @@ public sealed partial class NatsBlockDispatcher : IBlockDispatcher
             yield break;
         }
         var subject = _subjects.GetOrAdd(request.Pool, static pool => SubjectPrefix + pool);
-        var deadline = request.DeadlineMs > 0 ? TimeSpan.FromMilliseconds(request.DeadlineMs) : _options.DefaultDeadline;
-        request.DeadlineMs = (uint)Math.Min(uint.MaxValue, (ulong)deadline.TotalMilliseconds);
+        request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
+        var deadline = TimeSpan.FromMilliseconds(request.DeadlineMs);
         var outage = _monitor.OutageToken;
         if (!_monitor.IsConnected)
         {
