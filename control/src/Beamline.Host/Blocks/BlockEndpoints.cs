@@ -47,7 +47,7 @@ public static class BlockEndpoints
             }
         }
         var limit = context.RequestServices.GetRequiredService<IOptions<HostOptions>>().Value.MaxRequestBytes;
-        var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
+        using var body = await RequestBody.ReadAsync(context, limit).ConfigureAwait(false);
         if (body is null)
         {
             await JsonResponses.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, output =>
@@ -62,7 +62,7 @@ public static class BlockEndpoints
         Worker.V2.ExecRequest request;
         try
         {
-            request = BlockJson.ParseRequest(body);
+            request = BlockJson.ParseRequest(body.Memory.Span);
         }
         catch (BlockRequestException e)
         {

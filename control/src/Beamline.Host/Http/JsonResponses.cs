@@ -16,31 +16,4 @@ internal static class JsonResponses
         return context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).AsTask();
     }
 
-    /// <summary>
-    /// Reads the body up to <paramref name="limit"/> bytes; null when it is longer, so that an
-    /// oversized request is refused before any parsing.
-    /// </summary>
-    public static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
-    {
-        if (context.Request.ContentLength > limit)
-        {
-            return null;
-        }
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(context.Request.ContentLength ?? 4096, limit) + 1);
-        var body = context.Request.Body;
-        while (true)
-        {
-            var memory = buffer.GetMemory(4096);
-            var read = await body.ReadAsync(memory, context.RequestAborted).ConfigureAwait(false);
-            if (read == 0)
-            {
-                return buffer.WrittenSpan.ToArray();
-            }
-            buffer.Advance(read);
-            if (buffer.WrittenCount > limit)
-            {
-                return null;
-            }
-        }
-    }
 }

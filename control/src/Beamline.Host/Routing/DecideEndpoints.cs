@@ -4,6 +4,7 @@ using Beamline.Cp1;
 using Cp1Error = Beamline.Cp1.Cp1Error;
 using ApiKeys = Beamline.Host.Http.ApiKeys;
 using JsonResponses = Beamline.Host.Http.JsonResponses;
+using RequestBody = Beamline.Host.Http.RequestBody;
 using Beamline.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -51,7 +52,10 @@ public static class DecideEndpoints
         using var writer = new Utf8JsonWriter(buffer);
         var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
         var (principal, body, status) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
-        return principal is null ? status : services.GetRequiredService<DecideProcessor>().Process(body.Span, principal, writer, limit);
+        using (body)
+        {
+            return principal is null ? status : services.GetRequiredService<DecideProcessor>().Process(body!.Memory.Span, principal, writer, limit);
+        }
     }
 
     // As decide, with the block body limit: the payload travels on to the provider.
@@ -64,8 +68,11 @@ public static class DecideEndpoints
         {
             var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxRequestBytes;
             var (principal, body, refused) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
-            status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
-                .ProcessAsync(body, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+            using (body)
+            {
+                status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
+                    .ProcessAsync(body!.Memory, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+            }
         }
         if (status == StatusCodes.Status401Unauthorized)
         {
@@ -104,7 +111,7 @@ public static class DecideEndpoints
 
     // Credentials (before reading the body), then the body within its limit. On refusal the
     // principal is null and the error is written.
-    private static async Task<(TenantPrincipal? Principal, ReadOnlyMemory<byte> Body, int Status)> AdmitAsync(
+    private static async Task<(TenantPrincipal? Principal, RequestBody? Body, int Status)> AdmitAsync(
         HttpContext context, IServiceProvider services, Utf8JsonWriter writer, int limit)
     {
         if (ApiKeys.From(context.Request) is not { } apiKey)
@@ -115,7 +122,7 @@ public static class DecideEndpoints
         {
             return (null, default, DecideProcessor.WriteUnauthorized(writer, "the API key is not valid"));
         }
-        var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
+        var body = await RequestBody.ReadAsync(context, limit).ConfigureAwait(false);
         if (body is null)
         {
             var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: the limit is {limit} bytes", null, Cp1ErrorTypes.TooLarge);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
+using RequestBody = Beamline.Host.Http.RequestBody;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -64,11 +65,11 @@ public static class RouterAdminEndpoints
             {
                 var routing = Routing(context);
                 var limit = context.RequestServices.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
-                var body = await JsonResponses.ReadBodyAsync(context, limit).ConfigureAwait(false);
+                using var body = await RequestBody.ReadAsync(context, limit).ConfigureAwait(false);
                 status = body is null
                     ? RouterAdminJson.WriteError(writer, routing.InstanceId, new Cp1Error(Cp1ErrorCodes.InvalidRequest,
                         $"request too large: the limit is {limit} bytes", null, Cp1ErrorTypes.TooLarge))
-                    : DryRunView.Write(writer, routing, body, limit);
+                    : DryRunView.Write(writer, routing, body.Memory.Span, limit);
             }
         }
         await WriteAsync(context, status, buffer).ConfigureAwait(false);
