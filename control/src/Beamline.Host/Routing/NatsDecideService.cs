@@ -50,6 +50,7 @@ internal sealed partial class NatsDecideService(
     private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
     private readonly List<Task> _loops = [];
     private INatsConnection? _connection;
+    private readonly CancellationTokenSource _stopSubscribing = new();
     private Task? _subscribing;
 
     // Handles one request; true when the reply is written, false when the handler answers later.
@@ -86,13 +87,20 @@ internal sealed partial class NatsDecideService(
         await SubscribeAsync(connection, ComplexitySubject, null, (body, request, reply) => Answer(body, request, reply, null, PipelineComplexityView.Write)).ConfigureAwait(false);
         await SubscribeAsync(connection, ProviderStatsSubject, null, (body, request, reply) => Answer(body, request, reply, ProviderStatsView.Write, null)).ConfigureAwait(false);
         // A round trip: the server has every subscription before the control plane says it listens.
-        await connection.PingAsync().ConfigureAwait(false);
+        await connection.PingAsync(_stopSubscribing.Token).ConfigureAwait(false);
         LogListening(connection.Opts.Url, DecideSubject, QueueGroup);
     }
 
     private async Task SubscribeAsync(INatsConnection connection, string subject, string? queueGroup, Handler handler)
     {
+        // No token here: NATS.Net ends a subscription when the token given at subscribe time is
+        // cancelled, and that would drop what the server already sent instead of draining it.
         var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, queueGroup).ConfigureAwait(false);
+        if (_stopSubscribing.IsCancellationRequested)
+        {
+            await subscription.UnsubscribeAsync().ConfigureAwait(false); // subscribed as the service stopped
+            return;
+        }
         lock (_subscriptions)
         {
             _subscriptions.Add(subscription);
@@ -174,6 +182,12 @@ internal sealed partial class NatsDecideService(
             return;
         }
         var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
+        // A start still waiting for NATS keeps nothing it subscribes from now on.
+        await _stopSubscribing.CancelAsync().ConfigureAwait(false);
+        if (_subscribing is { IsCompleted: false } subscribing && _connection.ConnectionState == NatsConnectionState.Open)
+        {
+            await Task.WhenAny(subscribing, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+        }
         // Stop taking work: drain every subscription (UNSUB, then a PING/PONG fence so that what the
         // server already sent still arrives), then answer what was delivered. While NATS is down
         // nothing more can arrive: unsubscribe without a fence.

@@ -67,7 +67,15 @@ public sealed class ShutdownTests : IAsyncLifetime
         Assert.All(results, r => Assert.Equal(HttpStatusCode.OK, r.Status));
         Assert.All(results, r => Assert.Equal(_worker.WorkerId, r.Body.GetProperty("result").GetProperty("worker_id").GetString()));
         Assert.Equal(0, await controlPlane.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
-        var answered = await decides.WaitAsync(TimeSpan.FromSeconds(20));
+        List<string> answered;
+        try
+        {
+            answered = await decides.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (NatsNoReplyException e)
+        {
+            throw new InvalidOperationException("a decide got no reply; the control plane said:\n" + controlPlane.Process.Output, e);
+        }
         Assert.NotEmpty(answered);
         Assert.All(answered, a => Assert.Contains("\"ok\":true", a, StringComparison.Ordinal));
     }
