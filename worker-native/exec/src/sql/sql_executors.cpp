@@ -548,7 +548,7 @@ bl_status* BL_CALL run_exec(void* user, bl_exec_context* ctx, const uint8_t* pay
     fs::tenant_lock lock{b.tenant_dir.get(), b.tenant, api, ctx};
     const db_ptr db = open_database(b.db_path, w, b.config.timeout_ms);
     // The database may grow only by what the quota leaves.
-    const uint64_t used = fs::usage_bytes(b.tenant_dir.get());
+    const uint64_t used = fs::scan_usage_and_sweep(b.tenant_dir.get()).bytes;
     const uint64_t left = b.fs_config.tenant_quota_bytes - std::min(used, b.fs_config.tenant_quota_bytes);
     {
       stmt_ptr pages;
