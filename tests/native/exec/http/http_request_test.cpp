@@ -301,6 +301,17 @@ TEST(HttpExecutorTest, RejectsMalformedPayloads) {
   }
 }
 
+// Found by fuzz_http_request: a refusal quoting a percent-decoded host ("%81" is the byte 0x81)
+// made an ExecResult whose error_message was not UTF-8, which protobuf refuses to parse.
+TEST(HttpExecutorTest, AnErrorQuotingAnInvalidUtf8HostStillDecodes) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto result = runner.run("http.request", get("http://%81.254.example/x"));
+  EXPECT_EQ(result.status(), wire::EXEC_STATUS_ERROR);
+  EXPECT_FALSE(result.error_code().empty());
+  EXPECT_NE(result.error_message().find("\xef\xbf\xbd"), std::string::npos) << result.error_message();
+}
+
 TEST(HttpExecutorTest, StreamsBodyChunksInOrderAsTheyArrive) {
   test_http_server server;
   block_runner runner{config_for(server)};
