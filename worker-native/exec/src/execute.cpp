@@ -83,12 +83,54 @@ wire::ExecStatus status_for(int32_t code) noexcept {
   }
 }
 
+/// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms,
+/// no surrogates, nothing above U+10FFFF), or 0 when there is none.
+size_t utf8_sequence(std::string_view s) noexcept {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2) || (c == 0xe0 && b(1) < 0xa0) || (c == 0xed && b(1) > 0x9f))
+      return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3) || (c == 0xf0 && b(1) < 0x90) || (c == 0xf4 && b(1) > 0x8f))
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/// `text` with every byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD.
+/// Error messages quote tenant input (a URL's percent-decoded host, a path), and protobuf
+/// refuses to parse a string field that is not UTF-8: the result would not decode.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const size_t n = utf8_sequence(text);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      text.remove_prefix(1);
+    } else {
+      out.append(text.data(), n);
+      text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 void fail(wire::ExecResult& result, int32_t code, std::string_view message) {
   result.clear_output();
   result.set_status(status_for(code));
   const auto name = error_code_name(code);
   result.set_error_code(name.data(), name.size());
-  result.set_error_message(message.data(), message.size());
+  result.set_error_message(valid_utf8(message));
 }
 
 /// Serialises straight into the malloc'd buffer handed to the caller.

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
+#include <chrono>
+#include <random>
 #include <string>
 
 namespace {
@@ -217,6 +219,72 @@ TEST(CpuRegexScanTest, RejectsInvalidPatternsAndBackreferences) {
     const auto result =
       runner.run("cpu.regex_scan", json{{"patterns", patterns}, {"data", "aa"}}.dump());
     EXPECT_EQ(result.error_code(), "invalid_input") << patterns.dump();
+  }
+}
+
+// Issue 9, item 2: one pattern whose DFA outgrows its memory falls back to RE2's NFA, which over
+// megabytes runs for minutes; the deadline was only looked at between RE2 calls.
+TEST(CpuRegexScanTest, StopsAnExpensivePatternNearTheDeadline) {
+  block_runner runner;
+  std::string text;
+  std::mt19937 random{7};
+  while (text.size() < (size_t{8} << 20))
+    text += "abcdefghij klmnopqrstuvwxyz0123456789"[random() % 37];
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = runner.run("cpu.regex_scan",
+                                 json{{"patterns", {R"((\w+\s?){300}Z)"}}, {"data", text}}.dump(),
+                                 "tenant-a", /*deadline_ms=*/1000);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(result.error_code(), "deadline_exceeded") << result.error_message();
+  // Not a performance figure: unbounded, this scan runs for over a minute.
+  EXPECT_LT(took, std::chrono::seconds{15});
+}
+
+TEST(CpuRegexScanTest, TheEmptyMatchLoopStopsAtTheDeadline) {
+  block_runner runner;
+  // Every position is an empty match of x*: eight million RE2 calls without a match to report.
+  const auto result =
+    runner.run("cpu.regex_scan", json{{"patterns", {"x*"}}, {"data", std::string(size_t{16} << 20, 'a')}}.dump(),
+               "tenant-a", /*deadline_ms=*/300);
+  EXPECT_EQ(result.error_code(), "deadline_exceeded") << result.error_message();
+}
+
+TEST(CpuRegexScanTest, RefusesPatternsTimesBytesOverTheWorkLimit) {
+  block_runner runner{R"({"cpu": {"regex_max_work_bytes": 1000}})"};
+  EXPECT_EQ(scan(runner, {{"patterns", {"a", "b"}}, {"data", std::string(500, 'a')}}).at("matches").size(), 500u);
+  const auto result =
+    runner.run("cpu.regex_scan", json{{"patterns", {"a", "b"}}, {"data", std::string(501, 'a')}}.dump());
+  EXPECT_EQ(result.error_code(), "invalid_input");
+  EXPECT_NE(result.error_message().find("regex_max_work_bytes"), std::string::npos) << result.error_message();
+}
+
+TEST(CpuRegexScanTest, RefusesAPatternOverTheProgramSizeLimit) {
+  block_runner runner{R"({"cpu": {"regex_max_program_size": 100}})"};
+  EXPECT_EQ(scan(runner, {{"patterns", {"a{50}"}}, {"data", std::string(60, 'a')}}).at("matches").size(), 1u);
+  const auto result = runner.run("cpu.regex_scan", json{{"patterns", {"a{200}"}}, {"data", "a"}}.dump());
+  EXPECT_EQ(result.error_code(), "invalid_input");
+  EXPECT_NE(result.error_message().find("regex_max_program_size"), std::string::npos) << result.error_message();
+}
+
+// Windows of a few bytes (regex_chunk_bytes) overlapping by regex_max_match_bytes find what one
+// search over the whole text finds, for every match up to that length: at window edges too, with
+// anchors, word boundaries, alternations that prefer a longer match, and empty matches.
+TEST(CpuRegexScanTest, FindsMatchesAcrossWindowBoundariesExactly) {
+  block_runner whole;
+  block_runner windowed{R"({"cpu": {"regex_chunk_bytes": 7, "regex_max_match_bytes": 24}})"};
+  const json patterns = {R"(\b\w{3,9}\b)", "ab|abcabcab", R"(\d+(?:\.\d+)?)", "(?m)^x+$", "(?m)^a",
+                         "z$", "y*", R"(\s{2,})", "[a-c]+c"};
+  std::mt19937 random{42};
+  for (int round = 0; round < 40; ++round) {
+    std::string text;
+    const size_t size = 1 + random() % 600;
+    while (text.size() < size)
+      text += "abcxyz 0123.\n  "[random() % 16];
+    const json payload{{"patterns", patterns}, {"data", text}, {"max_matches", 10000}};
+    const json expected = scan(whole, payload);
+    for (const auto& m : expected.at("matches"))
+      ASSERT_LE(m.at("end").get<size_t>() - m.at("start").get<size_t>(), 24u) << "a longer match: pick other patterns";
+    EXPECT_EQ(scan(windowed, payload), expected) << text;
   }
 }
 

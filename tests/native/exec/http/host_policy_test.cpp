@@ -28,10 +28,37 @@ TEST(HostPolicyTest, ClassifiesLinkLocalAndMetadataAddresses) {
 }
 
 TEST(HostPolicyTest, ClassifiesPrivateAddresses) {
-  for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-                        "100.64.0.1", "0.0.0.0", "::1", "::", "fc00::1", "fd12::1",
-                        "::ffff:10.0.0.1", "224.0.0.1", "255.255.255.255", "::127.0.0.1"})
+  for (const char* a : {"10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1",
+                        "fc00::1", "fd12::1", "::ffff:10.0.0.1", "224.0.0.1", "255.255.255.255"})
     EXPECT_EQ(class_of(a), address_class::private_address) << a;
+}
+
+TEST(HostPolicyTest, ClassifiesLoopbackAndUnspecifiedAddresses) {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "0.0.0.0", "0.1.2.3", "::1", "::",
+                        "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "::ffff:0.0.0.0"})
+    EXPECT_EQ(class_of(a), address_class::loopback) << a;
+}
+
+// Issue 9, item 10: allow_private must not also allow loopback and 0.0.0.0/8.
+TEST(HostPolicyTest, LoopbackNeedsAllowLoopbackOrAnExplicitEntry) {
+  std::string why;
+  const auto lax =
+    host_policy::from_config(json::parse(R"({"default_allow": ["*"], "allow_private": true})"), "t");
+  for (const char* a : {"127.0.0.1", "0.0.0.0", "0.0.0.1", "::1", "::", "::ffff:127.0.0.1"}) {
+    EXPECT_FALSE(lax.allows_address(*parse_ip(a), 80, why)) << a;
+    EXPECT_NE(why.find("allow_loopback"), std::string::npos) << why;
+  }
+  const auto loopback =
+    host_policy::from_config(json::parse(R"({"default_allow": ["*"], "allow_loopback": true})"), "t");
+  EXPECT_TRUE(loopback.allows_address(*parse_ip("127.0.0.1"), 80, why));
+  EXPECT_TRUE(loopback.allows_address(*parse_ip("::1"), 80, why));
+  EXPECT_FALSE(loopback.allows_address(*parse_ip("10.0.0.5"), 80, why)); // not private ones
+  const auto listed =
+    host_policy::from_config(json::parse(R"({"default_allow": ["127.0.0.1:8080", "::1"]})"), "t");
+  EXPECT_TRUE(listed.allows_address(*parse_ip("127.0.0.1"), 8080, why));
+  EXPECT_FALSE(listed.allows_address(*parse_ip("127.0.0.1"), 8081, why));
+  EXPECT_FALSE(listed.allows_address(*parse_ip("127.0.0.2"), 8080, why));
+  EXPECT_TRUE(listed.allows_address(*parse_ip("::1"), 443, why));
 }
 
 TEST(HostPolicyTest, ClassifiesPublicAddresses) {

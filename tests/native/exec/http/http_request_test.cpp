@@ -135,11 +135,37 @@ TEST(HttpExecutorTest, RefusesANameThatResolvesToALoopbackAddress) {
     EXPECT_NE(result.error_message().find("private"), std::string::npos) << result.error_message();
   }
   {
-    block_runner runner{json{{"http", {{"allow", {{"tenant-a", {entry}}}}, {"allow_private", true}}}}.dump()};
+    block_runner runner{json{{"http", {{"allow", {{"tenant-a", {entry}}}}, {"allow_loopback", true}}}}.dump()};
     const auto result = runner.run("http.request", get(url));
     ASSERT_EQ(result.status(), wire::EXEC_STATUS_OK) << result.error_message();
     EXPECT_EQ(output_of(result).at("status"), 200);
   }
+}
+
+// Issue 9, item 10: allow_private also let a tenant reach the worker's own loopback services.
+TEST(HttpExecutorTest, AllowPrivateDoesNotCoverLoopback) {
+  test_http_server server;
+  const std::string entry = "localhost:" + std::to_string(server.port());
+  block_runner runner{json{{"http", {{"allow", {{"tenant-a", {entry}}}}, {"allow_private", true}}}}.dump()};
+  const auto result =
+    runner.run("http.request", get("http://localhost:" + std::to_string(server.port()) + "/json"));
+  EXPECT_EQ(result.error_code(), "permission_denied");
+  EXPECT_NE(result.error_message().find("allow_loopback"), std::string::npos) << result.error_message();
+  EXPECT_EQ(server.connections(), 0);
+}
+
+// Issue 9, item 10: a Host header could reach an internal virtual host on a shared ingress.
+TEST(HttpExecutorTest, RefusesHostHopByHopAndProxyHeaders) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  for (const char* name : {"Host", "host", "Keep-Alive", "TE", "Trailer", "Proxy-Connection",
+                           "Proxy-Authorization", "Proxy-Authenticate", "Connection", "Upgrade",
+                           "Transfer-Encoding", "Content-Length"}) {
+    const auto result =
+      runner.run("http.request", get(server.url("/echo"), {{"headers", {{name, "internal.example"}}}}));
+    EXPECT_EQ(result.error_code(), "invalid_input") << name;
+  }
+  EXPECT_EQ(server.connections(), 0);
 }
 
 TEST(HttpExecutorTest, AReusedConnectionIsCheckedAgainstTheNextTenantsRules) {
@@ -273,6 +299,17 @@ TEST(HttpExecutorTest, RejectsMalformedPayloads) {
     const auto result = runner.run("http.request", payload);
     EXPECT_EQ(result.error_code(), "invalid_input") << payload;
   }
+}
+
+// Found by fuzz_http_request: a refusal quoting a percent-decoded host ("%81" is the byte 0x81)
+// made an ExecResult whose error_message was not UTF-8, which protobuf refuses to parse.
+TEST(HttpExecutorTest, AnErrorQuotingAnInvalidUtf8HostStillDecodes) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto result = runner.run("http.request", get("http://%81.254.example/x"));
+  EXPECT_EQ(result.status(), wire::EXEC_STATUS_ERROR);
+  EXPECT_FALSE(result.error_code().empty());
+  EXPECT_NE(result.error_message().find("\xef\xbf\xbd"), std::string::npos) << result.error_message();
 }
 
 TEST(HttpExecutorTest, StreamsBodyChunksInOrderAsTheyArrive) {

@@ -14,7 +14,9 @@
 // "type" is "file", "directory", "symlink" or "other". Writes and appends are atomic: the new
 // content goes to a temporary file in the same directory (O_EXCL), is fsynced and renamed over
 // the target, and the directory is fsynced; a crash leaves the old or the new file, never a torn
-// one. They count against the tenant's quota (fs.tenant_quota_bytes) under the tenant's lock.
+// one. Writes, appends, deletes and mkdirs take the tenant's lock; writes and mkdirs count
+// against the tenant's quota of bytes (fs.tenant_quota_bytes) and of entries
+// (fs.tenant_max_entries), and sweep the temporary files a crash left behind.
 
 #include "builtins/registry.hpp"
 #include "config.hpp"
@@ -243,11 +245,19 @@ void write_or_append(const fs_block& b, bool append) {
   const std::string data = data_field(b.doc);
   const bool parents = flag(b.doc, "parents");
   tenant_lock lock{b.tenant_dir.get(), b.tenant, b.api, b.ctx};
+  const usage used = scan_usage_and_sweep(b.tenant_dir.get());
+  // Directories "parents" would make, and the new file, count before anything is made.
+  const size_t new_dirs = parents ? missing_dirs(b.files.get(), b.path.dirs) : 0;
+  if (new_dirs > 0)
+    check_entries(b.config, b.tenant, used, new_dirs + 1);
   const unique_fd dir = open_dir_beneath(b.files.get(), b.path.dirs, b.path.shown, parents);
 
   unique_fd old;
   uint64_t old_size = 0;
-  if (const auto st = stat_leaf(dir.get(), b.path)) {
+  const auto existing = stat_leaf(dir.get(), b.path);
+  if (!existing)
+    check_entries(b.config, b.tenant, used, new_dirs > 0 ? 0 : 1);
+  if (const auto& st = existing) {
     if (S_ISDIR(st->st_mode))
       fail_errno(EISDIR, append ? "append to" : "write", b.path.shown);
     if (S_ISLNK(st->st_mode))
@@ -273,11 +283,10 @@ void write_or_append(const fs_block& b, bool append) {
     fail(BL_ERR_INVALID_INPUT, "'" + b.path.shown + "' would be " + std::to_string(new_size)
                                  + " bytes; the limit is " + std::to_string(b.config.max_file_bytes)
                                  + " (fs.max_file_bytes)");
-  const uint64_t used = usage_bytes(b.tenant_dir.get());
-  const uint64_t after = used - std::min(used, old_size) + new_size;
+  const uint64_t after = used.bytes - std::min(used.bytes, old_size) + new_size;
   if (after > b.config.tenant_quota_bytes)
     fail(BL_ERR_RESOURCE_UNAVAILABLE,
-         "quota exceeded: tenant '" + b.tenant + "' holds " + std::to_string(used) + " of "
+         "quota exceeded: tenant '" + b.tenant + "' holds " + std::to_string(used.bytes) + " of "
            + std::to_string(b.config.tenant_quota_bytes) + " bytes (fs.tenant_quota_bytes); this "
            "write would bring it to " + std::to_string(after));
   replace_atomically(b, dir.get(), b.path.leaf, old.get(), old_size, data);
@@ -506,6 +515,14 @@ bl_status* BL_CALL run_mkdir(void* user, bl_exec_context* ctx, const uint8_t* pa
       if (!parents)
         fail_errno(EEXIST, "mkdir", b.path.shown);
     } else {
+      // Like a write: under the tenant's lock, and what it makes counts against the entry limit
+      // before any of it is made.
+      tenant_lock lock{b.tenant_dir.get(), b.tenant, api, ctx};
+      const usage used = scan_usage_and_sweep(b.tenant_dir.get());
+      std::vector<std::string> all = b.path.dirs;
+      all.push_back(b.path.leaf);
+      const size_t missing = missing_dirs(b.files.get(), all);
+      check_entries(b.config, b.tenant, used, parents ? missing : std::min<size_t>(missing, 1));
       const unique_fd dir = open_dir_beneath(b.files.get(), b.path.dirs, b.path.shown, parents);
       if (mkdirat(dir.get(), b.path.leaf.c_str(), 0755) == 0) {
         created = true;

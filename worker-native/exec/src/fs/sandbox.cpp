@@ -203,6 +203,8 @@ sandbox_config sandbox_config::from_json(const nlohmann::json& section) {
   c.tenant_quota_bytes =
     read_u64(section, "tenant_quota_bytes", c.tenant_quota_bytes, 0, UINT64_MAX / 2);
   c.max_list_entries = read_u64(section, "max_list_entries", c.max_list_entries, 1, 10'000'000);
+  c.tenant_max_entries =
+    read_u64(section, "tenant_max_entries", c.tenant_max_entries, 1, uint64_t{1} << 32);
   return c;
 }
 
@@ -335,28 +337,33 @@ unique_fd open_dir_beneath(int root_fd, const std::vector<std::string>& dirs,
   return walk(root_fd, dirs, shown, create);
 }
 
-uint64_t usage_bytes(int dir_fd) {
+usage scan_usage_and_sweep(int dir_fd) {
   // Depth-first over fds; depth is bounded so that a tree made outside cannot exhaust fds.
   constexpr int max_depth = static_cast<int>(max_path_components) + 8;
-  uint64_t total = 0;
-  struct frame {
-    DIR* dir;
-  };
-  std::vector<frame> stack;
+  usage total;
+  std::vector<DIR*> stack;
   const auto push = [&](int fd) {
     DIR* d = fdopendir(fd);
     if (d == nullptr) {
       ::close(fd);
       return;
     }
-    stack.push_back({d});
+    stack.push_back(d);
   };
+  // Whatever is thrown, the directories opened so far are closed.
+  struct closer {
+    std::vector<DIR*>& dirs;
+    ~closer() {
+      for (DIR* d : dirs)
+        closedir(d);
+    }
+  } close_all{stack};
   const int first = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   if (first < 0)
     fail_errno(errno, "scan", ".");
   push(first);
   while (!stack.empty()) {
-    DIR* d = stack.back().dir;
+    DIR* d = stack.back();
     errno = 0;
     const dirent* e = readdir(d);
     if (e == nullptr) {
@@ -364,13 +371,18 @@ uint64_t usage_bytes(int dir_fd) {
       stack.pop_back();
       continue;
     }
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0)
+    const std::string_view name{e->d_name};
+    if (name == "." || name == "..")
       continue;
     struct stat st {};
     if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
       continue; // removed meanwhile
+    if (S_ISREG(st.st_mode) && name.substr(0, temp_prefix.size()) == temp_prefix
+        && unlinkat(dirfd(d), e->d_name, 0) == 0)
+      continue; // an orphan of a crashed write: swept
+    ++total.entries;
     if (S_ISREG(st.st_mode)) {
-      total += static_cast<uint64_t>(st.st_size);
+      total.bytes += static_cast<uint64_t>(st.st_size);
     } else if (S_ISDIR(st.st_mode) && static_cast<int>(stack.size()) < max_depth) {
       const int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd >= 0)
@@ -378,6 +390,30 @@ uint64_t usage_bytes(int dir_fd) {
     }
   }
   return total;
+}
+
+size_t missing_dirs(int root_fd, const std::vector<std::string>& dirs) {
+  unique_fd current{fcntl(root_fd, F_DUPFD_CLOEXEC, 0)};
+  if (!current)
+    return 0;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const int fd =
+      openat(current.get(), dirs[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return errno == ENOENT ? dirs.size() - i : 0;
+    current = unique_fd{fd};
+  }
+  return 0;
+}
+
+void check_entries(const sandbox_config& config, std::string_view tenant, const usage& held,
+                   uint64_t adding) {
+  if (adding == 0 || held.entries + adding <= config.tenant_max_entries)
+    return;
+  fail(BL_ERR_RESOURCE_UNAVAILABLE,
+       "quota exceeded: tenant " + in_quotes(tenant) + " holds " + std::to_string(held.entries)
+         + " of " + std::to_string(config.tenant_max_entries)
+         + " entries (fs.tenant_max_entries); this would add " + std::to_string(adding));
 }
 
 tenant_lock::tenant_lock(int tenant_fd, std::string_view tenant, const bl_api* api,

@@ -101,6 +101,9 @@ struct sandbox_config {
   uint64_t max_file_bytes = 64ull << 20;
   /// Bytes a tenant may hold: its files plus its SQLite database.
   uint64_t tenant_quota_bytes = 1ull << 30;
+  /// Entries (files, directories, links) a tenant may hold beneath its sandbox directory,
+  /// whatever their size: empty files and directories cost inodes, not bytes.
+  uint64_t tenant_max_entries = 100'000;
   /// Most entries one fs.list returns.
   uint64_t max_list_entries = 10'000;
 
@@ -148,8 +151,28 @@ void set_resolver(resolver r) noexcept;
 [[nodiscard]] unique_fd open_dir_beneath(int root_fd, const std::vector<std::string>& dirs,
                                          std::string_view shown, bool create);
 
-/// Bytes held beneath `dir_fd`: the sizes of regular files, links not followed.
-[[nodiscard]] uint64_t usage_bytes(int dir_fd);
+/// What a tenant holds beneath a directory.
+struct usage {
+  /// The sizes of regular files, links not followed.
+  uint64_t bytes = 0;
+  /// Every entry: files, directories, links and others.
+  uint64_t entries = 0;
+};
+
+/// The usage beneath `dir_fd`, removing the temporary files of atomic writes on the way: they
+/// are created only under the tenant's lock, so any found by a holder of that lock was orphaned
+/// by a crash. Call it only while holding the tenant's lock (tenant_lock).
+[[nodiscard]] usage scan_usage_and_sweep(int dir_fd);
+
+/// How many of the directories `dirs` (a path beneath `root_fd`) do not exist yet: the number
+/// a creating walk would make. 0 when the first one that is there cannot be opened (the
+/// operation itself then fails with the reason).
+[[nodiscard]] size_t missing_dirs(int root_fd, const std::vector<std::string>& dirs);
+
+/// Throws resource_unavailable ("quota exceeded") when `adding` more entries would take a
+/// tenant holding `held` over config.tenant_max_entries.
+void check_entries(const sandbox_config& config, std::string_view tenant, const usage& held,
+                   uint64_t adding);
 
 /// Serialises a tenant's writes: a mutex per tenant inside this process plus an flock on
 /// <tenant>/.lock across processes. Waits until the block is cancelled or its deadline passes,

@@ -52,8 +52,9 @@ address_class classify_v4(const uint8_t* b) noexcept {
   if ((b[0] == 169 && b[1] == 254) || (b[0] == 100 && b[1] == 100 && b[2] == 100 && b[3] == 200)
       || (b[0] == 168 && b[1] == 63 && b[2] == 129 && b[3] == 16))
     return address_class::link_local_or_metadata;
-  if (in_v4(b, 0, 0, 8) || in_v4(b, 10, 0, 8) || in_v4(b, 100, 64, 10) || in_v4(b, 127, 0, 8)
-      || in_v4(b, 172, 16, 12) || in_v4(b, 192, 168, 16) || (b[0] == 192 && b[1] == 0 && b[2] == 0)
+  if (in_v4(b, 0, 0, 8) || in_v4(b, 127, 0, 8))
+    return address_class::loopback;
+  if (in_v4(b, 10, 0, 8) || in_v4(b, 100, 64, 10) || in_v4(b, 172, 16, 12) || in_v4(b, 192, 168, 16) || (b[0] == 192 && b[1] == 0 && b[2] == 0)
       || in_v4(b, 198, 18, 15) || b[0] >= 224)
     return address_class::private_address;
   return address_class::public_address;
@@ -96,6 +97,10 @@ address_class classify(const ip_address& address) noexcept {
   // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) embed an IPv4 address: judge that.
   static constexpr uint8_t zeros[12] = {};
   static constexpr uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static constexpr uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static constexpr uint8_t unspecified6[16] = {};
+  if (std::memcmp(b, loopback6, 16) == 0 || std::memcmp(b, unspecified6, 16) == 0)
+    return address_class::loopback;
   if (std::memcmp(b, zeros, 12) == 0 || std::memcmp(b, nat64, 12) == 0) {
     const auto v4 = classify_v4(b + 12);
     if (v4 != address_class::public_address)
@@ -184,6 +189,8 @@ host_policy host_policy::from_config(const nlohmann::json& http_config, std::str
   }
   if (const auto p = http_config.find("allow_private"); p != http_config.end() && p->is_boolean())
     policy.allow_private_ = p->get<bool>();
+  if (const auto l = http_config.find("allow_loopback"); l != http_config.end() && l->is_boolean())
+    policy.allow_loopback_ = l->get<bool>();
   return policy;
 }
 
@@ -230,8 +237,15 @@ bool host_policy::allows_address(const ip_address& address, uint16_t port, std::
     if (allow_private_)
       return true;
     why = "address " + to_string(address)
-          + " is private (loopback, RFC 1918, unique-local ...); list it explicitly or set "
-            "allow_private";
+          + " is private (RFC 1918, unique-local ...); list it explicitly or set allow_private";
+    return false;
+  }
+  if (cls == address_class::loopback) {
+    if (allow_loopback_)
+      return true;
+    why = "address " + to_string(address)
+          + " is loopback or unspecified (this host); list it explicitly or set allow_loopback "
+            "(allow_private does not cover it)";
     return false;
   }
   why = "address " + to_string(address)

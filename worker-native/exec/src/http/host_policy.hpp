@@ -33,8 +33,11 @@ struct ip_address {
 enum class address_class : uint8_t {
   /// A routable public address.
   public_address,
-  /// Loopback, RFC 1918, CGNAT, unique-local, unspecified, multicast, reserved.
+  /// RFC 1918, CGNAT, unique-local, multicast, reserved.
   private_address,
+  /// Loopback and "this host": 127.0.0.0/8, 0.0.0.0/8 (which Linux connects to the host itself),
+  /// ::1, ::. Not covered by allow_private: the worker's own services live there.
+  loopback,
   /// Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata endpoints (169.254.169.254,
   /// fd00:ec2::254, 100.100.100.200, 168.63.129.16).
   link_local_or_metadata,
@@ -74,6 +77,7 @@ private:
 
   std::vector<entry> entries_;
   bool allow_private_ = false;
+  bool allow_loopback_ = false;
 };
 
 /// Formats an address for messages ("10.0.0.1", "fe80::1").

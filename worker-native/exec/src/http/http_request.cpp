@@ -91,6 +91,17 @@ bool is_redirect(long status) noexcept {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+/// Headers a payload may not set: framing (libcurl sets it from the body), hop-by-hop
+/// (RFC 9110 section 7.6.1), proxy headers, and Host: the URL names the host, and a Host header
+/// naming another one could reach an internal virtual host behind a shared ingress.
+bool refused_header(std::string_view lower_name) noexcept {
+  static constexpr std::string_view refused[] = {
+    "host",       "content-length",   "transfer-encoding", "connection",         "upgrade",
+    "keep-alive", "proxy-connection", "te",                "trailer",            "proxy-authorization",
+    "proxy-authenticate"};
+  return std::find(std::begin(refused), std::end(refused), lower_name) != std::end(refused);
+}
+
 /// The decoded request payload.
 struct request {
   std::string method = "GET";
@@ -129,9 +140,9 @@ std::string parse_request(const uint8_t* payload, uint64_t len, request& out) {
       if (value.find_first_of("\r\n", 0) != std::string::npos || value.find('\0') != std::string::npos)
         return "header '" + it.key() + "' contains CR, LF or NUL";
       auto name = lower(it.key());
-      if (name == "content-length" || name == "transfer-encoding" || name == "connection"
-          || name == "upgrade")
-        return "header '" + it.key() + "' is set by the executor and may not be given";
+      if (refused_header(name))
+        return "header '" + it.key() + "' is set by the executor and may not be given (framing, "
+               "hop-by-hop, proxy and Host headers are refused)";
       out.headers.emplace_back(std::move(name), value);
     }
   }

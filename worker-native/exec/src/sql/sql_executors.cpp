@@ -12,11 +12,13 @@
 // sql.exec  → {"changes": n, "last_insert_rowid": n}; holds the tenant's lock and may grow the
 //              database only up to the tenant's quota (fs.tenant_quota_bytes).
 //
-// Limits ("sql" config): max_rows (default 1000) and timeout_ms (default 5000). A progress
-// handler stops a statement past timeout_ms or past the block's deadline (deadline_exceeded),
-// or when the block is cancelled. ATTACH (and so VACUUM INTO) is impossible
-// (SQLITE_LIMIT_ATTACHED = 0 plus an authorizer), as are extensions and most PRAGMAs: a tenant
-// reaches no file but its own database.
+// Limits ("sql" config): max_rows (default 1000), max_result_bytes (default 16 MiB: the JSON
+// output of sql.query, counted while rows are read, so that a result over it is never built)
+// and timeout_ms (default 5000). A progress handler stops a statement past timeout_ms or past
+// the block's deadline (deadline_exceeded), or when the block is cancelled. ATTACH (and so
+// VACUUM INTO) is impossible (SQLITE_LIMIT_ATTACHED = 0 plus an authorizer), as are extensions
+// and most PRAGMAs: a tenant reaches no file but its own database. The authorizer lets only an
+// allow-list of built-in functions run (no fts3_tokenizer, load_extension, rtreenode, ...).
 
 #include "builtins/registry.hpp"
 #include "config.hpp"
@@ -30,6 +32,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -50,6 +53,7 @@ using steady = std::chrono::steady_clock;
 
 struct sql_config {
   uint64_t max_rows = 1000;
+  uint64_t max_result_bytes = uint64_t{16} << 20;
   uint64_t timeout_ms = 5000;
 
   static sql_config from_json(const json& section) {
@@ -65,6 +69,8 @@ struct sql_config {
       into = it->get<uint64_t>();
     };
     read("max_rows", c.max_rows, 1, 10'000'000);
+    // Far below protobuf's 2 GiB message limit, which the ExecResult must stay under.
+    read("max_result_bytes", c.max_result_bytes, 1024, uint64_t{1} << 30);
     read("timeout_ms", c.timeout_ms, 1, 3'600'000);
     return c;
   }
@@ -85,6 +91,9 @@ struct watch {
   const bl_exec_context* ctx;
   steady::time_point until;
   enum class why { none, timeout, stopped } reason = why::none;
+  /// Set by the authorizer when it refused a function: SQLite reports that as a plain
+  /// SQLITE_ERROR ("not authorized to use function"), not as SQLITE_AUTH.
+  bool function_refused = false;
 };
 
 int on_progress(void* user) noexcept {
@@ -120,13 +129,68 @@ bool allowed_pragma(const char* name, const char* arg) {
   return std::find(std::begin(read_only), std::end(read_only), n) != std::end(read_only);
 }
 
-int authorize(void*, int action, const char* a, const char* b, const char*, const char*) noexcept {
+/// The SQL functions a tenant may call: SQLite's core scalar, aggregate, window, date, math and
+/// JSON functions, and the FTS3/FTS5 query functions. Everything else is refused, notably
+/// fts3_tokenizer (its one-argument form returns a native pointer, its two-argument form
+/// installs one: a code-execution primitive), load_extension, fts5 (a pointer too) and the
+/// rtree debugging functions. The sqlite_rename_* / sqlite_drop_column functions are SQLite's
+/// own (ALTER TABLE): a statement cannot call them, only SQLite's nested parse can.
+bool allowed_function(const char* name) {
+  static constexpr std::string_view allowed[] = {
+    // core scalar
+    "abs", "changes", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex", "if",
+    "ifnull", "iif", "instr", "last_insert_rowid", "length", "like", "likelihood", "likely",
+    "lower", "ltrim", "max", "min", "nullif", "octet_length", "printf", "quote", "random",
+    "randomblob", "replace", "round", "rtrim", "sign", "soundex", "sqlite_source_id",
+    "sqlite_version", "substr", "substring", "total_changes", "trim", "typeof", "unhex",
+    "unicode", "unistr", "unlikely", "upper", "zeroblob",
+    // aggregate and window
+    "avg", "count", "group_concat", "string_agg", "sum", "total", "median", "percentile",
+    "percentile_cont", "percentile_disc", "row_number", "rank", "dense_rank", "percent_rank",
+    "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value",
+    // date and time
+    "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
+    "current_date", "current_time", "current_timestamp",
+    // math
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh",
+    "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power",
+    "radians", "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
+    // JSON
+    "->", "->>", "json", "jsonb", "json_array", "jsonb_array", "json_array_length",
+    "json_error_position", "json_extract", "jsonb_extract", "json_group_array",
+    "jsonb_group_array", "json_group_object", "jsonb_group_object", "json_insert",
+    "jsonb_insert", "json_object", "jsonb_object", "json_patch", "jsonb_patch", "json_pretty",
+    "json_quote", "json_remove", "jsonb_remove", "json_replace", "jsonb_replace", "json_set",
+    "jsonb_set", "json_type", "json_valid",
+    // full-text search queries (FTS3/4 and FTS5)
+    "match", "matchinfo", "offsets", "snippet", "highlight", "bm25",
+    // ALTER TABLE's own (not callable from a statement)
+    "sqlite_rename_column", "sqlite_rename_table", "sqlite_rename_test", "sqlite_rename_quotefix",
+    "sqlite_drop_column"};
+  if (name == nullptr)
+    return false;
+  std::string lowered{name};
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(std::begin(allowed), std::end(allowed), lowered) != std::end(allowed);
+}
+
+/// The authorizer; `user` is the block's watch.
+int authorize(void* user, int action, const char* a, const char* b, const char*, const char*) noexcept {
   switch (action) {
   case SQLITE_ATTACH:
   case SQLITE_DETACH:
     return SQLITE_DENY;
   case SQLITE_PRAGMA:
     return allowed_pragma(a, b) ? SQLITE_OK : SQLITE_DENY;
+  case SQLITE_FUNCTION: // a: unused, b: the function's name
+    try {
+      if (allowed_function(b))
+        return SQLITE_OK;
+    } catch (...) {
+    }
+    static_cast<watch*>(user)->function_refused = true;
+    return SQLITE_DENY;
   default:
     return SQLITE_OK;
   }
@@ -140,6 +204,8 @@ int authorize(void*, int action, const char* a, const char* b, const char*, cons
                                      "(sql.timeout_ms or the block's deadline)");
   }
   const std::string msg = std::string{what} + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (w.function_refused)
+    fail(BL_ERR_PERMISSION_DENIED, msg);
   switch (rc & 0xff) {
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
@@ -192,6 +258,9 @@ db_ptr open_database(const std::string& path, const watch& w, uint64_t timeout_m
   sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, 64 << 20);
   sqlite3_limit(db.get(), SQLITE_LIMIT_SQL_LENGTH, 1 << 20);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  // The two-argument fts3_tokenizer installs a native pointer; the authorizer refuses the
+  // function as well.
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
   sqlite3_busy_timeout(db.get(), static_cast<int>(std::min<uint64_t>(timeout_ms, INT_MAX)));
@@ -291,6 +360,29 @@ json column_value(sqlite3_stmt* stmt, int i) {
   }
 }
 
+/// The fewest bytes column `i` of the current row takes in the output, found without converting
+/// or copying the value: a blob's base64 object, a text's bytes and quotes.
+/// (The type is asked first: sqlite3_column_bytes converts numbers, after which the type is
+/// undefined.)
+uint64_t least_json_bytes(sqlite3_stmt* stmt, int i) {
+  const int type = sqlite3_column_type(stmt, i);
+  if (type != SQLITE_BLOB && type != SQLITE_TEXT)
+    return 2;
+  const auto bytes = static_cast<uint64_t>(std::max(sqlite3_column_bytes(stmt, i), 0));
+  switch (type) {
+  case SQLITE_BLOB:
+    return 13 + (bytes + 2) / 3 * 4; // {"base64":"..."},
+  case SQLITE_TEXT:
+    return bytes + 3;
+  default:
+    return 2;
+  }
+}
+
+std::string dump_json(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 struct sql_block {
   const bl_api* api;
   bl_exec_context* ctx;
@@ -378,7 +470,7 @@ bl_status* BL_CALL run_query(void* user, bl_exec_context* ctx, const uint8_t* pa
     watch w = make_watch(b);
     const db_ptr db = open_database(b.db_path, w, b.config.timeout_ms);
     exec_internal(db.get(), "PRAGMA query_only=ON;", w);
-    sqlite3_set_authorizer(db.get(), authorize, nullptr);
+    sqlite3_set_authorizer(db.get(), authorize, &w);
     sqlite3_progress_handler(db.get(), 1000, on_progress, &w);
     const stmt_ptr stmt = prepare_one(db.get(), b.doc["sql"].get_ref<const std::string&>(), w);
     if (sqlite3_stmt_readonly(stmt.get()) == 0)
@@ -391,7 +483,22 @@ bl_status* BL_CALL run_query(void* user, bl_exec_context* ctx, const uint8_t* pa
       const char* name = sqlite3_column_name(stmt.get(), i);
       columns.push_back(name == nullptr ? "" : name);
     }
-    json rows = json::array();
+    // The output is built here, row by row, so that its size is known while rows are read: a
+    // value is looked at (sqlite3_column_bytes, no copy) before it is converted, and a result
+    // over max_result_bytes stops at the row that crosses it.
+    const uint64_t limit = b.config.max_result_bytes;
+    constexpr size_t tail_bytes = 24; // "],\"truncated\":false}"
+    const auto too_large = [&](uint64_t at_least) {
+      fail(BL_ERR_RESOURCE_UNAVAILABLE,
+           "result too large: the query's output reaches at least " + std::to_string(at_least)
+             + " bytes; the limit is " + std::to_string(limit)
+             + " (sql.max_result_bytes). Select fewer rows or columns, or read large values in "
+               "pieces (substr)");
+    };
+    std::string out = "{\"columns\":" + dump_json(columns) + ",\"rows\":[";
+    if (out.size() + tail_bytes > limit)
+      too_large(out.size() + tail_bytes);
+    uint64_t row_count = 0;
     bool truncated = false;
     for (;;) {
       const int rc = sqlite3_step(stmt.get());
@@ -399,17 +506,35 @@ bl_status* BL_CALL run_query(void* user, bl_exec_context* ctx, const uint8_t* pa
         break;
       if (rc != SQLITE_ROW)
         fail_sqlite(db.get(), rc, w, "running the query");
-      if (rows.size() >= max_rows) {
+      if (row_count >= max_rows) {
         truncated = true;
         break;
       }
+      uint64_t least = out.size() + tail_bytes + 2;
+      for (int i = 0; i < ncols; ++i)
+        least += least_json_bytes(stmt.get(), i);
+      if (least > limit)
+        too_large(least);
       json row = json::array();
       for (int i = 0; i < ncols; ++i)
         row.push_back(column_value(stmt.get(), i));
-      rows.push_back(std::move(row));
+      const std::string text = dump_json(row);
+      if (out.size() + 1 + text.size() + tail_bytes > limit)
+        too_large(out.size() + 1 + text.size() + tail_bytes);
+      if (row_count != 0)
+        out += ',';
+      out += text;
+      ++row_count;
     }
-    write_output(b, json{{"columns", std::move(columns)}, {"rows", std::move(rows)},
-                         {"truncated", truncated}});
+    out += truncated ? "],\"truncated\":true}" : "],\"truncated\":false}";
+    if (bl_status* st = api->context_write(ctx, reinterpret_cast<const uint8_t*>(out.data()), out.size());
+        st != nullptr) {
+      uint64_t len = 0;
+      const char* msg = api->status_message(st, &len);
+      failure f{static_cast<bl_errc>(api->status_code(st)), std::string{msg, len}};
+      api->status_release(st);
+      throw f;
+    }
   });
 }
 
@@ -423,7 +548,7 @@ bl_status* BL_CALL run_exec(void* user, bl_exec_context* ctx, const uint8_t* pay
     fs::tenant_lock lock{b.tenant_dir.get(), b.tenant, api, ctx};
     const db_ptr db = open_database(b.db_path, w, b.config.timeout_ms);
     // The database may grow only by what the quota leaves.
-    const uint64_t used = fs::usage_bytes(b.tenant_dir.get());
+    const uint64_t used = fs::scan_usage_and_sweep(b.tenant_dir.get()).bytes;
     const uint64_t left = b.fs_config.tenant_quota_bytes - std::min(used, b.fs_config.tenant_quota_bytes);
     {
       stmt_ptr pages;
@@ -442,7 +567,7 @@ bl_status* BL_CALL run_exec(void* user, bl_exec_context* ctx, const uint8_t* pay
       const std::string pragma = "PRAGMA max_page_count=" + std::to_string(std::max<uint64_t>(max_pages, 1)) + ";";
       exec_internal(db.get(), pragma.c_str(), w);
     }
-    sqlite3_set_authorizer(db.get(), authorize, nullptr);
+    sqlite3_set_authorizer(db.get(), authorize, &w);
     sqlite3_progress_handler(db.get(), 1000, on_progress, &w);
     const stmt_ptr stmt = prepare_one(db.get(), b.doc["sql"].get_ref<const std::string&>(), w);
     bind_params(stmt.get(), b.doc);
