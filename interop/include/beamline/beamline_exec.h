@@ -98,9 +98,9 @@ typedef struct bl_runtime_options {
    * Executor configuration as UTF-8 JSON, one object per executor family ("fs", "sql", "http",
    * "cpu", "gpu", "debug"), e.g. {"fs": {"root": "/srv/sandbox"}}; see docs/executors.md. NULL/0
    * = defaults. The diagnostic executors (debug.sleep) are registered only with
-   * {"debug": {"enabled": true}}. Copied; the caller keeps ownership. Malformed JSON fails runtime_create with
-   * BL_ERR_INVALID_ARGUMENT. Callers compiled before this field (struct_size up to
-   * offsetof(bl_runtime_options, config_json)) get the defaults.
+   * {"debug": {"enabled": true}}. Copied; the caller keeps ownership. Malformed JSON fails
+   * runtime_create with BL_ERR_INVALID_ARGUMENT. Callers compiled before this field (struct_size
+   * up to offsetof(bl_runtime_options, config_json)) get the defaults.
    */
   const char* config_json;
   uint64_t config_json_len;
