@@ -13,7 +13,18 @@
  *     caller and released with status_release. On error, outputs are left untouched.
  *   - No C++ exception crosses this boundary; each exported body turns one into a status.
  *   - Structs passed in begin with their size (struct_size), so that the library can accept
- *     callers compiled against an older, shorter version.
+ *     callers compiled against an older, shorter version: each struct is accepted from the size
+ *     it had in its first version up, and a member is read only when struct_size covers it.
+ *
+ * What each version guarantees (bl_get_api(v) returns the table for any v in 1..BL_API_VERSION;
+ * plugins reporting any of those versions are loaded):
+ *   1 — every table member up to context_cancelled. execute_ex and bl_exec_overrides (struct_size
+ *       8: gpu_device) were appended later in version 1 without a bump, so a version-1 caller
+ *       checks struct_size >= offsetof(bl_api, execute_ex) + sizeof(void*) before calling it.
+ *   2 — everything of version 1, with execute_ex always present; bl_exec_overrides grows to
+ *       cancel_flag (struct_size 16), which the library honours; size-prefixed structs of
+ *       version 1 stay accepted; diagnostic executors (debug.sleep) are registered only when
+ *       the configuration enables them ({"debug": {"enabled": true}}).
  */
 #ifndef BEAMLINE_EXEC_H
 #define BEAMLINE_EXEC_H
@@ -38,7 +49,7 @@ extern "C" {
 #endif
 
 /** The version of the function table this header describes. */
-#define BL_API_VERSION 1u
+#define BL_API_VERSION 2u
 
 /**
  * Status codes. Values are stable; new codes are only appended. The control plane maps them
@@ -85,10 +96,11 @@ typedef struct bl_runtime_options {
   uint64_t worker_id_len;
   /**
    * Executor configuration as UTF-8 JSON, one object per executor family ("fs", "sql", "http",
-   * "cpu", "gpu"), e.g. {"fs": {"root": "/srv/sandbox"}}; see docs/executors.md. NULL/0 =
-   * defaults. Copied; the caller keeps ownership. Malformed JSON fails runtime_create with
-   * BL_ERR_INVALID_ARGUMENT. Callers compiled before this field (struct_size up to
-   * offsetof(bl_runtime_options, config_json)) get the defaults.
+   * "cpu", "gpu", "debug"), e.g. {"fs": {"root": "/srv/sandbox"}}; see docs/executors.md. NULL/0
+   * = defaults. The diagnostic executors (debug.sleep) are registered only with
+   * {"debug": {"enabled": true}}. Copied; the caller keeps ownership. Malformed JSON fails
+   * runtime_create with BL_ERR_INVALID_ARGUMENT. Callers compiled before this field (struct_size
+   * up to offsetof(bl_runtime_options, config_json)) get the defaults.
    */
   const char* config_json;
   uint64_t config_json_len;
@@ -125,7 +137,10 @@ typedef bl_status*(BL_CALL* bl_execute_fn)(void* user, bl_exec_context* ctx, con
 /** Releases an executor's user data when its runtime is released. May be NULL. */
 typedef void(BL_CALL* bl_release_fn)(void* user);
 
-/** An executor definition for register_executor. The runtime copies the type name. */
+/**
+ * An executor definition for register_executor. The runtime copies the type name. Accepted from
+ * struct_size 48 (version 1: up to release) up.
+ */
 typedef struct bl_executor_def {
   uint32_t struct_size;
   uint32_t flags;
@@ -145,12 +160,23 @@ typedef int32_t(BL_CALL* bl_chunk_fn)(void* user, const uint8_t* chunk, uint64_t
 
 /**
  * What the host decides about one block, for execute_ex. Zero-initialise, then set
- * struct_size = sizeof(bl_exec_overrides). Copied during the call.
+ * struct_size = sizeof(bl_exec_overrides). Read during the call (cancel_flag: for its whole
+ * duration). Accepted from struct_size 8 (version 1: gpu_device) up.
  */
 typedef struct bl_exec_overrides {
   uint32_t struct_size;
   /** Becomes bl_exec_info.gpu_device: the leased GPU device ordinal, or -1 for none. */
   int32_t gpu_device;
+  /* --- version 2 (struct_size >= 16) ------------------------------------------------------ */
+  /**
+   * NULL, or a flag that the host sets to non-zero, from any thread, to cancel the block. The
+   * runtime reads it atomically; executors see it through context_cancelled, and the block then
+   * ends with status cancelled, error_code "cancelled" and a message saying the caller
+   * cancelled it (a block whose flag is already set when the call starts is not run). Owned by
+   * the host, which keeps it valid until execute_ex returns and writes it atomically (e.g.
+   * __atomic_store_n, Interlocked.Exchange / Volatile.Write).
+   */
+  const int32_t* cancel_flag;
 } bl_exec_overrides;
 
 /** The function table. Append-only; offsets frozen per version. */
@@ -181,8 +207,9 @@ typedef struct bl_api {
   bl_status*(BL_CALL* runtime_register_executor)(bl_runtime* runtime, const bl_executor_def* def);
   /**
    * Loads a native plugin (dlopen) and lets it register its executors. The plugin must export
-   * bl_plugin_api_version() and bl_plugin_init(); one built for another ABI version is refused
-   * with BL_ERR_VERSION_MISMATCH. path is UTF-8.
+   * bl_plugin_api_version() and bl_plugin_init(); one that reports a version outside
+   * 1..BL_API_VERSION (built against a newer header) is refused with BL_ERR_VERSION_MISMATCH.
+   * Its init gets this library's table, a superset of the one it was built for. path is UTF-8.
    */
   bl_status*(BL_CALL* runtime_load_plugin)(bl_runtime* runtime, const char* path, uint64_t path_len);
   /** Writes the registered block types, '\n'-separated and sorted, into *out (caller frees). */
@@ -216,15 +243,20 @@ typedef struct bl_api {
    * the receiver cancelled.
    */
   bl_status*(BL_CALL* context_emit_chunk)(bl_exec_context* ctx, const uint8_t* data, uint64_t len);
-  /** 1 when the block should stop (deadline passed or cancelled), else 0. */
+  /**
+   * 1 when the block should stop (its deadline passed, the receiver of its chunks cancelled, or
+   * the host set bl_exec_overrides.cancel_flag), else 0.
+   */
   int32_t(BL_CALL* context_cancelled)(const bl_exec_context* ctx);
 
-  /* --- appended later in version 1: check struct_size >= offsetof(bl_api, member) + its size -- */
+  /* --- appended later in version 1 (so a version-1 caller checks
+   *     struct_size >= offsetof(bl_api, execute_ex) + sizeof(void*)); always present in 2 ---- */
   /**
    * Like execute_stream (on_chunk may be NULL), with what the host — not the request — decides
    * about the block: overrides may be NULL (= execute_stream). The worker passes the GPU device
    * ordinal it leased for a block on the gpu pool here; it is never read from the request,
-   * whose sender is not trusted with device placement.
+   * whose sender is not trusted with device placement. In-process hosts pass a cancel_flag to
+   * cancel a running block (version 2).
    */
   bl_status*(BL_CALL* execute_ex)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                                   const bl_exec_overrides* overrides, bl_chunk_fn on_chunk,
@@ -232,15 +264,16 @@ typedef struct bl_api {
 } bl_api;
 
 /**
- * The one exported entry point. Returns the function table for the requested version, or NULL
- * when the library does not implement it (the caller was built against a newer header).
+ * The one exported entry point. Returns the function table for the requested version (any of
+ * 1..BL_API_VERSION: the one table, whose version member is the library's), or NULL when the
+ * library does not implement it (0, or the caller was built against a newer header).
  * The table is static: never freed.
  */
 BL_EXPORT const bl_api* BL_CALL bl_get_api(uint32_t version);
 
 /* --- what a native plugin exports (see worker-native/plugins/example/) ------------------ */
 
-/** A plugin returns BL_API_VERSION as it was compiled. */
+/** A plugin returns BL_API_VERSION as it was compiled; the library loads 1..its own version. */
 typedef uint32_t(BL_CALL* bl_plugin_api_version_fn)(void);
 /** A plugin registers its executors into runtime through api->runtime_register_executor. */
 typedef bl_status*(BL_CALL* bl_plugin_init_fn)(const bl_api* api, bl_runtime* runtime);

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -23,27 +25,68 @@ const bl_api* api() {
   return table;
 }
 
-/// Owns a runtime for each test (tests that make their own ignore it).
+std::string message_of(const bl_status* st) {
+  uint64_t len = 0;
+  const char* text = api()->status_message(st, &len);
+  return std::string{text, static_cast<size_t>(len)};
+}
+
+/// The executor configuration that enables the diagnostic built-ins (debug.sleep).
+constexpr char diagnostics_config[] = R"({"debug": {"enabled": true}})";
+
+/// A runtime with the built-ins and the given executor configuration (NULL = none).
+bl_runtime* make_runtime(const char* config_json) {
+  bl_runtime_options options{};
+  options.struct_size = sizeof(options);
+  options.config_json = config_json;
+  options.config_json_len = config_json == nullptr ? 0 : std::strlen(config_json);
+  bl_runtime* rt = nullptr;
+  bl_status* st = api()->runtime_create(&options, &rt);
+  EXPECT_EQ(st, nullptr);
+  api()->status_release(st);
+  return rt;
+}
+
+v2::ExecResult parse_result(bl_buffer& out) {
+  v2::ExecResult result;
+  EXPECT_TRUE(result.ParseFromArray(out.data, static_cast<int>(out.len)));
+  api()->buffer_release(&out);
+  return result;
+}
+
+v2::ExecResult run_on(bl_runtime* rt, const std::string& bytes) {
+  bl_buffer out{};
+  bl_status* st = api()->execute(rt, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                 &out);
+  EXPECT_EQ(st, nullptr);
+  api()->status_release(st);
+  return parse_result(out);
+}
+
+/// Owns a runtime for each test (tests that make their own ignore it), with the diagnostic
+/// executors enabled.
 class ExecAbiTest : public ::testing::Test {
 protected:
   void SetUp() override {
     ASSERT_NE(api(), nullptr);
-    ASSERT_EQ(api()->runtime_create(nullptr, &rt_), nullptr);
+    rt_ = make_runtime(diagnostics_config);
+    ASSERT_NE(rt_, nullptr);
   }
   void TearDown() override { api()->runtime_release(rt_); }
 
   v2::ExecResult run(const v2::ExecRequest& request) { return run_bytes(request.SerializeAsString()); }
 
-  v2::ExecResult run_bytes(const std::string& bytes) {
+  v2::ExecResult run_bytes(const std::string& bytes) { return run_on(rt_, bytes); }
+
+  /// execute_ex with `overrides` (may be NULL); the call must succeed.
+  v2::ExecResult run_ex(const v2::ExecRequest& request, const bl_exec_overrides* overrides) {
+    const auto bytes = request.SerializeAsString();
     bl_buffer out{};
-    bl_status* st = api()->execute(rt_, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                   bytes.size(), &out);
-    EXPECT_EQ(st, nullptr);
+    bl_status* st = api()->execute_ex(rt_, reinterpret_cast<const uint8_t*>(bytes.data()),
+                                      bytes.size(), overrides, nullptr, nullptr, &out);
+    EXPECT_EQ(st, nullptr) << message_of(st);
     api()->status_release(st);
-    v2::ExecResult result;
-    EXPECT_TRUE(result.ParseFromArray(out.data, static_cast<int>(out.len)));
-    api()->buffer_release(&out);
-    return result;
+    return parse_result(out);
   }
 
   bl_status* register_fn(const char* type, bl_execute_fn fn, void* user = nullptr,
@@ -68,12 +111,6 @@ v2::ExecRequest request(const std::string& type, const std::string& payload = {}
   req.set_type(type);
   req.set_payload(payload);
   return req;
-}
-
-std::string message_of(const bl_status* st) {
-  uint64_t len = 0;
-  const char* text = api()->status_message(st, &len);
-  return std::string{text, static_cast<size_t>(len)};
 }
 
 bl_status* BL_CALL failing_executor(void*, bl_exec_context*, const uint8_t*, uint64_t) {
@@ -117,12 +154,14 @@ bl_status* BL_CALL noop_executor(void*, bl_exec_context*, const uint8_t*, uint64
   return nullptr;
 }
 
-TEST_F(ExecAbiTest, GetApiReturnsTheVersionOneTable) {
+TEST_F(ExecAbiTest, GetApiReturnsTheTableForEveryVersionUpToTheCurrentOne) {
+  static_assert(BL_API_VERSION == 2u, "a new version documents its guarantees in the header");
   const bl_api* table = bl_get_api(BL_API_VERSION);
   ASSERT_NE(table, nullptr);
   EXPECT_EQ(table->version, BL_API_VERSION);
   EXPECT_EQ(table->struct_size, sizeof(bl_api));
-  EXPECT_EQ(bl_get_api(BL_API_VERSION), table);
+  // A caller built against the version-1 header gets the same, append-only table.
+  EXPECT_EQ(bl_get_api(1), table);
 }
 
 TEST_F(ExecAbiTest, GetApiReturnsNullForAFutureOrZeroVersion) {
@@ -254,6 +293,53 @@ TEST_F(ExecAbiTest, NoBuiltinsFlagLeavesTheRegistryEmpty) {
   api()->runtime_release(rt);
 }
 
+TEST_F(ExecAbiTest, RuntimeCreateRefusesANonBooleanDebugEnabled) {
+  bl_runtime_options options{};
+  options.struct_size = sizeof(options);
+  options.config_json = R"({"debug": {"enabled": "yes"}})";
+  options.config_json_len = std::strlen(options.config_json);
+  bl_runtime* rt = nullptr;
+  bl_status* st = api()->runtime_create(&options, &rt);
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(api()->status_code(st), BL_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(message_of(st).find("debug.enabled"), std::string::npos) << message_of(st);
+  EXPECT_EQ(rt, nullptr);
+  api()->status_release(st);
+}
+
+TEST_F(ExecAbiTest, DiagnosticExecutorsExistOnlyWhenTheConfigEnablesThem) {
+  for (const char* config : {static_cast<const char*>(nullptr), "{}", R"({"debug": {}})",
+                             R"({"debug": {"enabled": false}})"}) {
+    const std::string shown = config == nullptr ? "(none)" : config;
+    bl_runtime* rt = make_runtime(config);
+    ASSERT_NE(rt, nullptr) << shown;
+    const auto result = run_on(rt, request("debug.sleep", "1").SerializeAsString());
+    EXPECT_EQ(result.error_code(), "unknown_executor") << shown;
+    bl_buffer list{};
+    ASSERT_EQ(api()->runtime_list_executors(rt, &list), nullptr);
+    const std::string text(reinterpret_cast<char*>(list.data), list.len);
+    api()->buffer_release(&list);
+    EXPECT_EQ(text.find("debug."), std::string::npos) << shown << ": " << text;
+    EXPECT_NE(text.find("echo"), std::string::npos) << shown << ": " << text;
+    api()->runtime_release(rt);
+  }
+  // The fixture's runtime enables them.
+  EXPECT_EQ(run(request("debug.sleep", "1")).status(), v2::EXEC_STATUS_OK);
+}
+
+TEST_F(ExecAbiTest, DiagnosticsNeedTheBuiltins) {
+  bl_runtime_options options{};
+  options.struct_size = sizeof(options);
+  options.flags = BL_RUNTIME_NO_BUILTINS;
+  options.config_json = diagnostics_config;
+  options.config_json_len = std::strlen(diagnostics_config);
+  bl_runtime* rt = nullptr;
+  ASSERT_EQ(api()->runtime_create(&options, &rt), nullptr);
+  EXPECT_EQ(run_on(rt, request("debug.sleep", "1").SerializeAsString()).error_code(),
+            "unknown_executor");
+  api()->runtime_release(rt);
+}
+
 TEST_F(ExecAbiTest, ListsExecutorsSortedAndNewlineSeparated) {
   ASSERT_EQ(register_fn("aaa.first", noop_executor), nullptr);
   bl_buffer list{};
@@ -280,6 +366,16 @@ TEST_F(ExecAbiTest, RegisteringATakenTypeReturnsAlreadyExists) {
   EXPECT_EQ(api()->status_code(st), BL_ERR_ALREADY_EXISTS);
   EXPECT_NE(message_of(st).find("echo"), std::string::npos);
   api()->status_release(st);
+}
+
+TEST_F(ExecAbiTest, RegisteringAcceptsTheVersionOneDefinitionSize) {
+  bl_executor_def def{};
+  def.struct_size = 48; // sizeof(bl_executor_def) in version 1
+  def.type = "v1.sized";
+  def.type_len = 8;
+  def.execute = noop_executor;
+  ASSERT_EQ(api()->runtime_register_executor(rt_, &def), nullptr);
+  EXPECT_EQ(run(request("v1.sized")).status(), v2::EXEC_STATUS_OK);
 }
 
 TEST_F(ExecAbiTest, RegisteringWithABadStructSizeReturnsInvalidArgument) {
@@ -438,6 +534,35 @@ TEST_F(ExecAbiTest, RefusesPluginBuiltForOtherVersion) {
   api()->status_release(st);
 }
 
+TEST_F(ExecAbiTest, RefusesPluginReportingVersionZero) {
+  bl_status* st = load(rt_, BL_TEST_PLUGIN_DIR "/libzero_version_plugin.so");
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(api()->status_code(st), BL_ERR_VERSION_MISMATCH);
+  EXPECT_NE(message_of(st).find("version 0"), std::string::npos) << message_of(st);
+  api()->status_release(st);
+}
+
+TEST_F(ExecAbiTest, LoadsAndRunsAPluginBuiltAgainstVersionOne) {
+  // tests/native/plugins/abi_v1: compiled against the frozen version-1 header.
+  ASSERT_EQ(load(rt_, BL_TEST_PLUGIN_DIR "/libabi_v1_plugin.so"), nullptr);
+  const auto result = run(request("test.v1.describe", "abc"));
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK) << result.error_message();
+  EXPECT_EQ(result.output(), "test.v1.describe|tenant-a|blk-1|-1|cba");
+
+  // Its executor streams, and sees the host's cancellation, like any other.
+  auto streamed = request("test.v1.describe", "xyz");
+  streamed.set_stream(true);
+  const auto bytes = streamed.SerializeAsString();
+  chunk_sink sink;
+  bl_buffer out{};
+  ASSERT_EQ(api()->execute_stream(rt_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                  collect_chunk, &sink, &out),
+            nullptr);
+  EXPECT_EQ(parse_result(out).output(), "test.v1.describe|tenant-a|blk-1|-1|");
+  ASSERT_EQ(sink.chunks.size(), 3u);
+  EXPECT_EQ(sink.chunks[0].data() + sink.chunks[1].data() + sink.chunks[2].data(), "zyx");
+}
+
 TEST_F(ExecAbiTest, PluginWithoutInitIsNotFound) {
   bl_status* st = load(rt_, BL_TEST_PLUGIN_DIR "/libmissing_init_plugin.so");
   ASSERT_NE(st, nullptr);
@@ -505,6 +630,71 @@ TEST_F(ExecAbiTest, ExecuteEx_RefusesBadOverrides) {
   ASSERT_NE(st, nullptr);
   EXPECT_EQ(api()->status_code(st), BL_ERR_INVALID_ARGUMENT);
   api()->status_release(st);
+}
+
+// --- execute_ex: the host's cancel flag (version 2) -------------------------------------------
+
+std::atomic<int> g_counted_runs{0};
+
+bl_status* BL_CALL counting_executor(void*, bl_exec_context*, const uint8_t*, uint64_t) {
+  g_counted_runs.fetch_add(1);
+  return nullptr;
+}
+
+bl_exec_overrides with_cancel_flag(const int32_t* flag) {
+  bl_exec_overrides overrides{};
+  overrides.struct_size = sizeof(overrides);
+  overrides.gpu_device = -1;
+  overrides.cancel_flag = flag;
+  return overrides;
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_CancelFlagSetFromAnotherThreadCancelsARunningBlock) {
+  int32_t flag = 0;
+  const auto overrides = with_cancel_flag(&flag);
+  std::thread canceller{[&flag] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    __atomic_store_n(&flag, 1, __ATOMIC_RELEASE);
+  }};
+  const auto result = run_ex(request("debug.sleep", "10000"), &overrides);
+  canceller.join();
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_CANCELLED);
+  EXPECT_EQ(result.error_code(), "cancelled");
+  EXPECT_NE(result.error_message().find("caller cancelled"), std::string::npos)
+    << result.error_message();
+  EXPECT_EQ(result.block_id(), "blk-1");
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_CancelFlagAlreadySetDoesNotRunTheBlock) {
+  ASSERT_EQ(register_fn("test.counted", counting_executor), nullptr);
+  const int32_t flag = 1;
+  const auto overrides = with_cancel_flag(&flag);
+  const int before = g_counted_runs.load();
+  const auto result = run_ex(request("test.counted"), &overrides);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_CANCELLED);
+  EXPECT_EQ(result.error_code(), "cancelled");
+  EXPECT_NE(result.error_message().find("caller cancelled"), std::string::npos);
+  EXPECT_EQ(g_counted_runs.load(), before);
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_CancelFlagLeftAtZeroLetsTheBlockFinish) {
+  const int32_t flag = 0;
+  const auto overrides = with_cancel_flag(&flag);
+  const auto result = run_ex(request("debug.sleep", "5"), &overrides);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK);
+  EXPECT_EQ(result.output(), "5");
+}
+
+TEST_F(ExecAbiTest, ExecuteEx_VersionOneOverridesAreAcceptedAndTheirTailIgnored) {
+  // A host compiled against version 1 passes the 8-byte struct: cancel_flag lies beyond it and
+  // must not be read, whatever the memory there holds.
+  ASSERT_EQ(register_fn("test.counted", counting_executor), nullptr);
+  const int32_t flag = 1;
+  auto overrides = with_cancel_flag(&flag);
+  overrides.struct_size = 8;
+  overrides.gpu_device = 2;
+  const auto result = run_ex(request("test.counted"), &overrides);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK) << result.error_message();
 }
 
 } // namespace

@@ -59,6 +59,31 @@ TEST(WorkerOptionsTest, RejectsUnknownOptionsAndMissingValues) {
   EXPECT_FALSE(parse({"--queue-limit", "-1"}).options);
 }
 
+TEST(WorkerOptionsTest, EnableDiagnosticsIsASwitchOffByDefault) {
+  EXPECT_FALSE(parse({}).options->enable_diagnostics);
+  // It takes no value: the next argument is an option of its own.
+  const auto r = parse({"--enable-diagnostics", "--pool", "cpu=2"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->enable_diagnostics);
+  ASSERT_EQ(r.options->pools.size(), 1u);
+  EXPECT_EQ(r.options->pools[0].size, 2u);
+  EXPECT_FALSE(parse({"--enable-diagnostics=yes"}).options);
+}
+
+TEST(WorkerOptionsTest, RuntimeConfigEnablesDebugOnlyWithDiagnostics) {
+  using beamline::worker::runtime_config_json;
+  const std::string fs = R"({"fs":{"root":"/srv"}})";
+  EXPECT_EQ(runtime_config_json(fs, false).json, fs);
+  EXPECT_EQ(runtime_config_json("", false).json, "");
+  EXPECT_EQ(runtime_config_json("", true).json, R"({"debug":{"enabled":true}})");
+  EXPECT_EQ(runtime_config_json(fs, true).json, R"({"debug":{"enabled":true},"fs":{"root":"/srv"}})");
+  EXPECT_EQ(runtime_config_json(R"({"debug":{"enabled":false,"x":1}})", true).json,
+            R"({"debug":{"enabled":true,"x":1}})");
+  EXPECT_FALSE(runtime_config_json("[1]", true).error.empty());
+  EXPECT_FALSE(runtime_config_json("{", true).error.empty());
+  EXPECT_FALSE(runtime_config_json(R"({"debug":3})", true).error.empty());
+}
+
 TEST(WorkerOptionsTest, TakesAnExecutorConfigFile) {
   const auto r = parse({"--executor-config", "/etc/beamline/executors.json"});
   ASSERT_TRUE(r.options) << r.error;
@@ -117,6 +142,16 @@ TEST_F(WorkerConfigFileTest, FileSetsOptionsAndFlagsOverrideIt) {
   EXPECT_EQ(r.options->pools[0].size, 1u);
   EXPECT_EQ(r.options->gpu_devices, "none");
   EXPECT_TRUE(r.options->cp1);
+}
+
+TEST_F(WorkerConfigFileTest, EnableDiagnosticsFromTheFileOrTheFlag) {
+  auto r = parse({"--config", write(R"({"enable_diagnostics": true})")});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->enable_diagnostics);
+  r = parse({"--config", write(R"({"enable_diagnostics": false})"), "--enable-diagnostics"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->enable_diagnostics);
+  EXPECT_FALSE(parse({"--config", write(R"({"enable_diagnostics": "yes"})")}).options);
 }
 
 TEST_F(WorkerConfigFileTest, RejectsUnknownKeysAndBadValues) {

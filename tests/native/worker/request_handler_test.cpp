@@ -19,6 +19,9 @@ using beamline::worker::pool_admission;
 using beamline::worker::request_handler;
 using beamline::worker::steady_clock;
 
+/// The executor configuration of a worker started with --enable-diagnostics (debug.sleep).
+const std::string diagnostics_config = R"({"debug":{"enabled":true}})";
+
 class recording_sink final : public beamline::worker::reply_sink {
 public:
   bool send_chunk(const uint8_t* data, size_t size) override {
@@ -165,7 +168,7 @@ TEST(RequestHandlerTest, ResultMatchesTheInProcessLibraryApartFromLatency) {
 }
 
 TEST(RequestHandlerTest, ABlockWhoseDeadlinePassedInTheQueueIsNotStarted) {
-  exec_client exec{"w-test"};
+  exec_client exec{"w-test", diagnostics_config};
   request_handler handler{exec, "w-test"};
   recording_sink sink;
   const auto request = encode("debug.sleep", "1000", 20);
@@ -180,7 +183,7 @@ TEST(RequestHandlerTest, ABlockWhoseDeadlinePassedInTheQueueIsNotStarted) {
 }
 
 TEST(RequestHandlerTest, TimeInTheQueueShortensTheDeadline) {
-  exec_client exec{"w-test"};
+  exec_client exec{"w-test", diagnostics_config};
   request_handler handler{exec, "w-test"};
   recording_sink sink;
   // 100 ms budget, 60 ms of it spent queued: the 1000 ms sleep must stop at the deadline.
@@ -206,8 +209,13 @@ TEST(RequestHandlerTest, UnknownTypeIsAnsweredNotDropped) {
 TEST(RequestHandlerTest, ExecutorsListIncludesTheBuiltins) {
   exec_client exec{"w-test"};
   const auto types = exec.executors();
-  for (const char* type : {"debug.sleep", "echo", "noop", "http.request", "cpu.hash"})
+  for (const char* type : {"echo", "noop", "http.request", "cpu.hash"})
     EXPECT_NE(std::find(types.begin(), types.end(), type), types.end()) << type;
+  // Diagnostic executors only when the configuration enables them (--enable-diagnostics).
+  EXPECT_EQ(std::find(types.begin(), types.end(), "debug.sleep"), types.end());
+  const auto with_diagnostics = exec_client{"w-test", diagnostics_config}.executors();
+  EXPECT_NE(std::find(with_diagnostics.begin(), with_diagnostics.end(), "debug.sleep"),
+            with_diagnostics.end());
 }
 
 } // namespace

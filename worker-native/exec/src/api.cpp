@@ -1,4 +1,4 @@
-// The C ABI: bl_get_api and the version-1 function table. Every body that can fail returns a
+// The C ABI: bl_get_api and the function table (versions 1 and 2). Every body that can fail returns a
 // status instead of letting an exception out (see status.hpp, guarded()).
 
 #include "builtins/registry.hpp"
@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-// --- the layout is frozen: x86_64 / LP64 values of version 1 ---------------------------------
+// --- the layout is frozen: x86_64 / LP64 values (version 1, then what version 2 appended) -----
 // A change here breaks every binding (interop/dotnet holds the same numbers) and every plugin.
 #if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
 static_assert(sizeof(bl_buffer) == 16, "bl_buffer layout changed");
@@ -57,9 +57,10 @@ static_assert(offsetof(bl_executor_def, user) == 24, "bl_executor_def layout cha
 static_assert(offsetof(bl_executor_def, execute) == 32, "bl_executor_def layout changed");
 static_assert(offsetof(bl_executor_def, release) == 40, "bl_executor_def layout changed");
 
-static_assert(sizeof(bl_exec_overrides) == 8, "bl_exec_overrides layout changed");
+static_assert(sizeof(bl_exec_overrides) == 16, "bl_exec_overrides layout changed");
 static_assert(offsetof(bl_exec_overrides, struct_size) == 0, "bl_exec_overrides layout changed");
 static_assert(offsetof(bl_exec_overrides, gpu_device) == 4, "bl_exec_overrides layout changed");
+static_assert(offsetof(bl_exec_overrides, cancel_flag) == 8, "bl_exec_overrides layout changed");
 
 // 136 bytes up to context_cancelled; members appended since then follow (append-only).
 static_assert(sizeof(bl_api) == 144, "bl_api is append-only: members are only added at its end");
@@ -89,6 +90,21 @@ namespace beamline::exec {
 namespace {
 
 namespace wire = beamline::exec::wire;
+
+// --- the smallest struct_size accepted for each struct passed in: its size in its first version.
+// A caller compiled against an older header passes the shorter struct; members beyond its
+// struct_size are never read.
+constexpr uint32_t runtime_options_v1_size = offsetof(bl_runtime_options, config_json);
+constexpr uint32_t executor_def_v1_size = offsetof(bl_executor_def, release) + sizeof(bl_release_fn);
+constexpr uint32_t exec_overrides_v1_size = offsetof(bl_exec_overrides, gpu_device) + sizeof(int32_t);
+static_assert(runtime_options_v1_size == 24 && executor_def_v1_size == 48
+                && exec_overrides_v1_size == 8,
+              "the first versions' struct sizes are frozen");
+
+/// True when a struct of `struct_size` bytes holds the member at [offset, offset + size).
+constexpr bool covers(uint32_t struct_size, size_t offset, size_t size) noexcept {
+  return struct_size >= offset + size;
+}
 
 const bl_api* api_table() noexcept;
 
@@ -145,17 +161,17 @@ bl_status* BL_CALL runtime_create(const bl_runtime_options* options, bl_runtime*
     nlohmann::json config = nlohmann::json::object();
     if (options != nullptr) {
       // The oldest accepted layout ends at worker_id_len; config_json came later.
-      constexpr size_t v1_size = offsetof(bl_runtime_options, config_json);
-      if (options->struct_size < v1_size)
+      if (options->struct_size < runtime_options_v1_size)
         return invalid_argument("runtime_create: options->struct_size is "
                                 + std::to_string(options->struct_size) + ", expected at least "
-                                + std::to_string(v1_size));
+                                + std::to_string(runtime_options_v1_size));
       if ((options->flags & ~BL_RUNTIME_NO_BUILTINS) != 0)
         return invalid_argument("runtime_create: unknown bits in options->flags");
       flags = options->flags;
       if (options->worker_id != nullptr && options->worker_id_len > 0)
         worker_id.assign(options->worker_id, static_cast<size_t>(options->worker_id_len));
-      if (options->struct_size >= sizeof(bl_runtime_options) && options->config_json != nullptr
+      if (covers(options->struct_size, offsetof(bl_runtime_options, config_json_len), sizeof(uint64_t))
+          && options->config_json != nullptr
           && options->config_json_len > 0) {
         const char* text = options->config_json;
         nlohmann::json parsed;
@@ -173,12 +189,18 @@ bl_status* BL_CALL runtime_create(const bl_runtime_options* options, bl_runtime*
             return invalid_argument("runtime_create: config_json: \"" + family
                                     + "\" must be an object");
         }
+        if (auto it = parsed.find("debug"); it != parsed.end()) {
+          if (auto enabled = it->find("enabled"); enabled != it->end() && !enabled->is_boolean())
+            return invalid_argument("runtime_create: config_json: \"debug.enabled\" must be "
+                                    "true or false");
+        }
         config = std::move(parsed);
       }
     }
+    const bool diagnostics = builtins::diagnostics_enabled(config);
     auto rt = std::make_unique<bl_runtime>(std::move(worker_id), std::move(config));
     if ((flags & BL_RUNTIME_NO_BUILTINS) == 0) {
-      if (bl_status* st = builtins::register_all(api_table(), rt.get()); st != nullptr)
+      if (bl_status* st = builtins::register_all(api_table(), rt.get(), diagnostics); st != nullptr)
         return st;
     }
     *out = rt.release();
@@ -195,10 +217,10 @@ bl_status* BL_CALL runtime_register_executor(bl_runtime* runtime,
   return guarded([&]() -> bl_status* {
     if (runtime == nullptr || def == nullptr)
       return invalid_argument("runtime_register_executor: runtime or def is NULL");
-    if (def->struct_size < sizeof(bl_executor_def))
+    if (def->struct_size < executor_def_v1_size)
       return invalid_argument("runtime_register_executor: def->struct_size is "
                               + std::to_string(def->struct_size) + ", expected at least "
-                              + std::to_string(sizeof(bl_executor_def)));
+                              + std::to_string(executor_def_v1_size));
     if (def->flags != 0)
       return invalid_argument("runtime_register_executor: def->flags must be 0");
     if (def->type == nullptr || def->type_len == 0 || def->execute == nullptr)
@@ -260,14 +282,16 @@ bl_status* BL_CALL execute_ex(bl_runtime* runtime, const uint8_t* request, uint6
       return invalid_argument("execute: request is NULL but request_len is not 0");
     block_overrides host;
     if (overrides != nullptr) {
-      constexpr size_t v1_size = offsetof(bl_exec_overrides, gpu_device) + sizeof(int32_t);
-      if (overrides->struct_size < v1_size)
+      if (overrides->struct_size < exec_overrides_v1_size)
         return invalid_argument("execute_ex: overrides->struct_size is "
                                 + std::to_string(overrides->struct_size) + ", expected at least "
-                                + std::to_string(v1_size));
+                                + std::to_string(exec_overrides_v1_size));
       if (overrides->gpu_device < -1)
         return invalid_argument("execute_ex: overrides->gpu_device must be -1 or a device ordinal");
       host.gpu_device = overrides->gpu_device;
+      if (covers(overrides->struct_size, offsetof(bl_exec_overrides, cancel_flag),
+                 sizeof(overrides->cancel_flag)))
+        host.cancel_flag = overrides->cancel_flag;
     }
     run_block(*runtime, request, request_len, received_at, on_chunk, user, out_result, host);
     return nullptr;
@@ -362,7 +386,8 @@ const bl_api* api_table() noexcept {
 } // namespace beamline::exec
 
 extern "C" BL_EXPORT const bl_api* BL_CALL bl_get_api(uint32_t version) {
-  // Version 1 is the only table so far; a caller built against a newer header gets NULL.
+  // One table serves every version: each only appended to the one before. A caller built
+  // against a newer header gets NULL.
   if (version == 0 || version > BL_API_VERSION)
     return nullptr;
   return beamline::exec::api_table();

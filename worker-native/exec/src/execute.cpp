@@ -148,6 +148,14 @@ int64_t mono_ns(steady_clock::time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+/// The message of a block the host cancelled; `detail` is what the executor said, if anything.
+std::string host_cancel_message(std::string_view detail) {
+  std::string message = "the caller cancelled the block";
+  if (!detail.empty())
+    message.append(" (").append(detail).append(")");
+  return message;
+}
+
 void call_executor(const executor_entry& entry, bl_exec_context& ctx,
                    const wire::ExecRequest& request, wire::ExecResult& result) {
   bl_status* st = nullptr;
@@ -161,6 +169,15 @@ void call_executor(const executor_entry& entry, bl_exec_context& ctx,
     return;
   } catch (...) {
     fail(result, BL_ERR_INTERNAL, "executor '" + entry.type + "' threw a non-standard exception");
+    return;
+  }
+  // Once the host cancelled, the block ends cancelled whatever the executor made of it (it may
+  // have stopped with its own status, or finished just as the flag was set).
+  if (host_cancelled(ctx.cancel_flag)) {
+    fail(result, BL_ERR_CANCELLED,
+         host_cancel_message(st != nullptr && st->code != BL_OK ? std::string_view{st->message}
+                                                                 : std::string_view{}));
+    release_status(st);
     return;
   }
   if (st != nullptr) {
@@ -203,7 +220,9 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
       ctx.deadline = received_at + std::chrono::milliseconds{req.deadline_ms()};
       ctx.info.deadline_mono_ns = mono_ns(ctx.deadline);
     }
-    if (ctx.has_deadline && steady_clock::now() >= ctx.deadline) {
+    if (host_cancelled(overrides.cancel_flag)) {
+      fail(res, BL_ERR_CANCELLED, host_cancel_message("before it was started"));
+    } else if (ctx.has_deadline && steady_clock::now() >= ctx.deadline) {
       fail(res, BL_ERR_DEADLINE_EXCEEDED,
            "the block's deadline of " + std::to_string(req.deadline_ms())
              + " ms passed before it was started");
@@ -211,6 +230,7 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
       const bool stream = on_chunk != nullptr && req.stream();
       ctx.info.struct_size = sizeof(bl_exec_info);
       ctx.info.gpu_device = overrides.gpu_device;
+      ctx.cancel_flag = overrides.cancel_flag;
       ctx.info.tenant_id = req.tenant_id().data();
       ctx.info.tenant_id_len = req.tenant_id().size();
       ctx.info.block_id = req.block_id().data();

@@ -19,7 +19,15 @@ using steady_clock = std::chrono::steady_clock;
 struct block_overrides {
   /// bl_exec_info.gpu_device: a leased device ordinal, or -1.
   int32_t gpu_device = -1;
+  /// bl_exec_overrides.cancel_flag: non-zero (set by the host from any thread) cancels the block.
+  const int32_t* cancel_flag = nullptr;
 };
+
+/// Whether the host set `flag` (NULL = never). An atomic load: the host writes it from another
+/// thread while the block runs.
+[[nodiscard]] inline bool host_cancelled(const int32_t* flag) noexcept {
+  return flag != nullptr && __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
+}
 
 /// Runs the block encoded in [request, request + request_len) that arrived at `received_at`
 /// (the deadline counts from there). Chunks go to `on_chunk` when it is non-null and the
@@ -47,12 +55,14 @@ struct bl_exec_context {
   const std::string* block_id = nullptr;
   uint64_t next_seq = 0;
   bool cancelled_by_receiver = false;
+  /// The host's cancel flag (bl_exec_overrides.cancel_flag), or null.
+  const int32_t* cancel_flag = nullptr;
   bool has_deadline = false;
   beamline::exec::steady_clock::time_point deadline{};
 
-  /// True when the block should stop: the receiver cancelled or the deadline passed.
+  /// True when the block should stop: the receiver or the host cancelled, or the deadline passed.
   [[nodiscard]] bool cancelled() const noexcept {
-    return cancelled_by_receiver
+    return cancelled_by_receiver || beamline::exec::host_cancelled(cancel_flag)
            || (has_deadline && beamline::exec::steady_clock::now() >= deadline);
   }
 };

@@ -50,11 +50,15 @@ bl_status* load_plugin(bl_runtime& rt, const bl_api* api, const std::string& pat
   std::memcpy(&version_fn, &version_sym, sizeof(version_fn));
   std::memcpy(&init_fn, &init_sym, sizeof(init_fn));
 
+  // Every version only appended to the one before, so a plugin built against an older header
+  // works with this table and passes structs this library still accepts; a newer one may call
+  // members or pass fields that do not exist here.
   const uint32_t plugin_version = version_fn();
-  if (plugin_version != BL_API_VERSION)
+  if (plugin_version < 1 || plugin_version > BL_API_VERSION)
     return make_status(BL_ERR_VERSION_MISMATCH,
                        "plugin '" + path + "' was built for Beamline C ABI version "
-                         + std::to_string(plugin_version) + ", but this library implements version "
+                         + std::to_string(plugin_version)
+                         + ", but this library loads plugins of version 1 up to version "
                          + std::to_string(BL_API_VERSION));
 
   bl_runtime* handle = &rt;

@@ -100,9 +100,14 @@ std::string read_executor_config(const std::string& path) {
 }
 
 int run(const worker_options& opts, const sigset_t& signals) {
-  const std::string executor_config = !opts.executor_config.empty()
-                                       ? read_executor_config(opts.executor_config)
-                                       : opts.executor_config_json;
+  auto executor_config = runtime_config_json(!opts.executor_config.empty()
+                                               ? read_executor_config(opts.executor_config)
+                                               : opts.executor_config_json,
+                                             opts.enable_diagnostics);
+  if (!executor_config.error.empty())
+    throw std::runtime_error(executor_config.error);
+  if (opts.enable_diagnostics)
+    log_info("diagnostic executors (debug.sleep) are enabled");
 
   // The gpu pool: one runner per device slot; without devices it exists with capacity 0, so
   // that heartbeats say this worker offers none.
@@ -115,7 +120,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   log_info(gpus.note);
   device_slots gpu_slots{gpus.ordinals, opts.gpu_slots_per_device};
 
-  exec_client exec{opts.worker_id, executor_config};
+  exec_client exec{opts.worker_id, executor_config.json};
   if (!opts.plugin_dir.empty())
     load_plugins(exec, opts.plugin_dir);
   const auto executors = exec.executors();

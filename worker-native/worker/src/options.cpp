@@ -175,6 +175,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
       if (!value.is_object())
         return where + "\"executors\" must be an object, one member per executor family";
       opts.executor_config_json = value.dump();
+    } else if (key == "enable_diagnostics") {
+      if (!value.is_boolean())
+        return where + "\"enable_diagnostics\" must be true or false";
+      opts.enable_diagnostics = value.get<bool>();
     } else if (key == "heartbeat_ms") {
       error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
     } else if (key == "drain_timeout_ms") {
@@ -276,6 +280,29 @@ std::string redact_url(std::string_view url) {
   }
 }
 
+runtime_config runtime_config_json(const std::string& executor_config, bool enable_diagnostics) {
+  using json = nlohmann::json;
+  if (!enable_diagnostics)
+    return {executor_config, {}};
+  json config = json::object();
+  if (!executor_config.empty()) {
+    try {
+      config = json::parse(executor_config);
+    } catch (const json::exception& e) {
+      return {{}, std::string{"the executor configuration is not valid JSON: "} + e.what()};
+    }
+    if (!config.is_object())
+      return {{}, "the executor configuration must be a JSON object, one member per executor family"};
+  }
+  auto& debug = config["debug"];
+  if (debug.is_null())
+    debug = json::object();
+  if (!debug.is_object())
+    return {{}, "the executor configuration's \"debug\" must be an object"};
+  debug["enabled"] = true;
+  return {config.dump(), {}};
+}
+
 std::string usage() {
   return "usage: beamline-worker [options]\n"
          "  --nats URL[,URL...]    NATS servers, tried in turn (default nats://127.0.0.1:4222)\n"
@@ -297,7 +324,9 @@ std::string usage() {
          "                         is answered resource_unavailable at once\n"
          "  --plugin-dir DIR       load every *.so in DIR as an executor plugin\n"
          "  --executor-config FILE executor configuration, a JSON object per executor family\n"
-         "                         (fs, sql, http, cpu, gpu; default: none)\n"
+         "                         (fs, sql, http, cpu, gpu, debug; default: none)\n"
+         "  --enable-diagnostics   register the diagnostic executors (debug.sleep); for tests and\n"
+         "                         drills, not production (default off)\n"
          "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 and .v1 (default 2000)\n"
          "  --cp1 on|off           serve CP1 assignments on caf.exec.assign.v1 (default on)\n"
          "  --cp1-queue-group NAME queue group of caf.exec.assign.v1 (default caf-workers-cp1)\n"
@@ -335,6 +364,12 @@ parse_result parse_options(int argc, const char* const* argv) {
     }
     if (arg.substr(0, 2) != "--")
       return fail("unexpected argument '" + std::string{arg} + "'");
+    if (arg == "--enable-diagnostics") { // a switch: it takes no value
+      opts.enable_diagnostics = true;
+      continue;
+    }
+    if (arg.rfind("--enable-diagnostics=", 0) == 0)
+      return fail("--enable-diagnostics takes no value");
     std::string_view name = arg;
     std::string_view value;
     bool has_value = false;

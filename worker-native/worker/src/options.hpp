@@ -58,6 +58,11 @@ struct worker_options {
   /// "executors" in the config file: the executor configuration inline (compact JSON). Used
   /// when no executor_config file is named.
   std::string executor_config_json;
+  /// --enable-diagnostics (config file: "enable_diagnostics": true): register the diagnostic
+  /// executors (debug.sleep), which let a caller hold a runner as long as it likes. Passed to the
+  /// runtime as {"debug": {"enabled": true}} in the executor configuration (see
+  /// runtime_config_json). Defaults to false.
+  bool enable_diagnostics = false;
   /// --cp1 on|off: serve the CP1 contract (caf.exec.assign.v1). Defaults to on.
   bool cp1 = true;
   /// --cp1-queue-group NAME. Defaults to caf-workers-cp1.
@@ -95,6 +100,19 @@ struct parse_result {
 /// `url` without the password or token it may carry ("nats://u:pw@h" -> "nats://u:***@h"),
 /// for logs and error messages.
 [[nodiscard]] std::string redact_url(std::string_view url);
+
+/// The executor configuration handed to the runtime, or an error.
+struct runtime_config {
+  std::string json;
+  /// Set when json could not be built.
+  std::string error;
+};
+
+/// `executor_config` (the --executor-config file's text or the file's "executors", JSON; empty =
+/// none), with {"debug": {"enabled": true}} merged in when `enable_diagnostics`. Unchanged
+/// otherwise: then the runtime itself reports malformed JSON.
+[[nodiscard]] runtime_config runtime_config_json(const std::string& executor_config,
+                                                 bool enable_diagnostics);
 
 /// The usage text printed by --help.
 [[nodiscard]] std::string usage();

@@ -76,7 +76,7 @@ internal unsafe struct BlExecutorDef
 internal unsafe struct BlApi
 {
     /// <summary><c>BL_API_VERSION</c> of the header these bindings mirror.</summary>
-    public const uint Version = 1;
+    public const uint Version = 2;
 
     public uint StructSize;
     public uint ApiVersion;
@@ -102,14 +102,17 @@ internal unsafe struct BlApi
     public delegate* unmanaged[Cdecl]<BlExecContext*, byte*, ulong, BlStatus*> ContextEmitChunk;
     public delegate* unmanaged[Cdecl]<BlExecContext*, int> ContextCancelled;
 
-    // Appended later in version 1: present when StructSize covers it.
+    // Appended later in version 1; always present in version 2, which these bindings require.
     public delegate* unmanaged[Cdecl]<BlRuntime*, byte*, ulong, BlExecOverrides*, delegate* unmanaged[Cdecl]<void*, byte*, ulong, int>, void*, BlBuffer*, BlStatus*> ExecuteEx;
 }
 
 /// <summary><c>bl_exec_overrides</c>: what the host decides about one block (<c>execute_ex</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct BlExecOverrides
+internal unsafe struct BlExecOverrides
 {
     public uint StructSize;
     public int GpuDevice;
+
+    /// <summary>Version 2: NULL, or a flag the host sets to non-zero (atomically, from any thread) to cancel the block.</summary>
+    public int* CancelFlag;
 }

@@ -27,8 +27,9 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// <param name="workerId">Reported as <c>ExecResult.worker_id</c>; <see langword="null"/> means "in-process".</param>
     /// <param name="registerBuiltins">Whether to register the built-in executors (noop, echo, ...).</param>
     /// <param name="configJson">The executor configuration as a JSON object, one member per executor family
-    /// (<c>"fs"</c>, <c>"sql"</c>, <c>"http"</c>, <c>"cpu"</c>, <c>"gpu"</c>; see docs/executors.md);
-    /// <see langword="null"/> means the defaults.</param>
+    /// (<c>"fs"</c>, <c>"sql"</c>, <c>"http"</c>, <c>"cpu"</c>, <c>"gpu"</c>, <c>"debug"</c>; see docs/executors.md);
+    /// <see langword="null"/> means the defaults. The diagnostic executors (<c>debug.sleep</c>) are registered
+    /// only with <c>{"debug": {"enabled": true}}</c>.</param>
     /// <exception cref="DllNotFoundException">The native library could not be loaded.</exception>
     /// <exception cref="BeamlineNativeException">The library is too old, or refused to create a runtime
     /// (e.g. <paramref name="configJson"/> is not a JSON object of objects).</exception>
@@ -68,9 +69,19 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// error, deadline) still returns a result whose status says so.</returns>
     /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
-    public byte[] Execute(ReadOnlySpan<byte> request)
+    public byte[] Execute(ReadOnlySpan<byte> request) => Execute(request, CancellationToken.None);
+
+    /// <summary>Runs one block that <paramref name="cancellationToken"/> can cancel while it runs.</summary>
+    /// <param name="request">An encoded <c>ExecRequest</c>.</param>
+    /// <param name="cancellationToken">Cancels the block: the executor sees it through <c>context_cancelled</c>, and the
+    /// block ends with status <c>cancelled</c> and error_code <c>"cancelled"</c>. A token already cancelled when the call
+    /// starts gives that result without running the block.</param>
+    /// <returns>The encoded <c>ExecResult</c>; cancellation is a result, not an <see cref="OperationCanceledException"/>.</returns>
+    /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
+    public byte[] Execute(ReadOnlySpan<byte> request, CancellationToken cancellationToken)
     {
-        BlBuffer result = ExecuteNative(request);
+        BlBuffer result = ExecuteNative(request, cancellationToken);
         try
         {
             return AsSpan(result).ToArray();
@@ -86,10 +97,21 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// <param name="result">Receives the encoded <c>ExecResult</c>.</param>
     /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
-    public void Execute(ReadOnlySpan<byte> request, IBufferWriter<byte> result)
+    public void Execute(ReadOnlySpan<byte> request, IBufferWriter<byte> result) => Execute(request, result, CancellationToken.None);
+
+    /// <summary>
+    /// Runs one block that <paramref name="cancellationToken"/> can cancel while it runs, and copies the encoded
+    /// <c>ExecResult</c> into <paramref name="result"/>.
+    /// </summary>
+    /// <param name="request">An encoded <c>ExecRequest</c>.</param>
+    /// <param name="result">Receives the encoded <c>ExecResult</c>.</param>
+    /// <param name="cancellationToken">Cancels the block; see <see cref="Execute(ReadOnlySpan{byte}, CancellationToken)"/>.</param>
+    /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
+    public void Execute(ReadOnlySpan<byte> request, IBufferWriter<byte> result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
-        BlBuffer buffer = ExecuteNative(request);
+        BlBuffer buffer = ExecuteNative(request, cancellationToken);
         try
         {
             result.Write(AsSpan(buffer));
@@ -101,10 +123,21 @@ public sealed unsafe class ExecRuntime : IDisposable
     }
 
     /// <summary>
-    /// The C ABI call behind both Execute overloads: the caller owns the returned buffer (it is
+    /// The C ABI call behind the Execute overloads: the caller owns the returned buffer (it is
     /// library memory, independent of the runtime) and releases it with buffer_release.
     /// </summary>
-    private BlBuffer ExecuteNative(ReadOnlySpan<byte> request)
+    private BlBuffer ExecuteNative(ReadOnlySpan<byte> request, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return ExecuteNative(request, cancelFlag: null);
+        }
+
+        using var cancelFlag = new CancelFlag(cancellationToken);
+        return ExecuteNative(request, cancelFlag.Pointer);
+    }
+
+    private BlBuffer ExecuteNative(ReadOnlySpan<byte> request, int* cancelFlag)
     {
         bool added = false;
         _handle.DangerousAddRef(ref added);
@@ -114,7 +147,16 @@ public sealed unsafe class ExecRuntime : IDisposable
             BlStatus* status;
             fixed (byte* requestPtr = request)
             {
-                status = _api->Execute(Runtime, requestPtr, (ulong)request.Length, &result);
+                if (cancelFlag is null)
+                {
+                    // The hot path: no overrides to build.
+                    status = _api->Execute(Runtime, requestPtr, (ulong)request.Length, &result);
+                }
+                else
+                {
+                    BlExecOverrides overrides = Overrides(cancelFlag);
+                    status = _api->ExecuteEx(Runtime, requestPtr, (ulong)request.Length, &overrides, null, null, &result);
+                }
             }
 
             // On failure the outputs are left untouched: nothing to release.
@@ -137,9 +179,35 @@ public sealed unsafe class ExecRuntime : IDisposable
     /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     /// <remarks>An exception thrown by <paramref name="onChunk"/> cancels the block and is rethrown here.</remarks>
-    public byte[] ExecuteStream(ReadOnlySpan<byte> request, ExecChunkHandler onChunk)
+    public byte[] ExecuteStream(ReadOnlySpan<byte> request, ExecChunkHandler onChunk) =>
+        ExecuteStream(request, onChunk, CancellationToken.None);
+
+    /// <summary>
+    /// Runs one block that may stream and that <paramref name="cancellationToken"/> can cancel while it runs: each
+    /// chunk the executor emits is handed, encoded as <c>ExecChunk</c>, to <paramref name="onChunk"/> on this thread
+    /// before the call returns.
+    /// </summary>
+    /// <param name="request">An encoded <c>ExecRequest</c> (set <c>stream</c> for chunks).</param>
+    /// <param name="onChunk">Receives each chunk; returning <see langword="false"/> cancels the block.</param>
+    /// <param name="cancellationToken">Cancels the block; see <see cref="Execute(ReadOnlySpan{byte}, CancellationToken)"/>.</param>
+    /// <returns>The encoded <c>ExecResult</c>; cancellation is a result, not an <see cref="OperationCanceledException"/>.</returns>
+    /// <exception cref="BeamlineNativeException">The call itself was refused.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
+    /// <remarks>An exception thrown by <paramref name="onChunk"/> cancels the block and is rethrown here.</remarks>
+    public byte[] ExecuteStream(ReadOnlySpan<byte> request, ExecChunkHandler onChunk, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(onChunk);
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return ExecuteStream(request, onChunk, cancelFlag: null);
+        }
+
+        using var cancelFlag = new CancelFlag(cancellationToken);
+        return ExecuteStream(request, onChunk, cancelFlag.Pointer);
+    }
+
+    private byte[] ExecuteStream(ReadOnlySpan<byte> request, ExecChunkHandler onChunk, int* cancelFlag)
+    {
         var state = new StreamState(onChunk);
         GCHandle stateHandle = GCHandle.Alloc(state);
         bool added = false;
@@ -150,8 +218,17 @@ public sealed unsafe class ExecRuntime : IDisposable
             BlStatus* status;
             fixed (byte* requestPtr = request)
             {
-                status = _api->ExecuteStream(Runtime, requestPtr, (ulong)request.Length, &OnChunk,
-                    (void*)GCHandle.ToIntPtr(stateHandle), &buffer);
+                if (cancelFlag is null)
+                {
+                    status = _api->ExecuteStream(Runtime, requestPtr, (ulong)request.Length, &OnChunk,
+                        (void*)GCHandle.ToIntPtr(stateHandle), &buffer);
+                }
+                else
+                {
+                    BlExecOverrides overrides = Overrides(cancelFlag);
+                    status = _api->ExecuteEx(Runtime, requestPtr, (ulong)request.Length, &overrides, &OnChunk,
+                        (void*)GCHandle.ToIntPtr(stateHandle), &buffer);
+                }
             }
 
             try
@@ -230,6 +307,13 @@ public sealed unsafe class ExecRuntime : IDisposable
 
     private BlRuntime* Runtime => (BlRuntime*)_handle.DangerousGetHandle();
 
+    private static BlExecOverrides Overrides(int* cancelFlag) => new()
+    {
+        StructSize = (uint)sizeof(BlExecOverrides),
+        GpuDevice = -1,
+        CancelFlag = cancelFlag,
+    };
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ReadOnlySpan<byte> AsSpan(in BlBuffer buffer) =>
         buffer.Data is null ? default : new ReadOnlySpan<byte>(buffer.Data, checked((int)buffer.Len));
@@ -255,6 +339,39 @@ public sealed unsafe class ExecRuntime : IDisposable
         {
             state?.Error = ExceptionDispatchInfo.Capture(ex);
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// The native <c>int32_t</c> behind <c>bl_exec_overrides.cancel_flag</c> for one call: set to 1 when the token is
+    /// cancelled. Dispose unregisters first (waiting for a callback that is running) and only then frees the flag,
+    /// so that nothing writes to freed memory.
+    /// </summary>
+    private readonly struct CancelFlag : IDisposable
+    {
+        private readonly CancellationTokenRegistration _registration;
+
+        public CancelFlag(CancellationToken cancellationToken)
+        {
+            Pointer = (int*)NativeMemory.AllocZeroed((nuint)sizeof(int));
+            try
+            {
+                // Runs at once, on this thread, when the token is already cancelled.
+                _registration = cancellationToken.UnsafeRegister(static flag => Volatile.Write(ref *(int*)(nint)flag!, 1), (nint)Pointer);
+            }
+            catch
+            {
+                NativeMemory.Free(Pointer);
+                throw;
+            }
+        }
+
+        public int* Pointer { get; }
+
+        public void Dispose()
+        {
+            _registration.Dispose();
+            NativeMemory.Free(Pointer);
         }
     }
 

@@ -245,6 +245,88 @@ public sealed class ExecRuntimeTests : IDisposable
     }
 
     [Fact]
+    public void Create_WithoutDebugConfig_HasNoDiagnosticExecutors()
+    {
+        Assert.DoesNotContain("debug.sleep", _runtime.ListExecutors());
+        Assert.Equal("unknown_executor", Run(_runtime, Sleep("1")).ErrorCode);
+
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: DiagnosticsConfig);
+        Assert.Contains("debug.sleep", runtime.ListExecutors());
+    }
+
+    [Fact]
+    public void Execute_TokenCancelledWhileRunning_EndsCancelled()
+    {
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: DiagnosticsConfig);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        ExecResult result = ExecResult.Parser.ParseFrom(runtime.Execute(Sleep("10000").ToByteArray(), cts.Token));
+
+        Assert.Equal(ExecStatus.Cancelled, result.Status);
+        Assert.Equal("cancelled", result.ErrorCode);
+        Assert.Contains("caller cancelled", result.ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal("sleepy", result.BlockId);
+    }
+
+    [Fact]
+    public void Execute_TokenAlreadyCancelled_ReturnsCancelledWithoutRunning()
+    {
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: DiagnosticsConfig);
+        var writer = new ArrayBufferWriter<byte>();
+
+        runtime.Execute(Sleep("10000").ToByteArray(), writer, new CancellationToken(canceled: true));
+
+        ExecResult result = ExecResult.Parser.ParseFrom(writer.WrittenSpan);
+        Assert.Equal(ExecStatus.Cancelled, result.Status);
+        Assert.Contains("before it was started", result.ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Execute_TokenNeverCancelled_Finishes()
+    {
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: DiagnosticsConfig);
+        using var cts = new CancellationTokenSource();
+
+        ExecResult result = ExecResult.Parser.ParseFrom(runtime.Execute(Sleep("5").ToByteArray(), cts.Token));
+
+        Assert.Equal(ExecStatus.Ok, result.Status);
+        Assert.Equal("5", result.Output.ToStringUtf8());
+    }
+
+    [Fact]
+    public void ExecuteStream_TokenCancelledWhileRunning_EndsCancelled()
+    {
+        using ExecRuntime runtime = ExecRuntime.Create(configJson: DiagnosticsConfig);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        ExecRequest request = Sleep("10000");
+        request.Stream = true;
+
+        ExecResult result = ExecResult.Parser.ParseFrom(runtime.ExecuteStream(request.ToByteArray(), _ => true, cts.Token));
+
+        Assert.Equal(ExecStatus.Cancelled, result.Status);
+        Assert.Equal("cancelled", result.ErrorCode);
+        Assert.Contains("caller cancelled", result.ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ExecuteStream_WithToken_DeliversChunksThenResult()
+    {
+        _runtime.LoadPlugin(ChunkPlugin.Path);
+        var chunks = new List<string>();
+        using var cts = new CancellationTokenSource();
+        byte[] request = new ExecRequest { Type = ChunkPlugin.Type, Payload = ByteString.CopyFromUtf8("abc"), Stream = true }.ToByteArray();
+
+        ExecResult result = ExecResult.Parser.ParseFrom(_runtime.ExecuteStream(request, chunk =>
+        {
+            chunks.Add(ExecChunk.Parser.ParseFrom(chunk).Data.ToStringUtf8());
+            return true;
+        }, cts.Token));
+
+        Assert.Equal(ExecStatus.Ok, result.Status);
+        Assert.Equal(["a", "b", "c"], chunks);
+    }
+
+    [Fact]
     public void Execute_AfterDispose_ThrowsObjectDisposed()
     {
         ExecRuntime runtime = ExecRuntime.Create();
@@ -253,8 +335,14 @@ public sealed class ExecRuntimeTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => runtime.Execute(new ExecRequest { Type = "noop" }.ToByteArray()));
     }
 
+    /// <summary>The executor configuration that registers the diagnostic executors (<c>debug.sleep</c>).</summary>
+    private const string DiagnosticsConfig = """{"debug": {"enabled": true}}""";
+
     private static ExecResult Run(ExecRuntime runtime, ExecRequest request) =>
         ExecResult.Parser.ParseFrom(runtime.Execute(request.ToByteArray()));
+
+    private static ExecRequest Sleep(string milliseconds) =>
+        new() { BlockId = "sleepy", Type = "debug.sleep", Payload = ByteString.CopyFromUtf8(milliseconds) };
 
     /// <summary>A plugin compiled here from C: "test.chunks" emits each payload byte as one chunk.</summary>
     private static class ChunkPlugin

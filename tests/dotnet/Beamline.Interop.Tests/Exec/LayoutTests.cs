@@ -30,7 +30,7 @@ public sealed class LayoutTests
              "runtime_create", "runtime_release", "runtime_register_executor", "runtime_load_plugin", "runtime_list_executors",
              "execute", "execute_stream", "context_info", "context_write", "context_emit_chunk", "context_cancelled",
              "execute_ex"]),
-        ("bl_exec_overrides", typeof(BlExecOverrides), ["struct_size", "gpu_device"]),
+        ("bl_exec_overrides", typeof(BlExecOverrides), ["struct_size", "gpu_device", "cancel_flag"]),
     ];
 
     private static readonly Lazy<Dictionary<string, long>> Probe = new(RunProbe);

@@ -1,6 +1,7 @@
 // debug.sleep: sleeps for the number of milliseconds given as the ASCII decimal payload, in
 // small steps, and stops early when the block is cancelled or its deadline passes. Output: the
-// milliseconds slept, in ASCII. Used by tests and drills for slow blocks and worker drain.
+// milliseconds slept, in ASCII. Used by tests and drills for slow blocks and worker drain; a
+// diagnostic executor, registered only when the configuration enables diagnostics.
 
 #include "builtins/registry.hpp"
 
@@ -65,7 +66,7 @@ bl_status* BL_CALL run_debug_sleep(void* user, bl_exec_context* ctx, const uint8
   return api->context_write(ctx, reinterpret_cast<const uint8_t*>(out.data()), out.size());
 }
 
-BEAMLINE_REGISTER_BUILTIN("debug.sleep", run_debug_sleep);
+BEAMLINE_REGISTER_DIAGNOSTIC("debug.sleep", run_debug_sleep);
 
 } // namespace
 

@@ -9,8 +9,20 @@ std::vector<factory>& all() {
   return factories;
 }
 
-bl_status* register_all(const bl_api* api, bl_runtime* rt) {
+bool diagnostics_enabled(const nlohmann::json& config) noexcept {
+  if (!config.is_object())
+    return false;
+  const auto debug = config.find("debug");
+  if (debug == config.end() || !debug->is_object())
+    return false;
+  const auto enabled = debug->find("enabled");
+  return enabled != debug->end() && enabled->is_boolean() && enabled->get<bool>();
+}
+
+bl_status* register_all(const bl_api* api, bl_runtime* rt, bool diagnostics) {
   for (const auto& f : all()) {
+    if (f.diagnostic && !diagnostics)
+      continue;
     bl_executor_def def{};
     def.struct_size = sizeof(bl_executor_def);
     def.type = f.type;

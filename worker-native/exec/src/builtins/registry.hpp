@@ -5,8 +5,14 @@
 //
 // A built-in is written exactly like a plugin executor, against the C ABI alone: its `user`
 // pointer is the bl_api table, through which it writes output and checks cancellation.
+//
+// Diagnostic built-ins (BEAMLINE_REGISTER_DIAGNOSTIC, e.g. debug.sleep) let a caller hold a
+// runner for as long as it likes: they exist only when the executor configuration says
+// {"debug": {"enabled": true}} (the worker's --enable-diagnostics).
 
 #include <beamline/beamline_exec.h>
+
+#include <nlohmann/json.hpp>
 
 #include <vector>
 
@@ -15,17 +21,26 @@ namespace beamline::exec::builtins {
 struct factory {
   const char* type;
   bl_execute_fn execute;
+  /// Registered only when diagnostics are enabled.
+  bool diagnostic = false;
 };
 
 /// Every built-in linked into the library, in registration order.
 [[nodiscard]] std::vector<factory>& all();
 
 struct registrar {
-  registrar(const char* type, bl_execute_fn execute) { all().push_back(factory{type, execute}); }
+  registrar(const char* type, bl_execute_fn execute, bool diagnostic = false) {
+    all().push_back(factory{type, execute, diagnostic});
+  }
 };
 
-/// Registers every built-in into `rt`, with `api` as each executor's user pointer.
-[[nodiscard]] bl_status* register_all(const bl_api* api, bl_runtime* rt);
+/// Whether the executor configuration (an object of objects) enables the diagnostic built-ins:
+/// {"debug": {"enabled": true}}.
+[[nodiscard]] bool diagnostics_enabled(const nlohmann::json& config) noexcept;
+
+/// Registers every built-in into `rt`, with `api` as each executor's user pointer; the
+/// diagnostic ones only when `diagnostics` is true.
+[[nodiscard]] bl_status* register_all(const bl_api* api, bl_runtime* rt, bool diagnostics);
 
 } // namespace beamline::exec::builtins
 
@@ -35,3 +50,7 @@ struct registrar {
 #define BEAMLINE_REGISTER_BUILTIN(type, fn)                                                        \
   static const ::beamline::exec::builtins::registrar BEAMLINE_BUILTIN_CONCAT(                      \
     beamline_builtin_registrar_, __LINE__){type, fn}
+/// Registers `fn` as a diagnostic built-in: present only when diagnostics are enabled.
+#define BEAMLINE_REGISTER_DIAGNOSTIC(type, fn)                                                     \
+  static const ::beamline::exec::builtins::registrar BEAMLINE_BUILTIN_CONCAT(                      \
+    beamline_builtin_registrar_, __LINE__){type, fn, true}
