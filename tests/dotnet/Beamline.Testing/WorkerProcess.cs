@@ -17,10 +17,13 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// <summary>The id it reports in results and heartbeats.</summary>
     public string WorkerId { get; }
 
-    /// <summary>Starts a worker and waits for its ready line.</summary>
+    /// <summary>
+    /// Starts a worker and waits for its ready line. Tests get the diagnostic executors
+    /// (<c>debug.sleep</c>): they stand in for slow work.
+    /// </summary>
     public static async Task<WorkerProcess> StartAsync(string natsUrl, string workerId, IEnumerable<string>? pools = null, params string[] extraArgs)
     {
-        var args = new List<string> { "--nats", natsUrl, "--worker-id", workerId, "--heartbeat-ms", "500" };
+        var args = new List<string> { "--nats", natsUrl, "--worker-id", workerId, "--heartbeat-ms", "500", "--enable-diagnostics" };
         foreach (var pool in pools ?? ["cpu=2"])
         {
             args.Add("--pool");

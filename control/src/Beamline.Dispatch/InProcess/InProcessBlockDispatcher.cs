@@ -46,7 +46,7 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     /// <summary>
     /// Runs the block on its pool's threads within its deadline (<see cref="DispatchOptions.EffectiveDeadlineMs"/>).
     /// Cancelling <paramref name="cancellationToken"/> (a client that went away) takes a queued
-    /// block out and stops a running one.
+    /// block out and stops a running one (status cancelled).
     /// </summary>
     public ValueTask<ExecResult> DispatchAsync(ExecRequest request, CancellationToken cancellationToken)
     {
@@ -108,10 +108,10 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         try
         {
             request.WriteTo(buffer.AsSpan(0, size));
-            // TODO(cancel): pass cancellationToken once the runtime takes one (C ABI v2 cancel flag).
+            // The token reaches the running executor (C ABI v2 cancel flag): a caller that goes away stops its block.
             var result = onChunk is null
-                ? _runtime.Execute(buffer.AsSpan(0, size))
-                : _runtime.ExecuteStream(buffer.AsSpan(0, size), onChunk);
+                ? _runtime.Execute(buffer.AsSpan(0, size), cancellationToken)
+                : _runtime.ExecuteStream(buffer.AsSpan(0, size), onChunk, cancellationToken);
             return ExecResult.Parser.ParseFrom(result);
         }
         catch (BeamlineNativeException e)

@@ -1,4 +1,5 @@
 using Beamline.Dispatch.InProcess;
+using Beamline.Testing;
 using Beamline.Worker.V2;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,6 +18,7 @@ public sealed class InProcessBlockDispatcherTests
     {
         var options = new DispatchOptions();
         options.InProcess.Pools["io"] = 2;
+        options.InProcess.ExecutorConfigFile = DiagnosticExecutors.ConfigFile;
         configure?.Invoke(options);
         return new InProcessBlockDispatcher(Options.Create(options), NullLogger<InProcessBlockDispatcher>.Instance);
     }
@@ -66,6 +68,21 @@ public sealed class InProcessBlockDispatcherTests
         Assert.Equal(ExecStatus.Ok, echo.Status);
         Assert.All(slow, s => Assert.False(s.IsCompleted)); // answered while the io pool was still busy
         await Task.WhenAll(slow);
+    }
+
+    [Fact]
+    public async Task RunningBlock_WhoseCallerWentAway_IsStopped()
+    {
+        using var dispatcher = Create();
+        using var gone = new CancellationTokenSource();
+        var running = dispatcher.DispatchAsync(Sleep("io", 3_600_000, deadlineMs: 3_600_000), gone.Token).AsTask();
+        await Task.Delay(200);
+
+        await gone.CancelAsync();
+
+        var result = await running.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(ExecStatus.Cancelled, result.Status);
+        Assert.Equal(ExecErrorCodes.Cancelled, result.ErrorCode);
     }
 
     [Fact]

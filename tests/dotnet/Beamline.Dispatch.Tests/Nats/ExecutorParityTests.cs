@@ -66,6 +66,7 @@ public sealed class ExecutorParityFixture : IAsyncLifetime
         var config = new JsonObject
         {
             ["fs"] = new JsonObject { ["root"] = sandbox },
+            ["debug"] = new JsonObject { ["enabled"] = true },
             ["http"] = new JsonObject
             {
                 ["allow"] = new JsonObject { ["parity"] = new JsonArray($"127.0.0.1:{HttpPort}") },

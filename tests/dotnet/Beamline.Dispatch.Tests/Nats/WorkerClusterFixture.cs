@@ -35,7 +35,8 @@ public sealed class WorkerClusterFixture : IAsyncLifetime
         _worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId("fixture"), ["cpu=2", "io=2"]);
         _natsServices = await CreateNatsServicesAsync(_nats.Url);
         _overNats = (NatsBlockDispatcher)_natsServices.GetRequiredService<IBlockDispatcher>();
-        _inProcess = new InProcessBlockDispatcher(Options.Create(new DispatchOptions()), NullLogger<InProcessBlockDispatcher>.Instance);
+        _inProcess = new InProcessBlockDispatcher(Options.Create(new DispatchOptions { InProcess = { ExecutorConfigFile = DiagnosticExecutors.ConfigFile } }),
+            NullLogger<InProcessBlockDispatcher>.Instance);
     }
 
     /// <summary>Dispatch as the control plane composes it (AddBeamlineDispatch), connected to <paramref name="url"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Beamline.Testing;
 
 namespace Beamline.Host.Tests.Nats;
 
@@ -17,6 +18,7 @@ internal static class NatsTestConfig
         var beamline = new JsonObject
         {
             ["Shutdown"] = new JsonObject { ["TimeoutSeconds"] = shutdownSeconds },
+            ["InProcess"] = new JsonObject { ["ExecutorConfigFile"] = DiagnosticExecutors.ConfigFile },
             ["Tenancy"] = new JsonObject
             {
                 ["AdminKey"] = "test-admin-key-0123456789",

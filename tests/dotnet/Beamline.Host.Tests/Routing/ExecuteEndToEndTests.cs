@@ -178,7 +178,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true}}""");
+        await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true},"debug":{"enabled":true}}""");
         await File.WriteAllTextAsync(_configFile, Config());
         Process = await ControlPlaneProcess.StartAsync("--config", _configFile);
     }
