@@ -80,6 +80,13 @@ public sealed class InProcessDispatchOptions
     /// docs/executors.md. Defaults to none (every executor uses its defaults).
     /// </summary>
     public string? ExecutorConfigFile { get; set; }
+
+    /// <summary>
+    /// The parent of every tenant's <c>fs.*</c>/<c>sql.*</c> sandbox, given to the executors as
+    /// <c>fs.root</c> when <see cref="ExecutorConfigFile"/> names none. Defaults to null: the
+    /// executors' own default; <c>beamline serve</c> sets <c>&lt;data directory&gt;/sandbox</c>.
+    /// </summary>
+    public string? FsRoot { get; set; }
 }
 
 /// <summary>Validates <see cref="DispatchOptions"/> at start.</summary>

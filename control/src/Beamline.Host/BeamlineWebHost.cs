@@ -4,6 +4,7 @@ using Beamline.Host.Blocks;
 using Beamline.Host.Health;
 using Beamline.Host.Http;
 using Beamline.Host.Routing;
+using Beamline.Host.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
@@ -36,6 +37,14 @@ public static class BeamlineWebHost
         {
             builder.Configuration.AddInMemoryCollection(overrides);
         }
+        // State never lands in the working directory, nor anywhere others can write (refused here).
+        var state = StateDirectories.Prepare(builder.Configuration);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Beamline:Tenancy:DataDirectory"] = state.DataDirectory,
+            ["Beamline:InProcess:FsRoot"] = state.FsRoot,
+        });
+        builder.Services.AddSingleton(state);
         builder.Services.AddOptions<HostOptions>().Bind(builder.Configuration.GetSection(HostOptions.SectionName));
         var hostOptions = builder.Configuration.GetSection(HostOptions.SectionName).Get<HostOptions>() ?? new HostOptions();
         var grpcOptions = builder.Configuration.GetSection(GrpcOptions.SectionName).Get<GrpcOptions>() ?? new GrpcOptions();
@@ -71,6 +80,7 @@ public static class BeamlineWebHost
         app.MapDecideEndpoints();
         app.MapRouterAdminEndpoints();
         app.MapTenancyAdmin();
+        app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));
         return app;

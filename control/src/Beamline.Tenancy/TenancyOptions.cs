@@ -8,8 +8,34 @@ public sealed class TenancyOptions
     /// <summary>The configuration section.</summary>
     public const string SectionName = "Beamline:Tenancy";
 
-    /// <summary>Where Beamline keeps its state. Defaults to "data" (relative to the working directory).</summary>
-    public string DataDirectory { get; set; } = "data";
+    /// <summary>
+    /// Where Beamline keeps its state. Defaults to <see cref="DefaultDataDirectory"/>: per user,
+    /// never the working directory.
+    /// </summary>
+    public string DataDirectory { get; set; } = DefaultDataDirectory;
+
+    /// <summary>
+    /// The per-user data directory: <c>$XDG_DATA_HOME/beamline</c> (when set to an absolute path),
+    /// else <c>~/.local/share/beamline</c>; on Windows <c>%LOCALAPPDATA%\beamline</c>. Empty when the
+    /// user has no home directory (the data directory must then be configured).
+    /// </summary>
+    public static string DefaultDataDirectory
+    {
+        get
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                var local = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
+                return local.Length == 0 ? "" : Path.Combine(local, "beamline");
+            }
+            if (Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg))
+            {
+                return Path.Combine(xdg, "beamline");
+            }
+            var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return home.Length == 0 ? "" : Path.Combine(home, ".local", "share", "beamline");
+        }
+    }
 
     /// <summary>The SQLite database. Defaults to null: <c>&lt;DataDirectory&gt;/tenancy.db</c>.</summary>
     public string? DatabasePath { get; set; }
@@ -52,7 +78,7 @@ public sealed class TenancyOptionsValidator : IValidateOptions<TenancyOptions>
         var failures = new List<string>();
         if (string.IsNullOrWhiteSpace(options.DataDirectory) && string.IsNullOrWhiteSpace(options.DatabasePath))
         {
-            failures.Add("Beamline:Tenancy:DataDirectory or DatabasePath must be set.");
+            failures.Add("Beamline:Tenancy:DataDirectory or DatabasePath must be set (there is no home directory to default to).");
         }
         if (options.AdminKey is { } admin && admin.Length < 16)
         {

@@ -18,6 +18,9 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     /// <summary>The process (for its output and signals).</summary>
     public ChildProcess Process { get; }
 
+    /// <summary>Its data directory (<c>--data-dir</c>).</summary>
+    public string DataDirectory => _dataDirectory;
+
     /// <summary>Where it listens.</summary>
     public Uri BaseAddress { get; }
 

@@ -25,6 +25,7 @@ internal static class ConfigurationErrors
             InvalidDataException e => e.Message,
             OptionsValidationException e => $"{e.OptionsType.Name}: {e.Message}",
             TenancyException e => e.Message,
+            Beamline.Host.State.StateDirectoryException e => e.Message,
             PolicyValidationException e => e.Message,
             InvalidOperationException e when e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
                 => WithInner(e),

@@ -25,7 +25,7 @@ internal static class ServeCommand
         };
         var dataDir = new Option<DirectoryInfo?>("--data-dir")
         {
-            Description = "Where tenancy keeps its database (default 'data' under the working directory; Beamline:Tenancy:DataDirectory).",
+            Description = "Where state is kept: the tenancy database and the in-process sandboxes (default $XDG_DATA_HOME/beamline, else ~/.local/share/beamline; Beamline:Tenancy:DataDirectory).",
         };
         var command = new Command("serve", "Run the control plane (HTTP on Kestrel; CP1 decide on HTTP and, with --nats, on NATS); blocks run in-process unless --nats is given.")
         {

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Beamline.Interop.Exec;
 using Beamline.Worker.V2;
 using Google.Protobuf;
@@ -29,7 +31,7 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         string? executorConfig = inProcess.ExecutorConfigFile is { Length: > 0 } configFile
             ? File.ReadAllText(configFile)
             : null;
-        _runtime = ExecRuntime.Create(configJson: executorConfig);
+        _runtime = ExecRuntime.Create(configJson: WithFsRoot(executorConfig, inProcess.FsRoot));
         _pools = new PoolThreads(inProcess.Pools, inProcess.QueueLimit);
         if (inProcess.PluginDirectory is { Length: > 0 } dir)
         {
@@ -39,6 +41,49 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
 
     /// <inheritdoc />
     public string Mode => DispatchModes.InProcess;
+
+    /// <summary>
+    /// The executor configuration with <c>fs.root</c> = <paramref name="fsRoot"/> added when it
+    /// names none (a root the file names wins); unchanged without <paramref name="fsRoot"/>.
+    /// </summary>
+    internal static string? WithFsRoot(string? executorConfig, string? fsRoot)
+    {
+        if (string.IsNullOrEmpty(fsRoot))
+        {
+            return executorConfig;
+        }
+        JsonNode? parsed;
+        try
+        {
+            parsed = string.IsNullOrWhiteSpace(executorConfig) ? new JsonObject() : JsonNode.Parse(executorConfig, documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip,
+                AllowTrailingCommas = true,
+            });
+        }
+        catch (JsonException)
+        {
+            return executorConfig; // the executors say what is wrong with it
+        }
+        if (parsed is not JsonObject root)
+        {
+            return executorConfig; // not an object: the executors say what is wrong with it
+        }
+        if (root["fs"] is not JsonObject fs)
+        {
+            if (root["fs"] is not null)
+            {
+                return executorConfig; // not an object: the executors say what is wrong with it
+            }
+            fs = new JsonObject();
+            root["fs"] = fs;
+        }
+        if (fs["root"] is null)
+        {
+            fs["root"] = fsRoot;
+        }
+        return root.ToJsonString();
+    }
 
     /// <summary>The block types this process can run.</summary>
     public IReadOnlyList<string> Executors => _runtime.ListExecutors();

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Text.Json;
+using Beamline.Tenancy.Quotas;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging;
 using Beamline.Cp1;
 using Beamline.Routing;
@@ -11,34 +14,106 @@ namespace Beamline.Host.Routing;
 /// Publishes the CP1 ExecAssignment of a decision (<c>push_assignment: true</c>) on the request's
 /// <c>assignment_subject</c> on the control plane's NATS connection. Without one (no
 /// <c>Beamline:Nats:Url</c>) or while NATS is down nothing is published and the decision says so.
+/// Only subjects of <see cref="AssignmentOptions.AllowedSubjects"/> and the CP1 task types may be
+/// pushed, and a published assignment keeps its decide's quota slots (<see cref="AssignmentTracker"/>).
 /// </summary>
-internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> logger, INatsConnection? connection = null)
+internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> logger, IOptions<AssignmentOptions> options, AssignmentTracker tracker,
+    INatsConnection? connection = null)
 {
+    private readonly FrozenSet<string> _allowedSubjects = options.Value.EffectiveAllowedSubjects.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>What became of a push.</summary>
+    public enum Outcome
+    {
+        /// <summary>Written to the connection's buffer; the quota slots are held by the tracker.</summary>
+        Published,
+
+        /// <summary>No open connection: nothing was published.</summary>
+        NotConnected,
+
+        /// <summary>The assignment is larger than the server's <c>max_payload</c>: nothing was published.</summary>
+        TooLarge,
+    }
+
     /// <summary>
-    /// Publishes; false when there is no open connection. The publish is written to the
-    /// connection's buffer (it does not wait for the server).
+    /// Why <paramref name="request"/> may not be pushed, or null: its <c>assignment_subject</c> is
+    /// not allowed, or its job type (<c>task.type</c>, <c>message.message_type</c>) is not one of the
+    /// CP1 task types (a worker must never be made to run <c>fs.write</c> by a decide).
     /// </summary>
-    public bool TryPublish(DecideRequest request, in RouteDecision decision)
+    public Cp1Error? Refuse(DecideRequest request)
+    {
+        if (!_allowedSubjects.Contains(request.AssignmentSubject))
+        {
+            return new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                $"assignment_subject '{request.AssignmentSubject}' is not allowed (Beamline:Assignments:AllowedSubjects)",
+                "assignment_subject", Cp1ErrorTypes.InvalidValue);
+        }
+        if (!IsTaskType(request.TaskType))
+        {
+            var field = request.Form == DecideRequestForm.Message ? "message.message_type" : "task.type";
+            return new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                $"a pushed assignment's job type must be one of chat, completion, embedding (got '{request.TaskType}')", field, Cp1ErrorTypes.InvalidValue);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Publishes. When published, <paramref name="lease"/> belongs to the tracker (held until the
+    /// assignment's result or deadline); otherwise it is still the caller's to dispose. The publish
+    /// is written to the connection's buffer (it does not wait for the server).
+    /// </summary>
+    public Outcome TryPublish(DecideRequest request, in RouteDecision decision, QuotaLease lease)
     {
         if (connection is not { ConnectionState: NatsConnectionState.Open })
         {
-            return false;
+            return Outcome.NotConnected;
         }
         var buffer = new ArrayBufferWriter<byte>(512);
+        var assignmentId = Guid.NewGuid().ToString("D");
+        long deadlineMs;
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            Write(writer, request, decision);
+            deadlineMs = Write(writer, request, decision, assignmentId);
         }
         var subject = request.AssignmentSubject;
-        var publish = connection.PublishAsync(subject, buffer.WrittenMemory);
+        // The server refuses a message over its max_payload (and NATS.Net throws): say so instead.
+        // Subject and headers count too; 512 bytes covers the protocol line.
+        if (connection.ServerInfo is { MaxPayload: > 0 } info && buffer.WrittenCount + subject.Length + 512 > info.MaxPayload)
+        {
+            return Outcome.TooLarge;
+        }
+        tracker.Track(assignmentId, lease, TimeSpan.FromMilliseconds(deadlineMs));
+        ValueTask publish;
+        try
+        {
+            publish = connection.PublishAsync(subject, buffer.WrittenMemory);
+        }
+        catch (Exception e) when (e is NatsException or ObjectDisposedException)
+        {
+            tracker.Complete(assignmentId); // the caller's lease: given back with the tracker's hold
+            LogPublishFailed(subject, e.Message);
+            return Outcome.NotConnected;
+        }
         if (!publish.IsCompletedSuccessfully)
         {
-            _ = ObserveAsync(publish, subject);
+            _ = ObserveAsync(publish, subject, assignmentId);
         }
-        return true;
+        return Outcome.Published;
     }
 
-    private async Task ObserveAsync(ValueTask publish, string subject)
+    private static bool IsTaskType(string type)
+    {
+        foreach (var allowed in DecideCodec.TaskTypes)
+        {
+            if (string.Equals(type, allowed, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private async Task ObserveAsync(ValueTask publish, string subject, string assignmentId)
     {
         try
         {
@@ -46,6 +121,7 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
         }
         catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
         {
+            tracker.Complete(assignmentId); // nothing will answer it
             LogPublishFailed(subject, e.Message);
         }
     }
@@ -60,13 +136,14 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
     /// correlation{trace_id?}, decision{provider_id, priority, expected_latency_ms, expected_cost,
     /// reason}, metadata{}}</c>, plus Beamline's <c>trace_id</c>, <c>policy_id</c> and <c>context</c>.
     /// </summary>
-    internal static void Write(Utf8JsonWriter writer, DecideRequest request, in RouteDecision decision)
+    internal static long Write(Utf8JsonWriter writer, DecideRequest request, in RouteDecision decision, string assignmentId)
     {
         var expectedLatencyMs = (long)Math.Round(decision.ExpectedLatencyMs);
         var expectedCost = Math.Round(decision.ExpectedCost, 9);
+        var deadlineMs = DeadlineMs(expectedLatencyMs);
         writer.WriteStartObject();
         writer.WriteString("version", "1");
-        writer.WriteString("assignment_id", Guid.NewGuid().ToString("D"));
+        writer.WriteString("assignment_id", assignmentId);
         writer.WriteString("request_id", request.RequestId);
         writer.WriteString("tenant_id", request.TenantId);
         if (request.TraceId is not null)
@@ -87,7 +164,7 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
 
         writer.WriteStartObject("options");
         writer.WriteNumber("priority", decision.Priority);
-        writer.WriteNumber("deadline_ms", DeadlineMs(expectedLatencyMs));
+        writer.WriteNumber("deadline_ms", deadlineMs);
         writer.WriteStartObject("retry");
         writer.WriteNumber("max_attempts", 2);
         writer.WriteNumber("backoff_ms", 200);
@@ -112,6 +189,7 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
         WriteMap(writer, "metadata", request.Metadata);
         WriteMap(writer, "context", request.Context);
         writer.WriteEndObject();
+        return deadlineMs;
     }
 
     /// <summary>

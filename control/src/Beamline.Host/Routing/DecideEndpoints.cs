@@ -22,6 +22,8 @@ namespace Beamline.Host.Routing;
 /// </summary>
 public static class DecideEndpoints
 {
+    // What an access log shows for a request whose client closed the connection first.
+    private const int StatusCodeClientClosedRequest = 499;
 
     /// <summary>Maps the decide and execute endpoints.</summary>
     public static IEndpointRouteBuilder MapDecideEndpoints(this IEndpointRouteBuilder endpoints)
@@ -70,8 +72,17 @@ public static class DecideEndpoints
             var (principal, body, refused) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
             using (body)
             {
-                status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
-                    .ProcessAsync(body!.Memory, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+                try
+                {
+                    status = principal is null ? refused : await services.GetRequiredService<ExecuteProcessor>()
+                        .ProcessAsync(body!.Memory, principal, writer, limit, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    // The client went away: nobody to answer and nothing failed (nginx's 499, for the logs).
+                    context.Response.StatusCode = StatusCodeClientClosedRequest;
+                    return;
+                }
             }
         }
         if (status == StatusCodes.Status401Unauthorized)

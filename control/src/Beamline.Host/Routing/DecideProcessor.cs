@@ -40,22 +40,60 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
             DecideCodec.WriteError(writer, refusal, request.RequestId, request.TraceId);
             return refusal.HttpStatus;
         }
-        using var lease = EnterQuota(principal, request);
+        if (request.PushAssignment && publisher.Refuse(request) is { } refusedPush)
+        {
+            DecideCodec.WriteError(writer, refusedPush, request.RequestId, request.TraceId);
+            return refusedPush.HttpStatus;
+        }
+        var lease = EnterQuota(principal, request);
         if (!lease.IsAdmitted)
         {
             return WriteQuotaExceeded(writer, lease.Refusal, request);
         }
+        // A published assignment keeps the slots (the tracker gives them back); anything else gives them back here.
+        var published = false;
+        try
+        {
+            return Decide(principal, request, lease, writer, out published);
+        }
+        finally
+        {
+            if (!published)
+            {
+                lease.Dispose();
+            }
+        }
+    }
 
+    private int Decide(TenantPrincipal? principal, DecideRequest request, QuotaLease lease, Utf8JsonWriter writer, out bool published)
+    {
+        published = false;
         var decision = routing.Decide(ToRouteRequest(principal, request));
         if (!decision.IsSuccess)
         {
             DecideCodec.WriteDecision(writer, decision, request.RequestId, request.TraceId);
             return Cp1ErrorCodes.HttpStatus(decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed);
         }
-        KeyValuePair<string, string>[] extra = request.PushAssignment
-            ? [new("instance_id", routing.InstanceId),
-               new("assignment", publisher.TryPublish(request, decision) ? AssignmentPublished : AssignmentNotConfigured)]
-            : [new("instance_id", routing.InstanceId)];
+        KeyValuePair<string, string>[] extra;
+        if (request.PushAssignment)
+        {
+            var outcome = publisher.TryPublish(request, decision, lease);
+            if (outcome == AssignmentPublisher.Outcome.TooLarge)
+            {
+                // Nothing was sent: the decision is not used, so its breaker trial slot goes back too.
+                routing.ReleaseTrial(request.TenantId, decision.PolicyId, decision.ProviderId!);
+                var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the assignment is larger than the NATS server's max_payload",
+                    request.Form == DecideRequestForm.Message ? "message.payload" : "task.payload", Cp1ErrorTypes.TooLarge);
+                DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
+                return error.HttpStatus;
+            }
+            published = outcome == AssignmentPublisher.Outcome.Published;
+            extra = [new("instance_id", routing.InstanceId), new("assignment", published ? AssignmentPublished : AssignmentNotConfigured)];
+        }
+        else
+        {
+            extra = [new("instance_id", routing.InstanceId)];
+        }
         DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
         decisions.Add(request, decision, extra);
         return 200;

@@ -102,17 +102,28 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
                 WriteOk(writer, request, decision.PolicyId, attempts);
                 return 200;
             }
-            if (outcome.Failure == FailureKinds.None || cancellationToken.IsCancellationRequested)
+            // Nobody is left to answer (the client went away) or the control plane is stopping:
+            // the caller's transport decides what that means; it is not a failed decision.
+            cancellationToken.ThrowIfCancellationRequested();
+            if (outcome.Failure == FailureKinds.None)
             {
-                WriteFailed(writer, request, decision.PolicyId, attempts,
-                    $"provider '{providerId}' failed in a way no fallback can help: {outcome.Message ?? outcome.ErrorCode}");
-                return Cp1ErrorCodes.HttpStatus(Cp1ErrorCodes.DecisionFailed);
+                if (outcome.HttpStatus is >= 400 and <= 499)
+                {
+                    // The provider refused the request itself (a 4xx other than 429): the caller's
+                    // problem, which no other provider would see differently.
+                    return WriteFailed(writer, request, decision.PolicyId, attempts, Cp1ErrorCodes.InvalidRequest,
+                        $"provider '{providerId}' refused the request: HTTP {outcome.HttpStatus}", outcome);
+                }
+                return WriteFailed(writer, request, decision.PolicyId, attempts, Cp1ErrorCodes.DecisionFailed,
+                    $"provider '{providerId}' failed in a way no fallback can help: {outcome.Message ?? outcome.ErrorCode}", outcome);
             }
             var next = routing.DecideFallback(route, ref cursor, providerId, outcome.Failure);
             if (!next.IsSuccess)
             {
-                WriteFailed(writer, request, decision.PolicyId, attempts, next.ErrorMessage ?? "all providers failed");
-                return Cp1ErrorCodes.HttpStatus(Cp1ErrorCodes.DecisionFailed);
+                // The plan is exhausted on a rate limit: the caller should come back later, as
+                // for the control plane's own quotas.
+                var code = (outcome.Failure & FailureKinds.RateLimited) != 0 ? Cp1ErrorCodes.QuotaExceeded : Cp1ErrorCodes.DecisionFailed;
+                return WriteFailed(writer, request, decision.PolicyId, attempts, code, next.ErrorMessage ?? "all providers failed", outcome);
             }
             decision = next;
         }
@@ -163,18 +174,32 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
         writer.WriteEndObject();
     }
 
-    /// <summary>The CP1 error <c>decision_failed</c> with every attempt in <c>details.attempts</c>.</summary>
-    private static void WriteFailed(Utf8JsonWriter writer, DecideRequest request, string? policyId, List<Attempt> attempts, string message)
+    /// <summary>
+    /// The CP1 error <paramref name="code"/> (<c>decision_failed</c>, <c>invalid_request</c> for a
+    /// provider's 4xx, <c>quota_exceeded</c> for its 429) with every attempt in <c>details.attempts</c>,
+    /// the last provider's <c>http_status</c> and, for <c>quota_exceeded</c>, its <c>Retry-After</c>
+    /// as <c>retry_after_seconds</c>. Returns the code's HTTP status.
+    /// </summary>
+    private static int WriteFailed(Utf8JsonWriter writer, DecideRequest request, string? policyId, List<Attempt> attempts, string code,
+        string message, in CallOutcome last)
     {
         writer.WriteStartObject();
         writer.WriteBoolean("ok", false);
         writer.WriteStartObject("error");
-        writer.WriteString("code", Cp1ErrorCodes.DecisionFailed);
+        writer.WriteString("code", code);
         writer.WriteString("message", message);
         writer.WriteStartObject("details");
         if (policyId is not null)
         {
             writer.WriteString("policy_id", policyId);
+        }
+        if (last.HttpStatus != 0)
+        {
+            writer.WriteNumber("http_status", last.HttpStatus);
+        }
+        if (code == Cp1ErrorCodes.QuotaExceeded && last.RetryAfterSeconds > 0)
+        {
+            writer.WriteNumber("retry_after_seconds", last.RetryAfterSeconds);
         }
         WriteAttempts(writer, attempts);
         writer.WriteEndObject();
@@ -182,6 +207,7 @@ internal sealed class ExecuteProcessor(RoutingService routing, DecideProcessor d
         WriteRoute(writer, policyId, null, attempts);
         WriteContext(writer, request);
         writer.WriteEndObject();
+        return Cp1ErrorCodes.HttpStatus(code);
     }
 
     private static void WriteRoute(Utf8JsonWriter writer, string? policyId, string? providerId, List<Attempt> attempts)

@@ -25,6 +25,7 @@ internal sealed partial class NatsDecideService(
     ExecuteProcessor executor,
     RoutingService routing,
     DecisionStore decisions,
+    AssignmentTracker assignments,
     IServiceProvider services,
     IOptions<HostOptions> hostOptions,
     IOptions<ShutdownOptions> shutdownOptions,
@@ -81,6 +82,7 @@ internal sealed partial class NatsDecideService(
         await SubscribeAsync(connection, DecideSubject, QueueGroup, OnDecide).ConfigureAwait(false);
         await SubscribeExecuteAsync(connection).ConfigureAwait(false);
         await SubscribeAsync(connection, GetDecisionSubject, QueueGroup, OnGetDecision).ConfigureAwait(false);
+        await SubscribeAssignmentResultsAsync(connection).ConfigureAwait(false);
         await SubscribeAsync(connection, BreakerStatesSubject, null, (body, request, reply) => Answer(body, request, reply, BreakerStates.Write, null)).ConfigureAwait(false);
         await SubscribeAsync(connection, ExtensionHealthSubject, null, (body, request, reply) => Answer(body, request, reply, ExtensionHealthView.Write, null)).ConfigureAwait(false);
         await SubscribeAsync(connection, DryRunSubject, null, (body, request, reply) => Answer(body, request, reply, null, DryRunView.Write)).ConfigureAwait(false);

@@ -20,7 +20,11 @@ namespace Beamline.Host.Routing;
 /// <param name="HttpStatus">The provider's HTTP status for HTTP providers; otherwise 0.</param>
 /// <param name="Output">The answer: the block's output, or the HTTP response body.</param>
 internal readonly record struct CallOutcome(bool Succeeded, FailureKinds Failure, string Status, string? ErrorCode, string? Message,
-    int HttpStatus, ReadOnlyMemory<byte> Output);
+    int HttpStatus, ReadOnlyMemory<byte> Output)
+{
+    /// <summary>The provider's <c>Retry-After</c> in seconds (HTTP providers answering 429 or 503); 0 when it gave none.</summary>
+    public int RetryAfterSeconds { get; init; }
+}
 
 /// <summary>
 /// Turns a chosen provider into the block that calls it, and the block's result into a
@@ -147,12 +151,18 @@ internal static class ProviderBlocks
     {
         int status;
         byte[] body;
+        var retryAfter = 0;
         try
         {
             using var document = JsonDocument.Parse(result.Output.Memory);
             var root = document.RootElement;
             status = root.GetProperty("status").GetInt32();
             body = root.TryGetProperty("body_base64", out var encoded) && encoded.ValueKind == JsonValueKind.String ? encoded.GetBytesFromBase64() : [];
+            if (root.TryGetProperty("headers", out var headers) && headers.ValueKind == JsonValueKind.Object
+                && headers.TryGetProperty("retry-after", out var header) && header.ValueKind == JsonValueKind.String)
+            {
+                retryAfter = RetryAfterSeconds(header.GetString()!);
+            }
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {
@@ -165,7 +175,24 @@ internal static class ProviderBlocks
         }
         var code = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http_{status}");
         var message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the provider answered HTTP {status}");
-        return new CallOutcome(false, FailureKindNames.FromHttpStatus(status), "error", code, message, status, body);
+        return new CallOutcome(false, FailureKindNames.FromHttpStatus(status), "error", code, message, status, body) { RetryAfterSeconds = retryAfter };
+    }
+
+    // Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3); a repeated header's values
+    // are joined with ", " by the executor: the first one counts. Unreadable or past: 0 (none).
+    internal static int RetryAfterSeconds(string value)
+    {
+        var first = value.Split(',', 2)[0].Trim();
+        if (int.TryParse(first, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+        {
+            return seconds;
+        }
+        if (DateTimeOffset.TryParseExact(value.Trim(), "r", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var date))
+        {
+            return (int)Math.Clamp(Math.Ceiling((date - DateTimeOffset.UtcNow).TotalSeconds), 0, int.MaxValue);
+        }
+        return 0;
     }
 
     private static ExecRequest NewRequest(ProviderDescriptor provider, DecideRequest request, string type, string pool, ByteString payload)

@@ -26,6 +26,9 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.IPolicyValidator, PolicyCompilerValidator>());
         services.TryAddSingleton<RoutingService>();
+        services.AddOptions<AssignmentOptions>().Bind(configuration.GetSection(AssignmentOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AssignmentOptions>, AssignmentOptionsValidator>());
+        services.TryAddSingleton<AssignmentTracker>();
         services.TryAddSingleton<AssignmentPublisher>();
         services.AddOptions<DecisionStoreOptions>().Bind(configuration.GetSection(DecisionStoreOptions.SectionName));
         services.TryAddSingleton<DecisionStore>();

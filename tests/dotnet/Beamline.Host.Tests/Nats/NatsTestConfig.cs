@@ -33,9 +33,15 @@ internal static class NatsTestConfig
                     {
                         ["id"] = "echo",
                         ["json"] = JsonNode.Parse("""{"version":"1.0","providers":[{"name":"echo_cpu","weight":100}]}"""),
+                    }, new JsonObject
+                    {
+                        ["id"] = "sleep",
+                        ["json"] = JsonNode.Parse("""{"version":"1.0","providers":[{"name":"sleep_cpu","weight":100}]}"""),
                     }),
                 }),
-                ["providers"] = new JsonArray(JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}""")),
+                ["providers"] = new JsonArray(
+                    JsonNode.Parse("""{"id":"echo_cpu","kind":"block","block_type":"echo","pool":"cpu"}"""),
+                    JsonNode.Parse("""{"id":"sleep_cpu","kind":"block","block_type":"debug.sleep","pool":"cpu","timeout_ms":60000}""")),
             },
         };
         if (nats is not null)

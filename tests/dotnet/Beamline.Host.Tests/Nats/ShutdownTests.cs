@@ -94,6 +94,35 @@ public sealed class ShutdownTests : IAsyncLifetime
         Assert.Equal(0, await controlPlane.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
     }
 
+    [Fact]
+    public async Task Sigterm_ExecuteOverNatsOutlastsTheShutdownTimeout_AnswersInternal()
+    {
+        var config = await NatsTestConfig.WriteAsync(shutdownSeconds: 2);
+        try
+        {
+            await using var controlPlane = await ControlPlaneProcess.StartAsync("--config", config, "--nats", _nats.Url);
+            await using var client = await NatsTestClient.ConnectAsync(_nats.Url);
+            var execute = client.RequestAsync("beamline.router.v1.execute", Encoding.UTF8.GetBytes($$"""
+                {"version":"1","tenant_id":"{{NatsTestConfig.Tenant}}","request_id":"stopping-1","policy_id":"sleep",
+                 "task":{"type":"chat","payload":30000} }
+                """), TimeSpan.FromSeconds(30));
+            await WaitForHeartbeatInFlightAsync(client, 1);
+
+            controlPlane.Process.Terminate();
+
+            var reply = await execute;
+            using var body = JsonDocument.Parse(reply.Data);
+            var error = body.RootElement.GetProperty("error");
+            Assert.Equal("internal", error.GetProperty("code").GetString());
+            Assert.Equal("the control plane stopped before the execute finished", error.GetProperty("message").GetString());
+            Assert.Equal(0, await controlPlane.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
     private async Task<(HttpStatusCode Status, JsonElement Body)> SleepBlockAsync(ControlPlaneProcess controlPlane, int ms)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(controlPlane.BaseAddress, "v1/blocks"))

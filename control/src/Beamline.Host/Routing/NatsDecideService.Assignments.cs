@@ -1,0 +1,27 @@
+using NATS.Client.Core;
+
+namespace Beamline.Host.Routing;
+
+// The results of pushed assignments: every control plane reads every result (no queue group) and
+// gives back the quota slots of the assignments it pushed itself (AssignmentTracker).
+internal sealed partial class NatsDecideService
+{
+    private async Task SubscribeAssignmentResultsAsync(INatsConnection connection)
+    {
+        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(AssignmentTracker.ResultSubject).ConfigureAwait(false);
+        lock (_subscriptions)
+        {
+            _subscriptions.Add(subscription);
+            _loops.Add(Task.Run(() => ReadResultsAsync(subscription)));
+        }
+    }
+
+    private async Task ReadResultsAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
+    {
+        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            using var body = msg.Data;
+            assignments.CompleteFromResult(body.Memory.Span);
+        }
+    }
+}
