@@ -160,21 +160,7 @@ function Invoke-BenchExecutors([string]$Url, [string]$Seconds, [string]$Inflight
 function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [hashtable]$Ref) {
     $dir = Join-Path $Root 'build/bench'
     New-Item -ItemType Directory -Force $dir | Out-Null
-    $config = Join-Path $dir 'decide-config.json'
-    @'
-{"Beamline":{"Grpc":{"Urls":""},"Tenancy":{"AdminKey":"bench-admin-key-0123456789","Pepper":"bench-pepper-0123456789abcdef",
- "tenants":[{"id":"tenant_bench","default_policy":"default",
-   "limits":{"requests_per_minute":1000000000,"max_concurrent_requests":1000000},
-   "policies":[{"id":"default","json":{"version":"1.0",
-     "providers":[{"name":"openai","weight":70},{"name":"anthropic","weight":30}],
-     "fallbacks":[{"when":{"status":["timeout","5xx"]},"retry":2,"to":"anthropic"},
-                  {"when":{"status":["rate_limited"]},"retry":1,"to":"local_llm"}],
-     "sticky":{"enabled":true,"session_key":"user_id","ttl":"10m"}}}]}],
- "providers":[
-   {"id":"openai","kind":"openai","model":"gpt-4o-mini","prices":{"input_per_mtok":0.15,"output_per_mtok":0.60}},
-   {"id":"anthropic","kind":"anthropic","model":"claude-3-5-haiku-latest","prices":{"input_per_mtok":0.80,"output_per_mtok":4.00}},
-   {"id":"local_llm","kind":"openai","model":"llama-3.1-8b-instruct","prices":{"input_per_mtok":0,"output_per_mtok":0}}]}}}
-'@ | Set-Content -NoNewline $config
+    $config = Join-Path $Root 'control/bench/decide-config.json'
     $httpPort = Get-FreePort
     $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--nats', $Url, '--urls', "http://127.0.0.1:$httpPort",
         '--data-dir', (Join-Path $dir 'data'), '--config', $config) `
@@ -182,9 +168,7 @@ function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [
     for ($i = 0; $i -lt 200; $i++) {
         try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $httpPort); $c.Dispose(); break } catch { Start-Sleep -Milliseconds 50 }
     }
-    $body = Join-Path $dir 'decide.json'
-    '{"version":"1","tenant_id":"tenant_bench","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123","task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},"policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},"context":{"user_id":"user_123","session_id":"session_456"}}' |
-        Set-Content -NoNewline $body
+    $body = Join-Path $Root 'control/bench/decide-request.json'
     Log "CP1 decide over NATS (C requester -> beamline serve), $Inflight in flight and 1 in flight"
     $decide = & (Join-Path $Root 'out/bin/beamline-nats-bench') --nats $Url --inflight $Inflight --seconds $Seconds `
         --subject beamline.router.v1.decide --body-file $body --expect '"ok":true'

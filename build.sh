@@ -196,36 +196,16 @@ bench_decide() {
   http_port="$(free_port)"
   # The example's demo tenant is capped at 600 requests per minute: the bench tenant has the
   # same policy and providers, and limits high enough that the quota gate runs but never refuses.
-  cat >"$dir/decide-config.json" <<'EOF'
-{"Beamline":{"Grpc":{"Urls":""},"Tenancy":{"AdminKey":"bench-admin-key-0123456789","Pepper":"bench-pepper-0123456789abcdef",
- "tenants":[{"id":"tenant_bench","default_policy":"default",
-   "limits":{"requests_per_minute":1000000000,"max_concurrent_requests":1000000},
-   "policies":[{"id":"default","json":{"version":"1.0",
-     "providers":[{"name":"openai","weight":70},{"name":"anthropic","weight":30}],
-     "fallbacks":[{"when":{"status":["timeout","5xx"]},"retry":2,"to":"anthropic"},
-                  {"when":{"status":["rate_limited"]},"retry":1,"to":"local_llm"}],
-     "sticky":{"enabled":true,"session_key":"user_id","ttl":"10m"}}}]}],
- "providers":[
-   {"id":"openai","kind":"openai","model":"gpt-4o-mini","prices":{"input_per_mtok":0.15,"output_per_mtok":0.60}},
-   {"id":"anthropic","kind":"anthropic","model":"claude-3-5-haiku-latest","prices":{"input_per_mtok":0.80,"output_per_mtok":4.00}},
-   {"id":"local_llm","kind":"openai","model":"llama-3.1-8b-instruct","prices":{"input_per_mtok":0,"output_per_mtok":0}}]}}}
-EOF
   "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --data-dir "$dir/data" \
-    --config "$dir/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
+    --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
   wait_port "$http_port"
-  cat >"$dir/decide.json" <<'EOF'
-{"version":"1","tenant_id":"tenant_bench","request_id":"7f3c2a9e-4b1d-4c55-9a8e-2f0c1d3b5a71","trace_id":"trace_abc123",
- "task":{"type":"chat","payload":{"text":"Summarise the attached incident report.","role":"user"}},
- "policy_id":"default","constraints":{"max_cost":0.02,"max_latency_ms":1500},"metadata":{"source":"gateway"},
- "context":{"user_id":"user_123","session_id":"session_456"}}
-EOF
   log "CP1 decide over NATS (C requester -> beamline serve), $inflight in flight and 1 in flight"
   local decide decide1
   decide="$("$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight "$inflight" --seconds "$seconds" \
-    --subject beamline.router.v1.decide --body-file "$dir/decide.json" --expect '"ok":true')"
+    --subject beamline.router.v1.decide --body-file "$ROOT/control/bench/decide-request.json" --expect '"ok":true')"
   echo "$decide"
   decide1="$("$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight 1 --seconds "$seconds" \
-    --subject beamline.router.v1.decide --body-file "$dir/decide.json" --expect '"ok":true')"
+    --subject beamline.router.v1.decide --body-file "$ROOT/control/bench/decide-request.json" --expect '"ok":true')"
   echo "$decide1"
   awk -v a="$(field req_per_s "$decide")" -v b="$RAW_RPS" 'BEGIN { printf "ratio decide/(1) = %.2f (target >= 0.50)\n", a / b }'
   awk -v a="$(field req_per_s "$decide")" -v b="$BEST_RPS" 'BEGIN { printf "ratio decide/best_echo = %.2f\n", a / b }'
