@@ -31,7 +31,10 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     /// Starts <c>beamline serve --urls ... --data-dir ... args</c> and waits until it accepts
     /// connections. Each process gets its own fresh tenancy data directory, deleted on dispose.
     /// </summary>
-    public static async Task<ControlPlaneProcess> StartAsync(params string[] args)
+    public static Task<ControlPlaneProcess> StartAsync(params string[] args) => StartAsync(null, args);
+
+    /// <summary>As <see cref="StartAsync(string[])"/>, with these environment variables set for the process.</summary>
+    public static async Task<ControlPlaneProcess> StartAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var port = FreePort.Next();
         var dataDirectory = Directory.CreateTempSubdirectory("beamline-data-").FullName;
@@ -39,7 +42,7 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
         var grpcPort = FreePort.Next();
         var process = ChildProcess.Start(RepoPaths.Program("beamline"),
             ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
-             "--grpc-urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}"), "--data-dir", dataDirectory, .. args]);
+             "--grpc-urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}"), "--data-dir", dataDirectory, .. args], environment);
         try
         {
             await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);

@@ -21,7 +21,12 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// Starts a worker and waits for its ready line. Tests get the diagnostic executors
     /// (<c>debug.sleep</c>): they stand in for slow work.
     /// </summary>
-    public static async Task<WorkerProcess> StartAsync(string natsUrl, string workerId, IEnumerable<string>? pools = null, params string[] extraArgs)
+    public static Task<WorkerProcess> StartAsync(string natsUrl, string workerId, IEnumerable<string>? pools = null, params string[] extraArgs)
+        => StartAsync(null, natsUrl, workerId, pools, extraArgs);
+
+    /// <summary>As the other overload, with these environment variables set for the worker.</summary>
+    public static async Task<WorkerProcess> StartAsync(IReadOnlyDictionary<string, string>? environment, string natsUrl, string workerId,
+        IEnumerable<string>? pools = null, params string[] extraArgs)
     {
         var args = new List<string> { "--nats", natsUrl, "--worker-id", workerId, "--heartbeat-ms", "500", "--enable-diagnostics" };
         foreach (var pool in pools ?? ["cpu=2"])
@@ -30,7 +35,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             args.Add(pool);
         }
         args.AddRange(extraArgs);
-        var process = ChildProcess.Start(RepoPaths.Program("beamline-worker"), args);
+        var process = ChildProcess.Start(RepoPaths.Program("beamline-worker"), args, environment);
         try
         {
             await process.WaitForLineAsync("beamline-worker ready", TimeSpan.FromSeconds(15)).ConfigureAwait(false);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Beamline.Interop.Exec;
 using Beamline.Worker.V2;
 using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -22,15 +23,38 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
 
     /// <summary>Creates the runtime, registers the built-in executors, loads the configured plugins and starts the pools' threads.</summary>
     public InProcessBlockDispatcher(IOptions<DispatchOptions> options, ILogger<InProcessBlockDispatcher> logger)
+        : this(options, logger, [])
+    {
+    }
+
+    /// <summary>
+    /// As the other constructor, with the credentials of <paramref name="credentialSources"/> added
+    /// to the executor configuration (<see cref="IExecutorCredentialSource"/>): blocks name them
+    /// (<c>credential_ref</c>) instead of carrying secrets.
+    /// </summary>
+    [ActivatorUtilitiesConstructor]
+    public InProcessBlockDispatcher(IOptions<DispatchOptions> options, ILogger<InProcessBlockDispatcher> logger,
+        IEnumerable<IExecutorCredentialSource> credentialSources)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(credentialSources);
         _logger = logger;
         _options = options.Value;
         var inProcess = _options.InProcess;
         string? executorConfig = inProcess.ExecutorConfigFile is { Length: > 0 } configFile
             ? File.ReadAllText(configFile)
             : null;
+        var credentials = new List<ExecutorCredential>();
+        foreach (var source in credentialSources)
+        {
+            credentials.AddRange(source.GetCredentials());
+        }
+        executorConfig = ExecutorConfigJson.WithCredentials(executorConfig, credentials);
+        if (credentials.Count > 0)
+        {
+            LogCredentials(credentials.Count);
+        }
         _runtime = ExecRuntime.Create(configJson: WithFsRoot(executorConfig, inProcess.FsRoot));
         _pools = new PoolThreads(inProcess.Pools, inProcess.QueueLimit);
         if (inProcess.PluginDirectory is { Length: > 0 } dir)
@@ -270,4 +294,7 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
 
     [LoggerMessage(4, LogLevel.Warning, "Plugin directory '{Directory}' does not exist; no plugins loaded.")]
     private partial void LogPluginDirectoryMissing(string directory);
+
+    [LoggerMessage(6, LogLevel.Information, "The in-process http.request executor was given {Count} credential(s) by name (their secrets stay in the environment).")]
+    private partial void LogCredentials(int count);
 }

@@ -71,6 +71,14 @@ public static class BlockEndpoints
             return;
         }
 
+        if (Routing.ProviderBlocks.RefuseClientCredential(request.Type, request.Payload.Span, out var malformed) is { } credentialRefusal)
+        {
+            await (malformed
+                ? WriteErrorAsync(context, StatusCodes.Status400BadRequest, Cp1Error.InvalidRequest, credentialRefusal, "payload")
+                : WriteErrorAsync(context, StatusCodes.Status403Forbidden, "denied", credentialRefusal, "payload")).ConfigureAwait(false);
+            return;
+        }
+
         if (principal is not null && !string.Equals(principal.TenantId, request.TenantId, StringComparison.Ordinal))
         {
             await WriteErrorAsync(context, StatusCodes.Status403Forbidden, "denied",

@@ -7,7 +7,7 @@ namespace Beamline.Host.Routing;
 
 /// <summary>
 /// The Anthropic Messages API call of an <c>anthropic</c> provider: <c>POST {base_url}/messages</c>
-/// with <c>x-api-key</c> and <c>anthropic-version</c>, and a body built from the request's payload
+/// with <c>anthropic-version</c> and the credential the entry names (sent as <c>x-api-key</c>), and a body built from the request's payload
 /// the way <see cref="ProviderBlocks.ChatCompletionBody"/> builds an OpenAI one. Differences the
 /// API imposes: <c>max_tokens</c> is required, and system prompts go in the top-level
 /// <c>system</c> field, not in <c>messages</c>.
@@ -26,15 +26,14 @@ internal static class AnthropicMessages
     /// <summary>The URL of the messages endpoint under <paramref name="baseUrl"/>.</summary>
     public static string Url(string baseUrl) => baseUrl.TrimEnd('/') + "/messages";
 
-    /// <summary>The headers of the call (the API key from the entry's environment variable, when set).</summary>
-    public static void WriteHeaders(Utf8JsonWriter writer, ProviderDescriptor provider)
+    /// <summary>The header the API key goes in; the executing side adds it from the credential the block names.</summary>
+    public const string ApiKeyHeader = "x-api-key";
+
+    /// <summary>The headers of the call but the API key (see <see cref="ApiKeyHeader"/>).</summary>
+    public static void WriteHeaders(Utf8JsonWriter writer)
     {
         writer.WriteString("Content-Type", "application/json");
         writer.WriteString("anthropic-version", ApiVersion);
-        if (provider.ApiKeyVariable is { } variable && Environment.GetEnvironmentVariable(variable) is { Length: > 0 } apiKey)
-        {
-            writer.WriteString("x-api-key", apiKey);
-        }
     }
 
     /// <summary>

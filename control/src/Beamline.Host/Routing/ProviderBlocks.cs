@@ -63,6 +63,11 @@ internal static class ProviderBlocks
         switch (provider.Kind)
         {
             case ProviderKind.Block when provider.BlockType is { Length: > 0 } blockType:
+                reason = RefuseClientCredential(blockType, request.Payload.Span, out _);
+                if (reason is not null)
+                {
+                    return null;
+                }
                 return NewRequest(provider, request, blockType, provider.Pool, ByteString.CopyFrom(request.Payload.Span));
             case ProviderKind.Block:
                 reason = $"provider '{provider.Id}' of kind block has no block_type";
@@ -111,6 +116,41 @@ internal static class ProviderBlocks
         }
         var allowed = provider.Models.IsDefaultOrEmpty ? provider.Model : string.Join(", ", provider.Models);
         return $"model '{name}' is not offered by provider '{provider.Id}' (allowed: {allowed}); leave model out to use '{provider.DefaultModel}'";
+    }
+
+    /// <summary>
+    /// Why a client's own <paramref name="blockType"/> block (<c>POST /v1/blocks</c>, a <c>block</c>
+    /// provider passing the request's payload) must not run, or null: an <c>http.request</c>
+    /// payload naming a credential (<c>credential_ref</c>) would spend the operator's provider keys
+    /// outside routing, its quotas and its model limits. A payload that cannot be read here is
+    /// refused too (<paramref name="malformed"/> set): what this reader and the executor's
+    /// disagree on must not get through.
+    /// </summary>
+    public static string? RefuseClientCredential(string blockType, ReadOnlySpan<byte> payload, out bool malformed)
+    {
+        ArgumentNullException.ThrowIfNull(blockType);
+        malformed = false;
+        if (!string.Equals(blockType, HttpBlockType, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = int.MaxValue });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals(CredentialRefMember))
+                {
+                    return $"an {HttpBlockType} block from a client may not name a credential ('{CredentialRefMember}'): credentials are for the providers routing calls";
+                }
+            }
+        }
+        catch (JsonException e)
+        {
+            malformed = true;
+            return $"the {HttpBlockType} payload is not valid JSON: {e.Message}";
+        }
+        return null;
     }
 
     /// <summary>Interprets the result of the block <see cref="Build"/> made for <paramref name="provider"/>.</summary>
@@ -226,11 +266,8 @@ internal static class ProviderBlocks
             writer.WriteString("method", "POST");
             writer.WriteStartObject("headers");
             writer.WriteString("Content-Type", "application/json");
-            if (provider.ApiKeyVariable is { } variable && Environment.GetEnvironmentVariable(variable) is { Length: > 0 } apiKey)
-            {
-                writer.WriteString("Authorization", "Bearer " + apiKey);
-            }
             writer.WriteEndObject();
+            WriteCredentialRef(writer, provider);
             writer.WriteString("body", ChatCompletionBody(provider, request));
             writer.WriteEndObject();
         }
@@ -247,13 +284,30 @@ internal static class ProviderBlocks
             writer.WriteString("url", AnthropicMessages.Url(provider.Endpoint ?? AnthropicMessages.BaseUrl));
             writer.WriteString("method", "POST");
             writer.WriteStartObject("headers");
-            AnthropicMessages.WriteHeaders(writer, provider);
+            AnthropicMessages.WriteHeaders(writer);
             writer.WriteEndObject();
+            WriteCredentialRef(writer, provider);
             writer.WriteString("body", AnthropicMessages.Body(provider, request));
             writer.WriteEndObject();
         }
         return ByteString.CopyFrom(buffer.WrittenSpan);
     }
+
+    /// <summary>
+    /// Names the provider's credential (<see cref="ProviderDescriptor.CredentialName"/>): the
+    /// executing side adds the secret from its own configuration, so that no API key is ever in a
+    /// block payload (over NATS, in logs, in stored decisions).
+    /// </summary>
+    private static void WriteCredentialRef(Utf8JsonWriter writer, ProviderDescriptor provider)
+    {
+        if (provider.CredentialName is { } credential)
+        {
+            writer.WriteString(CredentialRefMember, credential);
+        }
+    }
+
+    /// <summary>The <c>http.request</c> payload member naming a credential.</summary>
+    public const string CredentialRefMember = "credential_ref";
 
     /// <summary>
     /// The chat-completions body. A JSON object payload with <c>messages</c> is sent as it is (with

@@ -9,7 +9,7 @@ namespace Beamline.Host.Routing;
 /// <c>id</c>, <c>kind</c>, <c>model</c>, <c>models</c> (the models a request may ask for), <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
 /// (US dollars per million tokens), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
 /// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>,
-/// <c>timeout_ms</c>, <c>api_key_env</c>;
+/// <c>timeout_ms</c>, <c>api_key_env</c>, <c>credential_ref</c>;
 /// other members are ignored (they belong to the executors).
 /// </summary>
 internal static class ProviderJson
@@ -45,6 +45,9 @@ internal static class ProviderJson
                 ? timeout <= uint.MaxValue ? (uint)timeout : throw new FormatException("timeout_ms: must be at most 4294967295")
                 : 0,
             ApiKeyVariable = String(root, "api_key_env"),
+            CredentialRef = String(root, "credential_ref") is { } credential
+                ? credential.Length > 0 ? credential : throw new FormatException("credential_ref: must not be empty")
+                : null,
         };
     }
 

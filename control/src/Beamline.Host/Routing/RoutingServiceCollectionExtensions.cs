@@ -36,6 +36,8 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton<NatsProviderClient>();
         services.TryAddSingleton<ExecuteProcessor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsDecideService>());
+        // The embedded runtime resolves the credentials provider blocks name (no key in a payload).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Dispatch.InProcess.IExecutorCredentialSource, ProviderCredentials>());
         return services;
     }
 }

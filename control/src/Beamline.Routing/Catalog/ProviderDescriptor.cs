@@ -87,10 +87,22 @@ public sealed record ProviderDescriptor
     public uint TimeoutMs { get; init; }
 
     /// <summary>
-    /// The environment variable holding the API key sent as <c>Authorization: Bearer</c> to an HTTP
-    /// provider, or null to send none.
+    /// The environment variable holding the API key of an HTTP provider (<c>api_key_env</c>), or
+    /// null. The control plane never reads it into a block: the block names the credential
+    /// (<see cref="CredentialName"/>) and the executing side resolves it; the embedded runtime gets a
+    /// credential reading this variable (<c>Authorization: Bearer</c>, or <c>x-api-key</c> for
+    /// Anthropic).
     /// </summary>
     public string? ApiKeyVariable { get; init; }
+
+    /// <summary>The credential name an HTTP provider's blocks give (<c>credential_ref</c>), or null for the default.</summary>
+    public string? CredentialRef { get; init; }
+
+    /// <summary>
+    /// The credential an HTTP provider's blocks name (<c>credential_ref</c>): <see cref="CredentialRef"/>,
+    /// else the provider id when <see cref="ApiKeyVariable"/> is set, else null (calls without credentials).
+    /// </summary>
+    public string? CredentialName => CredentialRef ?? (ApiKeyVariable is not null ? Id : null);
 
     /// <summary>Price per 1,000 input tokens.</summary>
     public double InputPricePer1K { get; init; }

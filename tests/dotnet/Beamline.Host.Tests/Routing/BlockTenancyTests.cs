@@ -14,11 +14,14 @@ public sealed class BlockTenancyTests(DecideHostsFixture hosts) : IClassFixture<
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string tenant, string? key)
+    private Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string tenant, string? key)
+        => PostBlockAsync($$$"""{"type":"echo","tenant_id":"{{{tenant}}}","payload":{"hello":"world"}}""", key);
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostBlockAsync(string block, string? key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(hosts.Demo.BaseAddress, "v1/blocks"))
         {
-            Content = new StringContent($$$"""{"type":"echo","tenant_id":"{{{tenant}}}","payload":{"hello":"world"}}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(block, Encoding.UTF8, "application/json"),
         };
         if (key is not null)
         {
@@ -51,5 +54,18 @@ public sealed class BlockTenancyTests(DecideHostsFixture hosts) : IClassFixture<
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.Equal("denied", body.GetProperty("error").GetProperty("code").GetString());
         Assert.Equal("tenant_id", body.GetProperty("error").GetProperty("details").GetProperty("field").GetString());
+    }
+
+    // Hardening item 9: provider calls name credentials the executing side holds. A tenant's own
+    // http.request block naming one would spend the operator's keys outside routing and its quotas.
+    [Theory]
+    [InlineData("""{"url":"http://127.0.0.1:9/","credential_ref":"openai"}""")]
+    [InlineData("""{"url":"http://127.0.0.1:9/","credential\u005fref":"openai"}""")]
+    public async Task PostBlock_HttpRequestNamingACredential_Answers403(string payload)
+    {
+        var (status, body) = await PostBlockAsync($$$"""{"type":"http.request","tenant_id":"tenant_abc123","payload":{{{payload}}}}""", DemoKey);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("denied", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("credential_ref", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 }

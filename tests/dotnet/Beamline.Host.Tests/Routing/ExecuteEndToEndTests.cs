@@ -87,6 +87,8 @@ public sealed class ExecuteEndToEndTests(ExecuteHostFixture host) : IClassFixtur
         var sent = JsonNode.Parse(host.Upstream.LastBody)!;
         Assert.Equal("test-model", sent["model"]!.GetValue<string>());
         Assert.Equal("hello", sent["messages"]![0]!["content"]!.GetValue<string>());
+        // Hardening item 9: the block named the credential; the embedded runtime added the key.
+        Assert.Equal("Bearer " + ExecuteHostFixture.OpenAIKey, host.Upstream.LastHeaders["authorization"]);
     }
 
     [Fact]
@@ -100,6 +102,8 @@ public sealed class ExecuteEndToEndTests(ExecuteHostFixture host) : IClassFixtur
         Assert.Equal(["claude:weighted:error:http_503", "claude:retry:ok:"], Attempts(body));
         Assert.Equal("/v1/messages", host.AnthropicUpstream.LastPath);
         Assert.Equal("2023-06-01", host.AnthropicUpstream.LastHeaders["anthropic-version"]);
+        Assert.Equal(ExecuteHostFixture.AnthropicKey, host.AnthropicUpstream.LastHeaders["x-api-key"]);
+        Assert.False(host.AnthropicUpstream.LastHeaders.ContainsKey("authorization"));
         var sent = JsonNode.Parse(host.AnthropicUpstream.LastBody)!;
         Assert.Equal("claude-test", sent["model"]!.GetValue<string>());
         Assert.Equal(1024, sent["max_tokens"]!.GetValue<int>());
@@ -164,6 +168,10 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
     internal const string Tenant = "tenant_exec";
     internal const string Key = "bl_exec_Q2s9dF0vYHk3mWcN8pLr5tXa1bZe7uJi4oKg6hVy2wE";
     internal const string AdminKey = "test-admin-key-0123456789";
+    internal const string OpenAIKey = "sk-openai-test-3c1f0a";
+    internal const string AnthropicKey = "sk-ant-test-7d2e9b";
+    private const string OpenAIKeyVariable = "BEAMLINE_TEST_EXEC_OPENAI_KEY";
+    private const string AnthropicKeyVariable = "BEAMLINE_TEST_EXEC_ANTHROPIC_KEY";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-execute-{Guid.NewGuid():N}.json");
     private readonly string _executorConfigFile = Path.Combine(Path.GetTempPath(), $"beamline-executors-{Guid.NewGuid():N}.json");
@@ -180,7 +188,8 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
     {
         await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true},"debug":{"enabled":true}}""");
         await File.WriteAllTextAsync(_configFile, Config());
-        Process = await ControlPlaneProcess.StartAsync("--config", _configFile);
+        Process = await ControlPlaneProcess.StartAsync(
+            new Dictionary<string, string> { [OpenAIKeyVariable] = OpenAIKey, [AnthropicKeyVariable] = AnthropicKey }, "--config", _configFile);
     }
 
     public async Task DisposeAsync()
@@ -236,6 +245,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         ["kind"] = "openai_compatible",
                         ["model"] = "test-model",
                         ["base_url"] = Upstream.BaseUrl,
+                        ["api_key_env"] = OpenAIKeyVariable,
                     },
                     new JsonObject
                     {
@@ -243,6 +253,7 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
                         ["kind"] = "anthropic",
                         ["model"] = "claude-test",
                         ["base_url"] = AnthropicUpstream.BaseUrl,
+                        ["api_key_env"] = AnthropicKeyVariable,
                     },
                     new JsonObject
                     {

@@ -123,6 +123,85 @@ public sealed class ProviderPayloadTests
         Assert.Equal("test", body["metadata"]!["source"]!.GetValue<string>());
     }
 
+    // Hardening item 9: the API key travelled in the http.request payload (over NATS to workers).
+    [Theory]
+    [InlineData(ProviderKind.OpenAI, "authorization")]
+    [InlineData(ProviderKind.OpenAICompatible, "authorization")]
+    [InlineData(ProviderKind.Anthropic, "x-api-key")]
+    public void Build_HttpProviderWithApiKeyEnv_NamesTheCredentialAndCarriesNoKey(ProviderKind kind, string keyHeader)
+    {
+        var variable = $"BEAMLINE_TEST_KEY_{Guid.NewGuid():N}";
+        const string Secret = "sk-payload-test-0a1b2c3d";
+        Environment.SetEnvironmentVariable(variable, Secret);
+        try
+        {
+            var provider = new ProviderDescriptor { Id = "prov", Kind = kind, Model = "m", Endpoint = "https://llm.example.com/v1", ApiKeyVariable = variable };
+
+            var block = ProviderBlocks.Build(provider, Request("""{"text":"hi"}"""), out var reason);
+
+            Assert.NotNull(block);
+            Assert.Null(reason);
+            Assert.True(Google.Protobuf.MessageExtensions.ToByteArray(block).AsSpan().IndexOf(Encoding.UTF8.GetBytes(Secret)) < 0);
+            var payload = JsonNode.Parse(block.Payload.ToStringUtf8())!;
+            Assert.Equal("prov", payload["credential_ref"]!.GetValue<string>());
+            Assert.DoesNotContain(payload["headers"]!.AsObject(), h => string.Equals(h.Key, keyHeader, StringComparison.OrdinalIgnoreCase));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public void Build_CredentialRefOrNone_IsWhatTheEntrySays()
+    {
+        var named = new ProviderDescriptor { Id = "prov", Kind = ProviderKind.OpenAI, CredentialRef = "shared-openai" };
+        var keyless = new ProviderDescriptor { Id = "local", Kind = ProviderKind.OpenAICompatible, Endpoint = "http://10.0.0.5:8000/v1" };
+
+        var namedPayload = JsonNode.Parse(ProviderBlocks.Build(named, Request("""{"text":"hi"}"""), out _)!.Payload.ToStringUtf8())!;
+        var keylessPayload = JsonNode.Parse(ProviderBlocks.Build(keyless, Request("""{"text":"hi"}"""), out _)!.Payload.ToStringUtf8())!;
+
+        Assert.Equal("shared-openai", namedPayload["credential_ref"]!.GetValue<string>());
+        Assert.Null(keylessPayload["credential_ref"]);
+    }
+
+    [Fact]
+    public void ProviderCredentials_For_GivesHeaderPrefixVariableAndTheBaseUrlsHost()
+    {
+        var openai = ProviderCredentials.For(new ProviderDescriptor { Id = "openai", Kind = ProviderKind.OpenAI, ApiKeyVariable = "OPENAI_API_KEY" })!;
+        var claude = ProviderCredentials.For(new ProviderDescriptor
+        {
+            Id = "claude", Kind = ProviderKind.Anthropic, ApiKeyVariable = "ANTHROPIC_API_KEY", Endpoint = "http://127.0.0.1:8089/v1", CredentialRef = "anthropic-team",
+        })!;
+
+        Assert.Equal(("openai", "Authorization", "Bearer ", "OPENAI_API_KEY"), (openai.Name, openai.Header, openai.Prefix, openai.ValueEnvironmentVariable));
+        Assert.Equal("api.openai.com", Assert.Single(openai.Hosts));
+        Assert.Equal(("anthropic-team", "x-api-key", "", "ANTHROPIC_API_KEY"), (claude.Name, claude.Header, claude.Prefix, claude.ValueEnvironmentVariable));
+        Assert.Equal("127.0.0.1:8089", Assert.Single(claude.Hosts));
+        Assert.Null(ProviderCredentials.For(new ProviderDescriptor { Id = "local", Kind = ProviderKind.OpenAICompatible, Endpoint = "http://x/v1" }));
+        Assert.Null(ProviderCredentials.For(new ProviderDescriptor { Id = "b", Kind = ProviderKind.Block, BlockType = "echo", ApiKeyVariable = "X" }));
+    }
+
+    [Theory]
+    [InlineData("http.request", """{"url":"https://x","credential_ref":"openai"}""", true)]
+    [InlineData("http.request", """{"url":"https://x","credential\u005fref":"openai"}""", true)]
+    [InlineData("http.request", """{"url":"https://x","body":"{\"credential_ref\":1}","headers":{"credential_ref":"a"}}""", false)]
+    [InlineData("http.request", """{"url":"https://x"} trailing""", true)]
+    [InlineData("echo", """{"credential_ref":"openai"}""", false)]
+    public void RefuseClientCredential_HttpRequestNamingOne_IsRefused(string type, string payload, bool refused)
+        => Assert.Equal(refused, ProviderBlocks.RefuseClientCredential(type, Encoding.UTF8.GetBytes(payload), out _) is not null);
+
+    [Fact]
+    public void Build_BlockProviderOfHttpRequest_RefusesAPayloadNamingACredential()
+    {
+        var provider = new ProviderDescriptor { Id = "raw", Kind = ProviderKind.Block, BlockType = "http.request", Pool = "io" };
+
+        var block = ProviderBlocks.Build(provider, Request("""{"url":"https://x","credential_ref":"openai"}"""), out var reason);
+
+        Assert.Null(block);
+        Assert.Contains("credential_ref", reason, StringComparison.Ordinal);
+    }
+
     private static DecideRequest Request(string payload) => new()
     {
         TenantId = "t1",

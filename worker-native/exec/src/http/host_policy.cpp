@@ -179,18 +179,25 @@ host_policy host_policy::from_config(const nlohmann::json& http_config, std::str
         fallback != http_config.end() && fallback->is_array())
       list = &*fallback;
   }
-  if (list != nullptr) {
-    for (const auto& item : *list) {
-      if (!item.is_string())
-        continue;
-      if (auto e = parse_entry(item.get_ref<const std::string&>()))
-        policy.entries_.push_back(std::move(*e));
-    }
-  }
+  if (list != nullptr)
+    policy = from_list(*list);
   if (const auto p = http_config.find("allow_private"); p != http_config.end() && p->is_boolean())
     policy.allow_private_ = p->get<bool>();
   if (const auto l = http_config.find("allow_loopback"); l != http_config.end() && l->is_boolean())
     policy.allow_loopback_ = l->get<bool>();
+  return policy;
+}
+
+host_policy host_policy::from_list(const nlohmann::json& list) {
+  host_policy policy;
+  if (!list.is_array())
+    return policy;
+  for (const auto& item : list) {
+    if (!item.is_string())
+      continue;
+    if (auto e = parse_entry(item.get_ref<const std::string&>()))
+      policy.entries_.push_back(std::move(*e));
+  }
   return policy;
 }
 

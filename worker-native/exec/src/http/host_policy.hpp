@@ -54,6 +54,10 @@ public:
   [[nodiscard]] static host_policy from_config(const nlohmann::json& http_config,
                                                std::string_view tenant);
 
+  /// A policy of the entries of `list` (a JSON array of strings, same syntax), without
+  /// allow_private or allow_loopback: for matching hosts against a list ("credentials".hosts).
+  [[nodiscard]] static host_policy from_list(const nlohmann::json& list);
+
   /// Whether a URL's host (lower case, without brackets) and port may be requested. On refusal
   /// `why` says so in words.
   [[nodiscard]] bool allows_host(std::string_view host, uint16_t port, std::string& why) const;

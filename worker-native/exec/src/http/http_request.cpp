@@ -6,6 +6,7 @@
 #include "builtins/registry.hpp"
 #include "config.hpp"
 #include "detail/base64.hpp"
+#include "http/credentials.hpp"
 #include "http/curl_handle.hpp"
 #include "http/host_policy.hpp"
 
@@ -111,6 +112,8 @@ struct request {
   std::optional<uint64_t> timeout_ms;
   std::optional<uint64_t> max_response_bytes;
   bool follow_redirects = true;
+  /// The name of a credential of the config to add (docs/executors.md, "Credentials").
+  std::optional<std::string> credential_ref;
 };
 
 /// Decodes the payload; returns the problem in words, or an empty string.
@@ -170,6 +173,11 @@ std::string parse_request(const uint8_t* payload, uint64_t len, request& out) {
   out.max_response_bytes = positive(doc, "max_response_bytes", bad);
   if (bad)
     return "'max_response_bytes' must be a positive integer";
+  if (const auto c = doc.find("credential_ref"); c != doc.end() && !c->is_null()) {
+    if (!c->is_string() || c->get_ref<const std::string&>().empty())
+      return "'credential_ref' must be a non-empty string";
+    out.credential_ref = c->get<std::string>();
+  }
   if (const auto f = doc.find("follow_redirects"); f != doc.end() && !f->is_null()) {
     if (!f->is_boolean())
       return "'follow_redirects' must be a boolean";
@@ -466,6 +474,25 @@ bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint
   const std::string_view tenant{info->tenant_id, static_cast<size_t>(info->tenant_id_len)};
   const host_policy policy = host_policy::from_config(config, tenant);
 
+  // The secret is resolved here, on the executing side, and only ever goes into the request's
+  // header list: never into the output, an error message or a log.
+  std::optional<credential> cred;
+  if (req.credential_ref) {
+    cred.emplace();
+    if (auto problem = resolve_credential(config, *req.credential_ref, tenant, *cred); !problem.empty())
+      return fail(api, BL_ERR_PERMISSION_DENIED, problem);
+    if (refused_header(cred->header_lower))
+      return fail(api, BL_ERR_PERMISSION_DENIED,
+                  "credential '" + *req.credential_ref + "' is misconfigured: header '" + cred->header
+                    + "' may not be set");
+    for (const auto& [name, value] : req.headers)
+      if (name == cred->header_lower)
+        return fail(api, BL_ERR_INVALID_INPUT,
+                    "header '" + cred->header + "' is set by credential '" + *req.credential_ref
+                      + "' and may not be given too");
+  }
+  bool send_credential = cred.has_value();
+
   const uint64_t config_timeout = config_limit(config, "timeout_ms", default_timeout_ms);
   const uint64_t timeout_ms = std::min(req.timeout_ms.value_or(config_timeout), config_timeout);
   const uint64_t config_max_bytes = config_limit(config, "max_response_bytes", default_max_response_bytes);
@@ -510,6 +537,7 @@ bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint
     // Credentials do not follow a redirect to another origin.
     const std::string this_origin = tgt.scheme + "://" + tgt.host + ":" + std::to_string(tgt.port);
     if (!origin.empty() && origin != this_origin) {
+      send_credential = false;
       req.headers.erase(std::remove_if(req.headers.begin(), req.headers.end(),
                                        [](const auto& hd) {
                                          return hd.first == "authorization" || hd.first == "cookie"
@@ -518,6 +546,10 @@ bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint
                         req.headers.end());
     }
     origin = this_origin;
+    if (send_credential && cred->hosts && !cred->hosts->allows_host(tgt.host, tgt.port, why))
+      return fail(api, BL_ERR_PERMISSION_DENIED,
+                  "credential '" + *req.credential_ref + "' may not be sent to '" + tgt.host + ":"
+                    + std::to_string(tgt.port) + "' (not in its 'hosts')");
 
     const auto now = steady_clock::now();
     if (now >= until)
@@ -542,6 +574,8 @@ bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint
       has_content_type = has_content_type || name == "content-type";
       ok = ok && add_header(value.empty() ? name + ";" : name + ": " + value);
     }
+    if (send_credential)
+      ok = ok && add_header(cred->header + ": " + cred->value);
     if (!has_expect)
       ok = ok && add_header("Expect:"); // no 100-continue round trip
     if (req.body && !has_content_type)
