@@ -30,7 +30,6 @@ using beamline::worker::exec_client;
 using beamline::worker::nats_connection;
 using beamline::worker::pool;
 using beamline::worker::request_handler;
-using beamline::worker::runner_kind;
 
 std::string encode(const std::string& type, const std::string& payload) {
   v2::ExecRequest req;
@@ -61,7 +60,7 @@ struct worker_under_test {
         exec("w-test"),
         handler(exec, "w-test"),
         sys(quiet(cfg)),
-        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", size, queue_limit, runner_kind::detached)) {
+        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", size, queue_limit)) {
     cpu->subscribe();
     EXPECT_EQ(nats.flush(5000), NATS_OK);  // the SUB has reached the server
   }

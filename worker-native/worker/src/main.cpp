@@ -140,18 +140,11 @@ int run(const worker_options& opts, const sigset_t& signals) {
   nats_connection nats{connect_to};
 
   caf::actor_system_config cfg;
-  // Only the cpu pool's runners are scheduled actors (see pool.hpp): the scheduler gets one
-  // thread per runner, so a runner never waits for a thread and no thread idles for nothing.
-  const auto kind_of = [](const pool_spec& spec) {
-    return spec.name == "cpu" ? runner_kind::scheduled : runner_kind::detached;
-  };
+  // Every pool runner is a detached actor with its own thread (see pool.hpp), so no block runs on
+  // CAF's scheduler: one thread is enough for the actor system's own actors.
   std::vector<pool_spec> specs = opts.pools;
   specs.push_back({"gpu", gpu_slots.capacity()});
-  uint32_t scheduled_runners = 0;
-  for (const auto& spec : specs)
-    if (kind_of(spec) == runner_kind::scheduled)
-      scheduled_runners += spec.size;
-  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, scheduled_runners)));
+  cfg.set("scheduler.max-threads", size_t{1});
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
@@ -159,7 +152,6 @@ int run(const worker_options& opts, const sigset_t& signals) {
   std::vector<std::unique_ptr<pool>> pools;
   for (const auto& spec : specs)
     pools.push_back(std::make_unique<pool>(sys, nats, handler, spec.name, spec.size, opts.queue_limit,
-                                           kind_of(spec),
                                            spec.name == "gpu" ? &gpu_slots : nullptr));
   for (auto& p : pools)
     p->subscribe();

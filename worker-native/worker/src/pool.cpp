@@ -83,8 +83,7 @@ void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept
 }
 
 /// Runs blocks one at a time: when woken, everything in the queue, then it lists itself idle.
-/// A scheduled runner keeps its scheduler thread while the queue has work; the scheduler has a
-/// thread per runner of that pool and no other actors, so nothing waits for it meanwhile.
+/// Spawned detached: it keeps its own thread while the queue has work, so nothing waits for it.
 caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t index) {
   return {
     [=](wake_atom) {
@@ -100,15 +99,13 @@ caf::behavior runner(caf::event_based_actor*, pool::runner_context ctx, uint32_t
 } // namespace
 
 pool::pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
-           std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind,
-           device_slots* slots)
+           std::string name, uint32_t size, uint32_t queue_limit, device_slots* slots)
   : sys_(sys), name_(std::move(name)), size_(size), nats_(nats), handler_(handler),
     admission_(size, queue_limit), queue_(size), slots_(slots) {
   const runner_context ctx{&nats_, &handler_, &admission_, &queue_, slots_};
   runners_.reserve(size);
   for (uint32_t i = 0; i < size; ++i)
-    runners_.push_back(kind == runner_kind::scheduled ? sys.spawn(runner, ctx, i)
-                                                      : sys.spawn<caf::detached>(runner, ctx, i));
+    runners_.push_back(sys.spawn<caf::detached>(runner, ctx, i));
 }
 
 pool::~pool() {

@@ -9,10 +9,13 @@
 // message per block. At most `size` blocks run (one per runner), and a slow block never holds
 // up others behind it (see run_queue.hpp).
 //
-// Runners of a CPU-bound pool are scheduled actors on CAF's scheduler, which main() sizes to
-// that pool, so they never compete with other actors for its threads. Runners of every other
-// pool (io, gpu, custom ones, whose executors may block) are detached actors, a thread each,
-// so that a blocking executor never holds a scheduler thread.
+// Every runner is a detached actor, a thread of its own that sleeps until it is woken, so a
+// woken runner starts at once and a blocking executor (I/O, sleeps, devices, plugins) never holds
+// a thread that another runner needs. Scheduled actors would not give that: CAF 0.17 puts an
+// actor woken from outside its scheduler (here, the NATS callback) on the next scheduler thread
+// in turn, and when that thread is running a long block the runner waits there until an idle
+// thread steals it, which an idle thread tries only every 10 ms (work-stealing's relaxed
+// polling). See "Runners: detached or scheduled" in docs/benchmarks.md for the figures.
 
 #include "gpu/device_slots.hpp"
 #include "nats_connection.hpp"
@@ -47,21 +50,12 @@ struct block_job {
 
 } // namespace detail
 
-/// How a pool's runners are spawned.
-enum class runner_kind : uint8_t {
-  /// On CAF's scheduler threads: for executors that only compute.
-  scheduled,
-  /// A thread each: for executors that may block (I/O, sleeps, devices, plugins).
-  detached,
-};
-
 class pool {
 public:
   /// `slots`, when given (the gpu pool), leases a device slot to every block it runs; its
   /// capacity must equal `size`. A pool of size 0 never subscribes and refuses every block.
   pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
-       std::string name, uint32_t size, uint32_t queue_limit, runner_kind kind,
-       device_slots* slots = nullptr);
+       std::string name, uint32_t size, uint32_t queue_limit, device_slots* slots = nullptr);
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
   /// Shuts down and waits for the runners to end: they work on this pool's members.

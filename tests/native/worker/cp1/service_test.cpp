@@ -28,7 +28,6 @@ using beamline::worker::exec_client;
 using beamline::worker::nats_connection;
 using beamline::worker::pool;
 using beamline::worker::request_handler;
-using beamline::worker::runner_kind;
 namespace cp1 = beamline::worker::cp1;
 using json = nlohmann::json;
 
@@ -38,7 +37,7 @@ struct cp1_worker {
         exec("w-test"),
         handler(exec, "w-test"),
         sys(quiet()),
-        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", 1, 16, runner_kind::detached)) {
+        cpu(std::make_unique<pool>(sys, nats, handler, "cpu", 1, 16)) {
     service.emplace(nats, "w-test", std::vector<pool*>{cpu.get()}, cp1::service_settings{});
     service->subscribe();
     EXPECT_EQ(nats.flush(5000), NATS_OK);
