@@ -33,6 +33,9 @@ public static class ExecErrorCodes
     /// <summary>A bug or an unexpected failure.</summary>
     public const string InternalError = "internal_error";
 
+    /// <summary>The block ran, but its result is larger than the transport carries (NATS max_payload).</summary>
+    public const string ResultTooLarge = "result_too_large";
+
     /// <summary>The HTTP status for a failed block's error code.</summary>
     public static int HttpStatusFor(string errorCode) => errorCode switch
     {
@@ -41,6 +44,7 @@ public static class ExecErrorCodes
         "not_found" => 404,
         ResourceUnavailable or NoResponders => 503,
         DeadlineExceeded => 504,
+        ResultTooLarge => 502,
         Cancelled => 499,
         _ => 500,
     };
