@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Text;
 using Beamline.Dispatch;
 using Beamline.Host.Blocks;
+using Beamline.Host.State;
 using Beamline.Worker.V2;
 using Google.Protobuf;
 using Microsoft.Extensions.Configuration;
@@ -73,7 +74,17 @@ internal static class ExecCommand
                 return 2;
             }
 
-            await using var services = DispatchServices.Build(CommonOptions.Overrides(parse.GetValue(nats)), parse.GetValue(config)?.FullName);
+            ServiceProvider built;
+            try
+            {
+                built = DispatchServices.Build(CommonOptions.Overrides(parse.GetValue(nats)), parse.GetValue(config)?.FullName);
+            }
+            catch (StateDirectoryException e)
+            {
+                await Console.Error.WriteLineAsync($"beamline exec: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+            await using var services = built;
             if (!await DispatchServices.ConnectAsync(services, "beamline exec").ConfigureAwait(false))
             {
                 return 1;
@@ -92,6 +103,7 @@ internal static class ExecCommand
 /// <summary>Dispatch without the web host, for commands that run blocks directly.</summary>
 internal static class DispatchServices
 {
+    /// <exception cref="StateDirectoryException">The data directory or sandbox root may not be used.</exception>
     public static ServiceProvider Build(IReadOnlyDictionary<string, string?> overrides, string? configFile)
     {
         // The same sources as the web host: environment (Beamline__Nats__Url), file, then flags.
@@ -101,6 +113,10 @@ internal static class DispatchServices
             configuration.AddJsonFile(configFile, optional: false);
         }
         configuration.AddInMemoryCollection(overrides);
+        // The same state as `beamline serve`: in-process fs/sql blocks use its sandboxes (checked
+        // and created 0700), never an executor default under /tmp.
+        var state = StateDirectories.Prepare(configuration.Build());
+        configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Beamline:InProcess:FsRoot"] = state.FsRoot });
         var services = new ServiceCollection();
         // stdout carries the result JSON; logs go to stderr.
         services.AddLogging(logging => logging

@@ -6,9 +6,11 @@ namespace Beamline.Host.Tests.Cli;
 /// <summary><c>beamline exec</c> as a user runs it.</summary>
 public sealed class ExecCommandTests
 {
-    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
+    private static Task<(int ExitCode, string Output)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        await using var process = ChildProcess.Start(RepoPaths.Program("beamline"), ["exec", .. args]);
+        await using var process = ChildProcess.Start(RepoPaths.Program("beamline"), ["exec", .. args], environment);
         var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         return (code, process.Output);
     }
@@ -27,6 +29,26 @@ public sealed class ExecCommandTests
         var result = ResultLine(output).GetProperty("result");
         Assert.Equal("aGVsbG8=", result.GetProperty("output").GetString());
         Assert.Equal("in-process", result.GetProperty("worker_id").GetString());
+    }
+
+    [Fact]
+    public async Task Exec_FsWriteInProcess_LandsInThePerUserSandboxAsForServe()
+    {
+        var home = Directory.CreateTempSubdirectory("beamline-xdg-").FullName;
+        try
+        {
+            var (code, output) = await RunAsync(new Dictionary<string, string> { ["XDG_DATA_HOME"] = home },
+                "--type", "fs.write", "--pool", "io", "--tenant", "tenant-x", "--payload", """{"path":"note.txt","data":"hi"}""");
+
+            Assert.True(code == 0, output);
+            var written = Directory.EnumerateFiles(Path.Combine(home, "beamline", "sandbox"), "note.txt", SearchOption.AllDirectories).ToList();
+            Assert.Single(written);
+            Assert.Equal("hi", await File.ReadAllTextAsync(written[0]));
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
     }
 
     [Fact]
