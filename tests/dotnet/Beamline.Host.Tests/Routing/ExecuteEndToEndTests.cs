@@ -270,20 +270,12 @@ public sealed class ExecuteHostFixture : IAsyncLifetime
 /// <summary>A loopback OpenAI-compatible endpoint that answers 503 to its first request and 200 after.</summary>
 public sealed class FlakyUpstream : IDisposable
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _loop;
+    private readonly LoopbackHttpServer _server;
     private int _requests;
 
-    public FlakyUpstream()
-    {
-        var port = FreePort.Next();
-        BaseUrl = $"http://127.0.0.1:{port}/v1";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _loop = Task.Run(ServeAsync);
-    }
+    public FlakyUpstream() => _server = new LoopbackHttpServer(AnswerAsync);
 
-    public string BaseUrl { get; }
+    public string BaseUrl => _server.BaseUrl + "/v1";
 
     public string LastBody { get; private set; } = "";
 
@@ -291,48 +283,25 @@ public sealed class FlakyUpstream : IDisposable
 
     public IReadOnlyDictionary<string, string> LastHeaders { get; private set; } = new Dictionary<string, string>();
 
-    public void Dispose()
-    {
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // The listener was closed under the loop.
-        }
-    }
+    public void Dispose() => _server.Dispose();
 
-    private async Task ServeAsync()
+    private async Task AnswerAsync(HttpListenerContext context)
     {
-        while (_listener.IsListening)
+        LastPath = context.Request.Url!.AbsolutePath;
+        LastHeaders = context.Request.Headers.AllKeys.Where(k => k is not null)
+            .ToDictionary(k => k!.ToLowerInvariant(), k => context.Request.Headers[k]!, StringComparer.Ordinal);
+        using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            LastPath = context.Request.Url!.AbsolutePath;
-            LastHeaders = context.Request.Headers.AllKeys.Where(k => k is not null)
-                .ToDictionary(k => k!.ToLowerInvariant(), k => context.Request.Headers[k]!, StringComparer.Ordinal);
-            using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
-            {
-                LastBody = await reader.ReadToEndAsync();
-            }
-            var first = Interlocked.Increment(ref _requests) == 1;
-            var reply = first
-                ? """{"error":{"message":"overloaded"}}"""
-                : """{"id":"chatcmpl-test","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}""";
-            context.Response.StatusCode = first ? 503 : 200;
-            context.Response.ContentType = "application/json";
-            var bytes = Encoding.UTF8.GetBytes(reply);
-            await context.Response.OutputStream.WriteAsync(bytes);
-            context.Response.Close();
+            LastBody = await reader.ReadToEndAsync();
         }
+        var first = Interlocked.Increment(ref _requests) == 1;
+        var reply = first
+            ? """{"error":{"message":"overloaded"}}"""
+            : """{"id":"chatcmpl-test","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}""";
+        context.Response.StatusCode = first ? 503 : 200;
+        context.Response.ContentType = "application/json";
+        var bytes = Encoding.UTF8.GetBytes(reply);
+        await context.Response.OutputStream.WriteAsync(bytes);
+        context.Response.Close();
     }
 }

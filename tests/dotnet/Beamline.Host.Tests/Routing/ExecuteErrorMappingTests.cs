@@ -154,53 +154,17 @@ public sealed class ExecuteErrorMappingFixture : IAsyncLifetime
 /// </summary>
 public sealed class RefusingUpstream : IDisposable
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _loop;
+    private readonly LoopbackHttpServer _server;
     private readonly TaskCompletionSource _slowRequest = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public RefusingUpstream()
-    {
-        var port = FreePort.Next();
-        BaseUrl = $"http://127.0.0.1:{port}/v1";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _loop = Task.Run(ServeAsync);
-    }
+    public RefusingUpstream() => _server = new LoopbackHttpServer(AnswerAsync, concurrent: true);
 
-    public string BaseUrl { get; }
+    public string BaseUrl => _server.BaseUrl + "/v1";
 
     /// <summary>Completes when a request reached the slow route.</summary>
     public Task SlowRequestArrived => _slowRequest.Task;
 
-    public void Dispose()
-    {
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // The listener was closed under the loop.
-        }
-    }
-
-    private async Task ServeAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            _ = Task.Run(() => AnswerAsync(context));
-        }
-    }
+    public void Dispose() => _server.Dispose();
 
     private async Task AnswerAsync(HttpListenerContext context)
     {
