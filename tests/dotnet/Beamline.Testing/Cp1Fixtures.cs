@@ -1,10 +1,13 @@
 namespace Beamline.Testing;
 
-/// <summary>The shared CP1 fixtures (<c>../shared/fixtures/beamline-cp1/</c> beside the repository).</summary>
+/// <summary>
+/// The CP1 fixtures, copied into the repository (tests/dotnet/fixtures/beamline-cp1, SOURCE.md there)
+/// so that a clone needs nothing beside it.
+/// </summary>
 public static class Cp1Fixtures
 {
     /// <summary>The fixtures folder.</summary>
-    public static string Root => Path.GetFullPath(Path.Combine(RepoPaths.Root, "..", "shared", "fixtures", "beamline-cp1"));
+    public static string Root => Path.Combine(RepoPaths.Root, "tests", "dotnet", "fixtures", "beamline-cp1");
 
     /// <summary>The policies folder.</summary>
     public static string Policies => Path.Combine(Root, "policies");

@@ -28,6 +28,6 @@ internal static partial class ConfiguredKeys
     }
 
     [LoggerMessage(1, LogLevel.Information, "API key {KeyPrefix}... of tenant '{TenantId}' from the configuration file (the secret is in the file).  Try: "
-        + "curl -s {Url}/api/v1/routes/decide -H \"Authorization: Bearer <that key>\" -d @../shared/fixtures/beamline-cp1/requests/decide_request_task_form.json")]
+        + "curl -s {Url}/api/v1/routes/decide -H \"Authorization: Bearer <that key>\" -d @control/src/Beamline.Cli/examples/decide-request.json")]
     private static partial void LogKey(ILogger logger, string tenantId, string keyPrefix, string url);
 }

@@ -14,7 +14,7 @@ public sealed class TenancyDefinitionsReaderTests : IDisposable
 
     public static string ExamplePath => Path.Combine(RepoPaths.Root, "control", "src", "Beamline.Cli", "examples", "beamline.example.json");
 
-    public static string FixturePolicy(string name) => Path.GetFullPath(Path.Combine(RepoPaths.Root, "..", "shared", "fixtures", "beamline-cp1", "policies", name));
+    public static string FixturePolicy(string name) => Path.Combine(Cp1Fixtures.Policies, name);
 
     public void Dispose() => _temp.Dispose();
 
