@@ -16,6 +16,10 @@ namespace Beamline.Host.Routing;
 internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher, QuotaGate quotas, ITenantDirectory directory,
     DecisionStore decisions)
 {
+    // The reply metadata of a decide without a push: the same for every decide of this process,
+    // so it is built once (the decision store keeps a reference to it).
+    private readonly KeyValuePair<string, string>[] _instanceOnly = [new("instance_id", routing.InstanceId)];
+
     /// <summary>Metadata <c>assignment</c> when the ExecAssignment was published.</summary>
     public const string AssignmentPublished = "published";
 
@@ -92,7 +96,7 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
         }
         else
         {
-            extra = [new("instance_id", routing.InstanceId)];
+            extra = _instanceOnly;
         }
         DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
         decisions.Add(request, decision, extra);
