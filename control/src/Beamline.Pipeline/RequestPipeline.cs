@@ -1,0 +1,6 @@
+namespace Beamline.Pipeline;
+
+/// <summary>The request pipeline (being written).</summary>
+public sealed class RequestPipeline
+{
+}
