@@ -68,6 +68,12 @@ public sealed record Cp1Error(string Code, string Message, string? Field = null,
     /// </summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>
+    /// More of <c>details</c>: the properties of this object are written after <c>field</c>,
+    /// <c>type</c> and <c>retry_after_seconds</c> (for example which validator blocked and why).
+    /// </summary>
+    public System.Text.Json.JsonElement? Details { get; init; }
+
     /// <summary>The HTTP status of <see cref="Code"/>.</summary>
     public int HttpStatus => Cp1ErrorCodes.HttpStatus(Code);
 }

@@ -139,6 +139,13 @@ public static class DecideCodec
         {
             writer.WriteNumber(Names.RetryAfterSeconds, retryAfter);
         }
+        if (error.Details is { ValueKind: JsonValueKind.Object } details)
+        {
+            foreach (var property in details.EnumerateObject())
+            {
+                property.WriteTo(writer);
+            }
+        }
         writer.WriteEndObject();
         writer.WriteEndObject();
         WriteContext(writer, requestId, traceId);
