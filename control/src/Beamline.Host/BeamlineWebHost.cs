@@ -67,8 +67,9 @@ public static class BeamlineWebHost
 
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
-        builder.Services.AddBeamlineDecide(builder.Configuration);
+        // The activity bus first: the pipeline takes it as its sink (otherwise a sink that drops all).
         builder.Services.AddBeamlineActivity(builder.Configuration);
+        builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");

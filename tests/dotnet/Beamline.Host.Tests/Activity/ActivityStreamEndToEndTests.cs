@@ -54,6 +54,51 @@ public sealed class ActivityStreamEndToEndTests : IAsyncLifetime
         Assert.Equal(": ping", await reader.ReadLineAsync(cancel.Token));
     }
 
+    // Issue 10: the stream shows what real requests do, as they run, to a client reading it over HTTP.
+    [Fact]
+    public async Task Stream_WhileDecidesRun_ShowsEachRequestsStagesInOrder()
+    {
+        using var cancel = new CancellationTokenSource(Wait);
+        using var response = await OpenAsync("admin/v1/activity/stream?tenant_id=tenant_a", AdminKey, cancel.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel.Token));
+        Assert.Equal(": connected", await reader.ReadLineAsync(cancel.Token));
+
+        var requestIds = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var requestId = $"activity-{i}-{Guid.NewGuid():N}";
+            requestIds.Add(requestId);
+            using var decide = new HttpRequestMessage(HttpMethod.Post, new Uri(_controlPlane.BaseAddress, "api/v1/routes/decide"))
+            {
+                Content = new StringContent($$$"""{"version":"1","tenant_id":"tenant_a","request_id":"{{{requestId}}}","task":{"type":"chat","payload":{"text":"hi"}}}""",
+                    System.Text.Encoding.UTF8, "application/json"),
+            };
+            decide.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TenantKey);
+            using var answer = await _http.SendAsync(decide, cancel.Token);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        var seen = new Dictionary<string, List<string>>();
+        while (requestIds.Any(id => !seen.TryGetValue(id, out var kinds) || !kinds.Contains("final")))
+        {
+            var line = await reader.ReadLineAsync(cancel.Token);
+            Assert.NotNull(line);
+            if (!line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var data = JsonNode.Parse(line["data: ".Length..])!;
+            Assert.Equal("tenant_a", data["tenant_id"]!.GetValue<string>());
+            var id = data["request_id"]!.GetValue<string>();
+            if (!seen.TryGetValue(id, out var list))
+            {
+                seen[id] = list = [];
+            }
+            list.Add(data["kind"]!.GetValue<string>());
+        }
+        Assert.All(requestIds, id => Assert.Equal(["received", "decision", "final"], seen[id]));
+    }
+
     [Fact]
     public async Task Stream_ClientLeavesAndComesBack_EachStreamIsItsOwn()
     {
