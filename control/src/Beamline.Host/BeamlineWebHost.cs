@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Blocks;
+using Beamline.Host.Extensions;
 using Beamline.Host.Health;
 using Beamline.Host.Http;
 using Beamline.Host.Routing;
@@ -67,6 +68,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
+        builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
@@ -79,6 +81,7 @@ public static class BeamlineWebHost
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         app.MapRouterAdminEndpoints();
+        app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
