@@ -274,10 +274,11 @@ public sealed class ExtensionRegistryTests : IDisposable
         WriteEntry("base.json", """{"id":"base","type":"pre"}""");
         var registry = Create(watch: false);
         using var stop = new CancellationTokenSource();
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reader = Task.Run(() =>
         {
             var reads = 0;
-            while (!stop.IsCancellationRequested)
+            do
             {
                 var entries = registry.Entries;
                 Assert.True(entries.Count >= 1);
@@ -287,9 +288,12 @@ public sealed class ExtensionRegistryTests : IDisposable
                     Assert.True(string.CompareOrdinal(entries[i - 1].Id, entries[i].Id) < 0);
                 }
                 reads++;
+                reading.TrySetResult();
             }
+            while (!stop.IsCancellationRequested);
             return reads;
         });
+        await reading.Task.WaitAsync(Wait);
 
         for (var i = 0; i < 50; i++)
         {
