@@ -162,9 +162,21 @@ function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [
     New-Item -ItemType Directory -Force $dir | Out-Null
     $config = Join-Path $Root 'control/bench/decide-config.json'
     $httpPort = Get-FreePort
-    $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--nats', $Url, '--urls', "http://127.0.0.1:$httpPort",
-        '--data-dir', (Join-Path $dir 'data'), '--config', $config) `
-        -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
+    # The extension-hop policies call NATS.Net echo services (control/bench/extensions/).
+    $env:Beamline__Extensions__Directory = Join-Path $Root 'control/bench/extensions'
+    try {
+        $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--nats', $Url, '--urls', "http://127.0.0.1:$httpPort",
+            '--data-dir', (Join-Path $dir 'data'), '--config', $config) `
+            -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
+    }
+    finally { Remove-Item Env:Beamline__Extensions__Directory }
+    $responder = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('bench', 'responder', '--nats', $Url, '--subject',
+        'beamline.ext.pre.bench_pre.v1', 'beamline.ext.validate.bench_validate_1.v1', 'beamline.ext.validate.bench_validate_2.v1',
+        'beamline.ext.validate.bench_validate_3.v1') -RedirectStandardOutput (Join-Path $dir 'responder.log') -PassThru
+    for ($i = 0; $i -lt 100; $i++) {
+        if ((Test-Path (Join-Path $dir 'responder.log')) -and (Select-String -Quiet 'responder ready' (Join-Path $dir 'responder.log'))) { break }
+        Start-Sleep -Milliseconds 100
+    }
     for ($i = 0; $i -lt 200; $i++) {
         try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $httpPort); $c.Dispose(); break } catch { Start-Sleep -Milliseconds 50 }
     }
@@ -187,7 +199,23 @@ function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [
     $bestDecideP50 = [Math]::Min((Get-Field $decide1 'p50_us'), (Get-Field $netDecide1 'p50_us'))
     Write-Host ('ratio decide/best_echo = {0:F2}' -f ($bestDecide / $Ref.BestRps))
     Write-Host ('p50 1 in flight decide/best_echo = {0:F2} (target <= 1.5)' -f ($bestDecideP50 / $Ref.BestP50))
-    return $serve
+    # One pre and one validator (2 hops), and one pre with three concurrent validators (still 2 hops).
+    foreach ($policy in 'ext_pre_validator', 'ext_pre_3validators') {
+        $extBody = Join-Path $dir "decide-$policy.json"
+        (Get-Content -Raw $body).Replace('"policy_id":"default"', "`"policy_id`":`"$policy`"") | Set-Content -NoNewline $extBody
+        Log "CP1 decide over NATS with extensions ($policy), 1 and $Inflight in flight"
+        $out1 = & (Join-Path $Root 'out/bin/beamline') bench request --nats $Url --inflight 1 --seconds $Seconds `
+            --subject beamline.router.v1.decide --body-file $extBody --expect '"ok":true' --name "decide_$policy"
+        Write-Host $out1
+        $out = & (Join-Path $Root 'out/bin/beamline') bench request --nats $Url --inflight $Inflight --seconds $Seconds `
+            --subject beamline.router.v1.decide --body-file $extBody --expect '"ok":true' --name "decide_$policy"
+        Write-Host $out
+        $perHop1 = ((Get-Field $out1 'p50_us') - (Get-Field $netDecide1 'p50_us')) / 2
+        $perHop = ((Get-Field $out 'p50_us') - (Get-Field $netDecide 'p50_us')) / 2
+        Write-Host ('extension hop {0}: added p50 per hop (1 in flight) = {1:F0} us = {2:F2} best-echo round trips (target <= 1.2)' -f $policy, $perHop1, ($perHop1 / $Ref.BestP50))
+        Write-Host ('extension hop {0}: added p50 per hop ({1} in flight) = {2:F0} us' -f $policy, $Inflight, $perHop)
+    }
+    return @($serve, $responder)
 }
 
 function Get-Field([string]$Line, [string]$Name) { [double]([regex]::Match($Line, " $Name=([0-9.]+)").Groups[1].Value) }

@@ -196,9 +196,15 @@ bench_decide() {
   http_port="$(free_port)"
   # The example's demo tenant is capped at 600 requests per minute: the bench tenant has the
   # same policy and providers, and limits high enough that the quota gate runs but never refuses.
-  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --data-dir "$dir/data" \
+  # The extension-hop policies call NATS.Net echo services (control/bench/extensions/).
+  Beamline__Extensions__Directory="$ROOT/control/bench/extensions" \
+    "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --data-dir "$dir/data" \
     --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
+  "$ROOT/out/bin/beamline" bench responder --nats "$url" --subject beamline.ext.pre.bench_pre.v1 \
+    beamline.ext.validate.bench_validate_1.v1 beamline.ext.validate.bench_validate_2.v1 beamline.ext.validate.bench_validate_3.v1 \
+    >"$dir/responder.log" 2>&1 & BENCH_PIDS+=($!)
   wait_port "$http_port"
+  for _ in $(seq 1 100); do grep -q "responder ready" "$dir/responder.log" && break; sleep 0.1; done
   log "CP1 decide over NATS (C requester -> beamline serve), $inflight in flight and 1 in flight"
   local decide decide1
   decide="$("$ROOT/out/bin/beamline-nats-bench" --nats "$url" --inflight "$inflight" --seconds "$seconds" \
@@ -221,6 +227,27 @@ bench_decide() {
     'BEGIN { printf "ratio decide/best_echo = %.2f\n", (a > c ? a : c) / b }'
   awk -v a="$(field p50_us "$decide1")" -v c="$(field p50_us "$net_decide1")" -v b="$BEST_P50" \
     'BEGIN { printf "p50 1 in flight decide/best_echo = %.2f (target <= 1.5)\n", (a < c ? a : c) / b }'
+  bench_extension_hops "$url" "$seconds" "$inflight" "$(field p50_us "$net_decide1")" "$(field p50_us "$net_decide")"
+}
+
+# Decide with one pre and one validator (2 hops), and with one pre and three validators run
+# concurrently (still 2 hops): the added latency per hop against the best echo round trip.
+bench_extension_hops() {
+  local url="$1" seconds="$2" inflight="$3" base1="$4" base="$5" dir="$ROOT/build/bench" policy out1 out
+  for policy in ext_pre_validator ext_pre_3validators; do
+    sed "s/\"policy_id\":\"default\"/\"policy_id\":\"$policy\"/" "$ROOT/control/bench/decide-request.json" >"$dir/decide-$policy.json"
+    log "CP1 decide over NATS with extensions ($policy), 1 and $inflight in flight"
+    out1="$("$ROOT/out/bin/beamline" bench request --nats "$url" --inflight 1 --seconds "$seconds" \
+      --subject beamline.router.v1.decide --body-file "$dir/decide-$policy.json" --expect '"ok":true' --name "decide_$policy")"
+    echo "$out1"
+    out="$("$ROOT/out/bin/beamline" bench request --nats "$url" --inflight "$inflight" --seconds "$seconds" \
+      --subject beamline.router.v1.decide --body-file "$dir/decide-$policy.json" --expect '"ok":true' --name "decide_$policy")"
+    echo "$out"
+    awk -v e="$(field p50_us "$out1")" -v d="$base1" -v b="$BEST_P50" \
+      'BEGIN { printf "extension hop %s: added p50 per hop (1 in flight) = %.0f us = %.2f best-echo round trips (target <= 1.2)\n", "'"$policy"'", (e - d) / 2, (e - d) / 2 / b }'
+    awk -v e="$(field p50_us "$out")" -v d="$base" -v b="$BEST_P50" \
+      'BEGIN { printf "extension hop %s: added p50 per hop (%d in flight) = %.0f us\n", "'"$policy"'", '"$inflight"', (e - d) / 2 }'
+  done
 }
 
 # The processes a bench starts; global so that the EXIT trap still sees them after cmd_bench returns
