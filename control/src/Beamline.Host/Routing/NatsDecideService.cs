@@ -22,6 +22,7 @@ namespace Beamline.Host.Routing;
 /// </summary>
 internal sealed partial class NatsDecideService(
     DecideProcessor processor,
+    Beamline.Pipeline.Extensions.ExtensionRunner extensions,
     ExecuteProcessor executor,
     RoutingService routing,
     DecisionStore decisions,
@@ -84,7 +85,7 @@ internal sealed partial class NatsDecideService(
         await SubscribeAsync(connection, GetDecisionSubject, QueueGroup, OnGetDecision).ConfigureAwait(false);
         await SubscribeAssignmentResultsAsync(connection).ConfigureAwait(false);
         await SubscribeAsync(connection, BreakerStatesSubject, null, (body, request, reply) => Answer(body, request, reply, BreakerStates.Write, null)).ConfigureAwait(false);
-        await SubscribeAsync(connection, ExtensionHealthSubject, null, (body, request, reply) => Answer(body, request, reply, ExtensionHealthView.Write, null)).ConfigureAwait(false);
+        await SubscribeAsync(connection, ExtensionHealthSubject, null, (body, request, reply) => Answer(body, request, reply, (writer, routing, tenant) => ExtensionHealthView.Write(writer, routing, extensions, tenant), null)).ConfigureAwait(false);
         await SubscribeAsync(connection, DryRunSubject, null, (body, request, reply) => Answer(body, request, reply, null, DryRunView.Write)).ConfigureAwait(false);
         await SubscribeAsync(connection, ComplexitySubject, null, (body, request, reply) => Answer(body, request, reply, null, PipelineComplexityView.Write)).ConfigureAwait(false);
         await SubscribeAsync(connection, ProviderStatsSubject, null, (body, request, reply) => Answer(body, request, reply, ProviderStatsView.Write, null)).ConfigureAwait(false);

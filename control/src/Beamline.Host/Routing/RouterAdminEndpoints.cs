@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
+using Beamline.Pipeline.Extensions;
 using RequestBody = Beamline.Host.Http.RequestBody;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -35,7 +36,8 @@ public static class RouterAdminEndpoints
 
     private static Task BreakerStatesAsync(HttpContext context) => TenantViewAsync(context, BreakerStates.Write);
 
-    private static Task ExtensionHealthAsync(HttpContext context) => TenantViewAsync(context, ExtensionHealthView.Write);
+    private static Task ExtensionHealthAsync(HttpContext context) => TenantViewAsync(context,
+        (writer, routing, tenant) => ExtensionHealthView.Write(writer, routing, context.RequestServices.GetRequiredService<ExtensionRunner>(), tenant));
 
     private static Task ProviderStatsAsync(HttpContext context) => TenantViewAsync(context, ProviderStatsView.Write);
 
