@@ -59,9 +59,31 @@ public static class PiiScanner
     public static int Scan<TSink>(ReadOnlySpan<char> text, int start, int stop, PiiTypes types, ref TSink sink)
         where TSink : IPiiSink, allows ref struct
     {
+        // Every entity has an '@' within its first 65 characters (email) or a digit or ':' within
+        // its first 5 (the others): positions farther than that from the next one are skipped
+        // without looking at them. The next of each is searched again only once it is passed.
+        int nextAt = -1;
+        int nextTrigger = -1;
         int i = start;
         while (i < stop)
         {
+            if (nextAt < i)
+            {
+                nextAt = NextIndex(text, i, (types & PiiTypes.Email) != 0 ? AtSign : null);
+            }
+
+            if (nextTrigger < i)
+            {
+                nextTrigger = NextIndex(text, i, (types & ~PiiTypes.Email) != 0 ? Triggers : null);
+            }
+
+            int jump = Math.Min(nextAt - MaxLocalPart, nextTrigger - 4);
+            if (jump > i)
+            {
+                i = Math.Min(jump, stop);
+                continue;
+            }
+
             int next = text[i..stop].IndexOfAny(StartChars);
             if (next < 0)
             {
@@ -152,6 +174,24 @@ public static class PiiScanner
         }
 
         return false;
+    }
+
+    private const int NotFound = int.MaxValue / 2;
+
+    private static readonly SearchValues<char> AtSign = SearchValues.Create("@");
+
+    private static readonly SearchValues<char> Triggers = SearchValues.Create("0123456789:");
+
+    /// <summary>The next index of one of <paramref name="values"/> from <paramref name="from"/>, or a far one.</summary>
+    private static int NextIndex(ReadOnlySpan<char> text, int from, SearchValues<char>? values)
+    {
+        if (values is null)
+        {
+            return NotFound;
+        }
+
+        int index = text[from..].IndexOfAny(values);
+        return index < 0 ? NotFound : from + index;
     }
 
     /// <summary>The position after the alphanumeric run at <paramref name="i"/> and the character that ends it.</summary>

@@ -1,4 +1,5 @@
 using Beamline.Extensions.BuiltIn.Pii;
+using CsCheck;
 
 namespace Beamline.Extensions.Tests.BuiltIn.Pii;
 
@@ -198,5 +199,34 @@ public sealed class PiiScannerTests
         Assert.Equal(
             [("a@b.io", PiiTypes.Email), ("10.0.0.1", PiiTypes.Ip), ("123-45-6789", PiiTypes.Ssn)],
             Find("a@b.io,10.0.0.1;123-45-6789"));
+    }
+
+    [Fact]
+    public void Scan_RandomTexts_EqualsTryingEveryPosition()
+    {
+        // The scan skips words and positions far from any '@', digit or ':'; the reference tries
+        // every position, so the two agree only if every skip is sound.
+        PiiTexts.Texts.Sample(text =>
+        {
+            foreach (var types in (ReadOnlySpan<PiiTypes>)[PiiTypes.All, PiiTypes.Email, PiiTypes.Ip | PiiTypes.Phone])
+            {
+                var expected = new List<(string, PiiTypes)>();
+                int i = 0;
+                while (i < text.Length)
+                {
+                    if (PiiScanner.TryMatchAt(text, i, types, out var match))
+                    {
+                        expected.Add((text.Substring(match.Start, match.Length), match.Type));
+                        i = match.End;
+                    }
+                    else
+                    {
+                        i++;
+                    }
+                }
+
+                Assert.Equal(expected, Find(text, types));
+            }
+        }, iter: 1000);
     }
 }
