@@ -48,6 +48,16 @@ public class BuiltInExtensionBenchmarks
             + System.Text.Json.JsonSerializer.Serialize(_streamText)
             + """},"finish_reason":"stop"}],"usage":{"prompt_tokens":900,"completion_tokens":1000}}""";
         _json = Input(Encoding.UTF8.GetBytes(answer), PayloadKind.Json);
+        // The benchmark is only meaningful if every entity is there to be masked.
+        string masked = Encoding.UTF8.GetString(_mask.Invoke(_text).Payload!.Value.Span);
+        foreach (string token in (string[])["[EMAIL]", "[PHONE]", "[CARD]", "[IP]"])
+        {
+            if (!masked.Contains(token, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"The benchmark text lost its {token} entity.");
+            }
+        }
+
         _clean = Input(Encoding.UTF8.GetBytes("  " + _streamText.Replace("  ", " ", StringComparison.Ordinal) + "  "), PayloadKind.Text);
     }
 
