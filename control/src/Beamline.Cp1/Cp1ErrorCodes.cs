@@ -68,6 +68,12 @@ public sealed record Cp1Error(string Code, string Message, string? Field = null,
     /// </summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>
+    /// More members of <c>details</c> (a JSON object, detached), written after <c>field</c> and
+    /// <c>type</c>: for <c>validator_blocked</c>, <c>{"validator","reason","details"}</c>. Null when none.
+    /// </summary>
+    public System.Text.Json.JsonElement? Details { get; init; }
+
     /// <summary>The HTTP status of <see cref="Code"/>.</summary>
     public int HttpStatus => Cp1ErrorCodes.HttpStatus(Code);
 }

@@ -139,6 +139,13 @@ public static class DecideCodec
         {
             writer.WriteNumber(Names.RetryAfterSeconds, retryAfter);
         }
+        if (error.Details is { ValueKind: JsonValueKind.Object } details)
+        {
+            foreach (var member in details.EnumerateObject())
+            {
+                member.WriteTo(writer);
+            }
+        }
         writer.WriteEndObject();
         writer.WriteEndObject();
         WriteContext(writer, requestId, traceId);
