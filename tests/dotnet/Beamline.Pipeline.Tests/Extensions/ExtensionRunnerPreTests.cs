@@ -347,11 +347,14 @@ public sealed class ExtensionRunnerPreTests
         Assert.Single(request.Metadata);
     }
 
-    /// <summary>A harness whose service <paramref name="id"/> (100 ms timeout) misbehaves as <paramref name="behaviour"/> says.</summary>
+    /// <summary>
+    /// A harness whose service <paramref name="id"/> misbehaves as <paramref name="behaviour"/> says; its
+    /// timeout is 100 ms when slow (it never answers), ample otherwise.
+    /// </summary>
     internal static RunnerHarness Failing(string behaviour, ExtensionType type = ExtensionType.Pre, string id = "ext")
     {
         var h = new RunnerHarness();
-        h.Registry.Service(id, type, timeoutMs: 100);
+        h.Registry.Service(id, type, timeoutMs: behaviour == "slow" ? 100 : 30_000);
         var subject = FakeRegistry.Subject(id, type);
         switch (behaviour)
         {
