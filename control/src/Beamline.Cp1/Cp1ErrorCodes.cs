@@ -69,8 +69,8 @@ public sealed record Cp1Error(string Code, string Message, string? Field = null,
     public int? RetryAfterSeconds { get; init; }
 
     /// <summary>
-    /// More members of <c>details</c> (a JSON object, detached), written after <c>field</c> and
-    /// <c>type</c>: for <c>validator_blocked</c>, <c>{"validator","reason","details"}</c>. Null when none.
+    /// More of <c>details</c>: the properties of this object are written after <c>field</c>,
+    /// <c>type</c> and <c>retry_after_seconds</c> (for example which validator blocked and why).
     /// </summary>
     public System.Text.Json.JsonElement? Details { get; init; }
 

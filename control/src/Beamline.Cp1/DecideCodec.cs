@@ -141,9 +141,9 @@ public static class DecideCodec
         }
         if (error.Details is { ValueKind: JsonValueKind.Object } details)
         {
-            foreach (var member in details.EnumerateObject())
+            foreach (var property in details.EnumerateObject())
             {
-                member.WriteTo(writer);
+                property.WriteTo(writer);
             }
         }
         writer.WriteEndObject();

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Beamline.Dispatch;
+using Beamline.Host.Activity;
 using Beamline.Host.Blocks;
+using Beamline.Host.Extensions;
 using Beamline.Host.Health;
 using Beamline.Host.Http;
 using Beamline.Host.Routing;
@@ -66,6 +68,10 @@ public static class BeamlineWebHost
 
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
+        // The activity bus and the extension registry first: the pipeline takes them (otherwise a
+        // sink that drops all and a registry without entries).
+        builder.Services.AddBeamlineActivity(builder.Configuration);
+        builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
@@ -79,6 +85,11 @@ public static class BeamlineWebHost
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         app.MapRouterAdminEndpoints();
+<<<<<<< HEAD
+        app.MapActivityEndpoints();
+=======
+        app.MapExtensionAdminEndpoints();
+>>>>>>> helper-registry
         app.MapTenancyAdmin();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,

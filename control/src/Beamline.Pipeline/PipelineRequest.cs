@@ -36,7 +36,7 @@ public class Caller
     public ImmutableArray<string>? AllowedProviders { get; init; }
 
     /// <summary>The policies this caller may use (null: any of the tenant's).</summary>
-    public IReadOnlySet<string>? AllowedPolicies { get; init; }
+    public ImmutableArray<string>? AllowedPolicies { get; init; }
 }
 
 /// <summary>
@@ -94,6 +94,9 @@ public sealed class PipelineRequest
     /// extensions and provider attempts all fit inside it. Null: the pipeline's default.
     /// </summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>When the deadline passes, in <see cref="TimeProvider"/> timestamps (set by the pipeline).</summary>
+    internal long DeadlineAt { get; set; }
 
     /// <summary>Whether the client asked for the answer as a stream.</summary>
     public bool Stream { get; init; }

@@ -6,9 +6,11 @@ namespace Beamline.Testing;
 public sealed class ControlPlaneProcess : IAsyncDisposable
 {
     private readonly string _dataDirectory;
+    private readonly bool _ownsDataDirectory;
 
-    private ControlPlaneProcess(ChildProcess process, int port, int grpcPort, string dataDirectory)
+    private ControlPlaneProcess(ChildProcess process, int port, int grpcPort, string dataDirectory, bool ownsDataDirectory)
     {
+        _ownsDataDirectory = ownsDataDirectory;
         GrpcAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}/"));
         Process = process;
         _dataDirectory = dataDirectory;
@@ -34,10 +36,20 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     public static Task<ControlPlaneProcess> StartAsync(params string[] args) => StartAsync(null, args);
 
     /// <summary>As <see cref="StartAsync(string[])"/>, with these environment variables set for the process.</summary>
-    public static async Task<ControlPlaneProcess> StartAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static Task<ControlPlaneProcess> StartAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
+        => StartCoreAsync(environment, null, args);
+
+    /// <summary>
+    /// As <see cref="StartAsync(string[])"/> on the data directory <paramref name="dataDirectory"/>,
+    /// which the caller owns (it is kept on dispose): a second process on it sees the first's state.
+    /// </summary>
+    public static Task<ControlPlaneProcess> StartOnDataDirectoryAsync(string dataDirectory, params string[] args)
+        => StartCoreAsync(null, dataDirectory, args);
+
+    private static async Task<ControlPlaneProcess> StartCoreAsync(IReadOnlyDictionary<string, string>? environment, string? givenDataDirectory, string[] args)
     {
         var port = FreePort.Next();
-        var dataDirectory = Directory.CreateTempSubdirectory("beamline-data-").FullName;
+        var dataDirectory = givenDataDirectory ?? Directory.CreateTempSubdirectory("beamline-data-").FullName;
         // gRPC on its own free port, so that control planes of parallel tests never collide.
         var grpcPort = FreePort.Next();
         var process = ChildProcess.Start(RepoPaths.Program("beamline"),
@@ -51,16 +63,23 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
         {
             var output = process.Output;
             await process.DisposeAsync().ConfigureAwait(false);
-            Directory.Delete(dataDirectory, recursive: true);
+            if (givenDataDirectory is null)
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
             throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
         }
-        return new ControlPlaneProcess(process, port, grpcPort, dataDirectory);
+        return new ControlPlaneProcess(process, port, grpcPort, dataDirectory, givenDataDirectory is null);
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await Process.DisposeAsync().ConfigureAwait(false);
+        if (!_ownsDataDirectory)
+        {
+            return;
+        }
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);

@@ -71,7 +71,7 @@ public static class BlockEndpoints
             return;
         }
 
-        if (Routing.ProviderBlocks.RefuseClientCredential(request.Type, request.Payload.Span, out var malformed) is { } credentialRefusal)
+        if (Beamline.Providers.ProviderBlocks.RefuseClientCredential(request.Type, request.Payload.Span, out var malformed) is { } credentialRefusal)
         {
             await (malformed
                 ? WriteErrorAsync(context, StatusCodes.Status400BadRequest, Cp1Error.InvalidRequest, credentialRefusal, "payload")

@@ -62,7 +62,7 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
     /// assignment's result or deadline); otherwise it is still the caller's to dispose. The publish
     /// is written to the connection's buffer (it does not wait for the server).
     /// </summary>
-    public Outcome TryPublish(DecideRequest request, in RouteDecision decision, QuotaLease lease)
+    public Outcome TryPublish(DecideRequest request, in RouteDecision decision, IDisposable? lease)
     {
         if (connection is not { ConnectionState: NatsConnectionState.Open })
         {

@@ -22,12 +22,12 @@ internal sealed class AssignmentTracker(TimeProvider time) : IDisposable
     public int Count => _outstanding.Count;
 
     /// <summary>Holds <paramref name="lease"/> for the assignment until its result or <paramref name="deadline"/>.</summary>
-    public void Track(string assignmentId, QuotaLease lease, TimeSpan deadline)
+    public void Track(string assignmentId, IDisposable? lease, TimeSpan deadline)
     {
         var outstanding = new Outstanding(lease);
         if (!_outstanding.TryAdd(assignmentId, outstanding))
         {
-            lease.Dispose(); // ids are fresh GUIDs: never, but never leak a slot either
+            lease?.Dispose(); // ids are fresh GUIDs: never, but never leak a slot either
             return;
         }
         outstanding.Timer = time.CreateTimer(static state => ((AssignmentTrackerEntry)state!).Expire(), new AssignmentTrackerEntry(this, assignmentId),
@@ -89,7 +89,7 @@ internal sealed class AssignmentTracker(TimeProvider time) : IDisposable
         }
     }
 
-    private sealed class Outstanding(QuotaLease lease)
+    private sealed class Outstanding(IDisposable? lease)
     {
         private int _released;
 
@@ -100,7 +100,7 @@ internal sealed class AssignmentTracker(TimeProvider time) : IDisposable
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
                 Timer?.Dispose();
-                lease.Dispose();
+                lease?.Dispose();
             }
         }
     }

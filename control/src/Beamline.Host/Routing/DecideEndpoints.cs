@@ -54,10 +54,18 @@ public static class DecideEndpoints
         using var writer = new Utf8JsonWriter(buffer);
         var limit = services.GetRequiredService<IOptions<HostOptions>>().Value.MaxDecideRequestBytes;
         var (principal, body, status) = await AdmitAsync(context, services, writer, limit).ConfigureAwait(false);
+        if (principal is null)
+        {
+            return status;
+        }
+        var processor = services.GetRequiredService<DecideProcessor>();
+        DecideStart start;
         using (body)
         {
-            return principal is null ? status : services.GetRequiredService<DecideProcessor>().Process(body!.Memory.Span, principal, writer, limit);
+            start = processor.Start(body!.Memory.Span, principal, writer, limit, "cp1_http", context.RequestAborted);
         }
+        // A policy with pre or validator extensions decides after they answer.
+        return start.Status != 0 ? start.Status : await processor.CompleteAsync(start, writer).ConfigureAwait(false);
     }
 
     // As decide, with the block body limit: the payload travels on to the provider.

@@ -3,22 +3,23 @@ using System.Text.Json;
 using Beamline.Cp1;
 using Beamline.Routing;
 using Beamline.Tenancy;
-using Beamline.Tenancy.Quotas;
+using Beamline.Pipeline;
+using Beamline.Pipeline.Admission;
 
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// One CP1 decide, transport aside: decode, check the caller may act for the tenant, reserve its
-/// quota, decide, optionally push the ExecAssignment, write the reply. Synchronous and fast (no
-/// I/O but a buffered NATS publish), so that the NATS handler can run it on the client's delivery
-/// thread.
+/// The CP1 decide face, transport aside: decode, check the caller may act for the tenant, run the
+/// pipeline's decide (admit → pre → validators → route), optionally push the ExecAssignment,
+/// write the reply. A policy without pre or validator steps decides synchronously (no I/O but a
+/// buffered NATS publish), so that the NATS handler can answer on the client's delivery loop;
+/// one with extensions completes later (<see cref="DecideStart.Pending"/>).
 /// </summary>
-internal sealed class DecideProcessor(RoutingService routing, AssignmentPublisher publisher, QuotaGate quotas, ITenantDirectory directory,
-    DecisionStore decisions)
+internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublisher publisher, ITenantDirectory directory, DecisionStore decisions)
 {
     // The reply metadata of a decide without a push: the same for every decide of this process,
     // so it is built once (the decision store keeps a reference to it).
-    private readonly KeyValuePair<string, string>[] _instanceOnly = [new("instance_id", routing.InstanceId)];
+    private readonly KeyValuePair<string, string>[] _instanceOnly = [new("instance_id", pipeline.Routing.InstanceId)];
 
     /// <summary>Metadata <c>assignment</c> when the ExecAssignment was published.</summary>
     public const string AssignmentPublished = "published";
@@ -26,81 +27,112 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
     /// <summary>Metadata <c>assignment</c> when no NATS connection exists to publish it on.</summary>
     public const string AssignmentNotConfigured = "not_published: NATS is not configured (Beamline:Nats:Url)";
 
+    /// <summary>The request metadata extensions add that a decide reports in its decision's metadata.</summary>
+    private static readonly string[] ExtensionMetadata = ["validator_warnings", "extensions_skipped"];
+
     /// <summary>
-    /// Decides and writes the CP1 reply to <paramref name="writer"/>; returns its HTTP status.
-    /// <paramref name="principal"/> is the API key's principal over HTTP, null on the trusted NATS
-    /// bus, where the body's <c>tenant_id</c> must only name a known tenant.
+    /// Starts a decide. When <see cref="DecideStart.Status"/> is not 0 the reply is written to
+    /// <paramref name="writer"/>; otherwise await <see cref="DecideStart.Pending"/> and call
+    /// <see cref="Finish"/> with a writer of the caller's. <paramref name="principal"/> is the API
+    /// key's principal over HTTP, null on the trusted NATS bus, where the body's <c>tenant_id</c>
+    /// must only name a known tenant.
     /// </summary>
-    public int Process(ReadOnlySpan<byte> body, TenantPrincipal? principal, Utf8JsonWriter writer, int maxRequestBytes)
+    public DecideStart Start(ReadOnlySpan<byte> body, TenantPrincipal? principal, Utf8JsonWriter writer, int maxRequestBytes, string face,
+        CancellationToken cancellationToken)
     {
         var parsed = DecideCodec.Parse(body, maxRequestBytes);
         if (parsed.Request is not { } request)
         {
             DecideCodec.WriteError(writer, parsed);
-            return parsed.Error?.HttpStatus ?? 400;
+            return new DecideStart(parsed.Error?.HttpStatus ?? 400, null, default);
         }
         if (principal is not null && Refuse(principal, request) is { } refusal)
         {
             DecideCodec.WriteError(writer, refusal, request.RequestId, request.TraceId);
-            return refusal.HttpStatus;
+            return new DecideStart(refusal.HttpStatus, request, default);
         }
         if (request.PushAssignment && publisher.Refuse(request) is { } refusedPush)
         {
             DecideCodec.WriteError(writer, refusedPush, request.RequestId, request.TraceId);
-            return refusedPush.HttpStatus;
+            return new DecideStart(refusedPush.HttpStatus, request, default);
         }
-        var lease = EnterQuota(principal, request);
-        if (!lease.IsAdmitted)
+        var pipelineRequest = Cp1PipelineRequests.From(request, principal, directory, face);
+        var pending = pipeline.DecideAsync(pipelineRequest, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
         {
-            return WriteQuotaExceeded(writer, lease.Refusal, request);
+            return new DecideStart(Finish(request, pipelineRequest, pending.Result, writer), request, default);
         }
+        return new DecideStart(0, request, pending) { PipelineRequest = pipelineRequest };
+    }
+
+    /// <summary>Awaits a pending decide and writes its reply to <paramref name="writer"/>; returns its HTTP status.</summary>
+    public async Task<int> CompleteAsync(DecideStart start, Utf8JsonWriter writer)
+    {
+        var result = await start.Pending.ConfigureAwait(false);
+        return Finish(start.Request!, start.PipelineRequest!, result, writer);
+    }
+
+    /// <summary>Writes the reply of a decide the pipeline has answered; returns its HTTP status.</summary>
+    public int Finish(DecideRequest request, PipelineRequest pipelineRequest, DecideResult result, Utf8JsonWriter writer)
+    {
+        if (result.Error is { } error)
+        {
+            DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
+            return error.HttpStatus;
+        }
+        var lease = result.Lease!;
         // A published assignment keeps the slots (the tracker gives them back); anything else gives them back here.
-        var published = false;
         try
         {
-            return Decide(principal, request, lease, writer, out published);
+            return Reply(request, pipelineRequest, result.Decision, lease, writer);
         }
         finally
         {
-            if (!published)
-            {
-                lease.Dispose();
-            }
+            lease.Dispose();
         }
     }
 
-    private int Decide(TenantPrincipal? principal, DecideRequest request, QuotaLease lease, Utf8JsonWriter writer, out bool published)
+    private int Reply(DecideRequest request, PipelineRequest pipelineRequest, in RouteDecision decision, AdmissionLease lease, Utf8JsonWriter writer)
     {
-        published = false;
-        var decision = routing.Decide(ToRouteRequest(principal, request));
-        if (!decision.IsSuccess)
-        {
-            DecideCodec.WriteDecision(writer, decision, request.RequestId, request.TraceId);
-            return Cp1ErrorCodes.HttpStatus(decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed);
-        }
-        KeyValuePair<string, string>[] extra;
+        var extra = _instanceOnly;
         if (request.PushAssignment)
         {
-            var outcome = publisher.TryPublish(request, decision, lease);
+            var slots = lease.Detach();
+            var outcome = publisher.TryPublish(request, decision, slots);
+            if (outcome != AssignmentPublisher.Outcome.Published)
+            {
+                slots?.Dispose();
+            }
             if (outcome == AssignmentPublisher.Outcome.TooLarge)
             {
                 // Nothing was sent: the decision is not used, so its breaker trial slot goes back too.
-                routing.ReleaseTrial(request.TenantId, decision.PolicyId, decision.ProviderId!);
+                pipeline.Routing.ReleaseTrial(request.TenantId, decision.PolicyId, decision.ProviderId!);
                 var error = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the assignment is larger than the NATS server's max_payload",
                     request.Form == DecideRequestForm.Message ? "message.payload" : "task.payload", Cp1ErrorTypes.TooLarge);
                 DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
                 return error.HttpStatus;
             }
-            published = outcome == AssignmentPublisher.Outcome.Published;
-            extra = [new("instance_id", routing.InstanceId), new("assignment", published ? AssignmentPublished : AssignmentNotConfigured)];
+            var published = outcome == AssignmentPublisher.Outcome.Published;
+            extra = [new("instance_id", pipeline.Routing.InstanceId), new("assignment", published ? AssignmentPublished : AssignmentNotConfigured)];
         }
-        else
-        {
-            extra = _instanceOnly;
-        }
+        extra = WithExtensionMetadata(extra, pipelineRequest);
         DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
         decisions.Add(request, decision, extra);
         return 200;
+    }
+
+    // What extensions said about the request (warnings, skipped optional steps) goes into the decision's metadata.
+    private static KeyValuePair<string, string>[] WithExtensionMetadata(KeyValuePair<string, string>[] extra, PipelineRequest request)
+    {
+        List<KeyValuePair<string, string>>? added = null;
+        foreach (var key in ExtensionMetadata)
+        {
+            if (request.Metadata.TryGetValue(key, out var value))
+            {
+                (added ??= [.. extra]).Add(new(key, value));
+            }
+        }
+        return added is null ? extra : [.. added];
     }
 
     /// <summary>Writes an <c>unauthorized</c> reply (no or a bad API key).</summary>
@@ -108,32 +140,6 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
     {
         DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Unauthorized, message), null, null);
         return 401;
-    }
-
-    /// <summary>
-    /// Reserves the request's quota: the key, team and tenant levels for an API key, the tenant
-    /// level alone on the NATS bus. A refused request must not reach the router.
-    /// </summary>
-    internal QuotaLease EnterQuota(TenantPrincipal? principal, DecideRequest request)
-        => principal is not null ? quotas.Enter(principal) : quotas.EnterTenant(request.TenantId);
-
-    /// <summary>Writes the CP1 error <c>quota_exceeded</c> (429) with <c>details.retry_after_seconds</c>.</summary>
-    internal static int WriteQuotaExceeded(Utf8JsonWriter writer, in QuotaRefusal refusal, DecideRequest request)
-    {
-        var error = new Cp1Error(Cp1ErrorCodes.QuotaExceeded, refusal.Message) { RetryAfterSeconds = refusal.RetryAfterSeconds };
-        DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
-        return error.HttpStatus;
-    }
-
-    /// <summary>
-    /// The router's view of the request, limited to the providers the caller may use: the key's
-    /// effective <c>allowed_providers</c>, or on the NATS bus the tenant's.
-    /// </summary>
-    internal RouteRequest ToRouteRequest(TenantPrincipal? principal, DecideRequest request)
-    {
-        var allowed = principal is not null ? principal.Limits.AllowedProviders
-            : directory.TryGetTenant(request.TenantId, out var tenant) ? tenant.Limits.AllowedProviders : null;
-        return request.ToRouteRequest() with { AllowedProviders = allowed };
     }
 
     /// <summary>The <c>retry_after_seconds</c> of a <c>quota_exceeded</c> reply, for a transport's <c>Retry-After</c> header.</summary>
@@ -155,22 +161,17 @@ internal sealed class DecideProcessor(RoutingService routing, AssignmentPublishe
         }
     }
 
-    // A valid key acting for another tenant, or for a policy outside its allow-list, is
-    // authenticated but not allowed: CP1 `denied` (403), not `unauthorized`.
-    internal Cp1Error? Refuse(TenantPrincipal principal, DecideRequest request)
-    {
-        if (!string.Equals(request.TenantId, principal.TenantId, StringComparison.Ordinal))
-        {
-            return new Cp1Error(Cp1ErrorCodes.Denied, "the API key does not belong to this tenant_id", "tenant_id", Cp1ErrorTypes.InvalidValue);
-        }
-        if (principal.Limits.AllowedPolicies is { } allowed)
-        {
-            var policyId = routing.EffectivePolicyId(request.TenantId, request.PolicyId);
-            if (!allowed.Contains(policyId))
-            {
-                return new Cp1Error(Cp1ErrorCodes.Denied, $"the API key may not use policy '{policyId}'", "policy_id", Cp1ErrorTypes.InvalidValue);
-            }
-        }
-        return null;
-    }
+    // A valid key acting for another tenant is authenticated but not allowed: CP1 `denied` (403),
+    // not `unauthorized`. (A policy outside the key's allow-list is the pipeline's to refuse.)
+    internal static Cp1Error? Refuse(TenantPrincipal principal, DecideRequest request)
+        => string.Equals(request.TenantId, principal.TenantId, StringComparison.Ordinal)
+            ? null
+            : new Cp1Error(Cp1ErrorCodes.Denied, "the API key does not belong to this tenant_id", "tenant_id", Cp1ErrorTypes.InvalidValue);
+}
+
+/// <summary>A started decide: its status when answered already, else the pending pipeline decide.</summary>
+internal readonly record struct DecideStart(int Status, DecideRequest? Request, ValueTask<DecideResult> Pending)
+{
+    /// <summary>The pipeline request of a pending decide.</summary>
+    public PipelineRequest? PipelineRequest { get; init; }
 }

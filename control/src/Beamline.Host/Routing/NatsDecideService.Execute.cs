@@ -87,6 +87,49 @@ internal sealed partial class NatsDecideService
         }
     }
 
+    // A decide whose policy runs pre or validator extensions: awaited off the subscription's loop,
+    // answered on its own buffer, and waited for at shutdown like an execute.
+    private async Task CompleteDecideAsync(DecideStart start, string replyTo)
+    {
+        Interlocked.Increment(ref _executesInFlight);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        try
+        {
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                try
+                {
+                    await processor.CompleteAsync(start, writer).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    // Every request gets one answer: a bug here becomes a CP1 `internal` error.
+                    var stopped = e is OperationCanceledException && _stopping.IsCancellationRequested;
+                    if (!stopped)
+                    {
+                        LogDecideFailed(e);
+                    }
+                    writer.Reset();
+                    buffer.ResetWrittenCount();
+                    DecideCodec.WriteError(writer, new Cp1Error(Cp1ErrorCodes.Internal,
+                        stopped ? "the control plane stopped before the decide finished" : "internal error"), start.Request?.RequestId, start.Request?.TraceId);
+                }
+            }
+            if (_connection is { } connection)
+            {
+                await connection.PublishAsync(replyTo, buffer.WrittenMemory).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+        {
+            LogExecuteReplyFailed(replyTo, e.Message);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _executesInFlight);
+        }
+    }
+
     // After the subscriptions stopped: executes already taken run until shortly before the
     // shutdown deadline, then are cancelled (and answered `internal`).
     private async Task StopExecutesAsync(DateTime deadline)

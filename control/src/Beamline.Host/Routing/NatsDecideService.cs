@@ -142,7 +142,13 @@ internal sealed partial class NatsDecideService(
     {
         try
         {
-            processor.Process(body, principal: null, reply.Writer, _maxRequestBytes);
+            var start = processor.Start(body, principal: null, reply.Writer, _maxRequestBytes, "cp1_nats", _stopping.Token);
+            if (start.Status == 0)
+            {
+                // Extensions to wait for: answered off this loop, which goes on with the next request.
+                _ = CompleteDecideAsync(start, request.ReplyTo);
+                return false;
+            }
         }
         catch (Exception e)
         {

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Beamline.Dispatch.InProcess;
+using Beamline.Providers;
 using Beamline.Routing.Catalog;
 using Beamline.Tenancy;
 

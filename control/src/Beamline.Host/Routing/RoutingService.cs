@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using Beamline.Pipeline.Routing;
 using Beamline.Policies;
 using Beamline.Routing;
 using Beamline.Routing.Catalog;
@@ -19,7 +20,7 @@ namespace Beamline.Host.Routing;
 /// The whole set is rebuilt and swapped atomically when tenancy's routing view changes (no
 /// restart); a rebuild starts fresh statistics, breakers and sticky sessions.
 /// </summary>
-public sealed partial class RoutingService : IDisposable
+public sealed partial class RoutingService : IPolicyRouter, IDisposable
 {
     private readonly ITenantDirectory _directory;
     private readonly RouterOptions _options;
@@ -107,6 +108,17 @@ public sealed partial class RoutingService : IDisposable
             return true;
         }
         provider = null;
+        return false;
+    }
+
+    /// <inheritdoc />
+    public bool TryGetPolicy(string tenantId, string? policyId, [NotNullWhen(true)] out Policy? policy)
+    {
+        if (Current.Tenants.TryGetValue(tenantId, out var tenant) && tenant.Policies.TryGet(policyId ?? tenant.DefaultPolicyId, out policy))
+        {
+            return true;
+        }
+        policy = null;
         return false;
     }
 

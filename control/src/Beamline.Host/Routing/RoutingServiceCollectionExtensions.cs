@@ -32,8 +32,22 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton<AssignmentPublisher>();
         services.AddOptions<DecisionStoreOptions>().Bind(configuration.GetSection(DecisionStoreOptions.SectionName));
         services.TryAddSingleton<DecisionStore>();
+        // The pipeline and its ports: routing, admission over the quota gate, provider clients, extensions.
+        services.AddOptions<Beamline.Pipeline.PipelineOptions>().Bind(configuration.GetSection(Beamline.Pipeline.PipelineOptions.SectionName));
+        services.TryAddSingleton<Beamline.Pipeline.Routing.IPolicyRouter>(static sp => sp.GetRequiredService<RoutingService>());
+        services.TryAddSingleton<Beamline.Pipeline.Admission.IAdmission, QuotaAdmission>();
+        services.AddBeamlineProviderClients();
+        services.TryAddSingleton<Beamline.Pipeline.Activity.IActivitySink>(Beamline.Pipeline.Activity.NullActivitySink.Instance);
+        services.TryAddSingleton<Beamline.Pipeline.Extensions.IExtensionRegistry, Beamline.Pipeline.Extensions.EmptyExtensionRegistry>();
+        services.TryAddSingleton<Beamline.Pipeline.Extensions.ExtensionRunner>(static sp => new Beamline.Pipeline.Extensions.ExtensionRunner(
+            sp.GetRequiredService<Beamline.Pipeline.Extensions.IExtensionRegistry>(),
+            sp.GetServices<Beamline.Pipeline.Extensions.IBuiltInExtension>(),
+            sp.GetService<Beamline.Pipeline.Extensions.IExtensionTransport>(),
+            sp.GetRequiredService<Beamline.Pipeline.Activity.IActivitySink>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>()));
+        services.TryAddSingleton<Beamline.Pipeline.RequestPipeline>();
         services.TryAddSingleton<DecideProcessor>();
-        services.TryAddSingleton<NatsProviderClient>();
         services.TryAddSingleton<ExecuteProcessor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsDecideService>());
         // The embedded runtime resolves the credentials provider blocks name (no key in a payload).

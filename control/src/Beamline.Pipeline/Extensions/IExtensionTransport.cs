@@ -62,3 +62,17 @@ public interface IExtensionRegistry
     /// <summary>Every entry (enabled or not), ordered by id.</summary>
     IReadOnlyList<ExtensionEntry> Entries { get; }
 }
+
+/// <summary>A registry with no entries: only built-ins run (benchmarks, tests, hosts without a registry).</summary>
+public sealed class EmptyExtensionRegistry : IExtensionRegistry
+{
+    /// <inheritdoc />
+    public IReadOnlyList<ExtensionEntry> Entries => [];
+
+    /// <inheritdoc />
+    public bool TryGet(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ExtensionEntry? entry)
+    {
+        entry = null;
+        return false;
+    }
+}

@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Beamline.Cp1;
+using Beamline.Pipeline;
 using Beamline.Host.Routing;
+using Beamline.Providers;
 using Beamline.Routing.Catalog;
 
 namespace Beamline.Host.Tests.Routing;
@@ -14,7 +16,7 @@ public sealed class ProviderPayloadTests
     [Fact]
     public void AnthropicBody_TextPayload_BecomesOneUserMessageKeepingItsSettings()
     {
-        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, Request("""{"text":"hi","role":"system","temperature":0.2,"max_tokens":50}""")))!;
+        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, P(Request("""{"text":"hi","role":"system","temperature":0.2,"max_tokens":50}"""))))!;
 
         Assert.Equal("claude-test", body["model"]!.GetValue<string>());
         Assert.Equal(50, body["max_tokens"]!.GetValue<int>());
@@ -27,8 +29,8 @@ public sealed class ProviderPayloadTests
     public void AnthropicBody_MessagesWithSystem_JoinsSystemPromptsAndKeepsAnAllowedModelGiven()
     {
         var claude = Claude with { Models = ["claude-test", "claude-other"] };
-        var body = JsonNode.Parse(AnthropicMessages.Body(claude, Request(
-            """{"model":"claude-other","system":"First.","messages":[{"role":"system","content":"Second."},{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}""")))!;
+        var body = JsonNode.Parse(AnthropicMessages.Body(claude, P(Request(
+            """{"model":"claude-other","system":"First.","messages":[{"role":"system","content":"Second."},{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}"""))))!;
 
         Assert.Equal("claude-other", body["model"]!.GetValue<string>());
         Assert.Equal(1024, body["max_tokens"]!.GetValue<int>());
@@ -40,7 +42,7 @@ public sealed class ProviderPayloadTests
     public void AnthropicBody_PlainTextPayload_IsTheUserMessage()
     {
         var request = Request("plain words") with { PayloadEncoding = PayloadEncoding.Text };
-        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, request))!;
+        var body = JsonNode.Parse(AnthropicMessages.Body(Claude, P(request)))!;
 
         Assert.Equal("plain words", body["messages"]![0]!["content"]!.GetValue<string>());
     }
@@ -54,17 +56,17 @@ public sealed class ProviderPayloadTests
     {
         var provider = new ProviderDescriptor { Id = "cheap", Kind = kind, Model = "llama-cheap" };
 
-        var refusal = ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}"""));
-        var asJsonString = ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""") with { PayloadEncoding = PayloadEncoding.JsonString });
+        var refusal = ProviderBlocks.RefuseModel(provider, P(Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""")));
+        var asJsonString = ProviderBlocks.RefuseModel(provider, P(Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""") with { PayloadEncoding = PayloadEncoding.JsonString }));
 
         Assert.NotNull(refusal);
         Assert.Contains("gpt-4-32k-expensive", refusal, StringComparison.Ordinal);
         Assert.Contains("llama-cheap", refusal, StringComparison.Ordinal);
         Assert.NotNull(asJsonString);
-        Assert.NotNull(ProviderBlocks.RefuseModel(provider, Request("""{"model":42,"text":"hi"}""")));
-        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"model":"llama-cheap","text":"hi"}""")));
-        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"text":"hi"}""")));
-        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("plain words") with { PayloadEncoding = PayloadEncoding.Text }));
+        Assert.NotNull(ProviderBlocks.RefuseModel(provider, P(Request("""{"model":42,"text":"hi"}"""))));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, P(Request("""{"model":"llama-cheap","text":"hi"}"""))));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, P(Request("""{"text":"hi"}"""))));
+        Assert.Null(ProviderBlocks.RefuseModel(provider, P(Request("plain words") with { PayloadEncoding = PayloadEncoding.Text })));
     }
 
     [Fact]
@@ -73,11 +75,11 @@ public sealed class ProviderPayloadTests
         var provider = ProviderJson.Parse("multi", """{"kind":"openai","model":"gpt-4o-mini","models":["gpt-4o-mini","gpt-4o"]}""");
 
         Assert.Equal(["gpt-4o-mini", "gpt-4o"], provider.Models.ToArray());
-        Assert.Null(ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4o","text":"hi"}""")));
-        Assert.NotNull(ProviderBlocks.RefuseModel(provider, Request("""{"model":"gpt-4-32k-expensive","text":"hi"}""")));
-        var body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, Request("""{"model":"gpt-4o","text":"hi"}""")))!;
+        Assert.Null(ProviderBlocks.RefuseModel(provider, P(Request("""{"model":"gpt-4o","text":"hi"}"""))));
+        Assert.NotNull(ProviderBlocks.RefuseModel(provider, P(Request("""{"model":"gpt-4-32k-expensive","text":"hi"}"""))));
+        var body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, P(Request("""{"model":"gpt-4o","text":"hi"}"""))))!;
         Assert.Equal("gpt-4o", body["model"]!.GetValue<string>());
-        body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, Request("""{"text":"hi"}""")))!;
+        body = JsonNode.Parse(ProviderBlocks.ChatCompletionBody(provider, P(Request("""{"text":"hi"}"""))))!;
         Assert.Equal("gpt-4o-mini", body["model"]!.GetValue<string>());
     }
 
@@ -86,9 +88,9 @@ public sealed class ProviderPayloadTests
     {
         var provider = new ProviderDescriptor { Id = "cheap", Kind = ProviderKind.OpenAICompatible, Model = "llama-cheap", Endpoint = "http://127.0.0.1:1/v1" };
 
-        Assert.Null(ProviderBlocks.Build(provider, Request("""{"model":"gpt-4-32k-expensive","messages":[]}"""), out var reason));
+        Assert.Null(ProviderBlocks.Build(provider, P(Request("""{"model":"gpt-4-32k-expensive","messages":[]}""")), out var reason));
         Assert.Contains("gpt-4-32k-expensive", reason, StringComparison.Ordinal);
-        Assert.Null(ProviderBlocks.Build(provider with { Kind = ProviderKind.Anthropic }, Request("""{"model":"gpt-4-32k-expensive","messages":[]}"""), out _));
+        Assert.Null(ProviderBlocks.Build(provider with { Kind = ProviderKind.Anthropic }, P(Request("""{"model":"gpt-4-32k-expensive","messages":[]}""")), out _));
     }
 
     [Theory]
@@ -110,11 +112,11 @@ public sealed class ProviderPayloadTests
     public void NatsProviderRequest_CarriesTheCp1Fields()
     {
         var provider = new ProviderDescriptor { Id = "custom", Kind = ProviderKind.NatsProvider, SubjectVersion = 2 };
-        var body = JsonNode.Parse(NatsProviderClient.Body(provider, Request("""{"text":"x"}""") with
+        var body = JsonNode.Parse(NatsProviderClient.Body(provider, P(Request("""{"text":"x"}""") with
         {
             TraceId = "trace-1",
             Metadata = new Dictionary<string, string> { ["source"] = "test" },
-        }))!;
+        })))!;
 
         Assert.Equal("beamline.provider.custom.v2", provider.Subject);
         Assert.Equal("trace-1", body["trace_id"]!.GetValue<string>());
@@ -137,7 +139,7 @@ public sealed class ProviderPayloadTests
         {
             var provider = new ProviderDescriptor { Id = "prov", Kind = kind, Model = "m", Endpoint = "https://llm.example.com/v1", ApiKeyVariable = variable };
 
-            var block = ProviderBlocks.Build(provider, Request("""{"text":"hi"}"""), out var reason);
+            var block = ProviderBlocks.Build(provider, P(Request("""{"text":"hi"}""")), out var reason);
 
             Assert.NotNull(block);
             Assert.Null(reason);
@@ -158,8 +160,8 @@ public sealed class ProviderPayloadTests
         var named = new ProviderDescriptor { Id = "prov", Kind = ProviderKind.OpenAI, CredentialRef = "shared-openai" };
         var keyless = new ProviderDescriptor { Id = "local", Kind = ProviderKind.OpenAICompatible, Endpoint = "http://10.0.0.5:8000/v1" };
 
-        var namedPayload = JsonNode.Parse(ProviderBlocks.Build(named, Request("""{"text":"hi"}"""), out _)!.Payload.ToStringUtf8())!;
-        var keylessPayload = JsonNode.Parse(ProviderBlocks.Build(keyless, Request("""{"text":"hi"}"""), out _)!.Payload.ToStringUtf8())!;
+        var namedPayload = JsonNode.Parse(ProviderBlocks.Build(named, P(Request("""{"text":"hi"}""")), out _)!.Payload.ToStringUtf8())!;
+        var keylessPayload = JsonNode.Parse(ProviderBlocks.Build(keyless, P(Request("""{"text":"hi"}""")), out _)!.Payload.ToStringUtf8())!;
 
         Assert.Equal("shared-openai", namedPayload["credential_ref"]!.GetValue<string>());
         Assert.Null(keylessPayload["credential_ref"]);
@@ -196,11 +198,28 @@ public sealed class ProviderPayloadTests
     {
         var provider = new ProviderDescriptor { Id = "raw", Kind = ProviderKind.Block, BlockType = "http.request", Pool = "io" };
 
-        var block = ProviderBlocks.Build(provider, Request("""{"url":"https://x","credential_ref":"openai"}"""), out var reason);
+        var block = ProviderBlocks.Build(provider, P(Request("""{"url":"https://x","credential_ref":"openai"}""")), out var reason);
 
         Assert.Null(block);
         Assert.Contains("credential_ref", reason, StringComparison.Ordinal);
     }
+
+    // The pipeline's request of a CP1 one, as the CP1 faces build it.
+    private static PipelineRequest P(DecideRequest request) => new()
+    {
+        Caller = new Caller { TenantId = request.TenantId },
+        RequestId = request.RequestId,
+        TraceId = request.TraceId,
+        MessageType = request.TaskType,
+        Payload = request.Payload,
+        PayloadKind = request.PayloadEncoding switch
+        {
+            PayloadEncoding.Json or PayloadEncoding.JsonString => PayloadKind.Json,
+            PayloadEncoding.Text => PayloadKind.Text,
+            _ => PayloadKind.Binary,
+        },
+        Metadata = new Dictionary<string, string>(request.Metadata),
+    };
 
     private static DecideRequest Request(string payload) => new()
     {

@@ -105,7 +105,7 @@ public sealed class QuotaEndToEndTests : IAsyncLifetime, IDisposable
             int status;
             using (var writer = new Utf8JsonWriter(buffer))
             {
-                status = processor.Process(request, principal: null, writer, 1 << 20);
+                status = processor.Start(request, principal: null, writer, 1 << 20, "cp1_nats", CancellationToken.None).Status;
             }
             replies[i] = (status, JsonDocument.Parse(buffer.WrittenMemory).RootElement);
         }

@@ -1,34 +1,19 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Beamline.Cp1;
+using Beamline.Pipeline;
+using Beamline.Pipeline.Providers;
 using Beamline.Dispatch;
 using Beamline.Policies;
 using Beamline.Routing.Catalog;
 using Beamline.Worker.V2;
 using Google.Protobuf;
 
-namespace Beamline.Host.Routing;
-
-/// <summary>What one call to a provider came to, as <c>POST /v1/execute</c> reports and learns from it.</summary>
-/// <param name="Succeeded">True when the provider answered successfully.</param>
-/// <param name="Failure">The fallback rules' view of a failure; <see cref="FailureKinds.None"/> with
-/// <paramref name="Succeeded"/> false is a failure no fallback can help (a 4xx, a cancelled call).</param>
-/// <param name="Status">The block's status (<c>ok</c>, <c>error</c>, <c>timeout</c>, <c>cancelled</c>).</param>
-/// <param name="ErrorCode">The block's error code, <c>http_&lt;status&gt;</c> for an HTTP failure, or null.</param>
-/// <param name="Message">Why it failed, or null.</param>
-/// <param name="HttpStatus">The provider's HTTP status for HTTP providers; otherwise 0.</param>
-/// <param name="Output">The answer: the block's output, or the HTTP response body.</param>
-internal readonly record struct CallOutcome(bool Succeeded, FailureKinds Failure, string Status, string? ErrorCode, string? Message,
-    int HttpStatus, ReadOnlyMemory<byte> Output)
-{
-    /// <summary>The provider's <c>Retry-After</c> in seconds (HTTP providers answering 429 or 503); 0 when it gave none.</summary>
-    public int RetryAfterSeconds { get; init; }
-}
+namespace Beamline.Providers;
 
 /// <summary>
 /// Turns a chosen provider into the block that calls it, and the block's result into a
-/// <see cref="CallOutcome"/>. A <c>block</c> provider runs <c>block_type</c> on <c>pool</c> with
+/// <see cref="ProviderAnswer"/>. A <c>block</c> provider runs <c>block_type</c> on <c>pool</c> with
 /// the request's payload; an <c>openai</c> or <c>openai_compatible</c> provider becomes an
 /// <c>http.request</c> block on the <c>io</c> pool that POSTs an OpenAI chat-completions body to
 /// <c>base_url</c> + <c>/chat/completions</c>; an <c>anthropic</c> provider one that POSTs a Messages
@@ -46,14 +31,12 @@ internal static class ProviderBlocks
     /// <summary>The base URL of <see cref="ProviderKind.OpenAI"/> when the entry gives none.</summary>
     public const string OpenAIBaseUrl = "https://api.openai.com/v1";
 
-    /// <summary>The error code of an attempt at a provider whose kind cannot be executed yet.</summary>
-    public const string UnsupportedProvider = "unsupported_provider";
 
     /// <summary>True for the kinds called through <c>http.request</c>.</summary>
     public static bool IsHttp(ProviderDescriptor provider) => provider.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible or ProviderKind.Anthropic;
 
     /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
-    public static ExecRequest? Build(ProviderDescriptor provider, DecideRequest request, out string? reason)
+    public static ExecRequest? Build(ProviderDescriptor provider, PipelineRequest request, out string? reason)
     {
         reason = RefuseModel(provider, request);
         if (reason is not null)
@@ -94,9 +77,9 @@ internal static class ProviderBlocks
     /// operator's account a tenant may use, so a payload asking for another one is refused
     /// (<c>invalid_request</c>) rather than passed upstream.
     /// </summary>
-    public static string? RefuseModel(ProviderDescriptor provider, DecideRequest request)
+    public static string? RefuseModel(ProviderDescriptor provider, PipelineRequest request)
     {
-        if (!IsHttp(provider) || request.PayloadEncoding is not (PayloadEncoding.Json or PayloadEncoding.JsonString))
+        if (!IsHttp(provider) || request.PayloadKind != PayloadKind.Json)
         {
             return null;
         }
@@ -154,7 +137,7 @@ internal static class ProviderBlocks
     }
 
     /// <summary>Interprets the result of the block <see cref="Build"/> made for <paramref name="provider"/>.</summary>
-    public static CallOutcome Interpret(ProviderDescriptor provider, ExecResult result)
+    public static ProviderAnswer Interpret(ProviderDescriptor provider, ExecResult result)
     {
         if (result.Status != ExecStatus.Ok)
         {
@@ -170,9 +153,9 @@ internal static class ProviderBlocks
                 // side a server error of this provider, which the next provider may not have.
                 _ => FailureKinds.ServerError,
             };
-            return new CallOutcome(false, failure, StatusName(result.Status), code, result.ErrorMessage, 0, default);
+            return new ProviderAnswer(false, failure, StatusName(result.Status), code, result.ErrorMessage, 0, default);
         }
-        return IsHttp(provider) ? InterpretHttp(result) : new CallOutcome(true, FailureKinds.None, "ok", null, null, 0, result.Output.Memory);
+        return IsHttp(provider) ? InterpretHttp(result) : new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 0, result.Output.Memory);
     }
 
     /// <summary>The CP1 name of a block status.</summary>
@@ -187,7 +170,7 @@ internal static class ProviderBlocks
 
     // http.request answers {"status","headers","url","body_base64"} with the block OK whatever
     // the HTTP status: the status decides.
-    private static CallOutcome InterpretHttp(ExecResult result)
+    private static ProviderAnswer InterpretHttp(ExecResult result)
     {
         int status;
         byte[] body;
@@ -206,16 +189,16 @@ internal static class ProviderBlocks
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {
-            return new CallOutcome(false, FailureKinds.ServerError, "error", ExecErrorCodes.InternalError,
+            return new ProviderAnswer(false, FailureKinds.ServerError, "error", ExecErrorCodes.InternalError,
                 $"the http.request output is not what it documents: {e.Message}", 0, default);
         }
         if (status is >= 200 and <= 299)
         {
-            return new CallOutcome(true, FailureKinds.None, "ok", null, null, status, body);
+            return new ProviderAnswer(true, FailureKinds.None, "ok", null, null, status, body);
         }
         var code = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http_{status}");
         var message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the provider answered HTTP {status}");
-        return new CallOutcome(false, FailureKindNames.FromHttpStatus(status), "error", code, message, status, body) { RetryAfterSeconds = retryAfter };
+        return new ProviderAnswer(false, FailureKindNames.FromHttpStatus(status), "error", code, message, status, body) { RetryAfterSeconds = retryAfter };
     }
 
     // Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3); a repeated header's values
@@ -235,7 +218,7 @@ internal static class ProviderBlocks
         return 0;
     }
 
-    private static ExecRequest NewRequest(ProviderDescriptor provider, DecideRequest request, string type, string pool, ByteString payload)
+    private static ExecRequest NewRequest(ProviderDescriptor provider, PipelineRequest request, string type, string pool, ByteString payload)
     {
         var exec = new ExecRequest
         {
@@ -256,7 +239,7 @@ internal static class ProviderBlocks
     }
 
     /// <summary>The <c>http.request</c> payload: <c>{"url","method":"POST","headers","body"}</c>.</summary>
-    private static ByteString ChatCompletionBlock(ProviderDescriptor provider, string baseUrl, DecideRequest request)
+    private static ByteString ChatCompletionBlock(ProviderDescriptor provider, string baseUrl, PipelineRequest request)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -275,7 +258,7 @@ internal static class ProviderBlocks
     }
 
     /// <summary>The <c>http.request</c> payload calling the Anthropic Messages API.</summary>
-    private static ByteString AnthropicBlock(ProviderDescriptor provider, DecideRequest request)
+    private static ByteString AnthropicBlock(ProviderDescriptor provider, PipelineRequest request)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -316,7 +299,7 @@ internal static class ProviderBlocks
     /// becomes one message (<c>role</c>, default <c>user</c>); any other payload becomes one user
     /// message holding its text.
     /// </summary>
-    internal static string ChatCompletionBody(ProviderDescriptor provider, DecideRequest request)
+    internal static string ChatCompletionBody(ProviderDescriptor provider, PipelineRequest request)
         => JsonBody(provider, request, WriteChatObject, static (writer, provider, text) =>
         {
             writer.WriteStartObject();
@@ -330,13 +313,13 @@ internal static class ProviderBlocks
     /// is a JSON object (given as JSON or as a JSON string), <paramref name="writeText"/> from the
     /// text of any other payload.
     /// </summary>
-    internal static string JsonBody(ProviderDescriptor provider, DecideRequest request,
+    internal static string JsonBody(ProviderDescriptor provider, PipelineRequest request,
         Action<Utf8JsonWriter, ProviderDescriptor, JsonElement> writeObject, Action<Utf8JsonWriter, ProviderDescriptor, string> writeText)
     {
         var buffer = new ArrayBufferWriter<byte>(request.Payload.Length + 160);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            using var document = request.PayloadEncoding is PayloadEncoding.Json or PayloadEncoding.JsonString ? ParseObject(request.Payload) : null;
+            using var document = request.PayloadKind == PayloadKind.Json ? ParseObject(request.Payload) : null;
             if (document is not null)
             {
                 writeObject(writer, provider, document.RootElement);

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
-using Beamline.Cp1;
+using System.Runtime.CompilerServices;
+using Beamline.Pipeline;
+using Beamline.Pipeline.Providers;
 using Beamline.Dispatch;
 using Beamline.Nats;
 using Beamline.Policies;
@@ -8,7 +10,7 @@ using Beamline.Routing.Catalog;
 using Microsoft.Extensions.Options;
 using NATS.Client.Core;
 
-namespace Beamline.Host.Routing;
+namespace Beamline.Providers;
 
 /// <summary>
 /// Calls a custom CP1 provider (kind <c>nats_provider</c>): request-reply on
@@ -19,28 +21,53 @@ namespace Beamline.Host.Routing;
 /// while NATS is down an attempt fails at once (a fallback may take over).
 /// </summary>
 internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptions, INatsConnection? connection = null,
-    NatsConnectionMonitor? monitor = null)
+    NatsConnectionMonitor? monitor = null) : IProviderClient
 {
+    /// <inheritdoc />
+    public bool Serves(ProviderKind kind) => kind == ProviderKind.NatsProvider;
+
+    /// <inheritdoc />
+    public string? Refuse(ProviderCall call) => null;
+
+    /// <inheritdoc />
+    public ValueTask<ProviderAnswer> CallAsync(ProviderCall call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        return new(CallAsync(call.Provider, call.Request, call.Timeout, cancellationToken));
+    }
+
+    /// <summary>A custom provider answers whole (the CP1 provider contract has no stream): one final item.</summary>
+    public async IAsyncEnumerable<ProviderStreamItem> StreamAsync(ProviderCall call, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var answer = await CallAsync(call, cancellationToken).ConfigureAwait(false);
+        yield return new ProviderStreamItem(default, answer);
+    }
+
     /// <summary>The error code of an attempt at a NATS provider without a NATS connection.</summary>
     public const string NatsNotConfigured = "nats_not_configured";
 
     private readonly TimeSpan _defaultTimeout = dispatchOptions.Value.DefaultDeadline;
 
     /// <summary>Calls <paramref name="provider"/> for <paramref name="request"/>. Never throws but for cancellation.</summary>
-    public async Task<CallOutcome> CallAsync(ProviderDescriptor provider, DecideRequest request, CancellationToken cancellationToken)
+    public async Task<ProviderAnswer> CallAsync(ProviderDescriptor provider, PipelineRequest request, TimeSpan budget, CancellationToken cancellationToken)
     {
         if (connection is null || monitor is null)
         {
-            return new CallOutcome(false, FailureKinds.ServerError, "error", NatsNotConfigured,
+            return new ProviderAnswer(false, FailureKinds.ServerError, "error", NatsNotConfigured,
                 $"provider '{provider.Id}' is a NATS provider and this control plane has no NATS connection (Beamline:Nats:Url)", 0, default);
         }
         var outage = monitor.OutageToken;
         if (!monitor.IsConnected)
         {
-            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
+            return new ProviderAnswer(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
                 $"NATS is {monitor.State}: {provider.Subject} cannot be reached", 0, default);
         }
         var timeout = provider.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(provider.TimeoutMs) : _defaultTimeout;
+        // Never past what is left of the request's deadline.
+        if (budget > TimeSpan.Zero && budget < timeout)
+        {
+            timeout = budget;
+        }
         var headers = new NatsHeaders { ["Beamline-Tenant"] = request.TenantId };
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage);
         try
@@ -52,32 +79,32 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
         }
         catch (NatsNoRespondersException)
         {
-            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.NoResponders,
+            return new ProviderAnswer(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.NoResponders,
                 $"no one serves {provider.Subject}", 0, default);
         }
         catch (NatsNoReplyException)
         {
-            return new CallOutcome(false, FailureKinds.Timeout, "timeout", ExecErrorCodes.DeadlineExceeded,
+            return new ProviderAnswer(false, FailureKinds.Timeout, "timeout", ExecErrorCodes.DeadlineExceeded,
                 $"{provider.Subject} did not answer within {timeout.TotalMilliseconds} ms", 0, default);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return new CallOutcome(false, FailureKinds.None, "cancelled", ExecErrorCodes.Cancelled, "the caller went away", 0, default);
+            return new ProviderAnswer(false, FailureKinds.None, "cancelled", ExecErrorCodes.Cancelled, "the caller went away", 0, default);
         }
         catch (OperationCanceledException) when (outage.IsCancellationRequested)
         {
-            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
+            return new ProviderAnswer(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.ResourceUnavailable,
                 $"the NATS connection dropped while waiting for {provider.Subject}", 0, default);
         }
         catch (Exception e) when (e is NatsException or ObjectDisposedException)
         {
-            return new CallOutcome(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.InternalError,
+            return new ProviderAnswer(false, FailureKinds.ServiceUnavailable | FailureKinds.ServerError, "error", ExecErrorCodes.InternalError,
                 $"the request to {provider.Subject} failed: {e.Message}", 0, default);
         }
     }
 
     /// <summary>The CP1 provider request.</summary>
-    internal static byte[] Body(ProviderDescriptor provider, DecideRequest request)
+    internal static byte[] Body(ProviderDescriptor provider, PipelineRequest request)
     {
         var buffer = new ArrayBufferWriter<byte>(request.Payload.Length + 256);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -90,14 +117,14 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
             writer.WriteString("tenant_id", request.TenantId);
             writer.WriteString("request_id", request.RequestId);
             writer.WriteString("provider_id", provider.Id);
-            writer.WriteString("task_type", request.TaskType);
-            switch (request.PayloadEncoding)
+            writer.WriteString("task_type", request.MessageType);
+            switch (request.PayloadKind)
             {
-                case PayloadEncoding.Json or PayloadEncoding.JsonString:
+                case PayloadKind.Json:
                     writer.WritePropertyName("payload");
                     writer.WriteRawValue(request.Payload.Span, skipInputValidation: true);
                     break;
-                case PayloadEncoding.Base64:
+                case PayloadKind.Binary:
                     writer.WriteBase64String("payload_base64", request.Payload.Span);
                     break;
                 default:
@@ -116,7 +143,7 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
     }
 
     /// <summary>A reply is a success unless it is a JSON object that says it failed.</summary>
-    internal static CallOutcome Interpret(ReadOnlyMemory<byte> reply)
+    internal static ProviderAnswer Interpret(ReadOnlyMemory<byte> reply)
     {
         try
         {
@@ -136,7 +163,7 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
                         _ => ("provider_error", null),
                     };
                     var kind = code is "rate_limited" or "429" ? FailureKinds.RateLimited : FailureKinds.ServerError;
-                    return new CallOutcome(false, kind, "error", code, message ?? "the provider answered an error", 0, reply);
+                    return new ProviderAnswer(false, kind, "error", code, message ?? "the provider answered an error", 0, reply);
                 }
             }
         }
@@ -144,6 +171,6 @@ internal sealed class NatsProviderClient(IOptions<DispatchOptions> dispatchOptio
         {
             // Not JSON: the provider's answer as it is.
         }
-        return new CallOutcome(true, FailureKinds.None, "ok", null, null, 0, reply);
+        return new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 0, reply);
     }
 }

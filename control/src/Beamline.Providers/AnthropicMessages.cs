@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using Beamline.Cp1;
+using Beamline.Pipeline;
 using Beamline.Routing.Catalog;
 
-namespace Beamline.Host.Routing;
+namespace Beamline.Providers;
 
 /// <summary>
 /// The Anthropic Messages API call of an <c>anthropic</c> provider: <c>POST {base_url}/messages</c>
@@ -45,7 +45,7 @@ internal static class AnthropicMessages
     /// <see cref="DefaultMaxTokens"/> fill what the payload does not set; a model the payload sets
     /// must be one the entry allows (<see cref="ProviderBlocks.RefuseModel"/>).
     /// </summary>
-    public static string Body(ProviderDescriptor provider, DecideRequest request)
+    public static string Body(ProviderDescriptor provider, PipelineRequest request)
         => ProviderBlocks.JsonBody(provider, request, WriteObject, static (writer, provider, text) =>
         {
             writer.WriteStartObject();

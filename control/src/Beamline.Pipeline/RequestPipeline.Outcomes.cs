@@ -1,0 +1,142 @@
+using System.Text.Json;
+using Beamline.Cp1;
+using Beamline.Pipeline.Activity;
+using Beamline.Pipeline.Admission;
+using Beamline.Pipeline.Providers;
+using Beamline.Policies;
+using Beamline.Routing;
+
+namespace Beamline.Pipeline;
+
+/// <summary>The pipeline's errors and activity events: one place that says how each ending reads.</summary>
+public sealed partial class RequestPipeline
+{
+    /// <summary>The <c>details.type</c> of a request that ran out of time.</summary>
+    public const string DeadlineExceededType = "deadline_exceeded";
+
+    private static Cp1Error QuotaError(AdmissionLease lease)
+        => new(Cp1ErrorCodes.QuotaExceeded, lease.Refusal!) { RetryAfterSeconds = lease.RetryAfterSeconds };
+
+    private static Cp1Error DecisionError(in RouteDecision decision)
+    {
+        var code = decision.ErrorCode ?? Cp1ErrorCodes.DecisionFailed;
+        return new Cp1Error(code, decision.ErrorMessage ?? code, code == Cp1ErrorCodes.PolicyNotFound ? "policy_id" : null);
+    }
+
+    private static Cp1Error DeadlineError(PipelineRequest request, string what)
+        => new(Cp1ErrorCodes.DecisionFailed, $"{what} did not finish within the request's deadline", null, DeadlineExceededType);
+
+    // A provider that refused the request itself (a 4xx other than 429) is the caller's problem,
+    // which no other provider would see differently; any other failure without a fallback kind
+    // is one no fallback can help.
+    private static Cp1Error NoFallbackError(string providerId, in ProviderAnswer answer)
+        => answer.HttpStatus is >= 400 and <= 499
+            ? new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"provider '{providerId}' refused the request: HTTP {answer.HttpStatus}")
+            : new Cp1Error(Cp1ErrorCodes.DecisionFailed, $"provider '{providerId}' failed in a way no fallback can help: {answer.Message ?? answer.ErrorCode}");
+
+    // The plan is exhausted on a rate limit: the caller should come back later, as for the control
+    // plane's own quotas.
+    private static Cp1Error ExhaustedError(in RouteDecision next, in ProviderAnswer last)
+    {
+        var rateLimited = (last.Failure & FailureKinds.RateLimited) != 0;
+        return new Cp1Error(rateLimited ? Cp1ErrorCodes.QuotaExceeded : Cp1ErrorCodes.DecisionFailed, next.ErrorMessage ?? "all providers failed")
+        {
+            RetryAfterSeconds = rateLimited && last.RetryAfterSeconds > 0 ? last.RetryAfterSeconds : null,
+        };
+    }
+
+    private DecideResult Final(PipelineRequest request, DecideResult result)
+    {
+        if (_activity.IsEnabled)
+        {
+            Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.Decision.ProviderId, detail: result.Error?.Message);
+        }
+        return result;
+    }
+
+    private ExecuteResult Final(PipelineRequest request, ExecuteResult result)
+    {
+        if (_activity.IsEnabled)
+        {
+            Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.ProviderId, detail: result.Error?.Message);
+        }
+        if (result.Error is { } error && _logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            LogFailed(request.TenantId, request.RequestId, error.Code, error.Message);
+        }
+        return result;
+    }
+
+    private void EmitDecision(PipelineRequest request, in RouteDecision decision)
+    {
+        if (_activity.IsEnabled)
+        {
+            Emit(request, ActivityKinds.Decision, subject: decision.ProviderId ?? decision.PolicyId,
+                status: decision.IsSuccess ? decision.Reason : decision.ErrorCode, detail: decision.IsSuccess ? decision.PolicyId : decision.ErrorMessage);
+        }
+    }
+
+    private void EmitAttempt(PipelineRequest request, string providerId, in ProviderAnswer answer, TimeSpan latency)
+    {
+        if (_activity.IsEnabled)
+        {
+            Emit(request, ActivityKinds.ProviderAttempt, subject: providerId, status: answer.Succeeded ? "ok" : answer.ErrorCode ?? answer.Status,
+                latencyMs: latency.TotalMilliseconds, detail: answer.Succeeded ? null : answer.Message);
+        }
+    }
+
+    private void Emit(PipelineRequest request, string kind, string? stage = null, string? subject = null, string? status = null,
+        double? latencyMs = null, string? detail = null)
+    {
+        if (!_activity.IsEnabled)
+        {
+            return;
+        }
+        _activity.Publish(new ActivityEvent
+        {
+            Kind = kind,
+            TenantId = request.TenantId,
+            RequestId = request.RequestId,
+            TraceId = request.TraceId,
+            Stage = stage,
+            Subject = subject,
+            Status = status,
+            LatencyMs = latencyMs,
+            Detail = detail,
+        });
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Debug,
+        Message = "Request {RequestId} of tenant {TenantId} ended with {Code}: {Message}")]
+    private partial void LogFailed(string tenantId, string requestId, string code, string message);
+}
+
+/// <summary>Reads what a provider's answer is, for post extensions.</summary>
+public static class PayloadKinds
+{
+    /// <summary>JSON when it parses as a JSON value, text when it is UTF-8, otherwise binary.</summary>
+    public static PayloadKind Detect(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return PayloadKind.None;
+        }
+        var first = bytes.TrimStart(" \t\r\n"u8);
+        if (!first.IsEmpty && first[0] is (byte)'{' or (byte)'[' or (byte)'"')
+        {
+            var reader = new Utf8JsonReader(bytes);
+            try
+            {
+                if (reader.Read() && reader.TrySkip() && !reader.Read())
+                {
+                    return PayloadKind.Json;
+                }
+            }
+            catch (JsonException)
+            {
+                // Not JSON: text or bytes.
+            }
+        }
+        return System.Text.Unicode.Utf8.IsValid(bytes) ? PayloadKind.Text : PayloadKind.Binary;
+    }
+}

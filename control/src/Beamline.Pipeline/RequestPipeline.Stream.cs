@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Beamline.Cp1;
+using Beamline.Pipeline.Activity;
+using Beamline.Pipeline.Extensions;
+using Beamline.Pipeline.Providers;
+using Beamline.Policies;
+using Beamline.Routing;
+using Beamline.Routing.Fallbacks;
+
+namespace Beamline.Pipeline;
+
+/// <summary>The streamed execute: the same stages, with the answer passed on chunk by chunk.</summary>
+public sealed partial class RequestPipeline
+{
+    /// <summary>
+    /// Like <see cref="ExecuteAsync"/>, but the provider's answer comes back as it streams: each
+    /// chunk is passed on as soon as it arrives (post extensions see the stream and hold back at
+    /// most a bounded tail), then the result — always last, exactly once. A provider that fails
+    /// before its first chunk falls back as a whole call would; once a chunk has been passed on,
+    /// a failure ends the stream with an error result. Stopping the enumeration cancels the call.
+    /// </summary>
+    public async IAsyncEnumerable<ExecuteStreamItem> ExecuteStreamAsync(PipelineRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Emit(request, ActivityKinds.Received, stage: request.Face);
+        if (Deny(request) is { } denied)
+        {
+            yield return Last(Final(request, new ExecuteResult { Error = denied }));
+            yield break;
+        }
+        using var lease = _admission.Enter(request.Caller);
+        if (!lease.IsAdmitted)
+        {
+            yield return Last(Final(request, new ExecuteResult { Error = QuotaError(lease) }));
+            yield break;
+        }
+        using var deadline = StartDeadline(request, cancellationToken);
+        var policy = _routing.TryGetPolicy(request.TenantId, request.PolicyId, out var found) ? found : null;
+        if (policy is not null)
+        {
+            var refused = await Guarded(() => RunRequestExtensionsAsync(request, policy, deadline.Token), request, deadline, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                yield return Last(Final(request, new ExecuteResult { Error = refused, PolicyId = policy.Id }));
+                yield break;
+            }
+        }
+
+        var route = request.ToRouteRequest();
+        var decision = _routing.Decide(route);
+        EmitDecision(request, decision);
+        if (!decision.IsSuccess)
+        {
+            yield return Last(Final(request, new ExecuteResult { Error = DecisionError(decision), PolicyId = decision.PolicyId }));
+            yield break;
+        }
+        var attempts = new List<ProviderAttempt>(4);
+        var cursor = default(FallbackCursor);
+        var post = policy is null || policy.Post.IsEmpty ? null : _extensions.BeginPostStream(request, policy.Post);
+        var text = post is null ? null : new StreamText();
+        var sent = 0;
+        while (true)
+        {
+            var providerId = decision.ProviderId!;
+            var prepared = Prepare(request, decision, attempts);
+            if (prepared.Refusal is not null)
+            {
+                yield return Last(Final(request, new ExecuteResult { Error = prepared.Refusal, PolicyId = decision.PolicyId, Attempts = attempts }));
+                yield break;
+            }
+            if (prepared.Call is { } call)
+            {
+                var started = Stopwatch.GetTimestamp();
+                ProviderAnswer? answer = null;
+                Cp1Error? ended = null;
+                var items = prepared.Client!.StreamAsync(call, deadline.Token).GetAsyncEnumerator(deadline.Token);
+                try
+                {
+                    while (true)
+                    {
+                        var step = await Next(items, request, deadline, cancellationToken).ConfigureAwait(false);
+                        if (step.Error is not null)
+                        {
+                            ended = step.Error;
+                            break;
+                        }
+                        if (!step.HasItem)
+                        {
+                            break;
+                        }
+                        var item = step.Item;
+                        if (item.Final is { } final)
+                        {
+                            answer = final;
+                            break;
+                        }
+                        if (sent == 0)
+                        {
+                            Emit(request, ActivityKinds.FirstChunk, subject: providerId, latencyMs: Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        }
+                        sent++;
+                        if (post is null)
+                        {
+                            yield return new ExecuteStreamItem(item.Data, null);
+                            continue;
+                        }
+                        var rewritten = await PushPost(post, text!.Decode(item.Data.Span), deadline.Token).ConfigureAwait(false);
+                        if (rewritten.Error is not null)
+                        {
+                            ended = rewritten.Error;
+                            break;
+                        }
+                        if (rewritten.Text.Length > 0)
+                        {
+                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rewritten.Text), null);
+                        }
+                    }
+                }
+                finally
+                {
+                    await items.DisposeAsync().ConfigureAwait(false);
+                }
+                if (ended is not null)
+                {
+                    _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                    yield return Last(Final(request, new ExecuteResult { Error = ended, PolicyId = decision.PolicyId, Attempts = attempts }));
+                    yield break;
+                }
+                answer ??= new ProviderAnswer(false, FailureKinds.ServerError, "error", "stream_ended", $"provider '{providerId}' ended its stream without a result", 0, default);
+                Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
+                if (answer.Value.Succeeded)
+                {
+                    if (post is not null)
+                    {
+                        var rest = await FlushPost(post, text!.Decode([], flush: true), deadline.Token).ConfigureAwait(false);
+                        if (rest.Error is not null)
+                        {
+                            yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
+                            yield break;
+                        }
+                        if (rest.Text.Length > 0)
+                        {
+                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rest.Text), null);
+                        }
+                    }
+                    yield return Last(Final(request, new ExecuteResult
+                    {
+                        PolicyId = decision.PolicyId,
+                        ProviderId = providerId,
+                        Attempts = attempts,
+                        Output = answer.Value.Output,
+                        OutputKind = PayloadKinds.Detect(answer.Value.Output.Span),
+                    }));
+                    yield break;
+                }
+                if (answer.Value.Failure == FailureKinds.None || sent > 0)
+                {
+                    // Part of the answer is already with the client: no other provider can take over.
+                    var error = sent > 0
+                        ? new Cp1Error(Cp1ErrorCodes.DecisionFailed, $"provider '{providerId}' failed after streaming part of its answer: {answer.Value.Message ?? answer.Value.ErrorCode}")
+                        : NoFallbackError(providerId, answer.Value);
+                    yield return Last(Final(request, new ExecuteResult { Error = error, PolicyId = decision.PolicyId, Attempts = attempts }));
+                    yield break;
+                }
+            }
+            var next = _routing.DecideFallback(route, ref cursor, providerId, attempts[^1].Answer.Failure);
+            if (!next.IsSuccess)
+            {
+                yield return Last(Final(request, new ExecuteResult { Error = ExhaustedError(next, attempts[^1].Answer), PolicyId = decision.PolicyId, Attempts = attempts }));
+                yield break;
+            }
+            EmitDecision(request, next);
+            decision = next;
+        }
+    }
+
+    private static ExecuteStreamItem Last(ExecuteResult result) => new(default, result);
+
+    private readonly record struct StreamStep(bool HasItem, ProviderStreamItem Item, Cp1Error? Error);
+
+    // The deadline ends the stream with an error result; the caller's own cancellation escapes.
+    private static async ValueTask<StreamStep> Next(IAsyncEnumerator<ProviderStreamItem> items, PipelineRequest request, CancellationTokenSource deadline,
+        CancellationToken callerToken)
+    {
+        try
+        {
+            return await items.MoveNextAsync().ConfigureAwait(false) ? new StreamStep(true, items.Current, null) : default;
+        }
+        catch (OperationCanceledException) when (!callerToken.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            return new StreamStep(false, default, DeadlineError(request, "the provider's stream"));
+        }
+    }
+
+    private async ValueTask<Cp1Error?> Guarded(Func<ValueTask<Cp1Error?>> stage, PipelineRequest request, CancellationTokenSource deadline,
+        CancellationToken callerToken)
+    {
+        try
+        {
+            return await stage().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!callerToken.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            return DeadlineError(request, "the extensions");
+        }
+    }
+
+    private readonly record struct PostText(string Text, Cp1Error? Error);
+
+    private static async ValueTask<PostText> PushPost(PostStream post, string text, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return new PostText(text.Length == 0 ? string.Empty : await post.PushAsync(text, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (ExtensionFailedException e)
+        {
+            return new PostText(string.Empty, e.Error);
+        }
+    }
+
+    private static async ValueTask<PostText> FlushPost(PostStream post, string text, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var pushed = text.Length == 0 ? string.Empty : await post.PushAsync(text, cancellationToken).ConfigureAwait(false);
+            return new PostText(pushed + await post.FlushAsync(cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (ExtensionFailedException e)
+        {
+            return new PostText(string.Empty, e.Error);
+        }
+    }
+
+    /// <summary>UTF-8 chunks to text, keeping a character split across two chunks whole.</summary>
+    private sealed class StreamText
+    {
+        private readonly Decoder _decoder = new UTF8Encoding(false, false).GetDecoder();
+
+        public string Decode(ReadOnlySpan<byte> bytes, bool flush = false)
+        {
+            var chars = new char[_decoder.GetCharCount(bytes, flush)];
+            var count = _decoder.GetChars(bytes, chars, flush);
+            return new string(chars, 0, count);
+        }
+    }
+}
