@@ -85,11 +85,8 @@ public static class BeamlineWebHost
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         app.MapRouterAdminEndpoints();
-<<<<<<< HEAD
         app.MapActivityEndpoints();
-=======
         app.MapExtensionAdminEndpoints();
->>>>>>> helper-registry
         app.MapTenancyAdmin();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,

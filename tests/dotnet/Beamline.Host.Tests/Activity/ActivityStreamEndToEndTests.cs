@@ -70,7 +70,13 @@ public sealed class ActivityStreamEndToEndTests : IAsyncLifetime
             requestIds.Add(requestId);
             using var decide = new HttpRequestMessage(HttpMethod.Post, new Uri(_controlPlane.BaseAddress, "api/v1/routes/decide"))
             {
-                Content = new StringContent($$$"""{"version":"1","tenant_id":"tenant_a","request_id":"{{{requestId}}}","task":{"type":"chat","payload":{"text":"hi"}}}""",
+                Content = new StringContent(new JsonObject
+                {
+                    ["version"] = "1",
+                    ["tenant_id"] = "tenant_a",
+                    ["request_id"] = requestId,
+                    ["task"] = new JsonObject { ["type"] = "chat", ["payload"] = new JsonObject { ["text"] = "hi" } },
+                }.ToJsonString(),
                     System.Text.Encoding.UTF8, "application/json"),
             };
             decide.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TenantKey);
