@@ -40,6 +40,12 @@ public sealed class AddContextExtension : IBuiltInExtension
             var config = new BuiltInConfig(Id, input.Config);
             string? system = config.GetString("system");
             var metadata = config.GetMetadata("metadata");
+            if (config.GetBoolean("include_timestamp", false))
+            {
+                // The upstream option: when the context was added, for extensions and providers downstream.
+                metadata ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                metadata["context_timestamp"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            }
             byte[]? payload = string.IsNullOrEmpty(system) || input.PayloadKind != PayloadKind.Json ? null : AddSystem(input.Payload, system);
             if (payload is null && metadata is null)
             {
@@ -70,7 +76,10 @@ public sealed class AddContextExtension : IBuiltInExtension
         }
 
         bool hasSystem = root.TryGetProperty("system", out _);
-        bool anthropic = hasSystem || (root.TryGetProperty("max_tokens", out _) && !HasSystemMessage(messages));
+        // The Anthropic form: a top-level system, or a Claude model (an OpenAI request may carry
+        // max_tokens too, so that alone says nothing).
+        bool anthropic = hasSystem || (root.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String
+            && model.GetString()!.StartsWith("claude", StringComparison.OrdinalIgnoreCase) && !HasSystemMessage(messages));
 
         var buffer = new ArrayBufferWriter<byte>(payload.Length + system.Length + 64);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))

@@ -29,7 +29,7 @@ public sealed class NormalizeTextExtension : IBuiltInExtension
             var config = new BuiltInConfig(Id, input.Config);
             var normalizer = new Normalizer(
                 config.GetBoolean("unicode_nfc", true),
-                config.GetBoolean("trim", true),
+                config.GetBoolean("trim", config.GetBoolean("trim_whitespace", true)), // trim_whitespace: the upstream name
                 config.GetBoolean("collapse_whitespace", true),
                 config.GetBoolean("lowercase", false));
             return PayloadText.Rewrite(input, ref normalizer);

@@ -39,10 +39,18 @@ public static class RoutingServiceCollectionExtensions
         services.AddBeamlineProviderClients();
         services.TryAddSingleton<Beamline.Pipeline.Activity.IActivitySink>(Beamline.Pipeline.Activity.NullActivitySink.Instance);
         services.TryAddSingleton<Beamline.Pipeline.Extensions.IExtensionRegistry, Beamline.Pipeline.Extensions.EmptyExtensionRegistry>();
+        foreach (var builtIn in Beamline.Extensions.BuiltIn.BuiltInExtensions.All)
+        {
+            services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(Beamline.Pipeline.Extensions.IBuiltInExtension), builtIn));
+        }
+        // Registry entries with a subject are NATS services: called when NATS is configured, and
+        // failing as unavailable (their mode or on_fail applies) when it is not.
         services.TryAddSingleton<Beamline.Pipeline.Extensions.ExtensionRunner>(static sp => new Beamline.Pipeline.Extensions.ExtensionRunner(
             sp.GetRequiredService<Beamline.Pipeline.Extensions.IExtensionRegistry>(),
             sp.GetServices<Beamline.Pipeline.Extensions.IBuiltInExtension>(),
-            sp.GetService<Beamline.Pipeline.Extensions.IExtensionTransport>(),
+            sp.GetService<NATS.Client.Core.INatsConnection>() is { } connection
+                ? new Beamline.Extensions.Nats.NatsExtensionTransport(connection, sp.GetService<Beamline.Nats.NatsConnectionMonitor>())
+                : null,
             sp.GetRequiredService<Beamline.Pipeline.Activity.IActivitySink>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>()));

@@ -80,4 +80,21 @@ public sealed class AddContextExtensionTests
         Assert.Equal(ExtensionFailure.Error, reply.Failure);
         Assert.Equal("add_context: config 'system' must be a string, not an array", reply.Message);
     }
+
+    // An OpenAI request may carry max_tokens: that alone does not make it the Anthropic form.
+    [Fact]
+    public void OpenAi_MaxTokensWithoutSystem_InsertsASystemMessage()
+    {
+        Inputs.JsonEqual(
+            """{"model":"gpt-4o","max_tokens":10,"messages":[{"role":"system","content":"Be kind."},{"role":"user","content":"hi"}]}""",
+            Run("""{"model":"gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"""));
+    }
+
+    // The upstream fixture policy's option.
+    [Fact]
+    public void IncludeTimestamp_AddsWhenTheContextWasAdded()
+    {
+        var reply = _add.Invoke(Inputs.Json("""{"messages":[]}""", """{"include_timestamp":true}"""));
+        Assert.True(DateTimeOffset.TryParse(reply.Metadata!["context_timestamp"], System.Globalization.CultureInfo.InvariantCulture, out _));
+    }
 }

@@ -75,4 +75,12 @@ public sealed class MaskPiiExtensionTests
     {
         Assert.Same(ExtensionReply.Unchanged, _mask.Invoke(Inputs.Of("a@b.io"u8.ToArray(), PayloadKind.Binary)));
     }
+
+    // The upstream fixture policy's per-type switches: false turns a type off, true keeps it on.
+    [Fact]
+    public void Invoke_PerTypeSwitches_TurnTypesOff()
+    {
+        var reply = _mask.Invoke(Inputs.Text("a@b.io, +1 415 555 2671, 10.0.0.1", """{"mask_email":true,"mask_phone":false}"""));
+        Assert.Equal("[EMAIL], +1 415 555 2671, [IP]", Inputs.PayloadOf(reply));
+    }
 }

@@ -52,4 +52,12 @@ public sealed class NormalizeTextExtensionTests
         Assert.Equal(ExtensionFailure.Error, reply.Failure);
         Assert.Equal("normalize_text: " + (message.StartsWith("config", StringComparison.Ordinal) ? message : "config " + message), reply.Message);
     }
+
+    // The upstream fixture policy names it trim_whitespace.
+    [Fact]
+    public void Invoke_TrimWhitespaceFalse_KeepsTheEnds()
+    {
+        var reply = _normalize.Invoke(Inputs.Text("  a   b  ", """{"trim_whitespace":false}"""));
+        Assert.Equal(" a b ", Inputs.PayloadOf(reply));
+    }
 }

@@ -20,7 +20,10 @@ internal sealed class PiiOptions
     /// <summary>The mask token of each type, indexed by <see cref="PiiTypeNames.IndexOf"/>.</summary>
     public string[] Tokens { get; }
 
-    /// <summary>Reads <c>types</c> (default all) and, when <paramref name="masking"/>, <c>replacement</c>.</summary>
+    /// <summary>
+    /// Reads <c>types</c> (default all), the per-type switches <c>mask_&lt;type&gt;</c> (masking) or
+    /// <c>detect_&lt;type&gt;</c> (detecting), and, when <paramref name="masking"/>, <c>replacement</c>.
+    /// </summary>
     public static PiiOptions Read(BuiltInConfig config, bool masking)
     {
         var types = PiiTypes.All;
@@ -32,6 +35,16 @@ internal sealed class PiiOptions
                 types |= PiiTypeNames.TryParse(names[i], out var type)
                     ? type
                     : throw config.Error($"'types[{i}]' is '{names[i]}', not one of email, phone, card, iban, ssn, ip");
+            }
+        }
+
+        // The upstream per-type switches (`mask_email: false`, `detect_phone: false`, as in the CP1
+        // fixture policies) turn a type off; true keeps it on (every type is on by default).
+        foreach (var type in PiiTypeNames.Ordered)
+        {
+            if (!config.GetBoolean((masking ? "mask_" : "detect_") + PiiTypeNames.NameOf(type), true))
+            {
+                types &= ~type;
             }
         }
 
