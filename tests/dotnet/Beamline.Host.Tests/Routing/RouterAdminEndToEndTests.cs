@@ -154,20 +154,30 @@ public sealed class RouterAdminEndToEndTests(RouterAdminHostsFixture hosts) : IC
     }
 
     [Fact]
-    public async Task ExtensionHealth_ListsTheExtensionsPoliciesName_AsUnknown()
+    public async Task ExtensionHealth_ListsTheExtensionsPoliciesName_WithTheirSourceAndMeasuredCalls()
     {
+        // A decide with the fixture policy runs its pre and validator steps (built-ins here).
+        await DecideAsync("extensions_full", "health-user");
         var nats = await RequestAsync("get_extension_health", """{"tenant_id":"tenant_abc123"}""");
         var (status, http) = await AdminAsync(HttpMethod.Get, "admin/v1/extensions/health");
 
-        Assert.False(nats.GetProperty("extensions_run").GetBoolean());
+        Assert.True(nats.GetProperty("extensions_run").GetBoolean());
         var health = nats.GetProperty("health");
         Assert.Equal(new[] { "add_context", "content_filter", "format_response", "mask_pii", "normalize_text", "pii_guard", "rate_limit_check" },
             health.EnumerateObject().Select(p => p.Name).ToArray());
         var guard = health.GetProperty("pii_guard");
-        Assert.Equal("unknown", guard.GetProperty("status").GetString());
-        Assert.Equal(0, guard.GetProperty("success_count").GetInt32());
-        Assert.Equal(JsonValueKind.Null, guard.GetProperty("success_rate").ValueKind);
+        Assert.Equal("builtin", guard.GetProperty("source").GetString());
+        Assert.Equal("validator", guard.GetProperty("type").GetString());
+        Assert.Equal("healthy", guard.GetProperty("status").GetString());
+        Assert.True(guard.GetProperty("success_count").GetInt32() >= 1);
+        Assert.Equal(1.0, guard.GetProperty("success_rate").GetDouble());
+        Assert.Equal("closed", guard.GetProperty("breaker").GetString());
         Assert.Equal("extensions_full", Assert.Single(guard.GetProperty("referenced_by").EnumerateArray()).GetProperty("policy_id").GetString());
+        // Named by the policy, but neither registered nor built in.
+        var unknown = health.GetProperty("format_response");
+        Assert.Equal("unregistered", unknown.GetProperty("status").GetString());
+        Assert.Equal(0, unknown.GetProperty("calls").GetInt32());
+        Assert.Equal(JsonValueKind.Null, unknown.GetProperty("success_rate").ValueKind);
 
         Assert.Equal(HttpStatusCode.OK, status);
         var bGuard = http.GetProperty("health").GetProperty("b_guard");
