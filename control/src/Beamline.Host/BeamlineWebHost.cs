@@ -84,6 +84,7 @@ public static class BeamlineWebHost
         app.MapGrpcReflectionService();
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
+        Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
         app.MapRouterAdminEndpoints();
         app.MapActivityEndpoints();
         app.MapExtensionAdminEndpoints();

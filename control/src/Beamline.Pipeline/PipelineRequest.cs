@@ -101,6 +101,12 @@ public sealed class PipelineRequest
     /// <summary>Whether the client asked for the answer as a stream.</summary>
     public bool Stream { get; init; }
 
+    /// <summary>The API the payload speaks (CP1 by default); provider clients build the upstream body from it.</summary>
+    public WireFormat Format { get; init; } = WireFormat.Cp1;
+
+    /// <summary>A provider the client named (a gateway <c>model</c>); null: the policy chooses.</summary>
+    public string? PinnedProvider { get; init; }
+
     /// <summary>Which face took the request (<c>cp1_http</c>, <c>cp1_nats</c>, <c>openai</c>, …), for the activity stream.</summary>
     public string Face { get; init; } = "unknown";
 
@@ -117,6 +123,7 @@ public sealed class PipelineRequest
         MaxCost = MaxCost,
         MaxLatencyMs = MaxLatencyMs,
         AllowedProviders = Caller.AllowedProviders,
+        PinnedProvider = PinnedProvider,
         InputTokens = Payload.Length == 0 ? 0 : Math.Max(1, Payload.Length / 4),
     };
 }

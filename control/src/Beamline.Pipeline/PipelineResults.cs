@@ -71,4 +71,7 @@ public readonly record struct ExecuteStreamItem(ReadOnlyMemory<byte> Chunk, Exec
 {
     /// <summary>Whether this is the final item.</summary>
     public bool IsFinal => Result is not null;
+
+    /// <summary>The API a chunk speaks (as the provider sent it), or none for opaque bytes.</summary>
+    public WireFormat Format { get; init; }
 }

@@ -103,7 +103,7 @@ public sealed partial class RequestPipeline
                         sent++;
                         if (post is null)
                         {
-                            yield return new ExecuteStreamItem(item.Data, null);
+                            yield return new ExecuteStreamItem(item.Data, null) { Format = item.Format };
                             continue;
                         }
                         var rewritten = await PushPost(post, text!.Decode(item.Data.Span), deadline.Token).ConfigureAwait(false);
@@ -114,7 +114,7 @@ public sealed partial class RequestPipeline
                         }
                         if (rewritten.Text.Length > 0)
                         {
-                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rewritten.Text), null);
+                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rewritten.Text), null) { Format = item.Format };
                         }
                     }
                 }

@@ -8,6 +8,7 @@ using Beamline.Policies;
 using Beamline.Routing.Catalog;
 using Beamline.Worker.V2;
 using Google.Protobuf;
+using WireFormat = Beamline.Pipeline.WireFormat;
 
 namespace Beamline.Providers;
 
@@ -37,7 +38,22 @@ internal static class ProviderBlocks
 
     /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
     public static ExecRequest? Build(ProviderDescriptor provider, PipelineRequest request, out string? reason)
+        => Build(provider, request, stream: false, out reason, out _);
+
+    /// <summary>
+    /// The block calling <paramref name="provider"/>, or null with a reason; <paramref name="upstream"/>
+    /// says which API the provider's answer will speak. A gateway request (OpenAI or Anthropic
+    /// format) is sent in the provider's own API — as it is when the two agree, translated when
+    /// they do not. A streamed HTTP call asks the executor for the response head first
+    /// (<c>stream_head</c>), so that an error status is known before any body byte is passed on.
+    /// </summary>
+    public static ExecRequest? Build(ProviderDescriptor provider, PipelineRequest request, bool stream, out string? reason, out WireFormat upstream)
     {
+        upstream = WireFormat.None;
+        if (request.Format is not (WireFormat.Cp1 or WireFormat.None) && IsHttp(provider))
+        {
+            return BuildGateway(provider, request, stream, out reason, out upstream);
+        }
         reason = RefuseModel(provider, request);
         if (reason is not null)
         {
@@ -70,6 +86,87 @@ internal static class ProviderBlocks
                 return null;
         }
     }
+
+    // The gateway faces: the client's body in the provider's API, at the provider's endpoint for it.
+    private static ExecRequest? BuildGateway(ProviderDescriptor provider, PipelineRequest request, bool stream, out string? reason, out WireFormat upstream)
+    {
+        var anthropic = provider.Kind == ProviderKind.Anthropic;
+        upstream = (anthropic, request.Format) switch
+        {
+            (true, WireFormat.AnthropicMessages or WireFormat.OpenAIChat or WireFormat.OpenAIResponses) => WireFormat.AnthropicMessages,
+            (true, _) => WireFormat.None,
+            (false, WireFormat.AnthropicMessages or WireFormat.OpenAIResponses) => WireFormat.OpenAIChat,
+            (false, var same) => same,
+        };
+        if (upstream == WireFormat.None || !Gateway.Translation.RequestTranslation.CanTranslate(request.Format, upstream))
+        {
+            reason = $"provider '{provider.Id}' ({provider.Kind}) cannot serve a {request.Format} request";
+            return null;
+        }
+        var baseUrl = anthropic ? provider.Endpoint ?? AnthropicMessages.BaseUrl : provider.Endpoint ?? (provider.Kind == ProviderKind.OpenAI ? OpenAIBaseUrl : null);
+        if (baseUrl is null)
+        {
+            reason = $"provider '{provider.Id}' has no base_url";
+            return null;
+        }
+        byte[] body;
+        try
+        {
+            body = Gateway.Translation.RequestTranslation.ToUpstream(request.Payload.Span, request.Format, upstream, UpstreamModel(provider, request));
+        }
+        catch (Gateway.Translation.GatewayFormatException e)
+        {
+            reason = e.Message;
+            return null;
+        }
+        var path = upstream switch
+        {
+            WireFormat.AnthropicMessages => "/messages",
+            WireFormat.OpenAIEmbeddings => "/embeddings",
+            _ => "/chat/completions",
+        };
+        var buffer = new ArrayBufferWriter<byte>(body.Length + 256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("url", baseUrl.TrimEnd('/') + path);
+            writer.WriteString("method", "POST");
+            writer.WriteStartObject("headers");
+            if (anthropic)
+            {
+                AnthropicMessages.WriteHeaders(writer);
+            }
+            else
+            {
+                writer.WriteString("Content-Type", "application/json");
+            }
+            writer.WriteEndObject();
+            WriteCredentialRef(writer, provider);
+            writer.WriteString("body", body);
+            if (stream)
+            {
+                writer.WriteBoolean("stream_head", true);
+            }
+            writer.WriteEndObject();
+        }
+        reason = null;
+        return NewRequest(provider, request, HttpBlockType, HttpPool, ByteString.CopyFrom(buffer.WrittenSpan));
+    }
+
+    // The model the upstream is asked for: the client's when the provider offers it by that name,
+    // else the provider's own (the client's model named a route, not an upstream model).
+    private static string? UpstreamModel(ProviderDescriptor provider, PipelineRequest request)
+    {
+        if (request.Metadata.TryGetValue(GatewayModelKey, out var asked) && provider.DefaultModel is not null
+            && (provider.Model == asked || (!provider.Models.IsDefaultOrEmpty && provider.Models.Contains(asked))))
+        {
+            return asked;
+        }
+        return provider.DefaultModel;
+    }
+
+    /// <summary>The request metadata key a gateway face puts the client's <c>model</c> under.</summary>
+    public const string GatewayModelKey = "gateway_model";
 
     /// <summary>
     /// Why an HTTP provider must not be called with this payload's <c>model</c>, or null: the
@@ -136,7 +233,7 @@ internal static class ProviderBlocks
         return null;
     }
 
-    /// <summary>Interprets the result of the block <see cref="Build"/> made for <paramref name="provider"/>.</summary>
+    /// <summary>Interprets the result of the block <c>Build</c> made for <paramref name="provider"/>.</summary>
     public static ProviderAnswer Interpret(ProviderDescriptor provider, ExecResult result)
     {
         if (result.Status != ExecStatus.Ok)

@@ -17,6 +17,8 @@ public static class ProviderServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderClient, BlockProviderClient>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderClient, NatsProviderClient>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderClient, Beamline.Providers.Mock.MockProviderClient>());
+        services.TryAddSingleton(TimeProvider.System);
         return services;
     }
 }

@@ -8,6 +8,9 @@ public static class RouteReasons
     /// <summary>A weighted random pick.</summary>
     public const string Weighted = "weighted";
 
+    /// <summary>The client named the provider (a gateway <c>model</c>).</summary>
+    public const string Pinned = "pinned";
+
     /// <summary>The session's earlier provider.</summary>
     public const string Sticky = "sticky";
 

@@ -38,6 +38,13 @@ public readonly struct RouteRequest
     /// </summary>
     public ImmutableArray<string>? AllowedProviders { get; init; }
 
+    /// <summary>
+    /// A provider the client named (the gateway's <c>model</c> naming a provider or one of its
+    /// models): decided as that provider, with the policy's breakers and fallback plan. Null: the
+    /// policy chooses.
+    /// </summary>
+    public string? PinnedProvider { get; init; }
+
     /// <summary>Estimated input tokens; 0 for <see cref="RouterOptions.DefaultInputTokens"/>.</summary>
     public int InputTokens { get; init; }
 

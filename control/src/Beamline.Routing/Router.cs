@@ -84,6 +84,11 @@ public sealed class Router : IRouter
         var outputTokens = request.OutputTokens > 0 ? request.OutputTokens : _defaultOutputTokens;
         var now = _time.GetTimestamp();
 
+        if (request.PinnedProvider is { } pinned)
+        {
+            return DecidePinned(policy, tenant, pinned, request, inputTokens, outputTokens);
+        }
+
         string? session = null;
         if (policy.Sticky is { } sticky)
         {
@@ -322,6 +327,33 @@ public sealed class Router : IRouter
                 return best;
         }
     }
+
+    // The client named the provider: no weighing or stickiness, but the key's allow-list, the
+    // breaker and (on an open breaker) the policy's circuit_breaker_open rule still hold.
+    private RouteDecision DecidePinned(CompiledPolicy policy, string tenant, string pinned, in RouteRequest request, int inputTokens, int outputTokens)
+    {
+        if (!_catalog.TryGet(pinned, out var entry))
+        {
+            return RouteDecision.Failure(RouteErrorCodes.DecisionFailed, $"provider '{pinned}' is not in the catalog", policy.Id);
+        }
+        if (!IsAllowed(entry, request))
+        {
+            return RouteDecision.Failure(RouteErrorCodes.DecisionFailed, $"provider '{pinned}' is not allowed{AllowedProvidersText(request)}", policy.Id);
+        }
+        if (Acquire(policy, tenant, entry, request.DryRun))
+        {
+            return Make(entry, RouteReasons.Pinned, policy, PinnedMetadata, inputTokens, outputTokens);
+        }
+        var rule = policy.Plan.FindImmediate(FailureKinds.CircuitBreakerOpen, request.MessageType);
+        if (rule >= 0 && !ReferenceEquals(policy.FallbackTargets[rule], entry) && IsAllowed(policy.FallbackTargets[rule], request)
+            && Acquire(policy, tenant, policy.FallbackTargets[rule], request.DryRun))
+        {
+            return Make(policy.FallbackTargets[rule], RouteReasons.Fallback, policy, policy.FallbackMetadata, inputTokens, outputTokens);
+        }
+        return RouteDecision.Failure(RouteErrorCodes.DecisionFailed, $"all_providers_failed: provider '{pinned}''s circuit breaker is open", policy.Id);
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> PinnedMetadata = new Dictionary<string, string> { ["algorithm"] = "pinned" };
 
     private static bool Meets(ProviderEntry entry, in RouteRequest request, int inputTokens, int outputTokens) =>
         IsAllowed(entry, request)

@@ -41,6 +41,12 @@ internal sealed class OneTenantRouter(Router router, PolicySet policies, string 
 
     public string EffectivePolicyId(string tenantId, string? policyId) => policyId ?? defaultPolicyId;
 
+    public bool TryFindProviderByModel(string model, [NotNullWhen(true)] out ProviderDescriptor? provider)
+    {
+        provider = null;
+        return false;
+    }
+
     public Router Router => router;
 }
 

@@ -30,7 +30,11 @@ internal static class ProviderJson
             Kind = Kind(String(root, "kind")),
             Model = String(root, "model"),
             Models = Strings(root, "models"),
-            Endpoint = String(root, "base_url"),
+            // base_url_env (like api_key_env) lets OPENAI_BASE_URL / ANTHROPIC_BASE_URL redirect a provider.
+            Endpoint = String(root, "base_url_env") is { } baseUrlVariable && Environment.GetEnvironmentVariable(baseUrlVariable) is { Length: > 0 } fromEnvironment
+                ? fromEnvironment
+                : String(root, "base_url"),
+            Mock = String(root, "kind") == "mock" ? ReadMock(root) : null,
             BlockType = String(root, "block_type"),
             Pool = String(root, "pool") ?? "cpu",
             SubjectVersion = (int)(Number(root, "subject_version") ?? 1),
@@ -58,7 +62,18 @@ internal static class ProviderJson
         "anthropic" => ProviderKind.Anthropic,
         "nats" or "nats_provider" => ProviderKind.NatsProvider,
         "block" => ProviderKind.Block,
-        _ => throw new FormatException($"kind: unknown provider kind '{kind}' (openai, anthropic, openai_compatible, nats_provider, block)"),
+        "mock" => ProviderKind.Mock,
+        _ => throw new FormatException($"kind: unknown provider kind '{kind}' (openai, anthropic, openai_compatible, nats_provider, block, mock)"),
+    };
+
+    private static MockSettings ReadMock(JsonElement root) => new()
+    {
+        LatencyMs = (int)Math.Min(Number(root, "latency_ms") ?? 0, 600_000),
+        ChunkIntervalMs = (int)Math.Min(Number(root, "chunk_interval_ms") ?? 0, 60_000),
+        Reply = String(root, "reply"),
+        Format = String(root, "format") is { } format
+            ? format is "openai" or "anthropic" ? format : throw new FormatException("format: must be \"openai\" or \"anthropic\"")
+            : null,
     };
 
     private static string? String(JsonElement parent, string member)

@@ -143,6 +143,7 @@ internal static class ProviderStatsView
         ProviderKind.OpenAICompatible => "openai_compatible",
         ProviderKind.NatsProvider => "nats_provider",
         ProviderKind.Block => "block",
+        ProviderKind.Mock => "mock",
         ProviderKind.Unknown => "unknown",
         _ => kind.ToString().ToLower(CultureInfo.InvariantCulture),
     };

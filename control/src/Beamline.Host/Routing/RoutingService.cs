@@ -112,6 +112,10 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     }
 
     /// <inheritdoc />
+    public bool TryFindProviderByModel(string model, [NotNullWhen(true)] out ProviderDescriptor? provider)
+        => Current.ModelIndex.TryGetValue(model, out provider);
+
+    /// <inheritdoc />
     public bool TryGetPolicy(string tenantId, string? policyId, [NotNullWhen(true)] out Policy? policy)
     {
         if (Current.Tenants.TryGetValue(tenantId, out var tenant) && tenant.Policies.TryGet(policyId ?? tenant.DefaultPolicyId, out policy))
@@ -153,11 +157,34 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
                 };
                 tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time), policies, options.DefaultPolicyId);
             }
-            var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal));
+            var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal), IndexModels(catalog));
             Volatile.Write(ref _state, state);
             LogRebuilt(snapshot.RoutingVersion, tenants.Count, catalog.Entries.Count);
             return state;
         }
+    }
+
+    // Model name → the provider offering it (the first by id when several do), for the gateway's `model`.
+    private static FrozenDictionary<string, ProviderDescriptor> IndexModels(ProviderCatalog catalog)
+    {
+        var index = new Dictionary<string, ProviderDescriptor>(StringComparer.Ordinal);
+        foreach (var entry in catalog.Entries.OrderBy(e => e.Id, StringComparer.Ordinal))
+        {
+            var descriptor = entry.Descriptor;
+            if (descriptor.Kind == ProviderKind.Unknown)
+            {
+                continue;
+            }
+            if (descriptor.Model is { } model)
+            {
+                index.TryAdd(model, descriptor);
+            }
+            foreach (var name in descriptor.Models.IsDefault ? [] : descriptor.Models)
+            {
+                index.TryAdd(name, descriptor);
+            }
+        }
+        return index.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
     private List<ProviderDescriptor> ReadProviders(TenancySnapshot snapshot)
@@ -200,7 +227,9 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
 internal sealed record TenantRouting(Router Router, PolicySet Policies, string DefaultPolicyId);
 
 /// <summary>Everything routing needs for one tenancy routing version, swapped as a whole.</summary>
-internal sealed record RoutingState(long RoutingVersion, ProviderCatalog Catalog, FrozenDictionary<string, TenantRouting> Tenants)
+internal sealed record RoutingState(long RoutingVersion, ProviderCatalog Catalog, FrozenDictionary<string, TenantRouting> Tenants,
+    FrozenDictionary<string, ProviderDescriptor> ModelIndex)
 {
-    public static RoutingState Empty { get; } = new(-1, new ProviderCatalog([]), FrozenDictionary<string, TenantRouting>.Empty);
+    public static RoutingState Empty { get; } = new(-1, new ProviderCatalog([]), FrozenDictionary<string, TenantRouting>.Empty,
+        FrozenDictionary<string, ProviderDescriptor>.Empty);
 }

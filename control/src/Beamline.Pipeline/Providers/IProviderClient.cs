@@ -31,6 +31,9 @@ public readonly record struct ProviderAnswer(bool Succeeded, FailureKinds Failur
     /// <summary>The provider's <c>Retry-After</c> in seconds (429 or 503); 0 when it gave none.</summary>
     public int RetryAfterSeconds { get; init; }
 
+    /// <summary>The API <see cref="Output"/> (and a stream's chunks) speaks; <see cref="WireFormat.None"/> for opaque bytes.</summary>
+    public WireFormat Format { get; init; }
+
     /// <summary>The error code of an attempt at a provider that cannot be called.</summary>
     public const string UnsupportedProvider = "unsupported_provider";
 
@@ -49,6 +52,9 @@ public readonly record struct ProviderStreamItem(ReadOnlyMemory<byte> Data, Prov
 {
     /// <summary>Whether this is the final item.</summary>
     public bool IsFinal => Final is not null;
+
+    /// <summary>The API a chunk speaks (server-sent events of the OpenAI or Anthropic stream), or none for opaque bytes.</summary>
+    public WireFormat Format { get; init; }
 }
 
 /// <summary>

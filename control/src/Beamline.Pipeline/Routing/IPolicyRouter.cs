@@ -30,6 +30,9 @@ public interface IPolicyRouter
     /// <summary>The provider entry of <paramref name="providerId"/>.</summary>
     bool TryGetProvider(string providerId, [NotNullWhen(true)] out ProviderDescriptor? provider);
 
+    /// <summary>A provider whose <c>model</c> (or one of whose <c>models</c>) is <paramref name="model"/>; the first by id.</summary>
+    bool TryFindProviderByModel(string model, [NotNullWhen(true)] out ProviderDescriptor? provider);
+
     /// <summary>The policy a request of <paramref name="tenantId"/> naming <paramref name="policyId"/> (or none) uses.</summary>
     bool TryGetPolicy(string tenantId, string? policyId, [NotNullWhen(true)] out Policy? policy);
 

@@ -21,6 +21,9 @@ public enum ProviderKind
     /// <summary>A block type executed on a worker pool.</summary>
     Block,
 
+    /// <summary><c>mock</c>: answers in-process in the OpenAI or Anthropic shape, with configurable latency and streaming cadence (first runs, tests, benchmarks).</summary>
+    Mock,
+
     /// <summary>Named by a policy but absent from the catalog: no price, default latency.</summary>
     Unknown,
 }
@@ -77,6 +80,9 @@ public sealed record ProviderDescriptor
     /// <summary>The block type for <see cref="ProviderKind.Block"/> (e.g. <c>http.request</c>).</summary>
     public string? BlockType { get; init; }
 
+    /// <summary>The <c>mock</c> kind's settings; null for other kinds.</summary>
+    public MockSettings? Mock { get; init; }
+
     /// <summary>The worker pool for <see cref="ProviderKind.Block"/>. Defaults to <c>cpu</c>.</summary>
     public string Pool { get; init; } = "cpu";
 
@@ -131,4 +137,20 @@ public sealed record ProviderDescriptor
     /// <summary>The expected cost of one call with the given token counts.</summary>
     public double ExpectedCost(int inputTokens, int outputTokens) =>
         (inputTokens * InputPricePer1K + outputTokens * OutputPricePer1K) / 1000.0;
+}
+
+/// <summary>How a <c>mock</c> provider answers.</summary>
+public sealed record MockSettings
+{
+    /// <summary>Time before the answer (or before the first chunk of a stream), <c>latency_ms</c>.</summary>
+    public int LatencyMs { get; init; }
+
+    /// <summary>Time between streamed chunks, <c>chunk_interval_ms</c>.</summary>
+    public int ChunkIntervalMs { get; init; }
+
+    /// <summary>The answer text, <c>reply</c>; null: it echoes the last user message.</summary>
+    public string? Reply { get; init; }
+
+    /// <summary>The shape it answers in, <c>format</c> (<c>openai</c> or <c>anthropic</c>); null: the request's own.</summary>
+    public string? Format { get; init; }
 }
