@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Beamline.Testing;
 
 namespace Beamline.Host.Tests.Extensions;
 
@@ -68,6 +69,26 @@ public sealed class ExtensionsOverNatsTests(ExtensionsOverNatsFixture host) : ID
         Assert.DoesNotContain("policy-secret", text, StringComparison.Ordinal);
         Assert.DoesNotContain("entry-config-secret", text, StringComparison.Ordinal);
         Assert.Equal(["metadata", "payload", "request_id", "tenant_id", "trace_id"], seen.Select(p => p.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task DecideWithPushAssignment_PublishesThePayloadAsThePreRewroteIt()
+    {
+        await using var nats = await NatsTestClient.ConnectAsync(host.Nats.Url);
+        await using var assignments = await nats.CollectAsync("caf.exec.assign.v1");
+        var requestId = $"req-push-{Guid.NewGuid():N}";
+        var request = JsonNode.Parse(_client.Request("pre_rewrite", Payload, requestId))!;
+        request["push_assignment"] = true;
+
+        var (status, decided) = await _client.DecideAsync(request.ToJsonString());
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("published", Cp1Client.DecisionMetadata(decided, "assignment"));
+        var message = await assignments.WaitForAsync(m => JsonNode.Parse(m.Data)!["request_id"]!.GetValue<string>() == requestId, TimeSpan.FromSeconds(20));
+        var job = JsonNode.Parse(message.Data)!["job"]!;
+        // The worker is to run what the policy's pre extensions made of the request, not what the client sent.
+        Assert.Equal("node", job["payload"]!["rewritten_by"]?.GetValue<string>());
+        Assert.Equal("hello", job["payload"]!["messages"]![0]!["content"]!.GetValue<string>());
     }
 
     [Fact]
