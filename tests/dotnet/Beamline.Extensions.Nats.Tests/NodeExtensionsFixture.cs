@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using Process = System.Diagnostics.Process;
-using ProcessStartInfo = System.Diagnostics.ProcessStartInfo;
 using System.Text;
 using Beamline.Pipeline;
 using Beamline.Pipeline.Activity;
@@ -14,7 +12,7 @@ namespace Beamline.Extensions.Nats.Tests;
 
 /// <summary>
 /// A real nats-server, CP1 extensions written in node on the official <c>nats</c> npm package
-/// (<c>node/extensions.mjs</c>, installed with <c>npm ci</c> from the committed lock file), and a
+/// (<c>node/extensions.mjs</c>, started by <see cref="NodeExtensionServices"/>), and a
 /// NATS.Net connection for <see cref="NatsExtensionTransport"/>. Every behaviour is served on
 /// <c>beamline.ext.{pre|validate|post}.{behaviour}.v1</c>; <c>dead</c> is served by no one.
 /// </summary>
@@ -25,8 +23,6 @@ public sealed class NodeExtensionsFixture : IAsyncLifetime
 
     /// <summary>Flapping services, one subject per test so that each sees its own call count.</summary>
     public static readonly string[] Flapping = ["flapping-retry", "flapping-alternate", "flapping-validator", "flapping-stream"];
-
-    private static string Folder => Path.Combine(RepoPaths.Root, "tests", "dotnet", "Beamline.Extensions.Nats.Tests", "node");
 
     private NatsServer? _nats;
     private ChildProcess? _node;
@@ -46,7 +42,6 @@ public sealed class NodeExtensionsFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _nats = await NatsServer.StartAsync();
-        await EnsureInstalledAsync();
         var specs = new List<string>();
         foreach (var type in new[] { ExtensionType.Pre, ExtensionType.Validator, ExtensionType.Post })
         {
@@ -55,8 +50,7 @@ public sealed class NodeExtensionsFixture : IAsyncLifetime
                 specs.Add($"{Subject(type, behaviour)}={(behaviour.StartsWith("flapping", StringComparison.Ordinal) ? "flapping" : behaviour)}");
             }
         }
-        _node = ChildProcess.Start("node", ["extensions.mjs", _nats.Url, .. specs], workingDirectory: Folder);
-        await _node.WaitForLineAsync("ready", TimeSpan.FromSeconds(60));
+        _node = await NodeExtensionServices.StartAsync(_nats.Url, specs);
         _client = await NatsTestClient.ConnectAsync(_nats.Url);
         Transport = new NatsExtensionTransport(_client.Connection);
     }
@@ -75,32 +69,6 @@ public sealed class NodeExtensionsFixture : IAsyncLifetime
         {
             await _nats.DisposeAsync();
         }
-    }
-
-    private static async Task EnsureInstalledAsync()
-    {
-        if (Directory.Exists(Path.Combine(Folder, "node_modules", "nats")))
-        {
-            return;
-        }
-        var info = new ProcessStartInfo("npm")
-        {
-            WorkingDirectory = Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "ci", "--no-audit", "--no-fund" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start npm");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0,
-            $"'npm ci' in {Folder} failed ({process.ExitCode}); these tests need node, npm and the npm registry:\n{await output}\n{await error}");
     }
 }
 

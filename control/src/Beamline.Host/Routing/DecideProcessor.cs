@@ -98,7 +98,7 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
         if (request.PushAssignment)
         {
             var slots = lease.Detach();
-            var outcome = publisher.TryPublish(request, decision, slots);
+            var outcome = publisher.TryPublish(WithPipelinePayload(request, pipelineRequest), decision, slots);
             if (outcome != AssignmentPublisher.Outcome.Published)
             {
                 slots?.Dispose();
@@ -119,6 +119,28 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
         DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
         decisions.Add(request, decision, extra);
         return 200;
+    }
+
+    // Pre extensions may have replaced the payload: a pushed assignment carries what they made of it
+    // (a redacted or normalized request), not what the client sent.
+    private static DecideRequest WithPipelinePayload(DecideRequest request, PipelineRequest pipelineRequest)
+    {
+        if (pipelineRequest.Payload.Equals(request.Payload))
+        {
+            return request;
+        }
+        return request with
+        {
+            Payload = pipelineRequest.Payload,
+            PayloadEncoding = pipelineRequest.PayloadKind switch
+            {
+                // A client's JSON-in-a-string stays a string, as it came.
+                PayloadKind.Json => request.PayloadEncoding == PayloadEncoding.JsonString ? PayloadEncoding.JsonString : PayloadEncoding.Json,
+                PayloadKind.Text => PayloadEncoding.Text,
+                PayloadKind.Binary => PayloadEncoding.Base64,
+                _ => PayloadEncoding.None,
+            },
+        };
     }
 
     // What extensions said about the request (warnings, skipped optional steps) goes into the decision's metadata.
