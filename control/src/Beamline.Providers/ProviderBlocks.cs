@@ -176,7 +176,8 @@ internal static class ProviderBlocks
     /// </summary>
     public static string? RefuseModel(ProviderDescriptor provider, PipelineRequest request)
     {
-        if (!IsHttp(provider) || request.PayloadKind != PayloadKind.Json)
+        // A gateway request's model names a route (resolved before routing), not an upstream model.
+        if (!IsHttp(provider) || request.PayloadKind != PayloadKind.Json || request.Format is not (WireFormat.Cp1 or WireFormat.None))
         {
             return null;
         }
