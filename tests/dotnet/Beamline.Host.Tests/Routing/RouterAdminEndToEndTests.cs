@@ -156,13 +156,17 @@ public sealed class RouterAdminEndToEndTests(RouterAdminHostsFixture hosts) : IC
     [Fact]
     public async Task ExtensionHealth_ListsTheExtensionsPoliciesName_WithTheirSourceAndMeasuredCalls()
     {
-        // A decide with the fixture policy runs its pre and validator steps (built-ins here).
+        // A decide with the fixture policy runs its pre and validator steps (built-ins here) on
+        // the first control plane; health is per instance, so it is read there over HTTP (over
+        // NATS either instance of the queue group may answer).
         await DecideAsync("extensions_full", "health-user");
         var nats = await RequestAsync("get_extension_health", """{"tenant_id":"tenant_abc123"}""");
+        var (_, first) = await AdminAsync(HttpMethod.Get, "admin/v1/extensions/health?tenant_id=tenant_abc123");
         var (status, http) = await AdminAsync(HttpMethod.Get, "admin/v1/extensions/health");
 
         Assert.True(nats.GetProperty("extensions_run").GetBoolean());
-        var health = nats.GetProperty("health");
+        Assert.Equal(nats.GetProperty("health").EnumerateObject().Select(p => p.Name), first.GetProperty("health").EnumerateObject().Select(p => p.Name));
+        var health = first.GetProperty("health");
         Assert.Equal(new[] { "add_context", "content_filter", "format_response", "mask_pii", "normalize_text", "pii_guard", "rate_limit_check" },
             health.EnumerateObject().Select(p => p.Name).ToArray());
         var guard = health.GetProperty("pii_guard");
