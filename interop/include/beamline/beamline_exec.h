@@ -205,7 +205,7 @@ typedef struct bl_async_callbacks {
   bl_chunk_fn on_chunk;
   /**
    * Required. Receives the block's encoded ExecResult (owned by the runtime, valid during the
-   * call) exactly once, after the last chunk: on the event thread, or on the thread that called
+   * call; empty only when it could not be encoded, out of memory) exactly once, after the last chunk: on the event thread, or on the thread that called
    * execute_async before it returns when the block ended before any I/O (a malformed request
    * or payload, a refused credential, a cancel flag already set, a deadline already passed). Must not block: the event thread serves every
    * other block of the runtime.
@@ -307,11 +307,12 @@ typedef struct bl_api {
    * with execute_ex instead); any other status means the call itself was wrong (NULL runtime,
    * bad struct_size), and nothing is called either.
    *
-   * overrides as for execute_ex; its cancel_flag must stay valid until on_result has returned
-   * (not only until execute_async returns). Setting it stops the block's transfer within about
+   * overrides as for execute_ex; its cancel_flag must stay valid until on_result is called (not
+   * only until execute_async returns): the runtime reads neither it nor `user` afterwards. Setting it stops the block's transfer within about
    * 20 ms; the block then ends with status "cancelled". The block's deadline and every rule of
    * its executor apply exactly as with execute_ex. runtime_release must not be called before
-   * every taken block's on_result has returned; a block still running then ends "cancelled".
+   * every taken block's on_result has returned, nor from a callback (it joins the event
+   * thread); a block still running at release ends "cancelled".
    */
   bl_status*(BL_CALL* execute_async)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                                      const bl_exec_overrides* overrides,
