@@ -85,8 +85,6 @@ public sealed partial class InProcessBlockDispatcher
     /// </summary>
     private abstract class AsyncBlock(InProcessBlockDispatcher owner, ExecRequest request) : ExecAsyncReceiver
     {
-        protected ExecRequest Request => request;
-
         public sealed override void OnResult(ReadOnlySpan<byte> encodedResult)
         {
             Interlocked.Decrement(ref owner._asyncInFlight);
