@@ -71,6 +71,14 @@ public sealed class InProcessDispatchOptions
     /// <summary>Blocks that may wait for a slot per pool before new ones are refused. Defaults to 1024.</summary>
     public int QueueLimit { get; set; } = 1024;
 
+    /// <summary>
+    /// Blocks of an asynchronous type (<c>http.request</c>) that may run at once on the runtime's event thread,
+    /// outside the pools' threads: a thousand slow upstream calls hold one thread, not a thousand. Past it, such a
+    /// block is refused with <c>resource_unavailable</c> at once. 0 runs every block on its pool's threads.
+    /// Defaults to 4096.
+    /// </summary>
+    public int AsyncLimit { get; set; } = 4096;
+
     /// <summary>A folder whose native plugins (*.so) are loaded at start. Defaults to none.</summary>
     public string? PluginDirectory { get; set; }
 
@@ -126,6 +134,10 @@ public sealed class DispatchOptionsValidator : IValidateOptions<DispatchOptions>
         if (options.InProcess.QueueLimit < 0)
         {
             failures.Add("Beamline:InProcess:QueueLimit must not be negative.");
+        }
+        if (options.InProcess.AsyncLimit < 0)
+        {
+            failures.Add("Beamline:InProcess:AsyncLimit must not be negative.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -25,6 +25,11 @@
  *       cancel_flag (struct_size 16), which the library honours; size-prefixed structs of
  *       version 1 stay accepted; diagnostic executors (debug.sleep) are registered only when
  *       the configuration enables them ({"debug": {"enabled": true}}).
+ *   3 — everything of version 2, plus execute_async (appended to the table) and
+ *       bl_async_callbacks: a block of an async-capable type (http.request) runs without holding
+ *       the calling thread — its transfers are driven by one event thread of the runtime — and
+ *       ends through a callback; other types answer BL_ERR_NOT_ASYNC and the host runs them
+ *       with execute_ex. BL_ERR_NOT_ASYNC (12) is new; nothing else changed.
  */
 #ifndef BEAMLINE_EXEC_H
 #define BEAMLINE_EXEC_H
@@ -49,7 +54,7 @@ extern "C" {
 #endif
 
 /** The version of the function table this header describes. */
-#define BL_API_VERSION 2u
+#define BL_API_VERSION 3u
 
 /**
  * Status codes. Values are stable; new codes are only appended. The control plane maps them
@@ -67,7 +72,9 @@ typedef enum bl_errc {
   BL_ERR_ALREADY_EXISTS = 8,       /* an executor of that type is already registered ("already_exists") */
   BL_ERR_NOT_FOUND = 9,            /* a file, plugin or symbol was not found ("not_found") */
   BL_ERR_PERMISSION_DENIED = 10,   /* refused by a sandbox or allow-list ("permission_denied") */
-  BL_ERR_INTERNAL = 11             /* a bug or an unexpected failure, e.g. an exception ("internal_error") */
+  BL_ERR_INTERNAL = 11,            /* a bug or an unexpected failure, e.g. an exception ("internal_error") */
+  BL_ERR_NOT_ASYNC = 12            /* version 3: execute_async was given a block type that has no
+                                      asynchronous path; run it with execute_ex ("not_async") */
 } bl_errc;
 
 /** Opaque status: a code and a UTF-8 message. Owned by whoever received it. */
@@ -179,6 +186,33 @@ typedef struct bl_exec_overrides {
   const int32_t* cancel_flag;
 } bl_exec_overrides;
 
+/**
+ * Version 3: how execute_async hands a block's output back. Zero-initialise, then set
+ * struct_size = sizeof(bl_async_callbacks). Copied by execute_async; `user` (its argument) is
+ * passed back to both functions and must stay valid until on_result has returned.
+ */
+typedef struct bl_async_callbacks {
+  uint32_t struct_size;
+  uint32_t reserved; /* 0 */
+  /**
+   * NULL, or receives each chunk of a streamed block (request stream=true), encoded as
+   * ExecChunk and owned by the runtime (valid during the call), in order, before on_result.
+   * Called on the runtime's event thread: it must not block (a slow receiver buffers; the
+   * block's max_response_bytes bounds what it holds). Return 0 to go on; non-zero cancels the
+   * block, which then ends with status "cancelled". Without on_chunk, chunks are appended to
+   * the output as with execute_ex.
+   */
+  bl_chunk_fn on_chunk;
+  /**
+   * Required. Receives the block's encoded ExecResult (owned by the runtime, valid during the
+   * call; empty only when it could not be encoded, out of memory) exactly once, after the last chunk: on the event thread, or on the thread that called
+   * execute_async before it returns when the block ended before any I/O (a malformed request
+   * or payload, a refused credential, a cancel flag already set, a deadline already passed). Must not block: the event thread serves every
+   * other block of the runtime.
+   */
+  void(BL_CALL* on_result)(void* user, const uint8_t* result, uint64_t result_len);
+} bl_async_callbacks;
+
 /** The function table. Append-only; offsets frozen per version. */
 typedef struct bl_api {
   uint32_t struct_size; /* sizeof(bl_api) of the library */
@@ -261,6 +295,28 @@ typedef struct bl_api {
   bl_status*(BL_CALL* execute_ex)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                                   const bl_exec_overrides* overrides, bl_chunk_fn on_chunk,
                                   void* user, bl_buffer* out_result);
+
+  /* --- version 3 ------------------------------------------------------------------------ */
+  /**
+   * Starts one block without holding the calling thread for its I/O, when its type has an
+   * asynchronous path (http.request: libcurl's multi interface, many transfers on one event
+   * thread per runtime, started on first use). Returns NULL when the block was taken: its
+   * chunks and its result then arrive through `callbacks` (see bl_async_callbacks), the result
+   * exactly once — failures included (deadline, refusals, executor errors). Returns a status
+   * BL_ERR_NOT_ASYNC, and calls nothing, when the type has no asynchronous path (run the block
+   * with execute_ex instead); any other status means the call itself was wrong (NULL runtime,
+   * bad struct_size), and nothing is called either.
+   *
+   * overrides as for execute_ex; its cancel_flag must stay valid until on_result is called (not
+   * only until execute_async returns): the runtime reads neither it nor `user` afterwards. Setting it stops the block's transfer within about
+   * 20 ms; the block then ends with status "cancelled". The block's deadline and every rule of
+   * its executor apply exactly as with execute_ex. runtime_release must not be called before
+   * every taken block's on_result has returned, nor from a callback (it joins the event
+   * thread); a block still running at release ends "cancelled".
+   */
+  bl_status*(BL_CALL* execute_async)(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
+                                     const bl_exec_overrides* overrides,
+                                     const bl_async_callbacks* callbacks, void* user);
 } bl_api;
 
 /**

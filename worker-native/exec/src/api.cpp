@@ -1,4 +1,4 @@
-// The C ABI: bl_get_api and the function table (versions 1 and 2). Every body that can fail returns a
+// The C ABI: bl_get_api and the function table (versions 1 to 3). Every body that can fail returns a
 // status instead of letting an exception out (see status.hpp, guarded()).
 
 #include "builtins/registry.hpp"
@@ -62,8 +62,14 @@ static_assert(offsetof(bl_exec_overrides, struct_size) == 0, "bl_exec_overrides 
 static_assert(offsetof(bl_exec_overrides, gpu_device) == 4, "bl_exec_overrides layout changed");
 static_assert(offsetof(bl_exec_overrides, cancel_flag) == 8, "bl_exec_overrides layout changed");
 
+static_assert(sizeof(bl_async_callbacks) == 24, "bl_async_callbacks layout changed");
+static_assert(offsetof(bl_async_callbacks, struct_size) == 0, "bl_async_callbacks layout changed");
+static_assert(offsetof(bl_async_callbacks, reserved) == 4, "bl_async_callbacks layout changed");
+static_assert(offsetof(bl_async_callbacks, on_chunk) == 8, "bl_async_callbacks layout changed");
+static_assert(offsetof(bl_async_callbacks, on_result) == 16, "bl_async_callbacks layout changed");
+
 // 136 bytes up to context_cancelled; members appended since then follow (append-only).
-static_assert(sizeof(bl_api) == 144, "bl_api is append-only: members are only added at its end");
+static_assert(sizeof(bl_api) == 152, "bl_api is append-only: members are only added at its end");
 static_assert(offsetof(bl_api, struct_size) == 0, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, version) == 4, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, status_create) == 8, "bl_api offsets are frozen");
@@ -83,6 +89,7 @@ static_assert(offsetof(bl_api, context_write) == 112, "bl_api offsets are frozen
 static_assert(offsetof(bl_api, context_emit_chunk) == 120, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, context_cancelled) == 128, "bl_api offsets are frozen");
 static_assert(offsetof(bl_api, execute_ex) == 136, "bl_api offsets are frozen");
+static_assert(offsetof(bl_api, execute_async) == 144, "bl_api offsets are frozen");
 #endif
 
 namespace beamline::exec {
@@ -97,6 +104,7 @@ namespace wire = beamline::exec::wire;
 constexpr uint32_t runtime_options_v1_size = offsetof(bl_runtime_options, config_json);
 constexpr uint32_t executor_def_v1_size = offsetof(bl_executor_def, release) + sizeof(bl_release_fn);
 constexpr uint32_t exec_overrides_v1_size = offsetof(bl_exec_overrides, gpu_device) + sizeof(int32_t);
+constexpr uint32_t async_callbacks_v3_size = sizeof(bl_async_callbacks);
 static_assert(runtime_options_v1_size == 24 && executor_def_v1_size == 48
                 && exec_overrides_v1_size == 8,
               "the first versions' struct sizes are frozen");
@@ -271,6 +279,23 @@ bl_status* BL_CALL runtime_list_executors(bl_runtime* runtime, bl_buffer* out) n
 
 // --- execution -------------------------------------------------------------------------------
 
+/// Reads what the host decided (overrides may be NULL); a status when the struct is malformed.
+bl_status* read_overrides(const char* fn, const bl_exec_overrides* overrides, block_overrides& host) {
+  if (overrides == nullptr)
+    return nullptr;
+  if (overrides->struct_size < exec_overrides_v1_size)
+    return invalid_argument(std::string{fn} + ": overrides->struct_size is "
+                            + std::to_string(overrides->struct_size) + ", expected at least "
+                            + std::to_string(exec_overrides_v1_size));
+  if (overrides->gpu_device < -1)
+    return invalid_argument(std::string{fn} + ": overrides->gpu_device must be -1 or a device ordinal");
+  host.gpu_device = overrides->gpu_device;
+  if (covers(overrides->struct_size, offsetof(bl_exec_overrides, cancel_flag),
+             sizeof(overrides->cancel_flag)))
+    host.cancel_flag = overrides->cancel_flag;
+  return nullptr;
+}
+
 bl_status* BL_CALL execute_ex(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
                               const bl_exec_overrides* overrides, bl_chunk_fn on_chunk, void* user,
                               bl_buffer* out_result) noexcept {
@@ -281,19 +306,37 @@ bl_status* BL_CALL execute_ex(bl_runtime* runtime, const uint8_t* request, uint6
     if (request == nullptr && request_len != 0)
       return invalid_argument("execute: request is NULL but request_len is not 0");
     block_overrides host;
-    if (overrides != nullptr) {
-      if (overrides->struct_size < exec_overrides_v1_size)
-        return invalid_argument("execute_ex: overrides->struct_size is "
-                                + std::to_string(overrides->struct_size) + ", expected at least "
-                                + std::to_string(exec_overrides_v1_size));
-      if (overrides->gpu_device < -1)
-        return invalid_argument("execute_ex: overrides->gpu_device must be -1 or a device ordinal");
-      host.gpu_device = overrides->gpu_device;
-      if (covers(overrides->struct_size, offsetof(bl_exec_overrides, cancel_flag),
-                 sizeof(overrides->cancel_flag)))
-        host.cancel_flag = overrides->cancel_flag;
-    }
+    if (bl_status* st = read_overrides("execute_ex", overrides, host); st != nullptr)
+      return st;
     run_block(*runtime, request, request_len, received_at, on_chunk, user, out_result, host);
+    return nullptr;
+  });
+}
+
+bl_status* BL_CALL execute_async(bl_runtime* runtime, const uint8_t* request, uint64_t request_len,
+                                 const bl_exec_overrides* overrides,
+                                 const bl_async_callbacks* callbacks, void* user) noexcept {
+  const auto received_at = steady_clock::now();
+  return guarded([&]() -> bl_status* {
+    if (runtime == nullptr || callbacks == nullptr)
+      return invalid_argument("execute_async: runtime or callbacks is NULL");
+    if (request == nullptr && request_len != 0)
+      return invalid_argument("execute_async: request is NULL but request_len is not 0");
+    if (callbacks->struct_size < async_callbacks_v3_size)
+      return invalid_argument("execute_async: callbacks->struct_size is "
+                              + std::to_string(callbacks->struct_size) + ", expected at least "
+                              + std::to_string(async_callbacks_v3_size));
+    if (callbacks->on_result == nullptr)
+      return invalid_argument("execute_async: callbacks->on_result is NULL");
+    block_overrides host;
+    if (bl_status* st = read_overrides("execute_async", overrides, host); st != nullptr)
+      return st;
+    // Nothing below throws once the block is taken (start_block_async's contract), so a status
+    // returned from here always means that no callback will come.
+    if (start_block_async(*runtime, request, request_len, received_at, *callbacks, user, host)
+        == async_start::not_async)
+      return make_status(BL_ERR_NOT_ASYNC, "execute_async: this block type has no asynchronous "
+                                           "path; run it with execute_ex");
     return nullptr;
   });
 }
@@ -377,6 +420,7 @@ const bl_api* api_table() noexcept {
     &context_emit_chunk,
     &context_cancelled,
     &execute_ex,
+    &execute_async,
   };
   return &table;
 }

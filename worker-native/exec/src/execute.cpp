@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -156,23 +157,11 @@ std::string host_cancel_message(std::string_view detail) {
   return message;
 }
 
-void call_executor(const executor_entry& entry, bl_exec_context& ctx,
-                   const wire::ExecRequest& request, wire::ExecResult& result) {
-  bl_status* st = nullptr;
-  try {
-    const auto& payload = request.payload();
-    st = entry.execute(entry.user, &ctx, reinterpret_cast<const uint8_t*>(payload.data()),
-                       payload.size());
-  } catch (const std::exception& e) {
-    fail(result, BL_ERR_INTERNAL,
-         "executor '" + entry.type + "' threw an exception: " + e.what());
-    return;
-  } catch (...) {
-    fail(result, BL_ERR_INTERNAL, "executor '" + entry.type + "' threw a non-standard exception");
-    return;
-  }
-  // Once the host cancelled, the block ends cancelled whatever the executor made of it (it may
-  // have stopped with its own status, or finished just as the flag was set).
+/// Turns what an executor returned (`st`, released here) into the block's result. Once the host
+/// cancelled, the block ends cancelled whatever the executor made of it (it may have stopped
+/// with its own status, or finished just as the flag was set).
+void settle(const executor_entry& entry, const bl_exec_context& ctx, bl_status* st,
+            wire::ExecResult& result) {
   if (host_cancelled(ctx.cancel_flag)) {
     fail(result, BL_ERR_CANCELLED,
          host_cancel_message(st != nullptr && st->code != BL_OK ? std::string_view{st->message}
@@ -196,6 +185,80 @@ void call_executor(const executor_entry& entry, bl_exec_context& ctx,
   result.set_status(wire::EXEC_STATUS_OK);
 }
 
+void call_executor(const executor_entry& entry, bl_exec_context& ctx,
+                   const wire::ExecRequest& request, wire::ExecResult& result) {
+  bl_status* st = nullptr;
+  try {
+    const auto& payload = request.payload();
+    st = entry.execute(entry.user, &ctx, reinterpret_cast<const uint8_t*>(payload.data()),
+                       payload.size());
+  } catch (const std::exception& e) {
+    fail(result, BL_ERR_INTERNAL,
+         "executor '" + entry.type + "' threw an exception: " + e.what());
+    return;
+  } catch (...) {
+    fail(result, BL_ERR_INTERNAL, "executor '" + entry.type + "' threw a non-standard exception");
+    return;
+  }
+  settle(entry, ctx, st, result);
+}
+
+/// Decodes the request into `req` and finds its executor, or fails `res` and returns nullptr.
+/// Also fails a block that the host cancelled or whose deadline passed before it started.
+/// Otherwise fills `ctx` (but not its output and chunk members) and returns the executor.
+const executor_entry* admit(runtime& rt, const uint8_t* request, uint64_t request_len,
+                            steady_clock::time_point received_at, const block_overrides& overrides,
+                            wire::ExecRequest& req, wire::ExecResult& res, bl_exec_context& ctx) {
+  if (request_len > static_cast<uint64_t>(INT_MAX)
+      || !req.ParseFromArray(request, static_cast<int>(request_len))) {
+    req.Clear();
+    fail(res, BL_ERR_INVALID_INPUT, "the request is not a valid beamline.worker.v2.ExecRequest");
+    return nullptr;
+  }
+  const auto* entry = rt.find(req.type());
+  if (entry == nullptr) {
+    fail(res, BL_ERR_UNKNOWN_EXECUTOR, "no executor is registered for block type '" + req.type() + "'");
+    return nullptr;
+  }
+  ctx.rt = &rt;
+  if (req.deadline_ms() > 0) {
+    ctx.has_deadline = true;
+    ctx.deadline = received_at + std::chrono::milliseconds{req.deadline_ms()};
+    ctx.info.deadline_mono_ns = mono_ns(ctx.deadline);
+  }
+  if (host_cancelled(overrides.cancel_flag)) {
+    fail(res, BL_ERR_CANCELLED, host_cancel_message("before it was started"));
+    return nullptr;
+  }
+  if (ctx.has_deadline && steady_clock::now() >= ctx.deadline) {
+    fail(res, BL_ERR_DEADLINE_EXCEEDED,
+         "the block's deadline of " + std::to_string(req.deadline_ms())
+           + " ms passed before it was started");
+    return nullptr;
+  }
+  ctx.info.struct_size = sizeof(bl_exec_info);
+  ctx.info.gpu_device = overrides.gpu_device;
+  ctx.cancel_flag = overrides.cancel_flag;
+  ctx.info.tenant_id = req.tenant_id().data();
+  ctx.info.tenant_id_len = req.tenant_id().size();
+  ctx.info.block_id = req.block_id().data();
+  ctx.info.block_id_len = req.block_id().size();
+  ctx.info.type = req.type().data();
+  ctx.info.type_len = req.type().size();
+  ctx.block_id = &req.block_id();
+  return entry;
+}
+
+/// The members every result carries, whatever became of the block.
+void stamp(const runtime& rt, const wire::ExecRequest& req, steady_clock::time_point received_at,
+           wire::ExecResult& res) {
+  res.set_block_id(req.block_id());
+  res.set_worker_id(rt.worker_id());
+  const auto elapsed = steady_clock::now() - received_at;
+  res.set_latency_us(static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+}
+
 } // namespace
 
 void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
@@ -206,55 +269,117 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
   auto& res = s->result;
   res.Clear();
 
-  if (request_len > static_cast<uint64_t>(INT_MAX)
-      || !req.ParseFromArray(request, static_cast<int>(request_len))) {
-    req.Clear();
-    fail(res, BL_ERR_INVALID_INPUT, "the request is not a valid beamline.worker.v2.ExecRequest");
-  } else if (const auto* entry = rt.find(req.type()); entry == nullptr) {
-    fail(res, BL_ERR_UNKNOWN_EXECUTOR, "no executor is registered for block type '" + req.type() + "'");
-  } else {
-    bl_exec_context ctx;
-    ctx.rt = &rt;
-    if (req.deadline_ms() > 0) {
-      ctx.has_deadline = true;
-      ctx.deadline = received_at + std::chrono::milliseconds{req.deadline_ms()};
-      ctx.info.deadline_mono_ns = mono_ns(ctx.deadline);
+  bl_exec_context ctx;
+  if (const auto* entry = admit(rt, request, request_len, received_at, overrides, req, res, ctx)) {
+    const bool stream = on_chunk != nullptr && req.stream();
+    ctx.info.stream = stream ? 1u : 0u;
+    ctx.output = res.mutable_output();
+    if (stream) {
+      ctx.on_chunk = on_chunk;
+      ctx.chunk_user = chunk_user;
+      ctx.chunk_message = &s->chunk;
+      ctx.chunk_bytes = &s->chunk_bytes;
     }
-    if (host_cancelled(overrides.cancel_flag)) {
-      fail(res, BL_ERR_CANCELLED, host_cancel_message("before it was started"));
-    } else if (ctx.has_deadline && steady_clock::now() >= ctx.deadline) {
-      fail(res, BL_ERR_DEADLINE_EXCEEDED,
-           "the block's deadline of " + std::to_string(req.deadline_ms())
-             + " ms passed before it was started");
-    } else {
-      const bool stream = on_chunk != nullptr && req.stream();
-      ctx.info.struct_size = sizeof(bl_exec_info);
-      ctx.info.gpu_device = overrides.gpu_device;
-      ctx.cancel_flag = overrides.cancel_flag;
-      ctx.info.tenant_id = req.tenant_id().data();
-      ctx.info.tenant_id_len = req.tenant_id().size();
-      ctx.info.block_id = req.block_id().data();
-      ctx.info.block_id_len = req.block_id().size();
-      ctx.info.type = req.type().data();
-      ctx.info.type_len = req.type().size();
-      ctx.info.stream = stream ? 1u : 0u;
-      ctx.output = res.mutable_output();
-      if (stream) {
-        ctx.on_chunk = on_chunk;
-        ctx.chunk_user = chunk_user;
-        ctx.chunk_message = &s->chunk;
-        ctx.chunk_bytes = &s->chunk_bytes;
-      }
-      ctx.block_id = &req.block_id();
-      call_executor(*entry, ctx, req, res);
+    call_executor(*entry, ctx, req, res);
+  }
+  stamp(rt, req, received_at, res);
+  encode(res, out);
+}
+
+/// A block running asynchronously: everything run_block keeps on its stack, on the heap until
+/// complete_async.
+struct async_block {
+  wire::ExecRequest request;
+  wire::ExecResult result;
+  wire::ExecChunk chunk;
+  std::string chunk_bytes;
+  bl_exec_context ctx;
+  const executor_entry* entry = nullptr;
+  runtime* rt = nullptr;
+  steady_clock::time_point received_at;
+  bl_async_callbacks callbacks{};
+  void* user = nullptr;
+};
+
+namespace {
+
+/// Hands the finished result to the host. Never throws: a result that cannot be encoded (out
+/// of memory) is replaced by a fixed one, so that on_result is still called exactly once.
+void deliver(async_block& b) noexcept {
+  std::string bytes;
+  try {
+    stamp(*b.rt, b.request, b.received_at, b.result);
+    b.result.SerializeToString(&bytes);
+  } catch (...) {
+    bytes.clear(); // an empty ExecResult: status unspecified, read as an error by the host
+  }
+  b.callbacks.on_result(b.user, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+} // namespace
+
+async_start start_block_async(runtime& rt, const uint8_t* request, uint64_t request_len,
+                              steady_clock::time_point received_at,
+                              const bl_async_callbacks& callbacks, void* user,
+                              const block_overrides& overrides) {
+  auto b = std::make_unique<async_block>();
+  b->rt = &rt;
+  b->received_at = received_at;
+  b->callbacks = callbacks;
+  b->user = user;
+  b->entry = admit(rt, request, request_len, received_at, overrides, b->request, b->result, b->ctx);
+  if (b->entry != nullptr && b->entry->start_async == nullptr)
+    return async_start::not_async;
+  if (b->entry == nullptr) {
+    // An unknown type, a cancelled or late block: no executor to ask, the block ends here.
+    const auto* known = rt.find(b->request.type());
+    if (known != nullptr && known->start_async == nullptr)
+      return async_start::not_async;
+    deliver(*b);
+    return async_start::taken;
+  }
+  auto& ctx = b->ctx;
+  ctx.async = b.get();
+  const bool stream = callbacks.on_chunk != nullptr && b->request.stream();
+  ctx.info.stream = stream ? 1u : 0u;
+  ctx.output = b->result.mutable_output();
+  if (stream) {
+    ctx.on_chunk = callbacks.on_chunk;
+    ctx.chunk_user = user;
+    ctx.chunk_message = &b->chunk;
+    ctx.chunk_bytes = &b->chunk_bytes;
+  }
+  const auto& entry = *b->entry;
+  const auto& payload = b->request.payload();
+  bl_status* st = nullptr;
+  try {
+    st = entry.start_async(entry.user, &ctx, reinterpret_cast<const uint8_t*>(payload.data()),
+                           payload.size());
+  } catch (const std::exception& e) {
+    st = make_status(BL_ERR_INTERNAL, "executor '" + entry.type + "' threw an exception: " + e.what());
+  } catch (...) {
+    st = make_status(BL_ERR_INTERNAL, "executor '" + entry.type + "' threw a non-standard exception");
+  }
+  if (st != nullptr) {
+    complete_async(&b.release()->ctx, st); // refused at the start: ends here, on this thread
+    return async_start::taken;
+  }
+  (void)b.release(); // the executor owns it now, until complete_async
+  return async_start::taken;
+}
+
+void complete_async(bl_exec_context* ctx, bl_status* status) noexcept {
+  std::unique_ptr<async_block> b{ctx->async};
+  try {
+    settle(*b->entry, b->ctx, status, b->result);
+  } catch (...) {
+    try {
+      fail(b->result, BL_ERR_INTERNAL, "out of memory");
+    } catch (...) {
+      b->result.Clear();
     }
   }
-  res.set_block_id(req.block_id());
-  res.set_worker_id(rt.worker_id());
-  const auto elapsed = steady_clock::now() - received_at;
-  res.set_latency_us(static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
-  encode(res, out);
+  deliver(*b);
 }
 
 } // namespace beamline::exec

@@ -37,6 +37,32 @@ void run_block(runtime& rt, const uint8_t* request, uint64_t request_len,
                steady_clock::time_point received_at, bl_chunk_fn on_chunk, void* chunk_user,
                bl_buffer* out, const block_overrides& overrides = {});
 
+/// What start_block_async did with a block.
+enum class async_start {
+  /// The block was taken: its result reaches the callbacks exactly once (maybe already has).
+  taken,
+  /// Its type has no asynchronous path; nothing was called.
+  not_async,
+};
+
+/// Starts the block encoded in [request, request + request_len) through its executor's
+/// asynchronous entry (execute_async). A request that does not decode, an unknown type, a
+/// cancel flag already set or a deadline already passed end the block at once, through
+/// `callbacks` on this thread. `callbacks` is copied. Throws only std::bad_alloc before the
+/// block is taken.
+[[nodiscard]] async_start start_block_async(runtime& rt, const uint8_t* request,
+                                            uint64_t request_len,
+                                            steady_clock::time_point received_at,
+                                            const bl_async_callbacks& callbacks, void* user,
+                                            const block_overrides& overrides = {});
+
+struct async_block;
+
+/// Ends a block that an executor's start_async took: `status` (nullptr = success; released
+/// here) becomes its result, which goes to the host's on_result. Frees the block, `ctx` and its
+/// payload included. Call exactly once, from any thread.
+void complete_async(bl_exec_context* ctx, bl_status* status) noexcept;
+
 } // namespace beamline::exec
 
 /// The opaque per-block context handed to executors. Lives on run_block's stack.
@@ -59,6 +85,8 @@ struct bl_exec_context {
   const int32_t* cancel_flag = nullptr;
   bool has_deadline = false;
   beamline::exec::steady_clock::time_point deadline{};
+  /// The block this context belongs to when it runs asynchronously (execute_async), else null.
+  beamline::exec::async_block* async = nullptr;
 
   /// True when the block should stop: the receiver or the host cancelled, or the deadline passed.
   [[nodiscard]] bool cancelled() const noexcept {

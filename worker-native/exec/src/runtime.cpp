@@ -29,6 +29,12 @@ runtime::runtime(std::string worker_id, nlohmann::json config)
 }
 
 runtime::~runtime() {
+  // Services first (they stop their threads, which may still call into executors), newest first.
+  {
+    std::lock_guard<std::mutex> guard{service_mutex_};
+    while (!services_.empty())
+      services_.pop_back();
+  }
   // Executors first: their release functions may live in plugin code.
   for (const auto& [type, entry] : *current_.load(std::memory_order_acquire)) {
     if (entry.release != nullptr) {

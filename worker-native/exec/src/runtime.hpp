@@ -12,9 +12,17 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace beamline::exec {
+
+/// An executor's asynchronous entry (built-ins only; not part of the C ABI): starts the block
+/// and returns without waiting for its I/O. Returns nullptr when it took the block — it then
+/// calls complete_async(ctx, status) exactly once, from any thread (execute.hpp) — or a status
+/// when it did not, with which the block then ends (complete_async is not called).
+using start_async_fn = bl_status* (*)(void* user, bl_exec_context* ctx, const uint8_t* payload,
+                                      uint64_t payload_len);
 
 /// One registered executor. `type` is owned; `user` belongs to the executor until `release`.
 struct executor_entry {
@@ -22,6 +30,19 @@ struct executor_entry {
   void* user = nullptr;
   bl_execute_fn execute = nullptr;
   bl_release_fn release = nullptr;
+  /// Non-null for a type with an asynchronous path (execute_async); `execute` still runs it
+  /// synchronously.
+  start_async_fn start_async = nullptr;
+};
+
+/// Something a runtime owns and stops before its executors are released, e.g. http.request's
+/// event loop: made on first use (runtime::service), destroyed first by ~runtime.
+class runtime_service {
+public:
+  runtime_service() = default;
+  runtime_service(const runtime_service&) = delete;
+  runtime_service& operator=(const runtime_service&) = delete;
+  virtual ~runtime_service() = default;
 };
 
 /// RAII owner of a dlopen handle.
@@ -76,6 +97,19 @@ public:
   /// The executor configuration (see config.hpp); immutable after construction.
   [[nodiscard]] const nlohmann::json& config() const noexcept { return config_; }
 
+  /// The runtime's one `T` (a runtime_service with a default constructor), made on first use.
+  /// Thread-safe; lives until the runtime is released. Throws what T's constructor throws.
+  template <class T>
+  [[nodiscard]] T& service() const {
+    static const char tag = 0; // one address per T
+    std::lock_guard<std::mutex> guard{service_mutex_};
+    for (const auto& [key, svc] : services_)
+      if (key == &tag)
+        return static_cast<T&>(*svc);
+    services_.emplace_back(&tag, std::make_unique<T>());
+    return static_cast<T&>(*services_.back().second);
+  }
+
 private:
   using snapshot = std::unordered_map<std::string, executor_entry>;
 
@@ -85,6 +119,9 @@ private:
   mutable std::mutex write_mutex_;
   std::vector<std::unique_ptr<const snapshot>> snapshots_; // guarded by write_mutex_
   std::vector<plugin_library> plugins_;                      // guarded by write_mutex_
+  mutable std::mutex service_mutex_;
+  mutable std::vector<std::pair<const void*, std::unique_ptr<runtime_service>>>
+    services_; // guarded by service_mutex_
 };
 
 } // namespace beamline::exec

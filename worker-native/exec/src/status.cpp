@@ -67,6 +67,8 @@ std::string_view error_code_name(int32_t code) noexcept {
       return "not_found";
     case BL_ERR_PERMISSION_DENIED:
       return "permission_denied";
+    case BL_ERR_NOT_ASYNC:
+      return "not_async";
     case BL_ERR_INTERNAL:
     default:
       return "internal_error";

@@ -113,14 +113,29 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     public IReadOnlyList<string> Executors => _runtime.ListExecutors();
 
     /// <summary>
-    /// Runs the block on its pool's threads within its deadline (<see cref="DispatchOptions.EffectiveDeadlineMs"/>).
-    /// Cancelling <paramref name="cancellationToken"/> (a client that went away) takes a queued
-    /// block out and stops a running one (status cancelled).
+    /// Runs the block within its deadline (<see cref="DispatchOptions.EffectiveDeadlineMs"/>): a block of an
+    /// asynchronous type (<c>http.request</c>) on the runtime's event thread, holding no thread while it waits
+    /// (<see cref="InProcessDispatchOptions.AsyncLimit"/>), any other on its pool's threads. Cancelling
+    /// <paramref name="cancellationToken"/> (a client that went away) takes a queued block out and stops a
+    /// running one (status cancelled).
     /// </summary>
     public ValueTask<ExecResult> DispatchAsync(ExecRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
+        if (MayRunAsync(request))
+        {
+            var block = new AsyncWholeBlock(this, request);
+            switch (TryStartAsync(request, block, cancellationToken, out var refused))
+            {
+                case AsyncStart.Taken:
+                    return new ValueTask<ExecResult>(block.Result.Task);
+                case AsyncStart.Refused:
+                    return ValueTask.FromResult(refused!);
+                default:
+                    break; // not an asynchronous type: its pool runs it
+            }
+        }
         var work = new WholeBlock(this, request, cancellationToken);
         return _pools.TryEnqueue(request.Pool, work) switch
         {
@@ -138,16 +153,38 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         request.Stream = true;
         request.DeadlineMs = _options.EffectiveDeadlineMs(request.Pool, request.DeadlineMs);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var work = new StreamedBlock(this, request, stop.Token);
-        var admission = _pools.TryEnqueue(request.Pool, work);
-        if (admission != PoolThreads.Admission.Queued)
+        System.Threading.Channels.ChannelReader<ExecStreamItem> items;
+        Task done;
+        var start = AsyncStart.NotAsync;
+        if (MayRunAsync(request))
         {
-            yield return new ExecStreamItem(null, admission == PoolThreads.Admission.NotOffered ? NotOffered(request) : Full(request));
-            yield break;
+            var block = new AsyncStreamedBlock(this, request, stop.Token);
+            start = TryStartAsync(request, block, stop.Token, out var refused);
+            if (start == AsyncStart.Refused)
+            {
+                yield return new ExecStreamItem(null, refused);
+                yield break;
+            }
+            (items, done) = (block.Items.Reader, block.Done.Task);
+        }
+        else
+        {
+            (items, done) = (null!, Task.CompletedTask);
+        }
+        if (start == AsyncStart.NotAsync)
+        {
+            var work = new StreamedBlock(this, request, stop.Token);
+            var admission = _pools.TryEnqueue(request.Pool, work);
+            if (admission != PoolThreads.Admission.Queued)
+            {
+                yield return new ExecStreamItem(null, admission == PoolThreads.Admission.NotOffered ? NotOffered(request) : Full(request));
+                yield break;
+            }
+            (items, done) = (work.Items.Reader, work.Done.Task);
         }
         try
         {
-            await foreach (var item in work.Items.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            await foreach (var item in items.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 yield return item;
             }
@@ -156,7 +193,7 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
         {
             // A reader that stops early cancels the block; it ends on its own thread.
             await stop.CancelAsync().ConfigureAwait(false);
-            await work.Done.Task.ConfigureAwait(false);
+            await done.ConfigureAwait(false);
         }
     }
 

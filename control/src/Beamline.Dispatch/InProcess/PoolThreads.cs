@@ -35,6 +35,9 @@ internal sealed class PoolThreads : IDisposable
         }
     }
 
+    /// <summary>Whether <paramref name="pool"/> is offered (listed with a capacity above 0).</summary>
+    public bool Offers(string pool) => _pools.ContainsKey(pool);
+
     /// <summary>Hands <paramref name="work"/> to <paramref name="pool"/>'s threads, or says why not.</summary>
     public Admission TryEnqueue(string pool, PoolWork work)
     {

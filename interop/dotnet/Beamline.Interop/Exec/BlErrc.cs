@@ -40,4 +40,7 @@ public enum BlErrc
 
     /// <summary>A bug or an unexpected failure, e.g. an exception (<c>internal_error</c>).</summary>
     Internal = 11,
+
+    /// <summary><c>BL_ERR_NOT_ASYNC</c> (version 3): the block type has no asynchronous path; run it synchronously.</summary>
+    NotAsync = 12,
 }

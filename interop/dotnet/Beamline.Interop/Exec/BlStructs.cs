@@ -76,7 +76,7 @@ internal unsafe struct BlExecutorDef
 internal unsafe struct BlApi
 {
     /// <summary><c>BL_API_VERSION</c> of the header these bindings mirror.</summary>
-    public const uint Version = 2;
+    public const uint Version = 3;
 
     public uint StructSize;
     public uint ApiVersion;
@@ -102,8 +102,21 @@ internal unsafe struct BlApi
     public delegate* unmanaged[Cdecl]<BlExecContext*, byte*, ulong, BlStatus*> ContextEmitChunk;
     public delegate* unmanaged[Cdecl]<BlExecContext*, int> ContextCancelled;
 
-    // Appended later in version 1; always present in version 2, which these bindings require.
+    // Appended later in version 1; always present from version 2 on.
     public delegate* unmanaged[Cdecl]<BlRuntime*, byte*, ulong, BlExecOverrides*, delegate* unmanaged[Cdecl]<void*, byte*, ulong, int>, void*, BlBuffer*, BlStatus*> ExecuteEx;
+
+    // Version 3, which these bindings require.
+    public delegate* unmanaged[Cdecl]<BlRuntime*, byte*, ulong, BlExecOverrides*, BlAsyncCallbacks*, void*, BlStatus*> ExecuteAsync;
+}
+
+/// <summary><c>bl_async_callbacks</c> (version 3): how <c>execute_async</c> hands a block's chunks and result back.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct BlAsyncCallbacks
+{
+    public uint StructSize;
+    public uint Reserved;
+    public delegate* unmanaged[Cdecl]<void*, byte*, ulong, int> OnChunk;
+    public delegate* unmanaged[Cdecl]<void*, byte*, ulong, void> OnResult;
 }
 
 /// <summary><c>bl_exec_overrides</c>: what the host decides about one block (<c>execute_ex</c>).</summary>

@@ -12,7 +12,7 @@ namespace Beamline.Interop.Exec;
 /// byte-identical to what a worker exchanges over NATS. Thread-safe; <see cref="Dispose"/> waits
 /// for no call but releases the native runtime only once the last running call has returned.
 /// </summary>
-public sealed unsafe class ExecRuntime : IDisposable
+public sealed unsafe partial class ExecRuntime : IDisposable
 {
     private readonly BlApi* _api;
     private readonly RuntimeHandle _handle;

@@ -29,8 +29,9 @@ public sealed class LayoutTests
             ["struct_size", "version", "status_create", "status_code", "status_message", "status_release", "buffer_release",
              "runtime_create", "runtime_release", "runtime_register_executor", "runtime_load_plugin", "runtime_list_executors",
              "execute", "execute_stream", "context_info", "context_write", "context_emit_chunk", "context_cancelled",
-             "execute_ex"]),
+             "execute_ex", "execute_async"]),
         ("bl_exec_overrides", typeof(BlExecOverrides), ["struct_size", "gpu_device", "cancel_flag"]),
+        ("bl_async_callbacks", typeof(BlAsyncCallbacks), ["struct_size", "reserved", "on_chunk", "on_result"]),
     ];
 
     private static readonly Lazy<Dictionary<string, long>> Probe = new(RunProbe);
@@ -96,7 +97,7 @@ public sealed class LayoutTests
             ("BL_ERR_RESOURCE_UNAVAILABLE", BlErrc.ResourceUnavailable), ("BL_ERR_CANCELLED", BlErrc.Cancelled),
             ("BL_ERR_VERSION_MISMATCH", BlErrc.VersionMismatch), ("BL_ERR_ALREADY_EXISTS", BlErrc.AlreadyExists),
             ("BL_ERR_NOT_FOUND", BlErrc.NotFound), ("BL_ERR_PERMISSION_DENIED", BlErrc.PermissionDenied),
-            ("BL_ERR_INTERNAL", BlErrc.Internal),
+            ("BL_ERR_INTERNAL", BlErrc.Internal), ("BL_ERR_NOT_ASYNC", BlErrc.NotAsync),
         ];
         Assert.Equal(codes.Length, Enum.GetValues<BlErrc>().Length);
         foreach ((string c, BlErrc csharp) in codes)
@@ -146,7 +147,7 @@ public sealed class LayoutTests
                  {
                      "BL_OK", "BL_ERR_INVALID_ARGUMENT", "BL_ERR_INVALID_INPUT", "BL_ERR_UNKNOWN_EXECUTOR", "BL_ERR_DEADLINE_EXCEEDED",
                      "BL_ERR_RESOURCE_UNAVAILABLE", "BL_ERR_CANCELLED", "BL_ERR_VERSION_MISMATCH", "BL_ERR_ALREADY_EXISTS",
-                     "BL_ERR_NOT_FOUND", "BL_ERR_PERMISSION_DENIED", "BL_ERR_INTERNAL",
+                     "BL_ERR_NOT_FOUND", "BL_ERR_PERMISSION_DENIED", "BL_ERR_INTERNAL", "BL_ERR_NOT_ASYNC",
                  })
         {
             source.AppendLine(CultureInfo.InvariantCulture, $"  printf(\"{code} %d\\n\", (int){code});");

@@ -374,4 +374,105 @@ TEST(HttpExecutorTest, ServesConcurrentBlocksFromManyThreads) {
   EXPECT_EQ(ok.load(), 80);
 }
 
+// --- stream_head: the final response's status and headers as the first chunk ---------------------
+
+/// Runs a streamed GET of `url` with stream_head and returns the chunks' data in order.
+std::pair<ExecResult, std::vector<std::string>> streamed_with_head(block_runner& runner,
+                                                                   test_http_server& server,
+                                                                   const std::string& url) {
+  std::vector<std::string> data;
+  const auto outcome = runner.run("http.request", get(url, {{"stream_head", true}}), "tenant-a", 0,
+                                  /*stream=*/true, [&](const ExecChunk& chunk) {
+                                    if (data.size() == 1)
+                                      server.first_chunk_seen(); // the head, then the first event
+                                    data.push_back(chunk.data());
+                                    return 0;
+                                  });
+  for (size_t i = 1; i < outcome.chunks.size(); ++i)
+    EXPECT_EQ(outcome.chunks[i].seq(), outcome.chunks[i - 1].seq() + 1);
+  return {outcome.result, data};
+}
+
+TEST(HttpExecutorTest, StreamHeadComesFirstThenTheBodyInOrder) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto [result, data] = streamed_with_head(runner, server, server.url("/stream"));
+  ASSERT_EQ(result.status(), wire::EXEC_STATUS_OK) << result.error_message();
+  ASSERT_GE(data.size(), 2u);
+  ASSERT_EQ(data[0].back(), '\n');
+  EXPECT_EQ(data[0].find('\n'), data[0].size() - 1) << "the head is one line";
+  const auto head = json::parse(data[0]);
+  EXPECT_EQ(head.at("status"), 200);
+  EXPECT_EQ(head.at("headers").at("content-type"), "text/event-stream");
+  EXPECT_EQ(head.size(), 2u);
+  std::string body;
+  for (size_t i = 1; i < data.size(); ++i)
+    body += data[i];
+  EXPECT_EQ(body, "data: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\ndata: 5\n\n");
+  EXPECT_TRUE(server.stream_released_by_client()) << "the head and first event came only at the end";
+  const auto out = output_of(result);
+  EXPECT_EQ(out.at("status"), 200);
+  EXPECT_EQ(out.at("body_bytes"), body.size()) << "the head is not counted as body";
+}
+
+TEST(HttpExecutorTest, StreamHeadTellsAnErrorStatusBeforeItsBody) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  for (const int code : {404, 429, 500, 503}) {
+    const auto [result, data] =
+      streamed_with_head(runner, server, server.url("/status/" + std::to_string(code)));
+    ASSERT_EQ(result.status(), wire::EXEC_STATUS_OK) << result.error_message();
+    ASSERT_EQ(data.size(), 2u);
+    const auto head = json::parse(data[0]);
+    EXPECT_EQ(head.at("status"), code);
+    EXPECT_EQ(head.at("headers").at("x-multi"), "a, b");
+    EXPECT_EQ(data[1], "status " + std::to_string(code));
+    EXPECT_EQ(output_of(result).at("status"), code);
+  }
+}
+
+TEST(HttpExecutorTest, StreamHeadIsTheFinalResponsesAfterRedirects) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto [result, data] = streamed_with_head(
+    runner, server, server.url("/redirect-to/" + server.url("/redirect-to/" + server.url("/status/429"))));
+  ASSERT_EQ(result.status(), wire::EXEC_STATUS_OK) << result.error_message();
+  ASSERT_EQ(data.size(), 2u) << "one head only: the redirects' heads and bodies are not sent";
+  EXPECT_EQ(json::parse(data[0]).at("status"), 429);
+  EXPECT_EQ(data[1], "status 429");
+}
+
+TEST(HttpExecutorTest, StreamHeadOfARedirectNotFollowedIsTheRedirect) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  std::vector<std::string> data;
+  const auto outcome = runner.run(
+    "http.request", get(server.url("/loop"), {{"stream_head", true}, {"follow_redirects", false}}),
+    "tenant-a", 0, true, [&](const ExecChunk& chunk) {
+      data.push_back(chunk.data());
+      return 0;
+    });
+  ASSERT_EQ(outcome.result.status(), wire::EXEC_STATUS_OK) << outcome.result.error_message();
+  ASSERT_EQ(data.size(), 2u);
+  const auto head = json::parse(data[0]);
+  EXPECT_EQ(head.at("status"), 302);
+  EXPECT_EQ(head.at("headers").at("location"), "/loop");
+}
+
+TEST(HttpExecutorTest, StreamHeadIsIgnoredWhenTheBlockIsNotStreamed) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto result = runner.run("http.request", get(server.url("/json"), {{"stream_head", true}}));
+  ASSERT_EQ(result.status(), wire::EXEC_STATUS_OK) << result.error_message();
+  EXPECT_EQ(body_of(result), R"({"hello":"world"})");
+}
+
+TEST(HttpExecutorTest, StreamHeadMustBeABoolean) {
+  test_http_server server;
+  block_runner runner{config_for(server)};
+  const auto result = runner.run("http.request", get(server.url("/json"), {{"stream_head", 1}}));
+  EXPECT_EQ(result.error_code(), "invalid_input");
+  EXPECT_NE(result.error_message().find("stream_head"), std::string::npos);
+}
+
 } // namespace

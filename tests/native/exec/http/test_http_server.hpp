@@ -13,6 +13,9 @@
 //   /stream               chunked "data: 1\n\n" ... "data: 5\n\n"; waits, after the first event,
 //                         until first_chunk_seen() is called (or 5 s), so a test can tell that
 //                         chunks reach it while the response is still being sent.
+//   /delay/<ms>           waits <ms> (or until the server stops), then 200, body "delayed"
+//   /gate/<n>             holds each request until <n> of them wait at once (or 10 s), then
+//                         200, body "open": proof that n transfers were in flight together
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,7 +50,7 @@ public:
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
     if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-        || ::listen(listen_fd_, 64) != 0)
+        || ::listen(listen_fd_, 1024) != 0)
       throw std::runtime_error("bind/listen failed");
     socklen_t len = sizeof addr;
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -86,6 +89,9 @@ public:
     }
     cv_.notify_all();
   }
+  /// Whether a /gate/<n> opened because n requests waited at once (rather than by its timeout).
+  [[nodiscard]] bool gate_opened_by_count() const noexcept { return gate_opened_by_count_.load(); }
+
   /// Whether /stream was released by first_chunk_seen (rather than by its 5 s fallback).
   [[nodiscard]] bool stream_released_by_client() const noexcept { return released_by_client_.load(); }
 
@@ -208,6 +214,26 @@ private:
       const nlohmann::json out{{"method", req.method}, {"body", req.body}, {"headers", headers}};
       return respond(fd, 200, out.dump(), {}, "application/json");
     }
+    if (t.rfind("/delay/", 0) == 0) {
+      if (wait_stopping(std::chrono::milliseconds{std::stoi(t.substr(7))}))
+        return false;
+      return respond(fd, 200, "delayed");
+    }
+    if (t.rfind("/gate/", 0) == 0) {
+      const int n = std::stoi(t.substr(6));
+      {
+        std::unique_lock lock{mutex_};
+        ++gate_waiting_;
+        if (gate_waiting_ >= n) {
+          gate_open_ = true;
+          gate_opened_by_count_ = true;
+          cv_.notify_all();
+        }
+        cv_.wait_for(lock, std::chrono::seconds{10}, [this] { return gate_open_ || stopping_; });
+        gate_open_ = true;
+      }
+      return respond(fd, 200, "open");
+    }
     if (t.rfind("/status/", 0) == 0) {
       const int code = std::stoi(t.substr(8));
       return respond(fd, code, "status " + std::to_string(code), "X-Multi: a\r\nX-Multi: b\r\n");
@@ -283,6 +309,9 @@ private:
   bool stopping_ = false;
   bool first_chunk_seen_ = false;
   std::atomic<bool> released_by_client_{false};
+  int gate_waiting_ = 0;
+  bool gate_open_ = false;
+  std::atomic<bool> gate_opened_by_count_{false};
   std::atomic<int> connections_{0};
   std::vector<int> open_fds_;
   std::vector<std::thread> workers_;

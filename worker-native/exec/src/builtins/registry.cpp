@@ -23,6 +23,12 @@ bl_status* register_all(const bl_api* api, bl_runtime* rt, bool diagnostics) {
   for (const auto& f : all()) {
     if (f.diagnostic && !diagnostics)
       continue;
+    if (f.start_async != nullptr) {
+      // The asynchronous entry is internal (not in bl_executor_def): added to the runtime directly.
+      if (!rt->add(executor_entry{f.type, const_cast<bl_api*>(api), f.execute, nullptr, f.start_async}))
+        return api->status_create(BL_ERR_ALREADY_EXISTS, f.type, std::strlen(f.type));
+      continue;
+    }
     bl_executor_def def{};
     def.struct_size = sizeof(bl_executor_def);
     def.type = f.type;

@@ -10,6 +10,8 @@
 // runner for as long as it likes: they exist only when the executor configuration says
 // {"debug": {"enabled": true}} (the worker's --enable-diagnostics).
 
+#include "runtime.hpp"
+
 #include <beamline/beamline_exec.h>
 
 #include <nlohmann/json.hpp>
@@ -23,14 +25,17 @@ struct factory {
   bl_execute_fn execute;
   /// Registered only when diagnostics are enabled.
   bool diagnostic = false;
+  /// The asynchronous entry (execute_async), or nullptr; see start_async_fn in runtime.hpp.
+  start_async_fn start_async = nullptr;
 };
 
 /// Every built-in linked into the library, in registration order.
 [[nodiscard]] std::vector<factory>& all();
 
 struct registrar {
-  registrar(const char* type, bl_execute_fn execute, bool diagnostic = false) {
-    all().push_back(factory{type, execute, diagnostic});
+  registrar(const char* type, bl_execute_fn execute, bool diagnostic = false,
+            start_async_fn start_async = nullptr) {
+    all().push_back(factory{type, execute, diagnostic, start_async});
   }
 };
 
@@ -50,6 +55,11 @@ struct registrar {
 #define BEAMLINE_REGISTER_BUILTIN(type, fn)                                                        \
   static const ::beamline::exec::builtins::registrar BEAMLINE_BUILTIN_CONCAT(                      \
     beamline_builtin_registrar_, __LINE__){type, fn}
+/// Registers `fn` as the built-in executor for block type `type`, with `start` (a start_async_fn)
+/// as its asynchronous entry for execute_async.
+#define BEAMLINE_REGISTER_ASYNC_BUILTIN(type, fn, start)                                          \
+  static const ::beamline::exec::builtins::registrar BEAMLINE_BUILTIN_CONCAT(                      \
+    beamline_builtin_registrar_, __LINE__){type, fn, false, start}
 /// Registers `fn` as a diagnostic built-in: present only when diagnostics are enabled.
 #define BEAMLINE_REGISTER_DIAGNOSTIC(type, fn)                                                     \
   static const ::beamline::exec::builtins::registrar BEAMLINE_BUILTIN_CONCAT(                      \

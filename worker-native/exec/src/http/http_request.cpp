@@ -2,13 +2,22 @@
 // and the address rules of host_policy, with the block's deadline, a response-size limit and
 // optional streaming of the body. Payload and output formats, the error mapping and the SSRF
 // rules are in docs/executors.md ("http.request").
+//
+// One http_call holds a block's request and its rules; it sets up an easy handle hop by hop and
+// reads each hop's outcome. The synchronous entry drives it with curl_easy_perform on the
+// calling thread; the asynchronous one (execute_async) hands it, as a multi_job, to the
+// runtime's event loop (multi_loop.hpp): the same setup and the same checks either way.
 
 #include "builtins/registry.hpp"
 #include "config.hpp"
 #include "detail/base64.hpp"
+#include "execute.hpp"
 #include "http/credentials.hpp"
 #include "http/curl_handle.hpp"
 #include "http/host_policy.hpp"
+#include "http/multi_loop.hpp"
+#include "runtime.hpp"
+#include "status.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +29,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +124,8 @@ struct request {
   bool follow_redirects = true;
   /// The name of a credential of the config to add (docs/executors.md, "Credentials").
   std::optional<std::string> credential_ref;
+  /// A streamed block's first chunk is the final response's status and headers (one JSON line).
+  bool stream_head = false;
 };
 
 /// Decodes the payload; returns the problem in words, or an empty string.
@@ -183,6 +195,11 @@ std::string parse_request(const uint8_t* payload, uint64_t len, request& out) {
       return "'follow_redirects' must be a boolean";
     out.follow_redirects = f->get<bool>();
   }
+  if (const auto f = doc.find("stream_head"); f != doc.end() && !f->is_null()) {
+    if (!f->is_boolean())
+      return "'stream_head' must be a boolean";
+    out.stream_head = f->get<bool>();
+  }
   return {};
 }
 
@@ -230,6 +247,8 @@ struct transfer {
   bl_exec_context* ctx = nullptr;
   const host_policy* policy = nullptr;
   bool stream = false;
+  bool stream_head = false; // emit the final response's head as the first chunk
+  bool head_sent = false;
   bool follow_redirects = true;
   uint64_t max_bytes = 0;
 
@@ -254,6 +273,40 @@ struct transfer {
   }
 };
 
+json headers_json(const std::vector<std::pair<std::string, std::string>>& headers) {
+  json out = json::object();
+  for (const auto& [name, value] : headers) {
+    auto& slot = out[name];
+    if (slot.is_null())
+      slot = value;
+    else
+      slot = slot.get<std::string>() + ", " + value; // RFC 9110 §5.3: repeated fields combine
+  }
+  return out;
+}
+
+/// Sends the head of the final response, {"status":..,"headers":{..}} and a newline, as the
+/// block's first chunk. False when the transfer must stop (t.emit_error says why).
+bool emit_head(transfer& t) noexcept {
+  t.head_sent = true;
+  try {
+    json head = json::object();
+    head["status"] = t.status;
+    head["headers"] = headers_json(t.headers);
+    std::string text = head.dump(-1, ' ', false, json::error_handler_t::replace);
+    text += '\n';
+    if (bl_status* st = t.api->context_emit_chunk(t.ctx, reinterpret_cast<const uint8_t*>(text.data()),
+                                                  text.size())) {
+      t.emit_error = st;
+      return false;
+    }
+    return true;
+  } catch (...) {
+    t.emit_error = status_from_current_exception();
+    return false;
+  }
+}
+
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto& t = *static_cast<transfer*>(user);
   const size_t n = size * count;
@@ -275,8 +328,12 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     t.headers_too_large = true;
     return 0;
   }
-  if (line.empty())
+  if (line.empty()) { // the end of a response's head (or of the trailers)
+    const bool final_head = t.status >= 200 && !t.discarding_body();
+    if (t.stream && t.stream_head && !t.head_sent && final_head && !emit_head(t))
+      return 0;
     return n;
+  }
   if ((line.front() == ' ' || line.front() == '\t') && !t.headers.empty()) { // obsolete folding
     const auto first = line.find_first_not_of(" \t");
     t.headers.back().second += ' ';
@@ -449,225 +506,396 @@ bl_status* map_error(const bl_api* api, const bl_exec_context* ctx, transfer& t,
   }
 }
 
-json headers_json(const std::vector<std::pair<std::string, std::string>>& headers) {
-  json out = json::object();
-  for (const auto& [name, value] : headers) {
-    auto& slot = out[name];
-    if (slot.is_null())
-      slot = value;
-    else
-      slot = slot.get<std::string>() + ", " + value; // RFC 9110 §5.3: repeated fields combine
+/// One block's request, its rules and its transfer state: set up hop by hop on an easy handle,
+/// by the synchronous entry (curl_easy_perform) and the asynchronous one (multi_loop) alike.
+class http_call {
+public:
+  /// Decodes the payload and resolves the tenant's policy and credential: `out` set, or a status
+  /// (the block's error).
+  static bl_status* create(const bl_api* api, bl_exec_context* ctx, const uint8_t* payload,
+                           uint64_t payload_len, std::unique_ptr<http_call>& out) {
+    auto call = std::unique_ptr<http_call>{new http_call{api, ctx}};
+    if (bl_status* st = call->init(payload, payload_len); st != nullptr)
+      return st;
+    out = std::move(call);
+    return nullptr;
   }
-  return out;
-}
 
-bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint8_t* payload,
-                                    uint64_t payload_len) {
-  const auto* api = static_cast<const bl_api*>(user);
-  const bl_exec_info* info = api->context_info(ctx);
+  http_call(const http_call&) = delete;
+  http_call& operator=(const http_call&) = delete;
 
-  request req;
-  if (auto problem = parse_request(payload, payload_len, req); !problem.empty())
+  /// Checks the current URL (scheme, allow-list, credential hosts, time left) and sets up `h`
+  /// for it. A status when the hop is refused: the block ends with it.
+  bl_status* begin_hop(CURL* h);
+
+  /// After the hop on `h` ended with `rc`: drops the hop's options from `h`. True when a
+  /// redirect is to be followed (begin_hop again); false when the block ended, `st` then being
+  /// its outcome (nullptr: success, the output written).
+  bool end_hop(CURL* h, CURLcode rc, bl_status*& st);
+
+  /// Ends a hop that was taken off the event loop because the block must stop (cancelled,
+  /// deadline): its status.
+  bl_status* stop_hop(CURL* h) {
+    clear_hop(h);
+    t_.stopped = true;
+    return map_error(api_, ctx_, t_, CURLE_ABORTED_BY_CALLBACK, "", url_, timeout_ms_);
+  }
+
+  /// Whether the block must stop: cancelled by the host or the receiver, or past its deadline.
+  [[nodiscard]] bool cancelled() const noexcept { return api_->context_cancelled(ctx_) != 0; }
+
+private:
+  http_call(const bl_api* api, bl_exec_context* ctx) : api_(api), ctx_(ctx) {}
+
+  bl_status* init(const uint8_t* payload, uint64_t payload_len);
+  void clear_hop(CURL* h) noexcept {
+    // The buffer, URL handle and header list die with this hop; the handle must not keep them.
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(h, CURLOPT_CURLU, nullptr);
+  }
+
+  const bl_api* api_;
+  bl_exec_context* ctx_;
+  request req_;
+  std::optional<host_policy> policy_;
+  std::optional<credential> cred_;
+  bool send_credential_ = false;
+  uint64_t timeout_ms_ = 0;
+  uint64_t max_redirects_ = default_max_redirects;
+  steady_clock::time_point until_;
+  transfer t_;
+
+  std::string url_;    // the current hop's URL
+  std::string origin_; // scheme://host:port of the previous hop
+  uint64_t hop_ = 0;
+  // The current hop's, alive while its transfer runs.
+  target tgt_;
+  curl_slist_ptr header_list_;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+};
+
+bl_status* http_call::init(const uint8_t* payload, uint64_t payload_len) {
+  const auto* api = api_;
+  const bl_exec_info* info = api->context_info(ctx_);
+  if (auto problem = parse_request(payload, payload_len, req_); !problem.empty())
     return fail(api, BL_ERR_INVALID_INPUT, problem);
 
-  const json& config = executor_config(ctx, "http");
+  const json& config = executor_config(ctx_, "http");
   const std::string_view tenant{info->tenant_id, static_cast<size_t>(info->tenant_id_len)};
-  const host_policy policy = host_policy::from_config(config, tenant);
+  policy_.emplace(host_policy::from_config(config, tenant));
 
   // The secret is resolved here, on the executing side, and only ever goes into the request's
   // header list: never into the output, an error message or a log.
-  std::optional<credential> cred;
-  if (req.credential_ref) {
-    cred.emplace();
-    if (auto problem = resolve_credential(config, *req.credential_ref, tenant, *cred); !problem.empty())
+  if (req_.credential_ref) {
+    cred_.emplace();
+    if (auto problem = resolve_credential(config, *req_.credential_ref, tenant, *cred_); !problem.empty())
       return fail(api, BL_ERR_PERMISSION_DENIED, problem);
-    if (refused_header(cred->header_lower))
+    if (refused_header(cred_->header_lower))
       return fail(api, BL_ERR_PERMISSION_DENIED,
-                  "credential '" + *req.credential_ref + "' is misconfigured: header '" + cred->header
+                  "credential '" + *req_.credential_ref + "' is misconfigured: header '" + cred_->header
                     + "' may not be set");
-    for (const auto& [name, value] : req.headers)
-      if (name == cred->header_lower)
+    for (const auto& [name, value] : req_.headers)
+      if (name == cred_->header_lower)
         return fail(api, BL_ERR_INVALID_INPUT,
-                    "header '" + cred->header + "' is set by credential '" + *req.credential_ref
+                    "header '" + cred_->header + "' is set by credential '" + *req_.credential_ref
                       + "' and may not be given too");
   }
-  bool send_credential = cred.has_value();
+  send_credential_ = cred_.has_value();
 
   const uint64_t config_timeout = config_limit(config, "timeout_ms", default_timeout_ms);
-  const uint64_t timeout_ms = std::min(req.timeout_ms.value_or(config_timeout), config_timeout);
+  timeout_ms_ = std::min(req_.timeout_ms.value_or(config_timeout), config_timeout);
   const uint64_t config_max_bytes = config_limit(config, "max_response_bytes", default_max_response_bytes);
-  const uint64_t max_bytes = std::min(req.max_response_bytes.value_or(config_max_bytes), config_max_bytes);
-  uint64_t max_redirects = default_max_redirects;
+  const uint64_t max_bytes = std::min(req_.max_response_bytes.value_or(config_max_bytes), config_max_bytes);
   if (const auto it = config.find("max_redirects"); it != config.end() && it->is_number_unsigned())
-    max_redirects = it->get<uint64_t>();
+    max_redirects_ = it->get<uint64_t>();
 
-  auto until = steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  until_ = steady_clock::now() + std::chrono::milliseconds{timeout_ms_};
   if (info->deadline_mono_ns != 0)
-    until = std::min(until, steady_clock::time_point{std::chrono::nanoseconds{info->deadline_mono_ns}});
+    until_ = std::min(until_, steady_clock::time_point{std::chrono::nanoseconds{info->deadline_mono_ns}});
+
+  t_.api = api;
+  t_.ctx = ctx_;
+  t_.policy = &*policy_;
+  t_.stream = info->stream != 0;
+  t_.stream_head = req_.stream_head;
+  t_.follow_redirects = req_.follow_redirects;
+  t_.max_bytes = max_bytes;
+  url_ = req_.url;
+  return nullptr;
+}
+
+bl_status* http_call::begin_hop(CURL* h) {
+  const auto* api = api_;
+  const std::string& url = url_;
+  const uint64_t hop = hop_;
+  target& tgt = tgt_;
+  tgt = target{};
+  if (auto problem = parse_target(url, tgt); !problem.empty())
+    return fail(api, hop == 0 ? BL_ERR_INVALID_INPUT : BL_ERR_PERMISSION_DENIED,
+                hop == 0 ? problem : "redirect refused: " + problem);
+  if (tgt.scheme != "http" && tgt.scheme != "https")
+    return fail(api, hop == 0 ? BL_ERR_INVALID_INPUT : BL_ERR_PERMISSION_DENIED,
+                (hop == 0 ? "" : "redirect refused: ") + std::string{"scheme '"} + tgt.scheme
+                  + "' is not http or https");
+  std::string why;
+  if (!policy_->allows_host(tgt.host, tgt.port, why))
+    return fail(api, BL_ERR_PERMISSION_DENIED,
+                (hop == 0 ? "request to '" : "redirect to '") + url + "' refused: " + why);
+
+  // Credentials do not follow a redirect to another origin.
+  const std::string this_origin = tgt.scheme + "://" + tgt.host + ":" + std::to_string(tgt.port);
+  if (!origin_.empty() && origin_ != this_origin) {
+    send_credential_ = false;
+    req_.headers.erase(std::remove_if(req_.headers.begin(), req_.headers.end(),
+                                      [](const auto& hd) {
+                                        return hd.first == "authorization" || hd.first == "cookie"
+                                               || hd.first == "proxy-authorization";
+                                      }),
+                       req_.headers.end());
+  }
+  origin_ = this_origin;
+  if (send_credential_ && cred_->hosts && !cred_->hosts->allows_host(tgt.host, tgt.port, why))
+    return fail(api, BL_ERR_PERMISSION_DENIED,
+                "credential '" + *req_.credential_ref + "' may not be sent to '" + tgt.host + ":"
+                  + std::to_string(tgt.port) + "' (not in its 'hosts')");
+
+  const auto now = steady_clock::now();
+  if (now >= until_)
+    return map_error(api, ctx_, t_, CURLE_OPERATION_TIMEDOUT, "", url, timeout_ms_);
+  const auto remaining_ms = std::max<int64_t>(
+    1, std::chrono::duration_cast<std::chrono::milliseconds>(until_ - now).count());
+
+  header_list_.reset();
+  const auto add_header = [&](const std::string& line) {
+    if (curl_slist* next = curl_slist_append(header_list_.get(), line.c_str()); next != nullptr) {
+      (void)header_list_.release();
+      header_list_.reset(next);
+      return true;
+    }
+    return false;
+  };
+  bool has_expect = false;
+  bool has_content_type = false;
+  bool ok = true;
+  for (const auto& [name, value] : req_.headers) {
+    has_expect = has_expect || name == "expect";
+    has_content_type = has_content_type || name == "content-type";
+    ok = ok && add_header(value.empty() ? name + ";" : name + ": " + value);
+  }
+  if (send_credential_)
+    ok = ok && add_header(cred_->header + ": " + cred_->value);
+  if (!has_expect)
+    ok = ok && add_header("Expect:"); // no 100-continue round trip
+  if (req_.body && !has_content_type)
+    ok = ok && add_header("Content-Type:"); // no implicit form type
+  if (!ok)
+    return fail(api, BL_ERR_INTERNAL, "out of memory");
+
+  error_buffer_[0] = '\0';
+  curl_easy_setopt(h, CURLOPT_SHARE, curl_share());
+  curl_easy_setopt(h, CURLOPT_CURLU, tgt.url.get());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); // followed here, each hop checked
+  curl_easy_setopt(h, CURLOPT_PROXY, "");          // no proxy from the environment
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(remaining_ms));
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t_.max_bytes));
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "beamline/0.1");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list_.get());
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t_);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t_);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t_);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &t_);
+  curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prerequest);
+  curl_easy_setopt(h, CURLOPT_PREREQDATA, &t_);
+  // A redirect may have changed the method: each hop sets exactly what it needs.
+  curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, nullptr);
+  if (req_.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (req_.body) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req_.body->size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req_.body->data());
+    if (req_.method != "POST")
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req_.method.c_str());
+  } else if (req_.method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req_.method.c_str());
+  }
+
+  t_.status = 0;
+  t_.has_location = false;
+  t_.headers.clear();
+  t_.refused.clear();
+  return nullptr;
+}
+
+bool http_call::end_hop(CURL* h, CURLcode rc, bl_status*& st) {
+  clear_hop(h);
+  if (rc != CURLE_OK) {
+    st = map_error(api_, ctx_, t_, rc, error_buffer_, url_, timeout_ms_);
+    return false;
+  }
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  t_.status = status;
+  const char* next = nullptr;
+  curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
+  if (req_.follow_redirects && is_redirect(status) && next != nullptr) {
+    if (hop_ + 1 > max_redirects_) {
+      st = fail(api_, BL_ERR_RESOURCE_UNAVAILABLE,
+                "more than " + std::to_string(max_redirects_) + " redirects, the last to '"
+                  + std::string{next} + "'");
+      return false;
+    }
+    url_ = next;
+    ++hop_;
+    // 303 turns every method but HEAD into GET; 301 and 302 turn POST into GET (what browsers
+    // and curl do); 307 and 308 keep the method and the body.
+    if ((status == 303 && req_.method != "HEAD")
+        || ((status == 301 || status == 302) && req_.method == "POST")) {
+      req_.method = "GET";
+      req_.body.reset();
+      req_.headers.erase(std::remove_if(req_.headers.begin(), req_.headers.end(),
+                                        [](const auto& hd) { return hd.first == "content-type"; }),
+                         req_.headers.end());
+    }
+    return true;
+  }
+
+  json out = json::object();
+  out["status"] = t_.status;
+  out["headers"] = headers_json(t_.headers);
+  out["url"] = url_;
+  if (t_.stream)
+    out["body_bytes"] = t_.body_bytes;
+  else
+    out["body_base64"] = detail::base64_encode(t_.body);
+  const std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace);
+  st = api_->context_write(ctx_, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  return false;
+}
+
+/// The synchronous entry: every hop on this thread's easy handle, with curl_easy_perform.
+bl_status* BL_CALL run_http_request(void* user, bl_exec_context* ctx, const uint8_t* payload,
+                                    uint64_t payload_len) {
+  const auto* api = static_cast<const bl_api*>(user);
+  std::unique_ptr<http_call> call;
+  if (bl_status* st = http_call::create(api, ctx, payload, payload_len, call); st != nullptr)
+    return st;
 
   easy_lease lease;
   CURL* h = lease.get();
   if (h == nullptr)
     return fail(api, BL_ERR_INTERNAL, "libcurl could not be initialised");
-
-  transfer t;
-  t.api = api;
-  t.ctx = ctx;
-  t.policy = &policy;
-  t.stream = info->stream != 0;
-  t.follow_redirects = req.follow_redirects;
-  t.max_bytes = max_bytes;
-
-  std::string url = req.url;
-  std::string origin; // scheme://host:port of the previous hop
-  for (uint64_t hop = 0;; ++hop) {
-    target tgt;
-    if (auto problem = parse_target(url, tgt); !problem.empty())
-      return fail(api, hop == 0 ? BL_ERR_INVALID_INPUT : BL_ERR_PERMISSION_DENIED,
-                  hop == 0 ? problem : "redirect refused: " + problem);
-    if (tgt.scheme != "http" && tgt.scheme != "https")
-      return fail(api, hop == 0 ? BL_ERR_INVALID_INPUT : BL_ERR_PERMISSION_DENIED,
-                  (hop == 0 ? "" : "redirect refused: ") + std::string{"scheme '"} + tgt.scheme
-                    + "' is not http or https");
-    std::string why;
-    if (!policy.allows_host(tgt.host, tgt.port, why))
-      return fail(api, BL_ERR_PERMISSION_DENIED,
-                  (hop == 0 ? "request to '" : "redirect to '") + url + "' refused: " + why);
-
-    // Credentials do not follow a redirect to another origin.
-    const std::string this_origin = tgt.scheme + "://" + tgt.host + ":" + std::to_string(tgt.port);
-    if (!origin.empty() && origin != this_origin) {
-      send_credential = false;
-      req.headers.erase(std::remove_if(req.headers.begin(), req.headers.end(),
-                                       [](const auto& hd) {
-                                         return hd.first == "authorization" || hd.first == "cookie"
-                                                || hd.first == "proxy-authorization";
-                                       }),
-                        req.headers.end());
-    }
-    origin = this_origin;
-    if (send_credential && cred->hosts && !cred->hosts->allows_host(tgt.host, tgt.port, why))
-      return fail(api, BL_ERR_PERMISSION_DENIED,
-                  "credential '" + *req.credential_ref + "' may not be sent to '" + tgt.host + ":"
-                    + std::to_string(tgt.port) + "' (not in its 'hosts')");
-
-    const auto now = steady_clock::now();
-    if (now >= until)
-      return map_error(api, ctx, t, CURLE_OPERATION_TIMEDOUT, "", url, timeout_ms);
-    const auto remaining_ms = std::max<int64_t>(
-      1, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
-
-    curl_slist_ptr header_list;
-    const auto add_header = [&](const std::string& line) {
-      if (curl_slist* next = curl_slist_append(header_list.get(), line.c_str()); next != nullptr) {
-        (void)header_list.release();
-        header_list.reset(next);
-        return true;
-      }
-      return false;
-    };
-    bool has_expect = false;
-    bool has_content_type = false;
-    bool ok = true;
-    for (const auto& [name, value] : req.headers) {
-      has_expect = has_expect || name == "expect";
-      has_content_type = has_content_type || name == "content-type";
-      ok = ok && add_header(value.empty() ? name + ";" : name + ": " + value);
-    }
-    if (send_credential)
-      ok = ok && add_header(cred->header + ": " + cred->value);
-    if (!has_expect)
-      ok = ok && add_header("Expect:"); // no 100-continue round trip
-    if (req.body && !has_content_type)
-      ok = ok && add_header("Content-Type:"); // no implicit form type
-    if (!ok)
-      return fail(api, BL_ERR_INTERNAL, "out of memory");
-
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(h, CURLOPT_SHARE, curl_share());
-    curl_easy_setopt(h, CURLOPT_CURLU, tgt.url.get());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); // followed here, each hop checked
-    curl_easy_setopt(h, CURLOPT_PROXY, "");          // no proxy from the environment
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(remaining_ms));
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "beamline/0.1");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.get());
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &t);
-    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prerequest);
-    curl_easy_setopt(h, CURLOPT_PREREQDATA, &t);
-    if (req.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (req.body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body->size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body->data());
-      if (req.method != "POST")
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    } else if (req.method != "GET") {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    }
-
-    t.status = 0;
-    t.has_location = false;
-    t.headers.clear();
-    t.refused.clear();
+  for (;;) {
+    if (bl_status* st = call->begin_hop(h); st != nullptr)
+      return st;
     const CURLcode rc = curl_easy_perform(h);
-    // The buffer, URL handle and header list die with this hop; the handle must not keep them.
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-    curl_easy_setopt(h, CURLOPT_CURLU, nullptr);
-    if (rc != CURLE_OK)
-      return map_error(api, ctx, t, rc, error_buffer, url, timeout_ms);
+    bl_status* st = nullptr;
+    if (!call->end_hop(h, rc, st))
+      return st;
+  }
+}
 
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    t.status = status;
-    const char* next = nullptr;
-    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
-    if (!req.follow_redirects || !is_redirect(status) || next == nullptr)
-      break;
-    if (hop + 1 > max_redirects)
-      return fail(api, BL_ERR_RESOURCE_UNAVAILABLE,
-                  "more than " + std::to_string(max_redirects) + " redirects, the last to '"
-                    + std::string{next} + "'");
-    url = next;
-    // 303 turns every method but HEAD into GET; 301 and 302 turn POST into GET (what browsers
-    // and curl do); 307 and 308 keep the method and the body.
-    if ((status == 303 && req.method != "HEAD")
-        || ((status == 301 || status == 302) && req.method == "POST")) {
-      req.method = "GET";
-      req.body.reset();
-      req.headers.erase(std::remove_if(req.headers.begin(), req.headers.end(),
-                                       [](const auto& hd) { return hd.first == "content-type"; }),
-                        req.headers.end());
+/// An asynchronous block on the runtime's event loop: the same http_call, its hops driven by
+/// the multi handle. Every member runs on the loop thread.
+class http_job final : public multi_job {
+public:
+  http_job(const bl_api* api, bl_exec_context* ctx, std::unique_ptr<http_call> call) noexcept
+    : api_(api), ctx_(ctx), call_(std::move(call)) {}
+
+  CURL* start() noexcept override {
+    return guard([&]() -> CURL* {
+      easy_.reset(curl_easy_init());
+      if (!easy_)
+        return finish(fail(api_, BL_ERR_INTERNAL, "libcurl could not make a handle"));
+      if (bl_status* st = call_->begin_hop(easy_.get()); st != nullptr)
+        return finish(st);
+      return easy_.get();
+    });
+  }
+
+  CURL* transfer_done(CURLcode rc) noexcept override {
+    return guard([&]() -> CURL* {
+      bl_status* st = nullptr;
+      if (!call_->end_hop(easy_.get(), rc, st))
+        return finish(st);
+      if (st = call_->begin_hop(easy_.get()); st != nullptr)
+        return finish(st);
+      return easy_.get();
+    });
+  }
+
+  bool should_stop() const noexcept override { return call_->cancelled(); }
+
+  void abort(abort_reason why) noexcept override {
+    (void)guard([&]() -> CURL* {
+      switch (why) {
+        case abort_reason::stopped:
+          return finish(call_->stop_hop(easy_.get()));
+        case abort_reason::shutdown:
+          return finish(fail(api_, BL_ERR_CANCELLED, "the runtime was released while the request ran"));
+        case abort_reason::multi_error:
+        default:
+          return finish(fail(api_, BL_ERR_INTERNAL, "libcurl refused to start the transfer"));
+      }
+    });
+  }
+
+private:
+  /// Ends the block (once): nothing of it may be touched afterwards.
+  CURL* finish(bl_status* st) noexcept {
+    if (!done_) {
+      done_ = true;
+      complete_async(ctx_, st);
+    } else {
+      release_status(st);
+    }
+    return nullptr;
+  }
+
+  template <class F>
+  CURL* guard(F&& fn) noexcept {
+    if (done_)
+      return nullptr;
+    try {
+      return fn();
+    } catch (...) {
+      return finish(status_from_current_exception());
     }
   }
 
-  json out = json::object();
-  out["status"] = t.status;
-  out["headers"] = headers_json(t.headers);
-  out["url"] = url;
-  if (t.stream)
-    out["body_bytes"] = t.body_bytes;
-  else
-    out["body_base64"] = detail::base64_encode(t.body);
-  const std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace);
-  return api->context_write(ctx, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  const bl_api* api_;
+  bl_exec_context* ctx_;
+  bool done_ = false;
+  std::unique_ptr<http_call> call_; // before easy_: the handle, pointing into it, goes first
+  curl_easy_ptr easy_;
+};
+
+/// The asynchronous entry (execute_async): decodes and checks the payload here, then hands the
+/// transfers to the runtime's event loop.
+bl_status* start_http_request(void* user, bl_exec_context* ctx, const uint8_t* payload,
+                              uint64_t payload_len) {
+  const auto* api = static_cast<const bl_api*>(user);
+  std::unique_ptr<http_call> call;
+  if (bl_status* st = http_call::create(api, ctx, payload, payload_len, call); st != nullptr)
+    return st;
+  auto& loop = ctx->rt->service<multi_loop>();
+  loop.submit(std::make_unique<http_job>(api, ctx, std::move(call)));
+  return nullptr;
 }
 
-BEAMLINE_REGISTER_BUILTIN("http.request", run_http_request);
+BEAMLINE_REGISTER_ASYNC_BUILTIN("http.request", run_http_request, start_http_request);
 
 } // namespace
 
