@@ -113,8 +113,8 @@ internal static class AnthropicEndpoints
                 long total = 0;
                 foreach (var member in value.EnumerateObject())
                 {
-                    // Images and documents are not text: their base64 would count as thousands of tokens.
-                    if (!member.NameEquals("source") && !member.NameEquals("type") && !member.NameEquals("cache_control"))
+                    // Images and documents are not text (their base64 would count as thousands of tokens), nor are the structure's names.
+                    if (!member.NameEquals("source") && !member.NameEquals("type") && !member.NameEquals("role") && !member.NameEquals("cache_control"))
                     {
                         total += Characters(member.Value);
                     }
