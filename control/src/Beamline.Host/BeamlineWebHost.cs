@@ -85,6 +85,7 @@ public static class BeamlineWebHost
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
+        Beamline.Host.Gateway.AnthropicEndpoints.MapAnthropicEndpoints(app);
         app.MapRouterAdminEndpoints();
         app.MapActivityEndpoints();
         app.MapExtensionAdminEndpoints();

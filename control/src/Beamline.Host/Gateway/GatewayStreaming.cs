@@ -6,7 +6,8 @@ using Microsoft.AspNetCore.Http;
 namespace Beamline.Host.Gateway;
 
 /// <summary>
-/// Runs a gateway call through the pipeline and answers in the client's format: whole, or as a
+/// Runs a gateway call through the pipeline and answers in the client's format (OpenAI Chat
+/// Completions or Responses, Anthropic Messages): whole, or as a
 /// stream whose chunks are written and flushed as they arrive (translated when the provider
 /// speaks the other API). An error before the first chunk is an ordinary error response; after
 /// it, an error event in the client's stream. A client that goes away cancels the provider call.
@@ -125,9 +126,24 @@ internal static class GatewayStreaming
         }
     }
 
-    // OpenAI's SDKs read `data: {"error":{...}}` as an APIError; Anthropic's read `event: error`.
+    // OpenAI's SDKs read `data: {"error":{...}}` as an APIError; Anthropic's read `event: error`;
+    // a Responses stream's error is its typed `error` event.
     private static byte[] ErrorEvent(in GatewayError error, WireFormat format)
     {
+        if (format == WireFormat.OpenAIResponses)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+            using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("type", "error");
+                writer.WriteString("code", error.Code ?? GatewayErrors.OpenAIType(error.Status));
+                writer.WriteString("message", error.Message);
+                writer.WriteNull("param");
+                writer.WriteEndObject();
+            }
+            return [.. "event: error\ndata: "u8, .. buffer.WrittenSpan, .. "\n\n"u8];
+        }
         var json = GatewayErrors.ToBytes(error, format);
         var prefix = format == WireFormat.AnthropicMessages ? "event: error\ndata: "u8 : "data: "u8;
         return [.. prefix, .. json, .. "\n\n"u8];

@@ -11,8 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Beamline.Host.Gateway;
 
 /// <summary>
-/// The OpenAI-compatible face: <c>POST /v1/chat/completions</c> (whole and streamed),
-/// <c>POST /v1/embeddings</c> and <c>GET /v1/models</c>, so that an OpenAI SDK pointed at Beamline
+/// The OpenAI-compatible face: <c>POST /v1/chat/completions</c> and <c>POST /v1/responses</c>
+/// (whole and streamed), <c>POST /v1/embeddings</c> and <c>GET /v1/models</c>, so that an OpenAI SDK pointed at Beamline
 /// works unchanged. It only translates: the pipeline admits, runs extensions, routes, calls the
 /// provider with its fallbacks, and accounts.
 /// </summary>
@@ -22,6 +22,7 @@ internal static class OpenAIEndpoints
     public static IEndpointRouteBuilder MapOpenAIEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/v1/chat/completions", context => CallAsync(context, WireFormat.OpenAIChat));
+        endpoints.MapPost("/v1/responses", context => CallAsync(context, WireFormat.OpenAIResponses));
         endpoints.MapPost("/v1/embeddings", context => CallAsync(context, WireFormat.OpenAIEmbeddings));
         endpoints.MapGet("/v1/models", ModelsAsync);
         return endpoints;
@@ -47,7 +48,7 @@ internal static class OpenAIEndpoints
         var (model, stream) = Fields(bytes);
         var pipeline = context.RequestServices.GetRequiredService<RequestPipeline>();
         var request = GatewayHttp.Request(context, principal, bytes, format, model, stream, "openai");
-        if (stream && format == WireFormat.OpenAIChat)
+        if (stream && format is WireFormat.OpenAIChat or WireFormat.OpenAIResponses)
         {
             await GatewayStreaming.StreamAsync(context, pipeline, request, format, model).ConfigureAwait(false);
         }
@@ -80,7 +81,7 @@ internal static class OpenAIEndpoints
             {
                 return Bad("'messages' must be a non-empty array");
             }
-            if (format == WireFormat.OpenAIEmbeddings
+            if (format is WireFormat.OpenAIEmbeddings or WireFormat.OpenAIResponses
                 && (!root.TryGetProperty("input", out var input) || input.ValueKind is not (JsonValueKind.String or JsonValueKind.Array)))
             {
                 return Bad("'input' must be a string or an array");
