@@ -172,7 +172,10 @@ internal static class ProviderBlocks
     /// Why an HTTP provider must not be called with this payload's <c>model</c>, or null: the
     /// provider entry's <c>model</c> (or its <c>models</c> list) decides which models of the
     /// operator's account a tenant may use, so a payload asking for another one is refused
-    /// (<c>invalid_request</c>) rather than passed upstream.
+    /// (<c>invalid_request</c>) rather than passed upstream. A gateway request's <c>model</c> names
+    /// a route (a policy, a provider, a provider's model), not the upstream's model: it is not
+    /// refused here, and the upstream is asked for it only when the entry offers it by that name
+    /// (otherwise for the entry's own model, see <c>UpstreamModel</c>).
     /// </summary>
     public static string? RefuseModel(ProviderDescriptor provider, PipelineRequest request)
     {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Beamline.Gateway;
 using Beamline.Gateway.Translation;
 using Beamline.Pipeline;
@@ -32,6 +33,13 @@ internal static class GatewayStreaming
             return;
         }
         var format = result.LastAnswer?.Format ?? WireFormat.None;
+        if (format == clientFormat && !IsJson(result.Output.Span))
+        {
+            // Passed through as it is, a broken body would be a 200 the client's SDK cannot read.
+            await GatewayHttp.WriteErrorAsync(context, new GatewayError(502, "the provider's answer is not valid JSON", "bad_upstream_answer"),
+                clientFormat).ConfigureAwait(false);
+            return;
+        }
         ReadOnlyMemory<byte> body;
         try
         {
@@ -123,6 +131,22 @@ internal static class GatewayStreaming
         if (result.Error is not null)
         {
             await GatewayHttp.WriteEventsAsync(context, ErrorEvent(GatewayErrors.FromResult(result), clientFormat)).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsJson(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

@@ -83,6 +83,21 @@ public sealed class ProviderPayloadTests
         Assert.Equal("gpt-4o-mini", body["model"]!.GetValue<string>());
     }
 
+    // A gateway client's model names a route (here the policy "support"), not the upstream's model:
+    // refusing it made every OpenAI SDK call routed by policy name to an HTTP provider a 400.
+    [Fact]
+    public void RefuseModel_GatewayRequestWhoseModelNamesARoute_IsNotRefusedAndTheUpstreamGetsTheEntrysModel()
+    {
+        var provider = new ProviderDescriptor { Id = "cheap", Kind = ProviderKind.OpenAICompatible, Model = "llama-cheap", Endpoint = "http://127.0.0.1:1/v1" };
+        var request = P(Request("""{"model":"support","messages":[{"role":"user","content":"hi"}],"max_tokens":16}"""), WireFormat.OpenAIChat);
+
+        Assert.Null(ProviderBlocks.RefuseModel(provider, request));
+        var block = ProviderBlocks.Build(provider, request, out var reason);
+        Assert.Null(reason);
+        var body = JsonNode.Parse(JsonNode.Parse(block!.Payload.ToStringUtf8())!["body"]!.GetValue<string>())!;
+        Assert.Equal("llama-cheap", body["model"]!.GetValue<string>());
+    }
+
     [Fact]
     public void Build_PayloadNamesAModelTheEntryDoesNotOffer_MakesNoBlock()
     {
@@ -205,8 +220,9 @@ public sealed class ProviderPayloadTests
     }
 
     // The pipeline's request of a CP1 one, as the CP1 faces build it.
-    private static PipelineRequest P(DecideRequest request) => new()
+    private static PipelineRequest P(DecideRequest request, WireFormat format = WireFormat.Cp1) => new()
     {
+        Format = format,
         Caller = new Caller { TenantId = request.TenantId },
         RequestId = request.RequestId,
         TraceId = request.TraceId,
