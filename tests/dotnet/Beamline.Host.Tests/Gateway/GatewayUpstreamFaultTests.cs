@@ -14,13 +14,6 @@ namespace Beamline.Host.Tests.Gateway;
 /// </summary>
 public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IClassFixture<OpenAIGatewayFixture>, IDisposable
 {
-    // Without stream_head, BlockProviderClient reads the first line of the streamed body as the
-    // head, finds no status in it and keeps the whole body as an error's: the client gets a 502
-    // ("a whole OpenAIChat answer cannot be streamed"). With an executor that passes the body on
-    // these tests all pass (checked with a stand-in that treats a line without a status as body).
-    internal const string StreamHeadPending =
-        "Pending stream_head: streamed http.request calls need the executor to send the response head as the first line, which libbeamline_exec does not yet.";
-
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
@@ -110,7 +103,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         await scenario.Aborted.Task.WaitAsync(Wait);
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_UpstreamOk_EventsConcatenateToTheReplyAndEndWithDone()
     {
         using var cancel = new CancellationTokenSource(Wait);
@@ -131,7 +124,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         Assert.Null(await events.NextAsync(cancel.Token));
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_UpstreamSendsOneEventThenWaits_TheClientHasItBeforeTheUpstreamGoesOn()
     {
         var scenario = gateway.Scenario("first");
@@ -157,7 +150,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         Assert.Equal("after the signal", rest.ToString());
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_UpstreamResetsMidStream_TheClientGetsAnErrorEventAndTheStreamEnds()
     {
         using var cancel = new CancellationTokenSource(Wait);
@@ -176,7 +169,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         Assert.Null(await events.NextAsync(cancel.Token));
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_UpstreamSendsMalformedEvents_TheClientGetsThemOrAnErrorButNoHang()
     {
         using var cancel = new CancellationTokenSource(Wait);
@@ -196,7 +189,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         Assert.StartsWith("{\"id\":\"chatcmpl-bad\"", seen[0], StringComparison.Ordinal);
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_ClientGoesAwayMidStream_TheUpstreamCallIsCancelled()
     {
         var scenario = gateway.Scenario("abort-stream");
@@ -212,7 +205,7 @@ public sealed class GatewayUpstreamFaultTests(OpenAIGatewayFixture gateway) : IC
         await scenario.Aborted.Task.WaitAsync(Wait);
     }
 
-    [Fact(Skip = StreamHeadPending)]
+    [Fact]
     public async Task Stream_UpstreamStalls_FallsBackBeforeTheFirstChunk()
     {
         using var cancel = new CancellationTokenSource(Wait);
