@@ -32,8 +32,12 @@ public sealed class TenancyDefinitionsReaderTests : IDisposable
         Assert.Equal(4, principal.Limits.MaxConcurrentRequests);
         Assert.Equal(25m, principal.Limits.MonthlyBudgetUsd);
         Assert.True(directory.TryGetPolicyJson("tenant_abc123", "default", out var policy));
-        AssertSameJson(File.ReadAllText(FixturePolicy("default.json")), policy);
-        Assert.Equal(["anthropic", "local_llm", "openai"], directory.Providers.Select(p => p.Id));
+        // The fixture's default policy with one more fallback: the in-process demo_mock provider last.
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(FixturePolicy("default.json")))!;
+        expected["fallbacks"]!.AsArray().Add(System.Text.Json.Nodes.JsonNode.Parse(
+            """{"when":{"status":["timeout","5xx","rate_limited","circuit_breaker_open","all_providers_failed"]},"retry":0,"to":"demo_mock"}"""));
+        AssertSameJson(expected.ToJsonString(), policy);
+        Assert.Equal(["anthropic", "demo_mock", "local_llm", "openai"], directory.Providers.Select(p => p.Id));
         Assert.Contains(logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("plaintext", StringComparison.Ordinal));
     }
 
