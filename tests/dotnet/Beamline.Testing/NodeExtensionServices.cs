@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Beamline.Testing;
 
@@ -11,8 +10,6 @@ namespace Beamline.Testing;
 /// </summary>
 public static class NodeExtensionServices
 {
-    private static readonly SemaphoreSlim InstallLock = new(1, 1);
-
     /// <summary>The folder of the script and its <c>package.json</c>.</summary>
     public static string Folder => Path.Combine(RepoPaths.Root, "tests", "dotnet", "Beamline.Extensions.Nats.Tests", "node");
 
@@ -23,7 +20,7 @@ public static class NodeExtensionServices
     public static async Task<ChildProcess> StartAsync(string natsUrl, IEnumerable<string> specs)
     {
         ArgumentNullException.ThrowIfNull(specs);
-        await EnsureInstalledAsync().ConfigureAwait(false);
+        await NodeScripts.EnsureInstalledAsync(Folder, "nats").ConfigureAwait(false);
         var node = ChildProcess.Start("node", ["extensions.mjs", natsUrl, .. specs], workingDirectory: Folder);
         try
         {
@@ -35,42 +32,5 @@ public static class NodeExtensionServices
             throw;
         }
         return node;
-    }
-
-    private static async Task EnsureInstalledAsync()
-    {
-        await InstallLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (Directory.Exists(Path.Combine(Folder, "node_modules", "nats")))
-            {
-                return;
-            }
-            var info = new ProcessStartInfo("npm")
-            {
-                WorkingDirectory = Folder,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[] { "ci", "--no-audit", "--no-fund" })
-            {
-                info.ArgumentList.Add(arg);
-            }
-            using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start npm");
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException(
-                    $"'npm ci' in {Folder} failed ({process.ExitCode}); these tests need node, npm and the npm registry:\n{await output.ConfigureAwait(false)}\n{await error.ConfigureAwait(false)}");
-            }
-        }
-        finally
-        {
-            InstallLock.Release();
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Beamline.Testing;
 
@@ -10,8 +9,6 @@ namespace Beamline.Host.Tests.Gateway;
 /// </summary>
 public sealed class AnthropicNodeSdkTests(AnthropicGatewayFixture fixture) : IClassFixture<AnthropicGatewayFixture>
 {
-    private static readonly SemaphoreSlim InstallLock = new(1, 1);
-
     private static string Folder => Path.Combine(RepoPaths.Root, "tests", "dotnet", "Beamline.Host.Tests", "node");
 
     [Theory]
@@ -68,49 +65,10 @@ public sealed class AnthropicNodeSdkTests(AnthropicGatewayFixture fixture) : ICl
 
     private async Task<JsonElement> RunAsync(string key, string model, string mode)
     {
-        await EnsureInstalledAsync();
-        var (exit, output, error) = await RunAsync("node", ["anthropic-sdk.mjs", fixture.BaseUrl, key, model, mode]);
+        var (exit, output, error) = await NodeScripts.RunNodeAsync(Folder, "@anthropic-ai/sdk", "anthropic-sdk.mjs", fixture.BaseUrl, key, model, mode);
         Assert.True(exit == 0, $"node anthropic-sdk.mjs failed ({exit}):\n{error}");
         return JsonDocument.Parse(output).RootElement;
     }
 
-    // npm ci from the committed lock file when the SDK is not installed yet.
-    private static async Task EnsureInstalledAsync()
-    {
-        await InstallLock.WaitAsync();
-        try
-        {
-            if (Directory.Exists(Path.Combine(Folder, "node_modules", "@anthropic-ai", "sdk")))
-            {
-                return;
-            }
-            var (exit, output, error) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"]);
-            Assert.True(exit == 0, $"'npm ci' in {Folder} failed ({exit}); the Anthropic SDK tests need node, npm and the npm registry:\n{output}\n{error}");
-        }
-        finally
-        {
-            InstallLock.Release();
-        }
-    }
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(string program, string[] args)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
-    }
 }

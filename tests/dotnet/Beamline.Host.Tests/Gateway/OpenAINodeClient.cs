@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Beamline.Testing;
@@ -12,8 +11,6 @@ namespace Beamline.Host.Tests.Gateway;
 /// </summary>
 internal static class OpenAINodeClient
 {
-    private static readonly SemaphoreSlim InstallLock = new(1, 1);
-
     private static string Folder => Path.Combine(RepoPaths.Root, "tests", "dotnet", "Beamline.Host.Tests", "node");
 
     /// <summary>One call: <c>kind</c> is <c>chat</c>, <c>stream</c> or <c>models</c>.</summary>
@@ -28,48 +25,10 @@ internal static class OpenAINodeClient
     /// <summary>Runs <paramref name="calls"/> in order against <paramref name="baseUrl"/>; one result per call.</summary>
     public static async Task<JsonElement[]> RunAsync(Uri baseUrl, params JsonObject[] calls)
     {
-        await EnsureInstalledAsync();
-        var (exit, output, error) = await RunAsync("node", ["openai.mjs", baseUrl.ToString(), new JsonArray(calls).ToJsonString()]);
+        var (exit, output, error) = await NodeScripts.RunNodeAsync(Folder, "openai", "openai.mjs", baseUrl.ToString(), new JsonArray(calls).ToJsonString());
         Assert.True(exit == 0, $"node openai.mjs failed ({exit}):\n{error}");
         return JsonSerializer.Deserialize<JsonElement[]>(output)!;
     }
 
-    private static async Task EnsureInstalledAsync()
-    {
-        await InstallLock.WaitAsync();
-        try
-        {
-            if (Directory.Exists(Path.Combine(Folder, "node_modules", "openai")))
-            {
-                return;
-            }
-            var (exit, output, error) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"]);
-            Assert.True(exit == 0, $"'npm ci' in {Folder} failed ({exit}); the OpenAI npm SDK tests need node, npm and the npm registry:\n{output}\n{error}");
-        }
-        finally
-        {
-            InstallLock.Release();
-        }
-    }
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(string program, string[] args)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
-    }
 }
