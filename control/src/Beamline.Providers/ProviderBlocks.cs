@@ -36,6 +36,22 @@ internal static class ProviderBlocks
     /// <summary>True for the kinds called through <c>http.request</c>.</summary>
     public static bool IsHttp(ProviderDescriptor provider) => provider.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible or ProviderKind.Anthropic;
 
+    /// <summary>
+    /// The base URL an HTTP provider's blocks call: its <c>base_url</c>, else the OpenAI or
+    /// Anthropic default; null for an <c>openai_compatible</c> entry without one, or another kind.
+    /// </summary>
+    public static string? BaseUrl(ProviderDescriptor provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        return provider.Kind switch
+        {
+            ProviderKind.OpenAI => provider.Endpoint ?? OpenAIBaseUrl,
+            ProviderKind.OpenAICompatible => provider.Endpoint,
+            ProviderKind.Anthropic => provider.Endpoint ?? AnthropicMessages.BaseUrl,
+            _ => null,
+        };
+    }
+
     /// <summary>The block calling <paramref name="provider"/> for <paramref name="request"/>, or null with a reason.</summary>
     public static ExecRequest? Build(ProviderDescriptor provider, PipelineRequest request, out string? reason)
         => Build(provider, request, stream: false, out reason, out _);
@@ -72,7 +88,7 @@ internal static class ProviderBlocks
                 reason = $"provider '{provider.Id}' of kind block has no block_type";
                 return null;
             case ProviderKind.OpenAI or ProviderKind.OpenAICompatible:
-                var baseUrl = provider.Endpoint ?? (provider.Kind == ProviderKind.OpenAI ? OpenAIBaseUrl : null);
+                var baseUrl = BaseUrl(provider);
                 if (baseUrl is null)
                 {
                     reason = $"provider '{provider.Id}' has no base_url";
@@ -103,7 +119,7 @@ internal static class ProviderBlocks
             reason = $"provider '{provider.Id}' ({provider.Kind}) cannot serve a {request.Format} request";
             return null;
         }
-        var baseUrl = anthropic ? provider.Endpoint ?? AnthropicMessages.BaseUrl : provider.Endpoint ?? (provider.Kind == ProviderKind.OpenAI ? OpenAIBaseUrl : null);
+        var baseUrl = BaseUrl(provider);
         if (baseUrl is null)
         {
             reason = $"provider '{provider.Id}' has no base_url";
@@ -141,7 +157,7 @@ internal static class ProviderBlocks
                 writer.WriteString("Content-Type", "application/json");
             }
             writer.WriteEndObject();
-            WriteCredentialRef(writer, provider);
+            WriteRefs(writer, provider);
             writer.WriteString("body", body);
             if (stream)
             {
@@ -206,7 +222,9 @@ internal static class ProviderBlocks
     /// Why a client's own <paramref name="blockType"/> block (<c>POST /v1/blocks</c>, a <c>block</c>
     /// provider passing the request's payload) must not run, or null: an <c>http.request</c>
     /// payload naming a credential (<c>credential_ref</c>) would spend the operator's provider keys
-    /// outside routing, its quotas and its model limits. A payload that cannot be read here is
+    /// outside routing, its quotas and its model limits; one naming a provider
+    /// (<c>provider_ref</c>) would reach the provider's hosts (a local model server on loopback,
+    /// say) that the tenant's allow-list does not give it. A payload that cannot be read here is
     /// refused too (<paramref name="malformed"/> set): what this reader and the executor's
     /// disagree on must not get through.
     /// </summary>
@@ -223,9 +241,17 @@ internal static class ProviderBlocks
         {
             while (reader.Read())
             {
-                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals(CredentialRefMember))
+                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+                {
+                    continue;
+                }
+                if (reader.ValueTextEquals(CredentialRefMember))
                 {
                     return $"an {HttpBlockType} block from a client may not name a credential ('{CredentialRefMember}'): credentials are for the providers routing calls";
+                }
+                if (reader.ValueTextEquals(ProviderRefMember))
+                {
+                    return $"an {HttpBlockType} block from a client may not name a provider ('{ProviderRefMember}'): the providers' hosts are for the calls routing makes; list the host in the tenant's allow-list instead";
                 }
             }
         }
@@ -351,7 +377,7 @@ internal static class ProviderBlocks
             writer.WriteStartObject("headers");
             writer.WriteString("Content-Type", "application/json");
             writer.WriteEndObject();
-            WriteCredentialRef(writer, provider);
+            WriteRefs(writer, provider);
             writer.WriteString("body", ChatCompletionBody(provider, request));
             writer.WriteEndObject();
         }
@@ -370,7 +396,7 @@ internal static class ProviderBlocks
             writer.WriteStartObject("headers");
             AnthropicMessages.WriteHeaders(writer);
             writer.WriteEndObject();
-            WriteCredentialRef(writer, provider);
+            WriteRefs(writer, provider);
             writer.WriteString("body", AnthropicMessages.Body(provider, request));
             writer.WriteEndObject();
         }
@@ -378,17 +404,23 @@ internal static class ProviderBlocks
     }
 
     /// <summary>
-    /// Names the provider's credential (<see cref="ProviderDescriptor.CredentialName"/>): the
-    /// executing side adds the secret from its own configuration, so that no API key is ever in a
-    /// block payload (over NATS, in logs, in stored decisions).
+    /// Names the provider (<c>provider_ref</c>: the executing side lets the block reach the hosts
+    /// its configuration lists for it, not the tenant's allow-list) and its credential
+    /// (<see cref="ProviderDescriptor.CredentialName"/>): the executing side adds the secret from
+    /// its own configuration, so that no API key is ever in a block payload (over NATS, in logs,
+    /// in stored decisions).
     /// </summary>
-    private static void WriteCredentialRef(Utf8JsonWriter writer, ProviderDescriptor provider)
+    private static void WriteRefs(Utf8JsonWriter writer, ProviderDescriptor provider)
     {
+        writer.WriteString(ProviderRefMember, provider.Id);
         if (provider.CredentialName is { } credential)
         {
             writer.WriteString(CredentialRefMember, credential);
         }
     }
+
+    /// <summary>The <c>http.request</c> payload member naming an operator-configured provider.</summary>
+    public const string ProviderRefMember = "provider_ref";
 
     /// <summary>The <c>http.request</c> payload member naming a credential.</summary>
     public const string CredentialRefMember = "credential_ref";

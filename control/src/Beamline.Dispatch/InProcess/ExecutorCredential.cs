@@ -27,12 +27,15 @@ public sealed record ExecutorCredential
 }
 
 /// <summary>
-/// Contributes credentials to the in-process runtime's executor configuration (entries of the
-/// configuration file win over contributed ones with the same name). Read once, when the
-/// runtime is created.
+/// Contributes credentials and provider destinations to the in-process runtime's executor
+/// configuration (entries of the configuration file win over contributed ones with the same
+/// name). Read once, when the runtime is created.
 /// </summary>
 public interface IExecutorCredentialSource
 {
-    /// <summary>The credentials to add.</summary>
+    /// <summary>The credentials to add (<c>"http"."credentials"</c>).</summary>
     IReadOnlyList<ExecutorCredential> GetCredentials();
+
+    /// <summary>The providers whose hosts their blocks may reach (<c>"http"."providers"</c>). Defaults to none.</summary>
+    IReadOnlyList<ExecutorProvider> GetProviders() => [];
 }

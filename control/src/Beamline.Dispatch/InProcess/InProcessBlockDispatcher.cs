@@ -28,9 +28,10 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     }
 
     /// <summary>
-    /// As the other constructor, with the credentials of <paramref name="credentialSources"/> added
-    /// to the executor configuration (<see cref="IExecutorCredentialSource"/>): blocks name them
-    /// (<c>credential_ref</c>) instead of carrying secrets.
+    /// As the other constructor, with the credentials and providers of <paramref name="credentialSources"/>
+    /// added to the executor configuration (<see cref="IExecutorCredentialSource"/>): blocks name
+    /// them (<c>credential_ref</c>, <c>provider_ref</c>) instead of carrying secrets, and reach
+    /// the providers' hosts without the tenants' allow-lists listing them.
     /// </summary>
     [ActivatorUtilitiesConstructor]
     public InProcessBlockDispatcher(IOptions<DispatchOptions> options, ILogger<InProcessBlockDispatcher> logger,
@@ -46,14 +47,17 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
             ? File.ReadAllText(configFile)
             : null;
         var credentials = new List<ExecutorCredential>();
+        var providers = new List<ExecutorProvider>();
         foreach (var source in credentialSources)
         {
             credentials.AddRange(source.GetCredentials());
+            providers.AddRange(source.GetProviders());
         }
         executorConfig = ExecutorConfigJson.WithCredentials(executorConfig, credentials);
-        if (credentials.Count > 0)
+        executorConfig = ExecutorConfigJson.WithProviders(executorConfig, providers);
+        if (credentials.Count > 0 || providers.Count > 0)
         {
-            LogCredentials(credentials.Count);
+            LogCredentials(credentials.Count, providers.Count);
         }
         _runtime = ExecRuntime.Create(configJson: WithFsRoot(executorConfig, inProcess.FsRoot));
         _pools = new PoolThreads(inProcess.Pools, inProcess.QueueLimit);
@@ -332,6 +336,6 @@ public sealed partial class InProcessBlockDispatcher : IBlockDispatcher, IDispos
     [LoggerMessage(4, LogLevel.Warning, "Plugin directory '{Directory}' does not exist; no plugins loaded.")]
     private partial void LogPluginDirectoryMissing(string directory);
 
-    [LoggerMessage(6, LogLevel.Information, "The in-process http.request executor was given {Count} credential(s) by name (their secrets stay in the environment).")]
-    private partial void LogCredentials(int count);
+    [LoggerMessage(6, LogLevel.Information, "The in-process http.request executor was given {Count} credential(s) by name (their secrets stay in the environment) and the hosts of {Providers} provider(s).")]
+    private partial void LogCredentials(int count, int providers);
 }

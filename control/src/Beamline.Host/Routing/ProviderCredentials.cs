@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Text.Json;
 using Beamline.Dispatch.InProcess;
 using Beamline.Providers;
@@ -8,24 +9,80 @@ using Beamline.Tenancy;
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// The credentials of the embedded runtime: one per HTTP provider entry with <c>api_key_env</c>,
+/// The credentials and provider destinations of the embedded runtime. Destinations: one per HTTP
+/// provider entry (<see cref="ProvidersFrom"/>), the host of its base URL, which its blocks
+/// (<c>provider_ref</c>) may reach without the tenants' allow-lists listing it. Credentials:
+/// one per HTTP provider entry with <c>api_key_env</c>,
 /// named as its blocks name it (<see cref="ProviderDescriptor.CredentialName"/>), reading that
 /// variable, sent as <c>Authorization: Bearer</c> (<c>x-api-key</c> for Anthropic) and only to the
 /// host of the entry's <c>base_url</c>. Read once, when the runtime is created: entries added or
-/// changed later through the admin API get their credentials at the next start (or from the
-/// executor configuration file, whose entries win). Workers over NATS resolve credentials from
-/// their own executor configuration instead.
+/// changed later through the admin API get their credentials and destinations at the next start
+/// (or from the executor configuration file, whose entries win). Workers over NATS resolve both
+/// from their own executor configuration instead.
 /// </summary>
 internal sealed class ProviderCredentials(ITenantDirectory directory) : IExecutorCredentialSource
 {
     /// <inheritdoc />
     public IReadOnlyList<ExecutorCredential> GetCredentials() => From(directory.Snapshot.Providers);
 
+    /// <inheritdoc />
+    public IReadOnlyList<ExecutorProvider> GetProviders() => ProvidersFrom(directory.Snapshot.Providers);
+
     /// <summary>The credentials of <paramref name="providers"/>; entries that do not parse are left out (routing logs them).</summary>
     internal static IReadOnlyList<ExecutorCredential> From(ImmutableArray<Beamline.Tenancy.ProviderEntry> providers)
     {
         var credentials = new List<ExecutorCredential>();
         var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var provider in Parse(providers))
+        {
+            if (For(provider) is { } credential && names.Add(credential.Name))
+            {
+                credentials.Add(credential);
+            }
+        }
+        return credentials;
+    }
+
+    /// <summary>The destinations of the HTTP entries of <paramref name="providers"/>; entries that do not parse are left out.</summary>
+    internal static IReadOnlyList<ExecutorProvider> ProvidersFrom(ImmutableArray<Beamline.Tenancy.ProviderEntry> providers)
+    {
+        var destinations = new List<ExecutorProvider>();
+        foreach (var provider in Parse(providers))
+        {
+            if (DestinationOf(provider) is { } destination)
+            {
+                destinations.Add(destination);
+            }
+        }
+        return destinations;
+    }
+
+    /// <summary>
+    /// Where <paramref name="provider"/>'s blocks may go, or null when it is no HTTP provider or has
+    /// no base URL: the base URL's host[:port]. A host named <c>localhost</c> (or <c>*.localhost</c>)
+    /// also gets the loopback addresses at its port, as an allow-list entry must name a loopback
+    /// address for a connection to it; any other name that resolves to a private or loopback
+    /// address needs <c>allow_private</c>/<c>allow_loopback</c> in the executor configuration's
+    /// entry for the provider (or section).
+    /// </summary>
+    internal static ExecutorProvider? DestinationOf(ProviderDescriptor provider)
+    {
+        if (!ProviderBlocks.IsHttp(provider) || ProviderBlocks.BaseUrl(provider) is not { } baseUrl
+            || !Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        {
+            return null;
+        }
+        var host = uri.Host.TrimEnd('.');
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            var port = uri.Port.ToString(CultureInfo.InvariantCulture);
+            return new ExecutorProvider { Id = provider.Id, Hosts = [uri.Authority, "127.0.0.1:" + port, "[::1]:" + port] };
+        }
+        return new ExecutorProvider { Id = provider.Id, Hosts = [uri.Authority] };
+    }
+
+    private static IEnumerable<ProviderDescriptor> Parse(ImmutableArray<Beamline.Tenancy.ProviderEntry> providers)
+    {
         foreach (var entry in providers)
         {
             ProviderDescriptor provider;
@@ -37,12 +94,8 @@ internal sealed class ProviderCredentials(ITenantDirectory directory) : IExecuto
             {
                 continue;
             }
-            if (For(provider) is { } credential && names.Add(credential.Name))
-            {
-                credentials.Add(credential);
-            }
+            yield return provider;
         }
-        return credentials;
     }
 
     /// <summary>The credential <paramref name="provider"/>'s blocks name, or null when it has none to generate.</summary>
@@ -53,7 +106,7 @@ internal sealed class ProviderCredentials(ITenantDirectory directory) : IExecuto
             return null;
         }
         var anthropic = provider.Kind == ProviderKind.Anthropic;
-        var baseUrl = provider.Endpoint ?? (anthropic ? AnthropicMessages.BaseUrl : provider.Kind == ProviderKind.OpenAI ? ProviderBlocks.OpenAIBaseUrl : null);
+        var baseUrl = ProviderBlocks.BaseUrl(provider);
         return new ExecutorCredential
         {
             Name = name,

@@ -4,7 +4,7 @@ using Beamline.Dispatch.InProcess;
 
 namespace Beamline.Dispatch.Tests.InProcess;
 
-/// <summary>The credentials the control plane gives the embedded runtime, merged into the executor configuration file's.</summary>
+/// <summary>The credentials and provider destinations the control plane gives the embedded runtime, merged into the executor configuration file's.</summary>
 public sealed class ExecutorConfigJsonTests
 {
     private static readonly ExecutorCredential OpenAI = new()
@@ -50,4 +50,36 @@ public sealed class ExecutorConfigJsonTests
     [Fact]
     public void WithCredentials_HttpNotAnObject_Throws()
         => Assert.Throws<JsonException>(() => ExecutorConfigJson.WithCredentials("""{"http":[]}""", [OpenAI]));
+
+    [Fact]
+    public void WithProviders_NoFile_MakesTheHttpSection()
+    {
+        var config = JsonNode.Parse(ExecutorConfigJson.WithProviders(null, [new ExecutorProvider { Id = "local", Hosts = ["127.0.0.1:11434"] }])!)!;
+
+        Assert.Equal("127.0.0.1:11434", Assert.Single(config["http"]!["providers"]!["local"]!["hosts"]!.AsArray())!.GetValue<string>());
+    }
+
+    [Fact]
+    public void WithProviders_FileEntriesWinAndTheRestIsKept()
+    {
+        const string File = """{"http":{"default_allow":["*"],"providers":{"vllm":{"hosts":["vllm.internal:8000"],"allow_private":true}}}}""";
+
+        var config = JsonNode.Parse(ExecutorConfigJson.WithProviders(File,
+            [new ExecutorProvider { Id = "vllm", Hosts = ["vllm.internal:8000"] }, new ExecutorProvider { Id = "openai", Hosts = ["api.openai.com"] }])!)!;
+
+        Assert.True(config["http"]!["providers"]!["vllm"]!["allow_private"]!.GetValue<bool>());
+        Assert.Equal("api.openai.com", config["http"]!["providers"]!["openai"]!["hosts"]![0]!.GetValue<string>());
+        Assert.Equal("*", config["http"]!["default_allow"]![0]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void WithProviders_NoProviders_LeavesTheFileAsItIs()
+    {
+        Assert.Null(ExecutorConfigJson.WithProviders(null, []));
+        Assert.Equal("""{"http" : {}}""", ExecutorConfigJson.WithProviders("""{"http" : {}}""", []));
+    }
+
+    [Fact]
+    public void WithProviders_ProvidersNotAnObject_Throws()
+        => Assert.Throws<JsonException>(() => ExecutorConfigJson.WithProviders("""{"http":{"providers":[]}}""", [new ExecutorProvider { Id = "p" }]));
 }

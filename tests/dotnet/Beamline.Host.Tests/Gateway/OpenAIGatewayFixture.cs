@@ -5,8 +5,8 @@ namespace Beamline.Host.Tests.Gateway;
 
 /// <summary>
 /// A real <c>beamline serve</c> whose OpenAI face the SDK tests call, with a <see cref="GatewayUpstream"/>
-/// behind its HTTP providers (called through the in-process <c>http.request</c> executor, allowed to
-/// reach the loopback address) and <c>mock</c> providers in-process. Every scenario has its own
+/// behind its HTTP providers (called through the in-process <c>http.request</c> executor, which may
+/// reach a provider's <c>base_url</c> host without any allow-list) and <c>mock</c> providers in-process. Every scenario has its own
 /// policy and provider, so that one test's failures never open another's breaker.
 /// </summary>
 public sealed class OpenAIGatewayFixture : IAsyncLifetime
@@ -29,7 +29,6 @@ public sealed class OpenAIGatewayFixture : IAsyncLifetime
     private const string UpstreamKeyVariable = "BEAMLINE_TEST_GATEWAY_UPSTREAM_KEY";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-gateway-{Guid.NewGuid():N}.json");
-    private readonly string _executorConfigFile = Path.Combine(Path.GetTempPath(), $"beamline-gateway-executors-{Guid.NewGuid():N}.json");
 
     /// <summary>The control plane.</summary>
     public ControlPlaneProcess Process { get; private set; } = null!;
@@ -59,7 +58,6 @@ public sealed class OpenAIGatewayFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Upstream = await GatewayUpstream.StartAsync();
-        await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true}}""");
         await File.WriteAllTextAsync(_configFile, Config());
         Process = await ControlPlaneProcess.StartAsync(new Dictionary<string, string> { [UpstreamKeyVariable] = UpstreamKey }, "--config", _configFile);
     }
@@ -75,7 +73,6 @@ public sealed class OpenAIGatewayFixture : IAsyncLifetime
             await Upstream.DisposeAsync();
         }
         File.Delete(_configFile);
-        File.Delete(_executorConfigFile);
     }
 
     private static JsonObject Policy(string id, string provider, string? fallbacks = null, string? extra = null) => new()
@@ -125,7 +122,6 @@ public sealed class OpenAIGatewayFixture : IAsyncLifetime
         {
             ["Beamline"] = new JsonObject
             {
-                ["InProcess"] = new JsonObject { ["ExecutorConfigFile"] = _executorConfigFile },
                 ["Tenancy"] = new JsonObject
                 {
                     ["AdminKey"] = "test-admin-key-0123456789",

@@ -68,4 +68,18 @@ public sealed class BlockTenancyTests(DecideHostsFixture hosts) : IClassFixture<
         Assert.Equal("denied", body.GetProperty("error").GetProperty("code").GetString());
         Assert.Contains("credential_ref", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
+
+    // Gateway issue: providers an operator configures are trusted destinations. A tenant's own
+    // block naming one would reach the provider's hosts (a local model server on loopback, say)
+    // that its allow-list does not give it.
+    [Theory]
+    [InlineData("""{"url":"http://127.0.0.1:11434/v1/models","provider_ref":"local_llm"}""")]
+    [InlineData("""{"url":"http://127.0.0.1:11434/v1/models","provider\u005fref":"local_llm"}""")]
+    public async Task PostBlock_HttpRequestNamingAProvider_Answers403(string payload)
+    {
+        var (status, body) = await PostBlockAsync($$$"""{"type":"http.request","tenant_id":"tenant_abc123","payload":{{{payload}}}}""", DemoKey);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("denied", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("provider_ref", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
 }

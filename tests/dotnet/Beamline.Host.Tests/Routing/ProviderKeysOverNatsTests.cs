@@ -78,7 +78,8 @@ public sealed class ProviderKeysOverNatsFixture : IAsyncLifetime
         {
             ["http"] = new JsonObject
             {
-                ["default_allow"] = new JsonArray("127.0.0.1"),
+                // The worker's own list of the providers its blocks may call (nothing of it travels over NATS).
+                ["providers"] = new JsonObject { ["llm"] = new JsonObject { ["hosts"] = new JsonArray("127.0.0.1") } },
                 ["credentials"] = new JsonObject
                 {
                     ["llm"] = new JsonObject { ["header"] = "Authorization", ["prefix"] = "Bearer ", ["value_env"] = ApiKeyVariable },

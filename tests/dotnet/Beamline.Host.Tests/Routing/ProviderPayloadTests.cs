@@ -205,8 +205,63 @@ public sealed class ProviderPayloadTests
     [InlineData("http.request", """{"url":"https://x","body":"{\"credential_ref\":1}","headers":{"credential_ref":"a"}}""", false)]
     [InlineData("http.request", """{"url":"https://x"} trailing""", true)]
     [InlineData("echo", """{"credential_ref":"openai"}""", false)]
+    [InlineData("http.request", """{"url":"http://127.0.0.1:11434/","provider_ref":"local-llm"}""", true)]
+    [InlineData("http.request", """{"url":"https://x","provider\u005fref":"openai"}""", true)]
+    [InlineData("http.request", """{"url":"https://x","provider_ref":null}""", true)]
+    [InlineData("http.request", """{"url":"https://x","headers":{"provider_ref":"a"},"body":"{\"provider_ref\":1}"}""", false)]
+    [InlineData("echo", """{"provider_ref":"openai"}""", false)]
     public void RefuseClientCredential_HttpRequestNamingOne_IsRefused(string type, string payload, bool refused)
         => Assert.Equal(refused, ProviderBlocks.RefuseClientCredential(type, Encoding.UTF8.GetBytes(payload), out _) is not null);
+
+    [Theory]
+    [InlineData(WireFormat.Cp1)]
+    [InlineData(WireFormat.OpenAIChat)]
+    public void Build_HttpProvider_NamesItselfAsTheProviderRef(WireFormat format)
+    {
+        var body = format == WireFormat.Cp1 ? """{"text":"hi"}""" : """{"model":"m","messages":[{"role":"user","content":"hi"}]}""";
+        foreach (var provider in new[]
+                 {
+                     new ProviderDescriptor { Id = "openai", Kind = ProviderKind.OpenAI, Model = "m" },
+                     new ProviderDescriptor { Id = "local", Kind = ProviderKind.OpenAICompatible, Model = "m", Endpoint = "http://127.0.0.1:11434/v1" },
+                     new ProviderDescriptor { Id = "claude", Kind = ProviderKind.Anthropic, Model = "m" },
+                 })
+        {
+            var block = ProviderBlocks.Build(provider, P(Request(body), format), out var reason);
+
+            Assert.True(block is not null, reason);
+            Assert.Equal(provider.Id, JsonNode.Parse(block.Payload.ToStringUtf8())!["provider_ref"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public void Build_BlockProviderOfHttpRequest_RefusesAPayloadNamingAProvider()
+    {
+        var provider = new ProviderDescriptor { Id = "raw", Kind = ProviderKind.Block, BlockType = "http.request", Pool = "io" };
+
+        var block = ProviderBlocks.Build(provider, P(Request("""{"url":"http://127.0.0.1:11434/","provider_ref":"local"}""")), out var reason);
+
+        Assert.Null(block);
+        Assert.Contains("provider_ref", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ProviderCredentials_DestinationOf_IsTheBaseUrlsHost()
+    {
+        static string? Of(ProviderKind kind, string? endpoint)
+            => ProviderCredentials.DestinationOf(new ProviderDescriptor { Id = "p", Kind = kind, Endpoint = endpoint }) is { } destination
+                ? string.Join(' ', destination.Hosts)
+                : null;
+
+        Assert.Equal("api.openai.com", Of(ProviderKind.OpenAI, null));
+        Assert.Equal("api.anthropic.com", Of(ProviderKind.Anthropic, null));
+        Assert.Equal("127.0.0.1:8089", Of(ProviderKind.OpenAICompatible, "http://127.0.0.1:8089/v1"));
+        Assert.Equal("[::1]:8000", Of(ProviderKind.OpenAICompatible, "http://[::1]:8000/v1"));
+        Assert.Equal("vllm.internal:8000", Of(ProviderKind.OpenAICompatible, "http://vllm.internal:8000/v1"));
+        // localhost resolves to a loopback address, which an entry must name for a connection to it.
+        Assert.Equal("localhost:11434 127.0.0.1:11434 [::1]:11434", Of(ProviderKind.OpenAICompatible, "http://localhost:11434/v1"));
+        Assert.Null(Of(ProviderKind.OpenAICompatible, null));
+        Assert.Null(ProviderCredentials.DestinationOf(new ProviderDescriptor { Id = "b", Kind = ProviderKind.Block, BlockType = "echo" }));
+    }
 
     [Fact]
     public void Build_BlockProviderOfHttpRequest_RefusesAPayloadNamingACredential()

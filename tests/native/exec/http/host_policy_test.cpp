@@ -133,4 +133,29 @@ TEST(HostPolicyTest, IgnoresMalformedEntries) {
   EXPECT_FALSE(policy.allows_host("host", 443, why));
 }
 
+TEST(HostPolicyTest, AProvidersHostsReplaceTheTenantsList) {
+  const json config{{"allow", {{"tenant-a", {"*"}}}},
+                    {"allow_private", true},
+                    {"providers",
+                     {{"openai", {{"hosts", {"api.openai.com"}}}},
+                      {"local", {{"hosts", {"127.0.0.1:11434"}}, {"allow_private", false}}},
+                      {"odd", "not an object"}}}};
+  std::string why;
+  const auto openai = host_policy::from_provider(config, "openai");
+  ASSERT_TRUE(openai.has_value());
+  EXPECT_TRUE(openai->allows_host("api.openai.com", 443, why));
+  EXPECT_FALSE(openai->allows_host("example.com", 443, why));
+  EXPECT_NE(why.find("provider 'openai'"), std::string::npos) << why;
+  // allow_private comes from the section unless the entry says otherwise.
+  EXPECT_TRUE(openai->allows_address(*parse_ip("10.0.0.5"), 443, why));
+  const auto local = host_policy::from_provider(config, "local");
+  ASSERT_TRUE(local.has_value());
+  EXPECT_FALSE(local->allows_address(*parse_ip("10.0.0.5"), 443, why));
+  EXPECT_TRUE(local->allows_address(*parse_ip("127.0.0.1"), 11434, why));
+  EXPECT_FALSE(local->allows_address(*parse_ip("127.0.0.1"), 8080, why));
+  EXPECT_FALSE(host_policy::from_provider(config, "odd").has_value());
+  EXPECT_FALSE(host_policy::from_provider(config, "missing").has_value());
+  EXPECT_FALSE(host_policy::from_provider(json::object(), "openai").has_value());
+}
+
 } // namespace

@@ -28,7 +28,9 @@ namespace wire = beamline::test::wire;
 using json = nlohmann::json;
 
 std::string config_for(const test_http_server& server) {
-  return json{{"http", {{"allow", {{"tenant-a", {"127.0.0.1:" + std::to_string(server.port())}}}},
+  const std::string here = "127.0.0.1:" + std::to_string(server.port());
+  return json{{"http", {{"allow", {{"tenant-a", {here}}}},
+                        {"providers", {{"local", {{"hosts", {here}}}}, {"remote", {{"hosts", {"api.openai.com"}}}}}},
                         {"timeout_ms", 20000}}}}
     .dump();
 }
@@ -92,10 +94,10 @@ protected:
 
   /// Starts a block; the status execute_async returned (nullptr: taken).
   bl_status* start(pending& p, const std::string& type, const std::string& payload,
-                   uint64_t deadline_ms = 0, bool stream = false) {
+                   uint64_t deadline_ms = 0, bool stream = false, const std::string& tenant = "tenant-a") {
     wire::ExecRequest req;
     req.set_block_id("blk-async");
-    req.set_tenant_id("tenant-a");
+    req.set_tenant_id(tenant);
     req.set_type(type);
     req.set_payload(payload);
     req.set_deadline_ms(deadline_ms);
@@ -253,6 +255,30 @@ TEST_F(HttpAsyncTest, RulesAndLimitsApplyAsOnTheSynchronousPath) {
   pending down;
   run(down, "http.request", get("http://127.0.0.1:1/"));
   EXPECT_EQ(down.result.status(), wire::EXEC_STATUS_ERROR);
+}
+
+TEST_F(HttpAsyncTest, AProviderRefIsBoundByTheProvidersHostsAsOnTheSynchronousPath) {
+  // tenant-z has no allow-list: the provider's hosts alone let the block through.
+  pending allowed;
+  ASSERT_EQ(start(allowed, "http.request", get(server_.url("/json"), {{"provider_ref", "local"}}), 0, false,
+                  "tenant-z"),
+            nullptr);
+  ASSERT_TRUE(allowed.wait());
+  ASSERT_EQ(allowed.result.status(), wire::EXEC_STATUS_OK) << allowed.result.error_message();
+
+  pending raw;
+  ASSERT_EQ(start(raw, "http.request", get(server_.url("/json")), 0, false, "tenant-z"), nullptr);
+  ASSERT_TRUE(raw.wait());
+  EXPECT_EQ(raw.result.error_code(), "permission_denied") << raw.result.error_message();
+
+  // tenant-a may reach the server itself, but not through a provider that does not list it.
+  pending other_host;
+  run(other_host, "http.request", get(server_.url("/json"), {{"provider_ref", "remote"}}));
+  EXPECT_EQ(other_host.result.error_code(), "permission_denied") << other_host.result.error_message();
+
+  pending unknown;
+  run(unknown, "http.request", get(server_.url("/json"), {{"provider_ref", "nobody"}}));
+  EXPECT_EQ(unknown.result.error_code(), "permission_denied") << unknown.result.error_message();
 }
 
 TEST_F(HttpAsyncTest, AMalformedPayloadEndsOnTheCallingThread) {

@@ -188,6 +188,31 @@ host_policy host_policy::from_config(const nlohmann::json& http_config, std::str
   return policy;
 }
 
+std::optional<host_policy> host_policy::from_provider(const nlohmann::json& http_config,
+                                                     std::string_view provider) {
+  const auto providers = http_config.find("providers");
+  if (providers == http_config.end() || !providers->is_object())
+    return std::nullopt;
+  const auto it = providers->find(std::string{provider});
+  if (it == providers->end() || !it->is_object())
+    return std::nullopt;
+  host_policy policy;
+  if (const auto hosts = it->find("hosts"); hosts != it->end())
+    policy = from_list(*hosts);
+  policy.provider_ = provider;
+  // An operator who lets every allowed host reach private (or loopback) addresses means the
+  // providers too, unless the provider's entry says otherwise.
+  const auto flag = [&](const char* key) {
+    if (const auto own = it->find(key); own != it->end() && own->is_boolean())
+      return own->get<bool>();
+    const auto section = http_config.find(key);
+    return section != http_config.end() && section->is_boolean() && section->get<bool>();
+  };
+  policy.allow_private_ = flag("allow_private");
+  policy.allow_loopback_ = flag("allow_loopback");
+  return policy;
+}
+
 host_policy host_policy::from_list(const nlohmann::json& list) {
   host_policy policy;
   if (!list.is_array())
@@ -224,11 +249,14 @@ bool host_policy::allows_host(std::string_view host_in, uint16_t port, std::stri
     }
   }
   if (entries_.empty())
-    why = "no HTTP allow-list is configured for this tenant";
+    why = provider_.empty() ? "no HTTP allow-list is configured for this tenant"
+                            : "provider '" + provider_ + "' lists no hosts";
   else if (metadata_name)
     why = "'" + host + "' is a cloud-metadata host, allowed only when listed by name";
   else
-    why = "host '" + host + ":" + std::to_string(port) + "' is not in the tenant's allow-list";
+    why = "host '" + host + ":" + std::to_string(port) + "' is not in "
+          + (provider_.empty() ? std::string{"the tenant's allow-list"}
+                               : "the hosts of provider '" + provider_ + "'");
   return false;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 
-// Where http.request may go: the tenant's host allow-list (config "http".allow / default_allow)
-// and the classification of the address a connection is actually made to. The two checks are
+// Where http.request may go: the tenant's host allow-list (config "http".allow / default_allow),
+// or, for a block calling a provider the operator configured ("provider_ref"), that provider's
+// hosts ("http".providers), and the classification of the address a connection is actually made to. The two checks are
 // separate on purpose: the host check runs on the URL of every hop before anything is sent, the
 // address check runs on the resolved address at connect time (and again before each request on
 // a reused connection), so that DNS rebinding cannot turn an allowed name into an internal
@@ -58,6 +59,13 @@ public:
   /// allow_private or allow_loopback: for matching hosts against a list ("credentials".hosts).
   [[nodiscard]] static host_policy from_list(const nlohmann::json& list);
 
+  /// The hosts of the operator-configured provider `provider` ("providers"[provider].hosts,
+  /// allow-list syntax), in place of the tenant's allow-list; its allow_private and
+  /// allow_loopback default to the section's. nullopt when the config has no such provider (or
+  /// its entry is not an object).
+  [[nodiscard]] static std::optional<host_policy> from_provider(const nlohmann::json& http_config,
+                                                                std::string_view provider);
+
   /// Whether a URL's host (lower case, without brackets) and port may be requested. On refusal
   /// `why` says so in words.
   [[nodiscard]] bool allows_host(std::string_view host, uint16_t port, std::string& why) const;
@@ -80,6 +88,8 @@ private:
   [[nodiscard]] static std::optional<entry> parse_entry(std::string_view text);
 
   std::vector<entry> entries_;
+  /// Whose list this is, for messages: empty for a tenant's, else the provider's id.
+  std::string provider_;
   bool allow_private_ = false;
   bool allow_loopback_ = false;
 };

@@ -1,4 +1,5 @@
 // http.request: one HTTP(S) request through libcurl, confined by the tenant's host allow-list
+// (or, for a call to an operator-configured provider, "provider_ref", by that provider's hosts)
 // and the address rules of host_policy, with the block's deadline, a response-size limit and
 // optional streaming of the body. Payload and output formats, the error mapping and the SSRF
 // rules are in docs/executors.md ("http.request").
@@ -124,6 +125,9 @@ struct request {
   bool follow_redirects = true;
   /// The name of a credential of the config to add (docs/executors.md, "Credentials").
   std::optional<std::string> credential_ref;
+  /// The operator-configured provider this block calls ("http".providers): its hosts replace the
+  /// tenant's allow-list. Only the control plane's provider blocks name one.
+  std::optional<std::string> provider_ref;
   /// A streamed block's first chunk is the final response's status and headers (one JSON line).
   bool stream_head = false;
 };
@@ -189,6 +193,11 @@ std::string parse_request(const uint8_t* payload, uint64_t len, request& out) {
     if (!c->is_string() || c->get_ref<const std::string&>().empty())
       return "'credential_ref' must be a non-empty string";
     out.credential_ref = c->get<std::string>();
+  }
+  if (const auto p = doc.find("provider_ref"); p != doc.end() && !p->is_null()) {
+    if (!p->is_string() || p->get_ref<const std::string&>().empty())
+      return "'provider_ref' must be a non-empty string";
+    out.provider_ref = p->get<std::string>();
   }
   if (const auto f = doc.find("follow_redirects"); f != doc.end() && !f->is_null()) {
     if (!f->is_boolean())
@@ -583,7 +592,18 @@ bl_status* http_call::init(const uint8_t* payload, uint64_t payload_len) {
 
   const json& config = executor_config(ctx_, "http");
   const std::string_view tenant{info->tenant_id, static_cast<size_t>(info->tenant_id_len)};
-  policy_.emplace(host_policy::from_config(config, tenant));
+  if (req_.provider_ref) {
+    // A provider the operator configured is a trusted destination: its hosts, not the tenant's
+    // allow-list, bound every hop (the address rules stay). Clients cannot name one: the control
+    // plane refuses their blocks that do.
+    auto provider = host_policy::from_provider(config, *req_.provider_ref);
+    if (!provider)
+      return fail(api, BL_ERR_PERMISSION_DENIED,
+                  "provider '" + *req_.provider_ref + "' is not configured on this executor");
+    policy_.emplace(std::move(*provider));
+  } else {
+    policy_.emplace(host_policy::from_config(config, tenant));
+  }
 
   // The secret is resolved here, on the executing side, and only ever goes into the request's
   // header list: never into the output, an error message or a log.
