@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -21,6 +22,12 @@ public sealed partial class RequestPipeline
     /// before its first chunk falls back as a whole call would; once a chunk has been passed on,
     /// a failure ends the stream with an error result. Stopping the enumeration cancels the call.
     /// </summary>
+    /// <remarks>
+    /// With post extensions, a stream whose format an <see cref="IStreamTextCodec"/> reads (the
+    /// gateway's server-sent events) is passed on as events in that format whose text the post
+    /// extensions rewrote; any other stream's chunks are rewritten as raw text. Without post
+    /// extensions chunks pass untouched, unread.
+    /// </remarks>
     public async IAsyncEnumerable<ExecuteStreamItem> ExecuteStreamAsync(PipelineRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -60,6 +67,8 @@ public sealed partial class RequestPipeline
         var cursor = default(FallbackCursor);
         var post = policy is null || policy.Post.IsEmpty ? null : _extensions.BeginPostStream(request, policy.Post);
         var text = post is null ? null : new StreamText();
+        IStreamTextSession? session = null;
+        var format = WireFormat.None;
         var sent = 0;
         while (true)
         {
@@ -99,11 +108,31 @@ public sealed partial class RequestPipeline
                         if (sent == 0)
                         {
                             Emit(request, ActivityKinds.FirstChunk, subject: providerId, latencyMs: Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                            if (post is not null)
+                            {
+                                // The first chunk fixes the stream's format: no other provider takes over after it.
+                                format = item.Format;
+                                session = BeginText(format);
+                            }
                         }
                         sent++;
                         if (post is null)
                         {
                             yield return new ExecuteStreamItem(item.Data, null) { Format = item.Format };
+                            continue;
+                        }
+                        if (session is not null)
+                        {
+                            var rewrittenEvents = await RewriteEvents(post, session, session.Push(item.Data.Span), final: false, deadline.Token).ConfigureAwait(false);
+                            if (rewrittenEvents.Error is not null)
+                            {
+                                ended = rewrittenEvents.Error;
+                                break;
+                            }
+                            if (rewrittenEvents.Bytes.Length > 0)
+                            {
+                                yield return new ExecuteStreamItem(rewrittenEvents.Bytes, null) { Format = format };
+                            }
                             continue;
                         }
                         var rewritten = await PushPost(post, text!.Decode(item.Data.Span), deadline.Token).ConfigureAwait(false);
@@ -132,7 +161,20 @@ public sealed partial class RequestPipeline
                 Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
                 if (answer.Value.Succeeded)
                 {
-                    if (post is not null)
+                    if (session is not null)
+                    {
+                        var rest = await RewriteEvents(post!, session, session.Complete(), final: true, deadline.Token).ConfigureAwait(false);
+                        if (rest.Error is not null)
+                        {
+                            yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
+                            yield break;
+                        }
+                        if (rest.Bytes.Length > 0)
+                        {
+                            yield return new ExecuteStreamItem(rest.Bytes, null) { Format = format };
+                        }
+                    }
+                    else if (post is not null)
                     {
                         var rest = await FlushPost(post, text!.Decode([], flush: true), deadline.Token).ConfigureAwait(false);
                         if (rest.Error is not null)
@@ -232,6 +274,58 @@ public sealed partial class RequestPipeline
         {
             return new PostText(string.Empty, e.Error);
         }
+    }
+
+    private IStreamTextSession? BeginText(WireFormat format)
+    {
+        foreach (var codec in _textCodecs)
+        {
+            if (codec.Begin(format) is { } session)
+            {
+                return session;
+            }
+        }
+        return null;
+    }
+
+    private readonly record struct PostEvents(byte[] Bytes, Cp1Error? Error);
+
+    /// <summary>
+    /// Events through the post stream: each event's text is pushed and the event written with what
+    /// came out (possibly shorter, even empty: it is written anyway, keeping every other field);
+    /// where the text ends, what the steps held back is drained into the event (its own text, or
+    /// one more text event before it). <paramref name="final"/>: the stream ends, the post stream is flushed.
+    /// </summary>
+    private static async ValueTask<PostEvents> RewriteEvents(PostStream post, IStreamTextSession session, IReadOnlyList<StreamTextEvent> events, bool final,
+        CancellationToken cancellationToken)
+    {
+        var output = new ArrayBufferWriter<byte>(256);
+        try
+        {
+            for (var i = 0; i < events.Count; i++)
+            {
+                var item = events[i];
+                var text = item.Text is { Length: > 0 } delta ? await post.PushAsync(delta, cancellationToken).ConfigureAwait(false) : item.Text;
+                if (item.EndsText && await post.DrainAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } held)
+                {
+                    text += held;
+                }
+                item.WriteTo(output, text);
+            }
+            if (final)
+            {
+                var rest = await post.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (rest.Length > 0)
+                {
+                    session.WriteText(rest, output);
+                }
+            }
+        }
+        catch (ExtensionFailedException e)
+        {
+            return new PostEvents([], e.Error);
+        }
+        return new PostEvents(output.WrittenSpan.ToArray(), null);
     }
 
     /// <summary>UTF-8 chunks to text, keeping a character split across two chunks whole.</summary>

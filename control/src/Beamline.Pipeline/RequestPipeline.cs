@@ -31,10 +31,16 @@ public sealed partial class RequestPipeline
     private readonly PipelineOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RequestPipeline> _logger;
+    private readonly IStreamTextCodec[] _textCodecs;
 
-    /// <summary>Creates the pipeline over its ports.</summary>
+    /// <summary>
+    /// Creates the pipeline over its ports. <paramref name="textCodecs"/> read the text of provider
+    /// streams for post extensions (the first that reads a stream's format is used); without one,
+    /// post extensions see a stream's chunks as raw text.
+    /// </summary>
     public RequestPipeline(IPolicyRouter routing, IAdmission admission, ExtensionRunner extensions, IEnumerable<IProviderClient> providers,
-        IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger)
+        IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger,
+        IEnumerable<IStreamTextCodec>? textCodecs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _routing = routing;
@@ -45,6 +51,7 @@ public sealed partial class RequestPipeline
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _textCodecs = textCodecs is null ? [] : [.. textCodecs];
     }
 
     /// <summary>The router this pipeline decides with.</summary>

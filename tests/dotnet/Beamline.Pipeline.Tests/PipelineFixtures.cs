@@ -118,6 +118,9 @@ internal sealed class ScriptedProviders : IProviderClient
 
     public void Stream(string providerId, params string[] chunks) => _chunks[providerId] = chunks;
 
+    /// <summary>The format streamed chunks say they speak. Defaults to <see cref="WireFormat.None"/>.</summary>
+    public WireFormat StreamFormat { get; set; }
+
     public async ValueTask<ProviderAnswer> CallAsync(ProviderCall call, CancellationToken cancellationToken)
     {
         Calls.Enqueue(call.Provider.Id);
@@ -137,7 +140,7 @@ internal sealed class ScriptedProviders : IProviderClient
         foreach (var chunk in chunks)
         {
             await Task.Yield();
-            yield return new ProviderStreamItem(Encoding.UTF8.GetBytes(chunk), null);
+            yield return new ProviderStreamItem(Encoding.UTF8.GetBytes(chunk), null) { Format = StreamFormat };
         }
         yield return new ProviderStreamItem(default, new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, "{\"status\":200}"u8.ToArray()));
     }
@@ -158,7 +161,8 @@ internal sealed class TestPipeline
 {
     public const string Tenant = "t1";
 
-    public TestPipeline(string policyJson, TimeSpan? defaultTimeout = null)
+    public TestPipeline(string policyJson, TimeSpan? defaultTimeout = null, IEnumerable<IBuiltInExtension>? builtIns = null,
+        IEnumerable<IStreamTextCodec>? textCodecs = null)
     {
         var loaded = PolicyLoader.Load("p", Encoding.UTF8.GetBytes(policyJson));
         Assert.True(loaded.IsValid, string.Join(Environment.NewLine, loaded.Errors));
@@ -171,8 +175,9 @@ internal sealed class TestPipeline
         ]);
         Router = new OneTenantRouter(new Router(catalog, policies, new RouterOptions { DefaultPolicyId = "p" }, TimeProvider.System, new RandomSource(7)), policies, "p");
         var options = Options.Create(new PipelineOptions { DefaultTimeout = defaultTimeout ?? TimeSpan.FromSeconds(30) });
-        var extensions = new ExtensionRunner(new EmptyExtensionRegistry(), [], null, Activity, TimeProvider.System, NullLogger<ExtensionRunner>.Instance);
-        Pipeline = new RequestPipeline(Router, Admission, extensions, [Providers], Activity, options, TimeProvider.System, NullLogger<RequestPipeline>.Instance);
+        var extensions = new ExtensionRunner(new EmptyExtensionRegistry(), builtIns ?? [], null, Activity, TimeProvider.System, NullLogger<ExtensionRunner>.Instance);
+        Pipeline = new RequestPipeline(Router, Admission, extensions, [Providers], Activity, options, TimeProvider.System, NullLogger<RequestPipeline>.Instance,
+            textCodecs);
     }
 
     public OneTenantRouter Router { get; }

@@ -54,6 +54,8 @@ public static class RoutingServiceCollectionExtensions
             sp.GetRequiredService<Beamline.Pipeline.Activity.IActivitySink>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>()));
+        // Post extensions over a provider's stream (server-sent events) see its text, not the events.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Pipeline.Providers.IStreamTextCodec, Beamline.Gateway.Translation.Streams.SseTextCodec>());
         services.TryAddSingleton<Beamline.Pipeline.RequestPipeline>();
         services.TryAddSingleton<DecideProcessor>();
         services.TryAddSingleton<ExecuteProcessor>();

@@ -49,7 +49,10 @@ public interface IStreamRewriter
     /// <summary>Takes the next piece of text; returns what can be emitted now.</summary>
     string Push(string text);
 
-    /// <summary>The end of the stream: returns the rest.</summary>
+    /// <summary>
+    /// The end of the stream, or of one run of text in it (a content block): returns the rest and
+    /// starts afresh, so that more text may follow (a stream may hold several runs).
+    /// </summary>
     string Flush();
 }
 

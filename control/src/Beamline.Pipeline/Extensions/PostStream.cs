@@ -52,7 +52,16 @@ public sealed class PostStream
     }
 
     /// <summary>The end of the stream: what is left.</summary>
-    public async ValueTask<string> FlushAsync(CancellationToken cancellationToken)
+    public ValueTask<string> FlushAsync(CancellationToken cancellationToken) => EndAsync(final: true, cancellationToken);
+
+    /// <summary>
+    /// The end of a run of text while the stream goes on (a content block closes, the answer's text
+    /// ends before its usage): returns what the steps hold back, so that the text so far is complete.
+    /// Unlike <see cref="FlushAsync"/> it reports nothing; the stream still ends with <see cref="FlushAsync"/>.
+    /// </summary>
+    public ValueTask<string> DrainAsync(CancellationToken cancellationToken) => EndAsync(final: false, cancellationToken);
+
+    private async ValueTask<string> EndAsync(bool final, CancellationToken cancellationToken)
     {
         ThrowIfFailed();
         var carry = string.Empty;
@@ -61,7 +70,9 @@ public sealed class PostStream
             for (var i = 0; i < _stages.Length; i++)
             {
                 var pushed = carry.Length > 0 ? await _stages[i].PushAsync(carry, cancellationToken).ConfigureAwait(false) : string.Empty;
-                var rest = await _stages[i].FlushAsync(cancellationToken).ConfigureAwait(false);
+                var rest = final
+                    ? await _stages[i].FlushAsync(cancellationToken).ConfigureAwait(false)
+                    : await _stages[i].DrainAsync(cancellationToken).ConfigureAwait(false);
                 carry = pushed + rest;
             }
         }
@@ -95,6 +106,9 @@ public sealed class PostStream
         public abstract ValueTask<string> PushAsync(string text, CancellationToken cancellationToken);
 
         public abstract ValueTask<string> FlushAsync(CancellationToken cancellationToken);
+
+        /// <summary>What the step holds back, the stream going on (see <see cref="PostStream.DrainAsync"/>).</summary>
+        public virtual ValueTask<string> DrainAsync(CancellationToken cancellationToken) => new(string.Empty);
 
         /// <summary>Applies the step's mode to a failure: throws when required, else notes the skip (once).</summary>
         protected void OnFailure(ExtensionReply failure, ref bool skipNoted)
@@ -144,11 +158,31 @@ public sealed class PostStream
             return new(output);
         }
 
+        public override ValueTask<string> DrainAsync(CancellationToken cancellationToken) => new(Drain());
+
         public override ValueTask<string> FlushAsync(CancellationToken cancellationToken)
+        {
+            var output = Drain();
+            if (_bypassed)
+            {
+                return new(string.Empty); // bypassed before or by this call: its failure was reported then
+            }
+            var reply = ExtensionReply.Unchanged;
+            Target.State!.Record(reply, _elapsedMs);
+            Runner.EmitStep(Request, ExtensionRunner.StagePost, Target.Id, reply, _elapsedMs);
+            if (_changes.Finish())
+            {
+                Runner.EmitPostChange(Request, Target.Id, "the streamed answer was rewritten");
+            }
+            return new(output);
+        }
+
+        // The rewriter's Flush: what it holds back; it then starts afresh (IStreamRewriter's contract).
+        private string Drain()
         {
             if (_bypassed)
             {
-                return new(string.Empty);
+                return string.Empty;
             }
             var started = Runner.Timestamp();
             string output;
@@ -161,18 +195,11 @@ public sealed class PostStream
 #pragma warning restore CA1031
             {
                 Fail(e, started);
-                return new(string.Empty);
+                return string.Empty;
             }
             _elapsedMs += Runner.ElapsedMs(started, Runner.Timestamp());
             _changes.Observe(string.Empty, output);
-            var reply = ExtensionReply.Unchanged;
-            Target.State!.Record(reply, _elapsedMs);
-            Runner.EmitStep(Request, ExtensionRunner.StagePost, Target.Id, reply, _elapsedMs);
-            if (_changes.Finish())
-            {
-                Runner.EmitPostChange(Request, Target.Id, "the streamed answer was rewritten");
-            }
-            return new(output);
+            return output;
         }
 
         private void Fail(Exception e, long started)

@@ -9,7 +9,9 @@ namespace Beamline.Host.Tests.Gateway;
 /// A real <c>beamline serve</c> with two mock providers, one answering in the OpenAI shape
 /// (<c>mock-gpt</c>) and one in the Anthropic shape (<c>mock-claude</c>), so that every face can be
 /// served by either API, translated or not. Tenant A's default policy routes to <c>m-claude</c>;
-/// tenant B has no default policy (a model naming nothing is a 404).
+/// tenant B has no default policy (a model naming nothing is a 404). Tenant A's <c>masked*</c>
+/// policies run <c>mask_pii</c> over an answer holding <see cref="PiiReply"/>: from a mock answering
+/// in the request's shape (<c>masked</c>), or in the OpenAI or Anthropic shape (<c>masked-openai</c>, <c>masked-claude</c>).
 /// </summary>
 public sealed class AnthropicGatewayFixture : IAsyncLifetime
 {
@@ -17,6 +19,9 @@ public sealed class AnthropicGatewayFixture : IAsyncLifetime
     public const string TenantBKey = "bl_tenantb_Zq3kP9sLw2XvN8mR4tYc6uJh1fGd5aEo7iBn0QpWx2s";
     public const string OpenAIModel = "mock-gpt";
     public const string AnthropicModel = "mock-claude";
+
+    /// <summary>What the providers of the <c>masked*</c> policies answer: an e-mail address, and a phone number the mocks stream word by word, in four events.</summary>
+    public const string PiiReply = "Write to bob@example.com or call +1 415 555 2671 now";
 
     private string _folder = null!;
 
@@ -64,6 +69,14 @@ public sealed class AnthropicGatewayFixture : IAsyncLifetime
         return await Http.SendAsync(request, completion);
     }
 
+    private static JsonObject Masked(string id, string provider) => new()
+    {
+        ["id"] = id,
+        ["json"] = JsonNode.Parse($$"""
+            {"version":"1.0","providers":[{"name":"{{provider}}","weight":100}],"post":[{"id":"mask_pii","mode":"required"}]}
+            """),
+    };
+
     private static string Config(string policy) => new JsonObject
     {
         ["Beamline"] = new JsonObject
@@ -78,7 +91,11 @@ public sealed class AnthropicGatewayFixture : IAsyncLifetime
                         ["id"] = "tenant_a",
                         ["default_policy"] = "default",
                         ["keys"] = new JsonArray(new JsonObject { ["key"] = TenantKey }),
-                        ["policies"] = new JsonArray(new JsonObject { ["id"] = "default", ["file"] = policy }),
+                        ["policies"] = new JsonArray(
+                            new JsonObject { ["id"] = "default", ["file"] = policy },
+                            Masked("masked", "m-pii"),
+                            Masked("masked-openai", "m-pii-openai"),
+                            Masked("masked-claude", "m-pii-claude")),
                     },
                     new JsonObject
                     {
@@ -87,7 +104,10 @@ public sealed class AnthropicGatewayFixture : IAsyncLifetime
                     }),
                 ["providers"] = new JsonArray(
                     JsonNode.Parse($$"""{"id":"m-openai","kind":"mock","model":"{{OpenAIModel}}","format":"openai","chunk_interval_ms":1}"""),
-                    JsonNode.Parse($$"""{"id":"m-claude","kind":"mock","model":"{{AnthropicModel}}","format":"anthropic","chunk_interval_ms":1}""")),
+                    JsonNode.Parse($$"""{"id":"m-claude","kind":"mock","model":"{{AnthropicModel}}","format":"anthropic","chunk_interval_ms":1}"""),
+                    JsonNode.Parse($$"""{"id":"m-pii","kind":"mock","model":"mock-pii","reply":"{{PiiReply}}"}"""),
+                    JsonNode.Parse($$"""{"id":"m-pii-openai","kind":"mock","model":"mock-pii-openai","format":"openai","reply":"{{PiiReply}}"}"""),
+                    JsonNode.Parse($$"""{"id":"m-pii-claude","kind":"mock","model":"mock-pii-claude","format":"anthropic","reply":"{{PiiReply}}"}""")),
             },
         },
     }.ToJsonString();

@@ -146,6 +146,24 @@ public sealed class ExtensionRunnerPostTests
     }
 
     [Fact]
+    public async Task PostStream_Drain_ReturnsWhatIsHeldBackAndTheStreamGoesOn_ReportingOnceAtTheEnd()
+    {
+        var h = new RunnerHarness();
+        h.BuiltIns.Add(new MaskingStreamBuiltIn());
+        var stream = h.Runner.BeginPostStream(Request(), Steps(ExtensionStage.Post, ("mask", ExtensionMode.Required)));
+
+        Assert.Equal("one ", await stream.PushAsync("one sec", CancellationToken.None));
+        Assert.Equal("sec", await stream.DrainAsync(CancellationToken.None));
+        Assert.Empty(h.Activity.Of(ActivityKinds.Extension, "mask"));
+        Assert.Equal("two ", await stream.PushAsync("two secr", CancellationToken.None));
+        Assert.Equal("******", await stream.PushAsync("et", CancellationToken.None));
+        Assert.Equal(string.Empty, await stream.FlushAsync(CancellationToken.None));
+
+        Assert.Equal("ok", Assert.Single(h.Activity.Of(ActivityKinds.Extension, "mask")).Status);
+        Assert.Single(h.Activity.Of(ActivityKinds.PostChange, "mask"));
+    }
+
+    [Fact]
     public async Task PostStream_Service_IsCalledPerChunkWithItsIndex()
     {
         var h = new RunnerHarness();
