@@ -241,12 +241,12 @@ function Invoke-BenchGateway([string]$Seconds) {
         $mockPort = Get-FreePort
         $started += Start-Process node -ArgumentList @((Join-Path $bench 'mock-upstream.mjs'), '--port', $mockPort) `
             -RedirectStandardOutput (Join-Path $dir 'mock.log') -RedirectStandardError (Join-Path $dir 'mock.err.log') -PassThru
-        Wait-Port $mockPort
+        Wait-Port $mockPort 1200
         $pkPort = Get-FreePort
         $portkey = Start-Process node -ArgumentList @((Join-Path $bench 'node_modules/@portkey-ai/gateway/build/start-server.js'), "--port=$pkPort", '--headless') `
             -RedirectStandardOutput (Join-Path $dir 'portkey.log') -RedirectStandardError (Join-Path $dir 'portkey.err.log') -PassThru
         $started += $portkey
-        Wait-Port $pkPort
+        Wait-Port $pkPort 1200
         $blPort = Get-FreePort
         # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
         $env:BENCH_UPSTREAM_URL = "http://127.0.0.1:$mockPort/v1"
@@ -258,7 +258,8 @@ function Invoke-BenchGateway([string]$Seconds) {
         }
         finally { Remove-Item Env:BENCH_UPSTREAM_URL, Env:BENCH_UPSTREAM_KEY, Env:Beamline__InProcess__ExecutorConfigFile }
         $started += $serve
-        Wait-Port $blPort
+        # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
+        Wait-Port $blPort 1200
 
         $targets = [ordered]@{
             direct = @{ Url = "http://127.0.0.1:$mockPort/v1/chat/completions"; Process = $null; Headers = @() }
@@ -331,8 +332,9 @@ function Invoke-BenchGateway([string]$Seconds) {
     return $started
 }
 
-function Wait-Port([int]$Port) {
-    for ($i = 0; $i -lt 200; $i++) {
+# Waits until something listens on the port: up to $Tries tries 50 ms apart (default 200: 10 s).
+function Wait-Port([int]$Port, [int]$Tries = 200) {
+    for ($i = 0; $i -lt $Tries; $i++) {
         try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $Port); $c.Dispose(); return } catch { Start-Sleep -Milliseconds 50 }
     }
     throw "nothing listens on port $Port"

@@ -147,8 +147,9 @@ free_port() {
   done
 }
 
+# Waits until something listens on port $1: up to $2 tries 50 ms apart (default 200: 10 s).
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "${2:-200}"); do
     (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.05
   done
@@ -255,6 +256,12 @@ bench_extension_hops() {
 # (npm, --headless) and through `beamline serve` (an openai_compatible provider at the mock), at 1
 # and 16 connections, whole (autocannon: latency, req/s) and streamed (time to first byte), after
 # a warm-up of each path. Overhead = via - direct, in the same run.
+# A loopback port the kernel lets us bind now: free_port's connect probe misses ports held by the
+# local end of client connections (or in TIME_WAIT), which a random pick in the ephemeral range can hit.
+bound_free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
 bench_gateway() {
   local seconds="$1" dir="$ROOT/build/bench-gateway" bench="$ROOT/control/bench/gateway"
   local warm="${BENCH_GATEWAY_WARMUP:-3}"
@@ -267,20 +274,21 @@ bench_gateway() {
   (cd "$bench" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
   local mock_port pk_port bl_port mock_pid pk_pid bl_pid
-  mock_port="$(free_port)"
+  mock_port="$(bound_free_port)"
   node "$bench/mock-upstream.mjs" --port "$mock_port" >"$dir/mock.log" 2>&1 & BENCH_PIDS+=($!)
-  wait_port "$mock_port"
-  pk_port="$(free_port)"
+  wait_port "$mock_port" 1200
+  pk_port="$(bound_free_port)"
   node "$bench/node_modules/@portkey-ai/gateway/build/start-server.js" --port="$pk_port" --headless \
     >"$dir/portkey.log" 2>&1 & pk_pid=$!; BENCH_PIDS+=($pk_pid)
-  wait_port "$pk_port"
-  bl_port="$(free_port)"
+  wait_port "$pk_port" 1200
+  bl_port="$(bound_free_port)"
   # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
   BENCH_UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" BENCH_UPSTREAM_KEY=sk-bench \
     Beamline__InProcess__ExecutorConfigFile="$bench/executors.json" \
     "$ROOT/out/bin/beamline" serve --config "$bench/beamline.json" --urls "http://127.0.0.1:$bl_port" \
     --data-dir "$dir/data" >"$dir/serve.log" 2>&1 & bl_pid=$!; BENCH_PIDS+=($bl_pid)
-  wait_port "$bl_port"
+  # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
+  wait_port "$bl_port" 1200
 
   local key=bl_gwbench_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw
   local -A url=(
