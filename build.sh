@@ -251,17 +251,17 @@ bench_extension_hops() {
   done
 }
 
-# The gateway against Portkey (docs/benchmarks.md, "Gateway against Portkey"): a mock OpenAI upstream
-# on loopback (control/bench/gateway/mock-upstream.mjs) called directly, through Portkey 1.15.2
-# (npm, --headless) and through `beamline serve` (an openai_compatible provider at the mock), at 1
-# and 16 connections, whole (autocannon: latency, req/s) and streamed (time to first byte), after
-# a warm-up of each path. Overhead = via - direct, in the same run.
 # A loopback port the kernel lets us bind now: free_port's connect probe misses ports held by the
 # local end of client connections (or in TIME_WAIT), which a random pick in the ephemeral range can hit.
 bound_free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
 }
 
+# The gateway against Portkey (docs/benchmarks.md, "Gateway against Portkey"): a mock OpenAI upstream
+# on loopback (control/bench/gateway/mock-upstream.mjs) called directly, through Portkey 1.15.2
+# (npm, --headless) and through `beamline serve` (an openai_compatible provider at the mock), at 1
+# and 16 connections, whole (autocannon: latency, req/s) and streamed (time to first byte), after
+# a warm-up of each path. Overhead = via - direct, in the same run.
 bench_gateway() {
   local seconds="$1" dir="$ROOT/build/bench-gateway" bench="$ROOT/control/bench/gateway"
   local warm="${BENCH_GATEWAY_WARMUP:-3}"
@@ -273,7 +273,7 @@ bench_gateway() {
   log "gateway: npm ci (Portkey, autocannon) in control/bench/gateway"
   (cd "$bench" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
-  local mock_port pk_port bl_port mock_pid pk_pid bl_pid
+  local mock_port pk_port bl_port pk_pid bl_pid
   mock_port="$(bound_free_port)"
   node "$bench/mock-upstream.mjs" --port "$mock_port" >"$dir/mock.log" 2>&1 & BENCH_PIDS+=($!)
   wait_port "$mock_port" 1200
