@@ -5,7 +5,7 @@
 #   ./build.ps1 build   native (CMake preset "release", or "vcpkg" when VCPKG_ROOT is set) + C# (Release)
 #   ./build.ps1 test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
-#   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md
+#   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey)
 #   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
     [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'fuzz')][string]$Verb,
@@ -218,11 +218,139 @@ function Invoke-BenchDecide([string]$Url, [string]$Seconds, [string]$Inflight, [
     return @($serve, $responder)
 }
 
+# The gateway against Portkey, as build.sh's bench_gateway: a mock OpenAI upstream on loopback called
+# directly, through Portkey 1.15.2 (npm, --headless) and through `beamline serve`, at 1 and 16
+# connections, whole and streamed; overhead = via - direct. Returns the processes it started.
+function Invoke-BenchGateway([string]$Seconds) {
+    foreach ($tool in 'node', 'npm') {
+        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw 'The gateway benchmark needs node (20 or later) and npm.' }
+    }
+    $dir = Join-Path $Root 'build/bench-gateway'
+    $bench = Join-Path $Root 'control/bench/gateway'
+    $warm = if ($env:BENCH_GATEWAY_WARMUP) { $env:BENCH_GATEWAY_WARMUP } else { '3' }
+    Remove-Item -Recurse -Force $dir -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force $dir | Out-Null
+    Log 'gateway: npm ci (Portkey, autocannon) in control/bench/gateway'
+    Push-Location $bench
+    try { Invoke-Checked npm @('ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error') | Out-Null }
+    finally { Pop-Location }
+
+    $started = @()
+    # A failure stops what this function started; on success the caller stops it.
+    try {
+        $mockPort = Get-FreePort
+        $started += Start-Process node -ArgumentList @((Join-Path $bench 'mock-upstream.mjs'), '--port', $mockPort) `
+            -RedirectStandardOutput (Join-Path $dir 'mock.log') -RedirectStandardError (Join-Path $dir 'mock.err.log') -PassThru
+        Wait-Port $mockPort 1200
+        $pkPort = Get-FreePort
+        $portkey = Start-Process node -ArgumentList @((Join-Path $bench 'node_modules/@portkey-ai/gateway/build/start-server.js'), "--port=$pkPort", '--headless') `
+            -RedirectStandardOutput (Join-Path $dir 'portkey.log') -RedirectStandardError (Join-Path $dir 'portkey.err.log') -PassThru
+        $started += $portkey
+        Wait-Port $pkPort 1200
+        $blPort = Get-FreePort
+        # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
+        $env:BENCH_UPSTREAM_URL = "http://127.0.0.1:$mockPort/v1"
+        $env:BENCH_UPSTREAM_KEY = 'sk-bench'
+        $env:Beamline__InProcess__ExecutorConfigFile = Join-Path $bench 'executors.json'
+        try {
+            $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--config', (Join-Path $bench 'beamline.json'),
+                '--urls', "http://127.0.0.1:$blPort", '--data-dir', (Join-Path $dir 'data')) -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
+        }
+        finally { Remove-Item Env:BENCH_UPSTREAM_URL, Env:BENCH_UPSTREAM_KEY, Env:Beamline__InProcess__ExecutorConfigFile }
+        $started += $serve
+        # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
+        Wait-Port $blPort 1200
+
+        $targets = [ordered]@{
+            direct = @{ Url = "http://127.0.0.1:$mockPort/v1/chat/completions"; Process = $null; Headers = @() }
+            portkey = @{ Url = "http://127.0.0.1:$pkPort/v1/chat/completions"; Process = $portkey
+                Headers = @('--header', 'x-portkey-provider: openai', '--header', "x-portkey-custom-host: http://127.0.0.1:$mockPort/v1",
+                    '--header', 'authorization: Bearer sk-bench') }
+            beamline = @{ Url = "http://127.0.0.1:$blPort/v1/chat/completions"; Process = $serve
+                Headers = @('--header', 'authorization: Bearer bl_gwbench_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw') }
+        }
+        $load = Join-Path $bench 'load.mjs'
+        foreach ($name in $targets.Keys) {
+            Log "gateway: warm-up of $name ($warm s whole, $warm s streamed, 16 connections)"
+            $t = $targets[$name]
+            foreach ($mode in 'whole', 'stream') {
+                & node $load --url $t.Url --mode $mode --connections 16 --seconds $warm --warmup 0 --name warmup @($t.Headers) | Out-Null
+            }
+        }
+        # Each figure is taken for the three paths back to back, so that they share the machine's state.
+        $out = @{}
+        foreach ($c in 1, 16) {
+            foreach ($mode in 'whole', 'stream') {
+                Log "gateway: $mode, $c connection(s): direct, Portkey, Beamline"
+                foreach ($name in $targets.Keys) {
+                    $t = $targets[$name]
+                    & node $load --url $t.Url --mode $mode --connections $c --seconds 1 --warmup 0 --name warmup @($t.Headers) | Out-Null
+                    if ($t.Process) { $t.Process.Refresh(); $cpu0 = $t.Process.TotalProcessorTime }
+                    $line = & node $load --url $t.Url --mode $mode --connections $c --seconds $Seconds --warmup 0 --name "gateway_${name}_$mode" @($t.Headers)
+                    if ($t.Process) {
+                        # The gateway process's CPU over the measured window, per request answered.
+                        $t.Process.Refresh()
+                        $cpu = ($t.Process.TotalProcessorTime - $cpu0).TotalMilliseconds * 1000 / (Get-Field $line 'requests')
+                        $line = '{0} server_cpu_us_per_req={1:F0} server_threads={2}' -f $line, $cpu, $t.Process.Threads.Count
+                    }
+                    Write-Host $line
+                    $out["${name}_${mode}_$c"] = $line
+                }
+            }
+        }
+
+        foreach ($c in 1, 16) {
+            foreach ($gw in 'portkey', 'beamline') {
+                $w = $out["${gw}_whole_$c"]; $dw = $out["direct_whole_$c"]; $s = $out["${gw}_stream_$c"]; $ds = $out["direct_stream_$c"]
+                Write-Host ('gateway overhead {0} connections={1} whole_p50_us={2:F0} whole_p99_us={3:F0} ttfb_p50_us={4:F0} ttfb_p99_us={5:F0}' -f $gw, $c,
+                    ((Get-Field $w 'p50_us') - (Get-Field $dw 'p50_us')), ((Get-Field $w 'p99_us') - (Get-Field $dw 'p99_us')),
+                    ((Get-Field $s 'ttfb_p50_us') - (Get-Field $ds 'ttfb_p50_us')), ((Get-Field $s 'ttfb_p99_us') - (Get-Field $ds 'ttfb_p99_us')))
+            }
+        }
+        $d99 = Get-Field $out['direct_whole_1'] 'p99_us'
+        $b99 = (Get-Field $out['beamline_whole_1'] 'p99_us') - $d99
+        $p99 = (Get-Field $out['portkey_whole_1'] 'p99_us') - $d99
+        Write-Host ('ratio gateway p99 overhead beamline/portkey (1 connection) = {0:F3} (target <= 0.10)' -f ($b99 / $p99))
+        Write-Host ('ratio gateway p99 overhead beamline/0.5 ms (1 connection) = {0:F2} (target < 1: {1:F0} us)' -f ($b99 / 500), $b99)
+        Write-Host ('ratio gateway req_per_s beamline/portkey (16 connections) = {0:F1} (target >= 5)' -f
+            ((Get-Field $out['beamline_whole_16'] 'req_per_s') / (Get-Field $out['portkey_whole_16'] 'req_per_s')))
+        $dt = Get-Field $out['direct_stream_1'] 'ttfb_p99_us'
+        $bt = (Get-Field $out['beamline_stream_1'] 'ttfb_p99_us') - $dt
+        $pt = (Get-Field $out['portkey_stream_1'] 'ttfb_p99_us') - $dt
+        $bt50 = (Get-Field $out['beamline_stream_1'] 'ttfb_p50_us') - (Get-Field $out['direct_stream_1'] 'ttfb_p50_us')
+        Write-Host ('ratio gateway ttfb overhead beamline/0.5 ms (1 connection) = {0:F2} p99, {1:F2} p50 (target < 1: {2:F0} us p99, {3:F0} us p50)' -f
+            ($bt / 500), ($bt50 / 500), $bt, $bt50)
+        Write-Host ('ratio gateway ttfb p99 overhead beamline/portkey (1 connection) = {0:F3}' -f ($bt / $pt))
+        # The mock upstream must not be what limits a gateway: its direct rate against the gateways'.
+        Write-Host ('ratio gateway req_per_s direct/beamline (16 connections) = {0:F1} (the mock is not the limit when > 1.5)' -f
+            ((Get-Field $out['direct_whole_16'] 'req_per_s') / (Get-Field $out['beamline_whole_16'] 'req_per_s')))
+    }
+    catch {
+        foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue }
+        throw
+    }
+    return $started
+}
+
+# Waits until something listens on the port: up to $Tries tries 50 ms apart (default 200: 10 s).
+function Wait-Port([int]$Port, [int]$Tries = 200) {
+    for ($i = 0; $i -lt $Tries; $i++) {
+        try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $Port); $c.Dispose(); return } catch { Start-Sleep -Milliseconds 50 }
+    }
+    throw "nothing listens on port $Port"
+}
+
 function Get-Field([string]$Line, [string]$Name) { [double]([regex]::Match($Line, " $Name=([0-9.]+)").Groups[1].Value) }
 
 function Invoke-Bench {
     Invoke-Deps; Invoke-Build
     $seconds = if ($env:BENCH_SECONDS) { $env:BENCH_SECONDS } else { '5' }
+    if ($Rest -and $Rest[0] -eq 'gateway') {
+        $started = @()
+        try { $started = Invoke-BenchGateway $seconds }
+        finally { foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }
+        return
+    }
     $inflight = if ($env:BENCH_INFLIGHT) { $env:BENCH_INFLIGHT } else { '64' }
     $payload = if ($env:BENCH_PAYLOAD) { $env:BENCH_PAYLOAD } else { '200' }
     $bin = Join-Path $Root 'out/bin'
@@ -267,6 +395,7 @@ function Invoke-Bench {
         Write-Output ('p50 1 in flight block_dispatch/best_echo = {0:F2} (target <= 1.5)' -f ((Get-Field $cs1 'p50_us') / $ref.BestP50))
         $others += Invoke-BenchExecutors $url $seconds $inflight
         $others += Invoke-BenchDecide $url $seconds $inflight $ref
+        $others += Invoke-BenchGateway $seconds
         Log '(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)'
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')

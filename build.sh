@@ -5,7 +5,7 @@
 #   ./build.sh build   native (CMake preset "release") + C# (Release); programs in out/bin, libraries in out/lib
 #   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
-#   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md
+#   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey)
 #   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
@@ -147,8 +147,9 @@ free_port() {
   done
 }
 
+# Waits until something listens on port $1: up to $2 tries 50 ms apart (default 200: 10 s).
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "${2:-200}"); do
     (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.05
   done
@@ -250,6 +251,123 @@ bench_extension_hops() {
   done
 }
 
+# A loopback port the kernel lets us bind now: free_port's connect probe misses ports held by the
+# local end of client connections (or in TIME_WAIT), which a random pick in the ephemeral range can hit.
+bound_free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
+# The gateway against Portkey (docs/benchmarks.md, "Gateway against Portkey"): a mock OpenAI upstream
+# on loopback (control/bench/gateway/mock-upstream.mjs) called directly, through Portkey 1.15.2
+# (npm, --headless) and through `beamline serve` (an openai_compatible provider at the mock), at 1
+# and 16 connections, whole (autocannon: latency, req/s) and streamed (time to first byte), after
+# a warm-up of each path. Overhead = via - direct, in the same run.
+bench_gateway() {
+  local seconds="$1" dir="$ROOT/build/bench-gateway" bench="$ROOT/control/bench/gateway"
+  local warm="${BENCH_GATEWAY_WARMUP:-3}"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "The gateway benchmark needs node (20 or later) and npm." >&2
+    return 1
+  fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  log "gateway: npm ci (Portkey, autocannon) in control/bench/gateway"
+  (cd "$bench" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+
+  local mock_port pk_port bl_port pk_pid bl_pid
+  mock_port="$(bound_free_port)"
+  node "$bench/mock-upstream.mjs" --port "$mock_port" >"$dir/mock.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$mock_port" 1200
+  pk_port="$(bound_free_port)"
+  node "$bench/node_modules/@portkey-ai/gateway/build/start-server.js" --port="$pk_port" --headless \
+    >"$dir/portkey.log" 2>&1 & pk_pid=$!; BENCH_PIDS+=($pk_pid)
+  wait_port "$pk_port" 1200
+  bl_port="$(bound_free_port)"
+  # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
+  BENCH_UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" BENCH_UPSTREAM_KEY=sk-bench \
+    Beamline__InProcess__ExecutorConfigFile="$bench/executors.json" \
+    "$ROOT/out/bin/beamline" serve --config "$bench/beamline.json" --urls "http://127.0.0.1:$bl_port" \
+    --data-dir "$dir/data" >"$dir/serve.log" 2>&1 & bl_pid=$!; BENCH_PIDS+=($bl_pid)
+  # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
+  wait_port "$bl_port" 1200
+
+  local key=bl_gwbench_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw
+  local -A url=(
+    [direct]="http://127.0.0.1:$mock_port/v1/chat/completions"
+    [portkey]="http://127.0.0.1:$pk_port/v1/chat/completions"
+    [beamline]="http://127.0.0.1:$bl_port/v1/chat/completions")
+  local -A pid=([direct]="" [portkey]="$pk_pid" [beamline]="$bl_pid")
+  local -a direct_h=() portkey_h=(--header 'x-portkey-provider: openai' \
+    --header "x-portkey-custom-host: http://127.0.0.1:$mock_port/v1" --header 'authorization: Bearer sk-bench')
+  local -a beamline_h=(--header "authorization: Bearer $key")
+  local target mode c line cpu0 cpu1 ticks
+  local -A out=()
+  ticks="$(getconf CLK_TCK)"
+  for target in direct portkey beamline; do
+    log "gateway: warm-up of $target (${warm} s whole, ${warm} s streamed, 16 connections)"
+    local -n h="${target}_h"
+    node "$bench/load.mjs" --url "${url[$target]}" --mode whole --connections 16 --seconds "$warm" --warmup 0 --name warmup "${h[@]}" >/dev/null
+    node "$bench/load.mjs" --url "${url[$target]}" --mode stream --connections 16 --seconds "$warm" --warmup 0 --name warmup "${h[@]}" >/dev/null
+    unset -n h
+  done
+  # Each figure is taken for the three paths back to back, so that they share the machine's state.
+  for c in 1 16; do
+    for mode in whole stream; do
+      log "gateway: $mode, $c connection(s): direct, Portkey, Beamline"
+      for target in direct portkey beamline; do
+        local -n h="${target}_h"
+        node "$bench/load.mjs" --url "${url[$target]}" --mode "$mode" --connections "$c" --seconds 1 --warmup 0 \
+          --name warmup "${h[@]}" >/dev/null
+        [[ -n "${pid[$target]}" ]] && cpu0="$(awk '{ print $14 + $15 }' "/proc/${pid[$target]}/stat")"
+        line="$(node "$bench/load.mjs" --url "${url[$target]}" --mode "$mode" --connections "$c" --seconds "$seconds" \
+          --warmup 0 --name "gateway_${target}_${mode}" "${h[@]}")"
+        unset -n h
+        if [[ -n "${pid[$target]}" ]]; then
+          # The gateway process's CPU (utime + stime) over the measured window, per request answered.
+          cpu1="$(awk '{ print $14 + $15 }' "/proc/${pid[$target]}/stat")"
+          line="$line $(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" -v n="$(field requests "$line")" \
+            'BEGIN { printf "server_cpu_us_per_req=%.0f", (b - a) * 1e6 / t / n }')"
+          line="$line server_threads=$(ls "/proc/${pid[$target]}/task" | wc -l)"
+        fi
+        echo "$line"
+        out[${target}_${mode}_$c]="$line"
+      done
+    done
+  done
+
+  local gw
+  for c in 1 16; do
+    for gw in portkey beamline; do
+      awk -v gw="$gw" -v c="$c" \
+        -v a50="$(field p50_us "${out[${gw}_whole_$c]}")" -v a99="$(field p99_us "${out[${gw}_whole_$c]}")" \
+        -v d50="$(field p50_us "${out[direct_whole_$c]}")" -v d99="$(field p99_us "${out[direct_whole_$c]}")" \
+        -v t50="$(field ttfb_p50_us "${out[${gw}_stream_$c]}")" -v t99="$(field ttfb_p99_us "${out[${gw}_stream_$c]}")" \
+        -v u50="$(field ttfb_p50_us "${out[direct_stream_$c]}")" -v u99="$(field ttfb_p99_us "${out[direct_stream_$c]}")" \
+        'BEGIN { printf "gateway overhead %s connections=%d whole_p50_us=%.0f whole_p99_us=%.0f ttfb_p50_us=%.0f ttfb_p99_us=%.0f\n",
+                 gw, c, a50 - d50, a99 - d99, t50 - u50, t99 - u99 }'
+    done
+  done
+  local d99 p99 b99 dt bt pt
+  d99="$(field p99_us "${out[direct_whole_1]}")"
+  p99="$(field p99_us "${out[portkey_whole_1]}")"
+  b99="$(field p99_us "${out[beamline_whole_1]}")"
+  awk -v b="$((b99 - d99))" -v p="$((p99 - d99))" \
+    'BEGIN { printf "ratio gateway p99 overhead beamline/portkey (1 connection) = %.3f (target <= 0.10)\n", b / p }'
+  awk -v b="$((b99 - d99))" \
+    'BEGIN { printf "ratio gateway p99 overhead beamline/0.5 ms (1 connection) = %.2f (target < 1: %.0f us)\n", b / 500, b }'
+  awk -v b="$(field req_per_s "${out[beamline_whole_16]}")" -v p="$(field req_per_s "${out[portkey_whole_16]}")" \
+    'BEGIN { printf "ratio gateway req_per_s beamline/portkey (16 connections) = %.1f (target >= 5)\n", b / p }'
+  dt="$(field ttfb_p99_us "${out[direct_stream_1]}")"
+  bt="$(field ttfb_p99_us "${out[beamline_stream_1]}")"
+  pt="$(field ttfb_p99_us "${out[portkey_stream_1]}")"
+  awk -v b="$((bt - dt))" -v b50="$(( $(field ttfb_p50_us "${out[beamline_stream_1]}") - $(field ttfb_p50_us "${out[direct_stream_1]}") ))" \
+    'BEGIN { printf "ratio gateway ttfb overhead beamline/0.5 ms (1 connection) = %.2f p99, %.2f p50 (target < 1: %.0f us p99, %.0f us p50)\n", b / 500, b50 / 500, b, b50 }'
+  awk -v b="$((bt - dt))" -v p="$((pt - dt))" \
+    'BEGIN { printf "ratio gateway ttfb p99 overhead beamline/portkey (1 connection) = %.3f\n", b / p }'
+  # The mock upstream must not be what limits a gateway: its direct rate against the gateways'.
+  awk -v d="$(field req_per_s "${out[direct_whole_16]}")" -v b="$(field req_per_s "${out[beamline_whole_16]}")" \
+    'BEGIN { printf "ratio gateway req_per_s direct/beamline (16 connections) = %.1f (the mock is not the limit when > 1.5)\n", d / b }'
+}
+
 # The processes a bench starts; global so that the EXIT trap still sees them after cmd_bench returns
 # (a `local` array is gone by then, and `wait` would block forever on the nats-server it started).
 BENCH_PIDS=()
@@ -270,6 +388,11 @@ cmd_bench() {
   cmd_deps
   cmd_build
   local seconds="${BENCH_SECONDS:-5}" inflight="${BENCH_INFLIGHT:-64}" payload="${BENCH_PAYLOAD:-200}"
+  if [[ "${1:-}" == gateway ]]; then
+    trap stop_bench_processes EXIT
+    bench_gateway "$seconds"
+    return
+  fi
   local port url
   port="$(free_port)"
   url="nats://127.0.0.1:$port"
@@ -314,6 +437,7 @@ cmd_bench() {
 
   bench_executors "$url" "$seconds" "$inflight"
   bench_decide "$url" "$seconds" "$inflight"
+  bench_gateway "$seconds"
 
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
