@@ -79,6 +79,7 @@ public static class BeamlineWebHost
 
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
+        app.UseClientAbortHandling();
         app.MapHealthEndpoints();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
