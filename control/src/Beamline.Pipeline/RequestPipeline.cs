@@ -5,6 +5,7 @@ using Beamline.Pipeline.Admission;
 using Beamline.Pipeline.Extensions;
 using Beamline.Pipeline.Providers;
 using Beamline.Pipeline.Routing;
+using Beamline.Pipeline.Telemetry;
 using Beamline.Policies;
 using Beamline.Routing;
 using Beamline.Routing.Fallbacks;
@@ -31,10 +32,11 @@ public sealed partial class RequestPipeline
     private readonly PipelineOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RequestPipeline> _logger;
+    private readonly PipelineMetrics? _metrics;
 
-    /// <summary>Creates the pipeline over its ports.</summary>
+    /// <summary>Creates the pipeline over its ports; without <paramref name="metrics"/> it records none.</summary>
     public RequestPipeline(IPolicyRouter routing, IAdmission admission, ExtensionRunner extensions, IEnumerable<IProviderClient> providers,
-        IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger)
+        IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger, PipelineMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _routing = routing;
@@ -45,6 +47,7 @@ public sealed partial class RequestPipeline
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <summary>The router this pipeline decides with.</summary>

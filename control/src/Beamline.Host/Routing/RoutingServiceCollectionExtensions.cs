@@ -53,7 +53,8 @@ public static class RoutingServiceCollectionExtensions
                 : null,
             sp.GetRequiredService<Beamline.Pipeline.Activity.IActivitySink>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>(),
+            metrics: sp.GetService<Beamline.Pipeline.Telemetry.PipelineMetrics>()));
         services.TryAddSingleton<Beamline.Pipeline.RequestPipeline>();
         services.TryAddSingleton<DecideProcessor>();
         services.TryAddSingleton<ExecuteProcessor>();
