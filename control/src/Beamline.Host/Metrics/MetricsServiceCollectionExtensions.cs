@@ -1,3 +1,5 @@
+using Beamline.Dispatch;
+using Beamline.Host.Metrics;
 using Beamline.Pipeline.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -22,7 +24,14 @@ public static class MetricsServiceCollectionExtensions
         services.AddMetrics();
         services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
+        var first = !services.Any(d => d.ServiceType == typeof(PipelineMetrics));
         services.TryAddSingleton<PipelineMetrics>();
+        // Blocks are measured around whichever dispatcher AddBeamlineDispatch chose (once).
+        if (first && services.LastOrDefault(d => d.ServiceType == typeof(IBlockDispatcher)) is { ImplementationFactory: { } dispatcher })
+        {
+            services.Replace(ServiceDescriptor.Singleton<IBlockDispatcher>(sp =>
+                new MeteredBlockDispatcher((IBlockDispatcher)dispatcher(sp), sp.GetRequiredService<PipelineMetrics>())));
+        }
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("beamline"))
             .WithMetrics(metrics => metrics
@@ -39,9 +48,9 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
     public ValidateOptionsResult Validate(string? name, MetricsOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MaxTenants < 0 || options.MaxPolicies < 0 || options.MaxProviders < 0 || options.MaxExtensions < 0)
+        if (options.MaxTenants < 0 || options.MaxPolicies < 0 || options.MaxProviders < 0 || options.MaxExtensions < 0 || options.MaxPools < 0)
         {
-            return ValidateOptionsResult.Fail("Beamline:Metrics: MaxTenants, MaxPolicies, MaxProviders and MaxExtensions must not be negative");
+            return ValidateOptionsResult.Fail("Beamline:Metrics: MaxTenants, MaxPolicies, MaxProviders, MaxExtensions and MaxPools must not be negative");
         }
         return ValidateOptionsResult.Success;
     }

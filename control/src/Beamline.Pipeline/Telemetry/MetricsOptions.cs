@@ -21,6 +21,9 @@ public sealed class MetricsOptions
     /// <summary>How many distinct extensions get their own label value. Defaults to 100.</summary>
     public int MaxExtensions { get; set; } = 100;
 
+    /// <summary>How many distinct block pools get their own label value (a block names its pool). Defaults to 100.</summary>
+    public int MaxPools { get; set; } = 100;
+
     /// <summary>
     /// Whether <c>GET /metrics</c> asks for the admin key (<c>Authorization: Bearer</c>), as the
     /// admin API does. Defaults to false: most scrapers send no credentials, so the endpoint is

@@ -28,10 +28,13 @@ public sealed class PipelineMetrics : IDisposable
     private readonly Counter<long> _quotaRefusals;
     private readonly Counter<long> _extensionCalls;
     private readonly Histogram<double> _extensionDuration;
+    private readonly Counter<long> _blocks;
+    private readonly Histogram<double> _blockDuration;
     private readonly LabelFold _tenants;
     private readonly LabelFold _policies;
     private readonly LabelFold _providers;
     private readonly LabelFold _extensions;
+    private readonly LabelFold _pools;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public PipelineMetrics(IMeterFactory meterFactory, IOptions<MetricsOptions> options)
@@ -44,6 +47,7 @@ public sealed class PipelineMetrics : IDisposable
         _policies = new LabelFold(settings.MaxPolicies);
         _providers = new LabelFold(settings.MaxProviders);
         _extensions = new LabelFold(settings.MaxExtensions);
+        _pools = new LabelFold(settings.MaxPools);
         _requests = _meter.CreateCounter<long>("beamline.requests", "{request}",
             "Requests the pipeline finished, by face, tenant, policy, provider and status (ok or the CP1 error code).");
         _requestDuration = _meter.CreateHistogram<double>("beamline.request.duration", "s",
@@ -56,6 +60,10 @@ public sealed class PipelineMetrics : IDisposable
             "Extension calls, by extension, stage and status (ok, reject, timeout, unavailable, malformed, error).");
         _extensionDuration = _meter.CreateHistogram<double>("beamline.extension.duration", "s",
             "Extension call latency, by extension, stage and status.");
+        _blocks = _meter.CreateCounter<long>("beamline.blocks", "{block}",
+            "Blocks dispatched (in-process or over NATS), by pool and status (ok, error, timeout, cancelled).");
+        _blockDuration = _meter.CreateHistogram<double>("beamline.block.duration", "s",
+            "Time from dispatching a block to its result, by pool and status.");
     }
 
     /// <summary>A request ended: <paramref name="status"/> is <c>ok</c> or its CP1 error code.</summary>
@@ -111,6 +119,22 @@ public sealed class PipelineMetrics : IDisposable
         };
         _extensionCalls.Add(1, tags);
         _extensionDuration.Record(latencyMs / 1000.0, tags);
+    }
+
+    /// <summary>A block ended with <paramref name="status"/> (<c>ok</c>, <c>error</c>, <c>timeout</c>, <c>cancelled</c>).</summary>
+    public void BlockDispatched(string pool, string status, TimeSpan duration)
+    {
+        if (!_blocks.Enabled && !_blockDuration.Enabled)
+        {
+            return;
+        }
+        var tags = new TagList
+        {
+            { "pool", _pools.Fold(pool) },
+            { "status", status },
+        };
+        _blocks.Add(1, tags);
+        _blockDuration.Record(duration.TotalSeconds, tags);
     }
 
     /// <inheritdoc />

@@ -49,6 +49,26 @@ public sealed class MetricsEndpointTests(MetricsFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Scrape_AfterBlocks_CountsThemByPoolAndStatus()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, "v1/blocks"))
+            {
+                Content = new StringContent("""{"type":"echo","tenant_id":"acme","payload":{"hello":"world"}}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MetricsFixture.AcmeKey);
+            using var response = await fixture.Http.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var scrape = await MetricsFixture.ScrapeUntilAsync(fixture.Http, BaseAddress,
+            s => s.Sum("beamline_blocks_total", ("pool", "cpu"), ("status", "ok")) >= 2);
+
+        Assert.True(scrape.Sum("beamline_block_duration_seconds_count", ("pool", "cpu"), ("status", "ok")) >= 2);
+    }
+
+    [Fact]
     public async Task Scrape_WithoutAdminKeyByDefault_IsOpen()
     {
         var (status, text) = await MetricsFixture.ScrapeAsync(fixture.Http, BaseAddress);
