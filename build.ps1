@@ -20,7 +20,8 @@ $Results = Join-Path $Root 'build/test-results'
 $Preset = if ($env:VCPKG_ROOT) { 'vcpkg' } else { 'release' }
 $DebPackages = @('cmake', 'g++', 'pkg-config', 'libcaf-dev', 'libnats-dev', 'nats-server', 'protobuf-compiler',
     'libprotobuf-dev', 'libcurl4-openssl-dev', 'libsqlite3-dev', 'nlohmann-json3-dev', 'zlib1g-dev',
-    'libssl-dev', 'libre2-dev', 'libxxhash-dev', 'libgtest-dev')
+    'libssl-dev', 'libre2-dev', 'libxxhash-dev', 'libgtest-dev',
+    'prometheus') # promtool and a Prometheus server: the /metrics tests check the exposition with both
 
 function Log([string]$Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
 

@@ -23,6 +23,7 @@ DEB_PACKAGES=(
   libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev zlib1g-dev
   libssl-dev libre2-dev libxxhash-dev
   libgtest-dev
+  prometheus   # promtool and a Prometheus server: the /metrics tests check the exposition with both
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -5,6 +5,7 @@ using Beamline.Host.Blocks;
 using Beamline.Host.Extensions;
 using Beamline.Host.Health;
 using Beamline.Host.Http;
+using Beamline.Host.Metrics;
 using Beamline.Host.Routing;
 using Beamline.Host.State;
 using Microsoft.AspNetCore.Builder;
@@ -72,6 +73,7 @@ public static class BeamlineWebHost
         // sink that drops all and a registry without entries).
         builder.Services.AddBeamlineActivity(builder.Configuration);
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
+        builder.Services.AddBeamlineMetrics(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
@@ -81,6 +83,7 @@ public static class BeamlineWebHost
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
         app.UseClientAbortHandling();
         app.MapHealthEndpoints();
+        app.MapBeamlineMetrics();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapBlockEndpoints();

@@ -110,6 +110,9 @@ public sealed class PipelineRequest
     /// <summary>Which face took the request (<c>cp1_http</c>, <c>cp1_nats</c>, <c>openai</c>, …), for the activity stream.</summary>
     public string Face { get; init; } = "unknown";
 
+    /// <summary>When the face built the request (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): the request duration counts from here.</summary>
+    public long StartedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>The router's view of this request.</summary>
     public RouteRequest ToRouteRequest() => new()
     {

@@ -3,6 +3,7 @@ using Beamline.Cp1;
 using Beamline.Pipeline.Activity;
 using Beamline.Pipeline.Admission;
 using Beamline.Pipeline.Providers;
+using Beamline.Pipeline.Telemetry;
 using Beamline.Policies;
 using Beamline.Routing;
 
@@ -47,6 +48,10 @@ public sealed partial class RequestPipeline
 
     private DecideResult Final(PipelineRequest request, DecideResult result)
     {
+        if (_metrics is not null)
+        {
+            Measure(request, result.Decision.PolicyId ?? request.PolicyId, result.Decision.ProviderId, result.Error, attempted: false);
+        }
         if (_activity.IsEnabled)
         {
             Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.Decision.ProviderId, detail: result.Error?.Message);
@@ -56,6 +61,11 @@ public sealed partial class RequestPipeline
 
     private ExecuteResult Final(PipelineRequest request, ExecuteResult result)
     {
+        if (_metrics is not null)
+        {
+            Measure(request, result.PolicyId ?? request.PolicyId, result.ProviderId ?? (result.Attempts.Count == 0 ? null : result.Attempts[^1].ProviderId),
+                result.Error, attempted: result.Attempts.Count != 0);
+        }
         if (_activity.IsEnabled)
         {
             Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.ProviderId, detail: result.Error?.Message);
@@ -65,6 +75,19 @@ public sealed partial class RequestPipeline
             LogFailed(request.TenantId, request.RequestId, error.Code, error.Message);
         }
         return result;
+    }
+
+    // Every ending goes through Final, so the request metrics are recorded here and nowhere else.
+    // A quota_exceeded without a provider attempt is admission's refusal (a provider's 429 that
+    // exhausted the plan has attempts).
+    private void Measure(PipelineRequest request, string? policyId, string? providerId, Cp1Error? error, bool attempted)
+    {
+        var status = error?.Code ?? "ok";
+        _metrics!.RequestFinished(request.Face, request.TenantId, policyId, providerId, status, System.Diagnostics.Stopwatch.GetElapsedTime(request.StartedAt));
+        if (error?.Code == Cp1ErrorCodes.QuotaExceeded && !attempted)
+        {
+            _metrics.QuotaRefused(request.TenantId);
+        }
     }
 
     private void EmitDecision(PipelineRequest request, in RouteDecision decision)
@@ -78,6 +101,7 @@ public sealed partial class RequestPipeline
 
     private void EmitAttempt(PipelineRequest request, string providerId, in ProviderAnswer answer, TimeSpan latency)
     {
+        _metrics?.ProviderAttempted(providerId, answer.Succeeded ? "ok" : answer.ErrorCode ?? answer.Status);
         if (_activity.IsEnabled)
         {
             Emit(request, ActivityKinds.ProviderAttempt, subject: providerId, status: answer.Succeeded ? "ok" : answer.ErrorCode ?? answer.Status,

@@ -5,6 +5,7 @@ using Beamline.Pipeline.Admission;
 using Beamline.Pipeline.Extensions;
 using Beamline.Pipeline.Providers;
 using Beamline.Pipeline.Routing;
+using Beamline.Pipeline.Telemetry;
 using Beamline.Policies;
 using Beamline.Routing;
 using Beamline.Routing.Fallbacks;
@@ -32,15 +33,16 @@ public sealed partial class RequestPipeline
     private readonly TimeProvider _time;
     private readonly ILogger<RequestPipeline> _logger;
     private readonly IStreamTextCodec[] _textCodecs;
+    private readonly PipelineMetrics? _metrics;
 
     /// <summary>
     /// Creates the pipeline over its ports. <paramref name="textCodecs"/> read the text of provider
     /// streams for post extensions (the first that reads a stream's format is used); without one,
-    /// post extensions see a stream's chunks as raw text.
+    /// post extensions see a stream's chunks as raw text. Without <paramref name="metrics"/> it records none.
     /// </summary>
     public RequestPipeline(IPolicyRouter routing, IAdmission admission, ExtensionRunner extensions, IEnumerable<IProviderClient> providers,
         IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger,
-        IEnumerable<IStreamTextCodec>? textCodecs = null)
+        IEnumerable<IStreamTextCodec>? textCodecs = null, PipelineMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _routing = routing;
@@ -52,6 +54,7 @@ public sealed partial class RequestPipeline
         _time = time;
         _logger = logger;
         _textCodecs = textCodecs is null ? [] : [.. textCodecs];
+        _metrics = metrics;
     }
 
     /// <summary>The router this pipeline decides with.</summary>

@@ -53,7 +53,8 @@ public static class RoutingServiceCollectionExtensions
                 : null,
             sp.GetRequiredService<Beamline.Pipeline.Activity.IActivitySink>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Beamline.Pipeline.Extensions.ExtensionRunner>>(),
+            metrics: sp.GetService<Beamline.Pipeline.Telemetry.PipelineMetrics>()));
         // Post extensions over a provider's stream (server-sent events) see its text, not the events.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Pipeline.Providers.IStreamTextCodec, Beamline.Gateway.Translation.Streams.SseTextCodec>());
         services.TryAddSingleton<Beamline.Pipeline.RequestPipeline>();

@@ -350,6 +350,7 @@ public sealed partial class ExtensionRunner
 
     internal void EmitStep(PipelineRequest request, string stage, string id, ExtensionReply reply, double latencyMs)
     {
+        _metrics?.ExtensionCalled(id, stage, StatusOf(reply), latencyMs);
         if (_activity.IsEnabled)
         {
             Emit(request, ActivityKinds.Extension, stage, id, StatusOf(reply), latencyMs, reply.Message ?? reply.Reason);

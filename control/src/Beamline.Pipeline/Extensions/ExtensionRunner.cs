@@ -51,6 +51,7 @@ public sealed partial class ExtensionRunner
     private readonly IActivitySink _activity;
     private readonly TimeProvider _time;
     private readonly ILogger<ExtensionRunner> _logger;
+    private readonly Telemetry.PipelineMetrics? _metrics;
     private readonly CircuitBreakerSettings _breakerSettings;
     private readonly ConcurrentDictionary<string, ExtensionState> _states = new(StringComparer.Ordinal);
     private readonly ConditionalWeakTable<ExtensionStep, MergedConfig> _mergedConfigs = new();
@@ -63,8 +64,10 @@ public sealed partial class ExtensionRunner
     /// <param name="time">The clock of breakers, latencies and events.</param>
     /// <param name="logger">The logger.</param>
     /// <param name="options">Breaker thresholds; null for the defaults.</param>
+    /// <param name="metrics">Where each call's count and latency go; null for none.</param>
     public ExtensionRunner(IExtensionRegistry registry, IEnumerable<IBuiltInExtension> builtIns, IExtensionTransport? transport,
-        IActivitySink activity, TimeProvider time, ILogger<ExtensionRunner> logger, ExtensionRunnerOptions? options = null)
+        IActivitySink activity, TimeProvider time, ILogger<ExtensionRunner> logger, ExtensionRunnerOptions? options = null,
+        Telemetry.PipelineMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(builtIns);
@@ -80,6 +83,7 @@ public sealed partial class ExtensionRunner
         _activity = activity;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
         options ??= new ExtensionRunnerOptions();
         _breakerSettings = new CircuitBreakerSettings
         {
