@@ -98,7 +98,7 @@ internal static class ProviderBlocks
             case ProviderKind.Anthropic:
                 return NewRequest(provider, request, HttpBlockType, HttpPool, AnthropicBlock(provider, request));
             default:
-                reason = $"provider '{provider.Id}': kind {provider.Kind} cannot be executed by /v1/execute yet";
+                reason = $"provider '{provider.Id}': kind {provider.Kind} is not called through a block";
                 return null;
         }
     }

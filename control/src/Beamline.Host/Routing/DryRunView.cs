@@ -17,9 +17,10 @@ namespace Beamline.Host.Routing;
 /// <c>{"ok":true,"instance_id","result":{"decision":{provider_id, reason, priority,
 /// expected_latency_ms, expected_cost, policy_id, metadata}, "executed_extensions":[],
 /// "extensions_run":false, "planned_extensions":{pre[], validators[], post[]}, "final_payload"}}</c>.
-/// This control plane does not run extensions yet: <c>executed_extensions</c> is always empty,
-/// <c>extensions_run</c> says so, <c>planned_extensions</c> lists what the policy names, and
-/// <c>final_payload</c> is the payload unchanged.
+/// A dry run calls no extension (an extension is a service with effects of its own; decide and
+/// execute run them): <c>executed_extensions</c> is always empty, <c>extensions_run</c> says so,
+/// <c>planned_extensions</c> lists what the policy names, and <c>final_payload</c> is the payload
+/// unchanged.
 /// </summary>
 internal static class DryRunView
 {

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -44,6 +46,8 @@ struct pending {
   wire::ExecResult result;
   std::vector<wire::ExecChunk> chunks;
   std::set<std::thread::id> threads;
+  /// The name of the thread the result came on.
+  std::string result_thread_name;
   int32_t cancel_flag = 0;
   /// The chunk callback answers non-zero from this many chunks on (0: never).
   size_t cancel_after_chunks = 0;
@@ -73,6 +77,9 @@ void BL_CALL on_result(void* user, const uint8_t* data, uint64_t len) {
   {
     std::lock_guard lock{p.mutex};
     p.threads.insert(std::this_thread::get_id());
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    p.result_thread_name = name;
     EXPECT_TRUE(p.result.ParseFromArray(data, static_cast<int>(len)));
     ++p.results;
     p.done = true;
@@ -155,6 +162,14 @@ TEST_F(HttpAsyncTest, ManyConcurrentTransfersCompleteOnOneEventThread) {
   EXPECT_TRUE(server_.gate_opened_by_count()) << "the transfers did not all run at once";
   ASSERT_EQ(threads.size(), 1u);
   EXPECT_NE(*threads.begin(), std::this_thread::get_id());
+}
+
+TEST_F(HttpAsyncTest, TheEventThreadHasANameOperatorsCanFind) {
+  // Without one it keeps the name of whichever thread started it (a .NET pool thread in the host).
+  pending p;
+  run(p, "http.request", get(server_.url("/json")));
+  ASSERT_EQ(p.result.status(), wire::EXEC_STATUS_OK) << p.result.error_message();
+  EXPECT_EQ(p.result_thread_name, "bl-http-events");
 }
 
 TEST_F(HttpAsyncTest, GivesTheSameOutputAsTheSynchronousPath) {
