@@ -47,6 +47,7 @@ public static class BeamlineWebHost
             ["Beamline:Tenancy:DataDirectory"] = state.DataDirectory,
             ["Beamline:InProcess:FsRoot"] = state.FsRoot,
         });
+        LogFormat.Apply(builder);
         builder.Services.AddSingleton(state);
         builder.Services.AddOptions<HostOptions>().Bind(builder.Configuration.GetSection(HostOptions.SectionName));
         var hostOptions = builder.Configuration.GetSection(HostOptions.SectionName).Get<HostOptions>() ?? new HostOptions();

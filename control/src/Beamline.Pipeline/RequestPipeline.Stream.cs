@@ -31,6 +31,7 @@ public sealed partial class RequestPipeline
     public async IAsyncEnumerable<ExecuteStreamItem> ExecuteStreamAsync(PipelineRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var scope = _logger.BeginScope(new RequestLogScope(request));
         Emit(request, ActivityKinds.Received, stage: request.Face);
         if (Deny(request) is { } denied)
         {

@@ -91,6 +91,7 @@ public sealed partial class RequestPipeline
     private async ValueTask<DecideResult> DecideWithExtensionsAsync(PipelineRequest request, Policy policy, AdmissionLease lease,
         CancellationToken cancellationToken)
     {
+        using var scope = _logger.BeginScope(new RequestLogScope(request));
         try
         {
             using var deadline = StartDeadline(request, cancellationToken);
@@ -136,6 +137,7 @@ public sealed partial class RequestPipeline
     public async Task<ExecuteResult> ExecuteAsync(PipelineRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var scope = _logger.BeginScope(new RequestLogScope(request));
         Emit(request, ActivityKinds.Received, stage: request.Face);
         if (Deny(request) is { } denied)
         {
