@@ -26,6 +26,7 @@ public static class MetricsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
         var first = !services.Any(d => d.ServiceType == typeof(PipelineMetrics));
         services.TryAddSingleton<PipelineMetrics>();
+        services.TryAddSingleton<BreakerGauges>();
         // Blocks are measured around whichever dispatcher AddBeamlineDispatch chose (once).
         if (first && services.LastOrDefault(d => d.ServiceType == typeof(IBlockDispatcher)) is { ImplementationFactory: { } dispatcher })
         {

@@ -36,6 +36,20 @@ public sealed class MetricsEndpointTests(MetricsFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Scrape_BreakerStates_AreGaugesOfProviderAndExtensionBreakers()
+    {
+        var scrape = await MetricsFixture.ScrapeUntilAsync(fixture.Http, BaseAddress,
+            s => s.Find("beamline_circuit_breaker_state", ("tenant", "acme"), ("policy", "guarded")).Any());
+
+        // The guarded policy's provider has a breaker, closed (0); the policy without circuit_breaker has none.
+        Assert.Equal(0, Assert.Single(scrape.Find("beamline_circuit_breaker_state", ("tenant", "acme"), ("policy", "guarded"), ("provider", "mock_chat"))).Value);
+        Assert.Empty(scrape.Find("beamline_circuit_breaker_state", ("tenant", "acme"), ("policy", "chat")));
+        // Every built-in extension has its breaker, closed.
+        Assert.Equal(0, Assert.Single(scrape.Find("beamline_extension_breaker_state", ("extension", "mask_pii"))).Value);
+        Assert.Contains("# TYPE beamline_circuit_breaker_state gauge", scrape.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Scrape_AfterATenantRunsOverItsQuota_CountsTheRefusalAndTheRequestsCode()
     {
         Assert.Equal(200, await MetricsFixture.ChatAsync(fixture.Http, BaseAddress, MetricsFixture.SlowKey));

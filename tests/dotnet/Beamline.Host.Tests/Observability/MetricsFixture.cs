@@ -117,11 +117,20 @@ public sealed class MetricsFixture : IAsyncLifetime
                 ["id"] = id,
                 ["default_policy"] = "chat",
                 ["keys"] = new JsonArray(new JsonObject { ["key"] = key }),
-                ["policies"] = new JsonArray(new JsonObject
-                {
-                    ["id"] = "chat",
-                    ["json"] = JsonNode.Parse("""{"version":"1.0","providers":[{"name":"mock_chat","weight":100}]}"""),
-                }),
+                ["policies"] = new JsonArray(
+                    new JsonObject
+                    {
+                        ["id"] = "chat",
+                        ["json"] = JsonNode.Parse("""{"version":"1.0","providers":[{"name":"mock_chat","weight":100}]}"""),
+                    },
+                    new JsonObject
+                    {
+                        ["id"] = "guarded",
+                        ["json"] = JsonNode.Parse("""
+                            {"version":"1.0","providers":[{"name":"mock_chat","weight":100}],
+                             "circuit_breaker":{"enabled":true,"failure_threshold":5,"success_threshold":1,"timeout_ms":60000}}
+                            """),
+                    }),
             };
             if (limits is not null)
             {
