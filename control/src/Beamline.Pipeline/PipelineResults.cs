@@ -50,8 +50,23 @@ public sealed class ExecuteResult
     /// <summary>The answer after post extensions (the last attempt's output on success).</summary>
     public ReadOnlyMemory<byte> Output { get; init; }
 
-    /// <summary>What <see cref="Output"/> is.</summary>
-    public PayloadKind OutputKind { get; init; }
+    /// <summary>
+    /// What <see cref="Output"/> is: as post extensions left it, else read from the bytes when first
+    /// asked (no face needs it on the hot path, so no answer is scanned for it unasked).
+    /// </summary>
+    public PayloadKind OutputKind
+    {
+        get => _outputKind ??= PayloadKinds.Detect(Output.Span);
+        init => _outputKind = value;
+    }
+
+    /// <summary>Sets <see cref="OutputKind"/> when it is known already (null: read it when asked).</summary>
+    internal PayloadKind? KnownOutputKind
+    {
+        init => _outputKind = value;
+    }
+
+    private PayloadKind? _outputKind;
 
     /// <summary>The last attempt's answer, when one was made.</summary>
     public ProviderAnswer? LastAnswer => Attempts.Count == 0 ? null : Attempts[^1].Answer;

@@ -194,7 +194,6 @@ public sealed partial class RequestPipeline
                         ProviderId = providerId,
                         Attempts = attempts,
                         Output = answer.Value.Output,
-                        OutputKind = PayloadKinds.Detect(answer.Value.Output.Span),
                     }));
                     yield break;
                 }

@@ -162,12 +162,11 @@ public sealed partial class RequestPipeline
             {
                 return Final(request, new ExecuteResult { Error = call.Error, PolicyId = call.PolicyId, Attempts = attempts });
             }
-            var answer = attempts[^1].Answer;
-            var output = answer.Output;
-            var kind = PayloadKinds.Detect(output.Span);
+            var output = attempts[^1].Answer.Output;
+            PayloadKind? kind = null; // read from the bytes only when post extensions need it
             if (policy is not null && !policy.Post.IsEmpty)
             {
-                var post = await _extensions.RunPostAsync(request, policy.Post, output, kind, deadline.Token).ConfigureAwait(false);
+                var post = await _extensions.RunPostAsync(request, policy.Post, output, PayloadKinds.Detect(output.Span), deadline.Token).ConfigureAwait(false);
                 if (post.Error is not null)
                 {
                     return Final(request, new ExecuteResult { Error = post.Error, PolicyId = call.PolicyId, Attempts = attempts });
@@ -180,7 +179,7 @@ public sealed partial class RequestPipeline
                 ProviderId = attempts[^1].ProviderId,
                 Attempts = attempts,
                 Output = output,
-                OutputKind = kind,
+                KnownOutputKind = kind,
             });
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline.IsCancellationRequested)

@@ -40,12 +40,11 @@ internal static class OpenAIEndpoints
             return;
         }
         var bytes = body.Memory.ToArray();
-        if (Read(bytes, format) is { } invalid)
+        if (Read(bytes, format, out var model, out var stream) is { } invalid)
         {
             await GatewayHttp.WriteErrorAsync(context, invalid.Error, format).ConfigureAwait(false);
             return;
         }
-        var (model, stream) = Fields(bytes);
         var pipeline = context.RequestServices.GetRequiredService<RequestPipeline>();
         var request = GatewayHttp.Request(context, principal, bytes, format, model, stream, "openai");
         if (stream && format is WireFormat.OpenAIChat or WireFormat.OpenAIResponses)
@@ -61,9 +60,12 @@ internal static class OpenAIEndpoints
     private readonly record struct Invalid(GatewayError Error);
 
     // What the face checks itself (everything else is the provider's to judge): a JSON object,
-    // a string model, and the messages or input the endpoint needs.
-    private static Invalid? Read(byte[] body, WireFormat format)
+    // a string model, and the messages or input the endpoint needs. One parse also yields the
+    // model (the route) and the stream flag.
+    private static Invalid? Read(byte[] body, WireFormat format, out string? modelName, out bool streamed)
     {
+        modelName = null;
+        streamed = false;
         try
         {
             using var document = JsonDocument.Parse(body);
@@ -90,6 +92,8 @@ internal static class OpenAIEndpoints
             {
                 return Bad("'stream' must be a boolean");
             }
+            modelName = model.GetString();
+            streamed = stream.ValueKind == JsonValueKind.True;
             return null;
         }
         catch (JsonException e)
@@ -99,13 +103,6 @@ internal static class OpenAIEndpoints
     }
 
     private static Invalid Bad(string message) => new(new GatewayError(400, message, "invalid_request"));
-
-    private static (string? Model, bool Stream) Fields(byte[] body)
-    {
-        using var document = JsonDocument.Parse(body);
-        var root = document.RootElement;
-        return (root.GetProperty("model").GetString(), root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True);
-    }
 
     // The models a key can name: the tenant's policies, then the providers' models it may be routed to.
     private static async Task ModelsAsync(HttpContext context)
