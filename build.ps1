@@ -249,15 +249,14 @@ function Invoke-BenchGateway([string]$Seconds) {
         $started += $portkey
         Wait-Port $pkPort 1200
         $blPort = Get-FreePort
-        # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
+        # The provider's base_url (the mock on loopback) is a trusted destination: no allow-list needed.
         $env:BENCH_UPSTREAM_URL = "http://127.0.0.1:$mockPort/v1"
         $env:BENCH_UPSTREAM_KEY = 'sk-bench'
-        $env:Beamline__InProcess__ExecutorConfigFile = Join-Path $bench 'executors.json'
         try {
             $serve = Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--config', (Join-Path $bench 'beamline.json'),
                 '--urls', "http://127.0.0.1:$blPort", '--data-dir', (Join-Path $dir 'data')) -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
         }
-        finally { Remove-Item Env:BENCH_UPSTREAM_URL, Env:BENCH_UPSTREAM_KEY, Env:Beamline__InProcess__ExecutorConfigFile }
+        finally { Remove-Item Env:BENCH_UPSTREAM_URL, Env:BENCH_UPSTREAM_KEY }
         $started += $serve
         # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
         Wait-Port $blPort 1200

@@ -283,9 +283,8 @@ bench_gateway() {
     >"$dir/portkey.log" 2>&1 & pk_pid=$!; BENCH_PIDS+=($pk_pid)
   wait_port "$pk_port" 1200
   bl_port="$(bound_free_port)"
-  # The executor's http.request refuses loopback unless its allow-list says so (executors.json).
+  # The provider's base_url (the mock on loopback) is a trusted destination: no allow-list needed.
   BENCH_UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" BENCH_UPSTREAM_KEY=sk-bench \
-    Beamline__InProcess__ExecutorConfigFile="$bench/executors.json" \
     "$ROOT/out/bin/beamline" serve --config "$bench/beamline.json" --urls "http://127.0.0.1:$bl_port" \
     --data-dir "$dir/data" >"$dir/serve.log" 2>&1 & bl_pid=$!; BENCH_PIDS+=($bl_pid)
   # A first start creates the tenancy database: on a loaded machine that can take more than 10 s.
