@@ -32,6 +32,9 @@ public class Caller
     /// <summary>The API key id, or null on the trusted bus.</summary>
     public string? KeyId { get; init; }
 
+    /// <summary>The key's team, or null (no team, or the trusted bus).</summary>
+    public string? TeamId { get; init; }
+
     /// <summary>The providers this caller may be routed to (null: any of the tenant's).</summary>
     public ImmutableArray<string>? AllowedProviders { get; init; }
 
@@ -113,6 +116,9 @@ public sealed class PipelineRequest
     /// <summary>When the face built the request (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): the request duration counts from here.</summary>
     public long StartedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
+    /// <summary>The prompt tokens, once counted (<see cref="Costs.ICostMeter.CountPromptTokens"/> keeps its count here); null until then.</summary>
+    public long? PromptTokens { get; set; }
+
     /// <summary>The router's view of this request.</summary>
     public RouteRequest ToRouteRequest() => new()
     {
@@ -127,6 +133,6 @@ public sealed class PipelineRequest
         MaxLatencyMs = MaxLatencyMs,
         AllowedProviders = Caller.AllowedProviders,
         PinnedProvider = PinnedProvider,
-        InputTokens = Payload.Length == 0 ? 0 : Math.Max(1, Payload.Length / 4),
+        InputTokens = PromptTokens is { } counted ? (int)Math.Min(counted, int.MaxValue) : Payload.Length == 0 ? 0 : Math.Max(1, Payload.Length / 4),
     };
 }

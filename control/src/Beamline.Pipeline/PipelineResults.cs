@@ -68,6 +68,21 @@ public sealed class ExecuteResult
 
     private PayloadKind? _outputKind;
 
+    /// <summary>The model the answering provider was asked for (priced by), or null.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The tokens the answering call used (reported by the provider, or counted), or null when no provider answered.</summary>
+    public Costs.TokenUsage? Usage { get; init; }
+
+    /// <summary>What the answering call cost, in nano-dollars (0 when no provider answered or it has no price).</summary>
+    public long CostNanos { get; init; }
+
+    /// <summary>Why a stream was ended before the provider finished it (<c>budget</c>: it reached its reservation), or null.</summary>
+    public string? StopReason { get; init; }
+
+    /// <summary>The SHA-256 of a streamed answer as passed on (whole answers are hashed from <see cref="Output"/>), or null.</summary>
+    public byte[]? StreamSha256 { get; init; }
+
     /// <summary>The last attempt's answer, when one was made.</summary>
     public ProviderAnswer? LastAnswer => Attempts.Count == 0 ? null : Attempts[^1].Answer;
 

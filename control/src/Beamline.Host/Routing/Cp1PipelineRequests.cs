@@ -17,6 +17,7 @@ internal sealed class KeyCaller : Caller
     {
         TenantId = principal.TenantId,
         KeyId = principal.KeyId,
+        TeamId = principal.TeamId,
         AllowedProviders = principal.Limits.AllowedProviders,
         AllowedPolicies = principal.Limits.AllowedPolicies,
         Principal = principal,

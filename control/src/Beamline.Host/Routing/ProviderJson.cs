@@ -6,8 +6,9 @@ namespace Beamline.Host.Routing;
 
 /// <summary>
 /// Turns tenancy's raw provider entries into router descriptors. Known members:
-/// <c>id</c>, <c>kind</c>, <c>model</c>, <c>models</c> (the models a request may ask for), <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok}</c>
-/// (US dollars per million tokens), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
+/// <c>id</c>, <c>kind</c>, <c>model</c>, <c>models</c> (the models a request may ask for), <c>base_url</c>, <c>prices{input_per_mtok, output_per_mtok,
+/// cached_input_per_mtok, per_request, models{&lt;model&gt;: {…the same…}}}</c> (US dollars per million
+/// tokens, and per request), <c>default_max_tokens</c> (what a request without <c>max_tokens</c> reserves), <c>tags</c>, <c>capabilities</c>, <c>quality_score</c>,
 /// <c>baseline_latency_ms</c>, <c>priority</c>, <c>block_type</c>, <c>pool</c>, <c>subject_version</c>,
 /// <c>timeout_ms</c>, <c>api_key_env</c>, <c>credential_ref</c>;
 /// other members are ignored (they belong to the executors).
@@ -23,7 +24,7 @@ internal static class ProviderJson
         {
             throw new FormatException("a provider entry must be a JSON object");
         }
-        var prices = root.TryGetProperty("prices", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        var pricing = ReadPricing(root);
         return new ProviderDescriptor
         {
             Id = id,
@@ -38,8 +39,9 @@ internal static class ProviderJson
             BlockType = String(root, "block_type"),
             Pool = String(root, "pool") ?? "cpu",
             SubjectVersion = (int)(Number(root, "subject_version") ?? 1),
-            InputPricePer1K = (prices.ValueKind == JsonValueKind.Object ? Number(prices, "input_per_mtok") ?? 0 : 0) / 1000.0,
-            OutputPricePer1K = (prices.ValueKind == JsonValueKind.Object ? Number(prices, "output_per_mtok") ?? 0 : 0) / 1000.0,
+            Pricing = pricing,
+            InputPricePer1K = (double)pricing.Default.InputPerMTok / 1000.0,
+            OutputPricePer1K = (double)pricing.Default.OutputPerMTok / 1000.0,
             Tags = Strings(root, "tags"),
             Capabilities = Strings(root, "capabilities"),
             QualityScore = Number(root, "quality_score") ?? 0.5,
@@ -65,6 +67,54 @@ internal static class ProviderJson
         "mock" => ProviderKind.Mock,
         _ => throw new FormatException($"kind: unknown provider kind '{kind}' (openai, anthropic, openai_compatible, nats_provider, block, mock)"),
     };
+
+    private static ProviderPricing ReadPricing(JsonElement root)
+    {
+        var maxTokens = Number(root, "default_max_tokens") is { } max
+            ? max is >= 1 and <= 10_000_000 && max == Math.Floor(max) ? (int)max : throw new FormatException("default_max_tokens: must be a whole number from 1 to 10000000")
+            : ProviderPricing.FallbackMaxTokens;
+        if (!root.TryGetProperty("prices", out var prices) || prices.ValueKind == JsonValueKind.Null)
+        {
+            return new ProviderPricing { DefaultMaxTokens = maxTokens };
+        }
+        if (prices.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("prices: must be an object");
+        }
+        var models = ImmutableDictionary.CreateBuilder<string, ModelPrice>(StringComparer.Ordinal);
+        if (prices.TryGetProperty("models", out var byModel) && byModel.ValueKind != JsonValueKind.Null)
+        {
+            if (byModel.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException("prices.models: must be an object of model → prices");
+            }
+            foreach (var model in byModel.EnumerateObject())
+            {
+                models[model.Name] = model.Value.ValueKind == JsonValueKind.Object
+                    ? ReadPrice(model.Value, $"prices.models.{model.Name}.")
+                    : throw new FormatException($"prices.models.{model.Name}: must be an object");
+            }
+        }
+        return new ProviderPricing { Default = ReadPrice(prices, "prices."), Models = models.ToImmutable(), DefaultMaxTokens = maxTokens };
+    }
+
+    private static ModelPrice ReadPrice(JsonElement prices, string path) => new(
+        Money(prices, "input_per_mtok", path) ?? 0,
+        Money(prices, "output_per_mtok", path) ?? 0,
+        Money(prices, "cached_input_per_mtok", path),
+        Money(prices, "per_request", path) ?? 0);
+
+    // Money is read as decimal (no binary rounding of prices); a million dollars per unit is a typo.
+    private static decimal? Money(JsonElement parent, string member, string path)
+    {
+        if (!parent.TryGetProperty(member, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out var money) && money >= 0 && money < 1_000_000
+            ? money
+            : throw new FormatException($"{path}{member}: must be a number from 0 to 1000000 (US dollars)");
+    }
 
     private static MockSettings ReadMock(JsonElement root) => new()
     {

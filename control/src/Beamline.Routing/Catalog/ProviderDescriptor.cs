@@ -110,6 +110,13 @@ public sealed record ProviderDescriptor
     /// </summary>
     public string? CredentialName => CredentialRef ?? (ApiKeyVariable is not null ? Id : null);
 
+    /// <summary>
+    /// The entry's prices per model (<c>prices</c>) and <c>default_max_tokens</c>: what cost
+    /// tracking and budgets charge. <see cref="InputPricePer1K"/> and <see cref="OutputPricePer1K"/>
+    /// are its default model's, for routing.
+    /// </summary>
+    public ProviderPricing Pricing { get; init; } = ProviderPricing.None;
+
     /// <summary>Price per 1,000 input tokens.</summary>
     public double InputPricePer1K { get; init; }
 
