@@ -56,6 +56,7 @@ public sealed partial class RequestPipeline
         {
             Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.Decision.ProviderId, detail: result.Error?.Message);
         }
+        _accounting.Decided(request, result);
         return result;
     }
 
@@ -65,6 +66,10 @@ public sealed partial class RequestPipeline
         {
             Measure(request, result.PolicyId ?? request.PolicyId, result.ProviderId ?? (result.Attempts.Count == 0 ? null : result.Attempts[^1].ProviderId),
                 result.Error, attempted: result.Attempts.Count != 0);
+            if (result.Usage is { } usage && result.Attempts.Count != 0)
+            {
+                _metrics.Spent(request.TenantId, result.ProviderId ?? result.Attempts[^1].ProviderId, result.Model, usage, result.CostNanos);
+            }
         }
         if (_activity.IsEnabled)
         {
@@ -74,6 +79,7 @@ public sealed partial class RequestPipeline
         {
             LogFailed(request.TenantId, request.RequestId, error.Code, error.Message);
         }
+        _accounting.Executed(request, result);
         return result;
     }
 
@@ -84,11 +90,15 @@ public sealed partial class RequestPipeline
     {
         var status = error?.Code ?? "ok";
         _metrics!.RequestFinished(request.Face, request.TenantId, policyId, providerId, status, System.Diagnostics.Stopwatch.GetElapsedTime(request.StartedAt));
-        if (error?.Code == Cp1ErrorCodes.QuotaExceeded && !attempted)
+        if (error?.Code == Cp1ErrorCodes.QuotaExceeded && (!attempted || IsBudget(error)))
         {
-            _metrics.QuotaRefused(request.TenantId);
+            _metrics.QuotaRefused(request.TenantId, IsBudget(error) ? BudgetReason : "quota");
         }
     }
+
+    private static bool IsBudget(Cp1Error error)
+        => error.Details is { ValueKind: JsonValueKind.Object } details && details.TryGetProperty("reason", out var reason)
+            && reason.ValueKind == JsonValueKind.String && reason.ValueEquals(BudgetReason);
 
     private void EmitDecision(PipelineRequest request, in RouteDecision decision)
     {

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Beamline.Cp1;
 using Beamline.Pipeline.Activity;
+using Beamline.Pipeline.Costs;
 using Beamline.Pipeline.Extensions;
 using Beamline.Pipeline.Providers;
 using Beamline.Policies;
@@ -56,6 +57,7 @@ public sealed partial class RequestPipeline
             }
         }
 
+        CountPrompt(request);
         var route = request.ToRouteRequest();
         var decision = _routing.Decide(route);
         EmitDecision(request, decision);
@@ -71,150 +73,277 @@ public sealed partial class RequestPipeline
         IStreamTextSession? session = null;
         var format = WireFormat.None;
         var sent = 0;
-        while (true)
+        IStreamMeter? meter = null;
+        var streamFormat = WireFormat.None;
+        using var hash = BeginStreamHash();
+        Charge openCharge = default;
+        try
         {
-            var providerId = decision.ProviderId!;
-            var prepared = Prepare(request, decision, attempts);
-            if (prepared.Refusal is not null)
+            while (true)
             {
-                yield return Last(Final(request, new ExecuteResult { Error = prepared.Refusal, PolicyId = decision.PolicyId, Attempts = attempts }));
-                yield break;
-            }
-            if (prepared.Call is { } call)
-            {
-                var started = Stopwatch.GetTimestamp();
-                ProviderAnswer? answer = null;
-                Cp1Error? ended = null;
-                var items = prepared.Client!.StreamAsync(call, deadline.Token).GetAsyncEnumerator(deadline.Token);
-                try
+                var providerId = decision.ProviderId!;
+                var prepared = Prepare(request, decision, attempts);
+                if (prepared.Refusal is not null)
                 {
-                    while (true)
+                    yield return Last(Final(request, new ExecuteResult { Error = prepared.Refusal, PolicyId = decision.PolicyId, Attempts = attempts }));
+                    yield break;
+                }
+                if (prepared.Call is { } call)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    ProviderAnswer? answer = null;
+                    Cp1Error? ended = null;
+                    string? stopped = null;
+                    var charge = prepared.Charge;
+                    openCharge = charge;
+                    var items = prepared.Client!.StreamAsync(call, deadline.Token).GetAsyncEnumerator(deadline.Token);
+                    try
                     {
-                        var step = await Next(items, request, deadline, cancellationToken).ConfigureAwait(false);
-                        if (step.Error is not null)
+                        while (true)
                         {
-                            ended = step.Error;
-                            break;
-                        }
-                        if (!step.HasItem)
-                        {
-                            break;
-                        }
-                        var item = step.Item;
-                        if (item.Final is { } final)
-                        {
-                            answer = final;
-                            break;
-                        }
-                        if (sent == 0)
-                        {
-                            Emit(request, ActivityKinds.FirstChunk, subject: providerId, latencyMs: Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                            if (post is not null)
+                            var step = await Next(items, request, deadline, cancellationToken).ConfigureAwait(false);
+                            if (step.Error is not null)
                             {
-                                // The first chunk fixes the stream's format: no other provider takes over after it.
-                                format = item.Format;
-                                session = BeginText(format);
+                                ended = step.Error;
+                                break;
+                            }
+                            if (!step.HasItem)
+                            {
+                                break;
+                            }
+                            var item = step.Item;
+                            if (item.Final is { } final)
+                            {
+                                answer = final;
+                                break;
+                            }
+                            if (sent == 0)
+                            {
+                                Emit(request, ActivityKinds.FirstChunk, subject: providerId, latencyMs: Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                                streamFormat = item.Format;
+                                meter = charge.IsMetered ? _costs!.BeginStream(request, charge.Quote, item.Format) : null;
+                                if (post is not null)
+                                {
+                                    // The first chunk fixes the stream's format: no other provider takes over after it.
+                                    format = item.Format;
+                                    session = BeginText(format);
+                                }
+                            }
+                            sent++;
+                            var data = meter is null ? item.Data : meter.Push(item.Data);
+                            if (meter is not null && charge.Limits && meter.OutputTokens > charge.Quote.MaxOutputTokens)
+                            {
+                                // An upstream ignoring max_tokens ran past what was reserved: end the stream cleanly, saying why.
+                                stopped = BudgetReason;
+                            }
+                            if (post is null)
+                            {
+                                if (!data.IsEmpty)
+                                {
+                                    hash?.AppendData(data.Span);
+                                    yield return new ExecuteStreamItem(data, null) { Format = item.Format };
+                                }
+                                if (stopped is not null)
+                                {
+                                    break;
+                                }
+                                continue;
+                            }
+                            if (session is not null)
+                            {
+                                var rewrittenEvents = await RewriteEvents(post, session, session.Push(data.Span), final: false, deadline.Token).ConfigureAwait(false);
+                                if (rewrittenEvents.Error is not null)
+                                {
+                                    ended = rewrittenEvents.Error;
+                                    break;
+                                }
+                                if (rewrittenEvents.Bytes.Length > 0)
+                                {
+                                    hash?.AppendData(rewrittenEvents.Bytes);
+                                    yield return new ExecuteStreamItem(rewrittenEvents.Bytes, null) { Format = format };
+                                }
+                                if (stopped is not null)
+                                {
+                                    break;
+                                }
+                                continue;
+                            }
+                            var rewritten = await PushPost(post, text!.Decode(data.Span), deadline.Token).ConfigureAwait(false);
+                            if (rewritten.Error is not null)
+                            {
+                                ended = rewritten.Error;
+                                break;
+                            }
+                            if (rewritten.Text.Length > 0)
+                            {
+                                var bytes = Encoding.UTF8.GetBytes(rewritten.Text);
+                                hash?.AppendData(bytes);
+                                yield return new ExecuteStreamItem(bytes, null) { Format = item.Format };
+                            }
+                            if (stopped is not null)
+                            {
+                                break;
                             }
                         }
-                        sent++;
-                        if (post is null)
+                    }
+                    finally
+                    {
+                        await items.DisposeAsync().ConfigureAwait(false);
+                    }
+                    if (ended is not null)
+                    {
+                        _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                        // What streamed before the end was produced upstream, and is charged; nothing streamed, nothing charged.
+                        openCharge = default;
+                        var partial = meter is not null ? Settle(charge, meter.Usage) : default;
+                        if (meter is null)
                         {
-                            yield return new ExecuteStreamItem(item.Data, null) { Format = item.Format };
-                            continue;
+                            Release(charge);
+                        }
+                        yield return Last(Final(request, new ExecuteResult
+                        {
+                            Error = ended, PolicyId = decision.PolicyId, Attempts = attempts, Model = partial.Model, Usage = partial.Usage, CostNanos = partial.CostNanos,
+                        }));
+                        yield break;
+                    }
+                    if (stopped is not null)
+                    {
+                        // The provider did answer: its outcome is a success, and what it streamed is charged.
+                        var end = meter!.End(stopped);
+                        if (!end.IsEmpty)
+                        {
+                            hash?.AppendData(end.Span);
+                            yield return new ExecuteStreamItem(end, null) { Format = streamFormat };
+                        }
+                        openCharge = default;
+                        var spentSoFar = Settle(charge, meter.Usage);
+                        var okAnswer = new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, default);
+                        Record(request, decision, okAnswer, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
+                        yield return Last(Final(request, new ExecuteResult
+                        {
+                            PolicyId = decision.PolicyId, ProviderId = providerId, Attempts = attempts, StopReason = stopped,
+                            Model = spentSoFar.Model, Usage = spentSoFar.Usage, CostNanos = spentSoFar.CostNanos, StreamSha256 = hash?.GetHashAndReset(),
+                        }));
+                        yield break;
+                    }
+                    answer ??= new ProviderAnswer(false, FailureKinds.ServerError, "error", "stream_ended", $"provider '{providerId}' ended its stream without a result", 0, default);
+                    // Settled before the outcome is recorded (recording rethrows a cancellation): chunks that streamed were produced upstream.
+                    Spent spent = default;
+                    openCharge = default;
+                    if (answer.Value.Succeeded || sent > 0)
+                    {
+                        spent = meter is not null ? Settle(charge, meter.Usage)
+                            : answer.Value.Succeeded ? Settle(charge, request, answer.Value) : default;
+                        if (meter is null && !answer.Value.Succeeded)
+                        {
+                            Release(charge);
+                        }
+                    }
+                    else
+                    {
+                        Release(charge);
+                    }
+                    Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
+                    if (answer.Value.Succeeded)
+                    {
+                        if (meter is not null && meter.Complete() is { IsEmpty: false } held)
+                        {
+                            // An event the meter held at a chunk's end (the stream ended without its blank line).
+                            if (session is not null)
+                            {
+                                var heldEvents = await RewriteEvents(post!, session, session.Push(held.Span), final: false, deadline.Token).ConfigureAwait(false);
+                                if (heldEvents.Bytes.Length > 0)
+                                {
+                                    hash?.AppendData(heldEvents.Bytes);
+                                    yield return new ExecuteStreamItem(heldEvents.Bytes, null) { Format = format };
+                                }
+                            }
+                            else if (post is null)
+                            {
+                                hash?.AppendData(held.Span);
+                                yield return new ExecuteStreamItem(held, null) { Format = streamFormat };
+                            }
                         }
                         if (session is not null)
                         {
-                            var rewrittenEvents = await RewriteEvents(post, session, session.Push(item.Data.Span), final: false, deadline.Token).ConfigureAwait(false);
-                            if (rewrittenEvents.Error is not null)
+                            var rest = await RewriteEvents(post!, session, session.Complete(), final: true, deadline.Token).ConfigureAwait(false);
+                            if (rest.Error is not null)
                             {
-                                ended = rewrittenEvents.Error;
-                                break;
+                                yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
+                                yield break;
                             }
-                            if (rewrittenEvents.Bytes.Length > 0)
+                            if (rest.Bytes.Length > 0)
                             {
-                                yield return new ExecuteStreamItem(rewrittenEvents.Bytes, null) { Format = format };
+                                hash?.AppendData(rest.Bytes);
+                                yield return new ExecuteStreamItem(rest.Bytes, null) { Format = format };
                             }
-                            continue;
                         }
-                        var rewritten = await PushPost(post, text!.Decode(item.Data.Span), deadline.Token).ConfigureAwait(false);
-                        if (rewritten.Error is not null)
+                        else if (post is not null)
                         {
-                            ended = rewritten.Error;
-                            break;
+                            var rest = await FlushPost(post, text!.Decode([], flush: true), deadline.Token).ConfigureAwait(false);
+                            if (rest.Error is not null)
+                            {
+                                yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
+                                yield break;
+                            }
+                            if (rest.Text.Length > 0)
+                            {
+                                var restBytes = Encoding.UTF8.GetBytes(rest.Text);
+                                hash?.AppendData(restBytes);
+                                yield return new ExecuteStreamItem(restBytes, null);
+                            }
                         }
-                        if (rewritten.Text.Length > 0)
+                        yield return Last(Final(request, new ExecuteResult
                         {
-                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rewritten.Text), null) { Format = item.Format };
-                        }
+                            PolicyId = decision.PolicyId,
+                            ProviderId = providerId,
+                            Attempts = attempts,
+                            Output = answer.Value.Output,
+                            Model = spent.Model,
+                            Usage = spent.Usage,
+                            CostNanos = spent.CostNanos,
+                            StreamSha256 = sent > 0 ? hash?.GetHashAndReset() : null,
+                        }));
+                        yield break;
+                    }
+                    if (answer.Value.Failure == FailureKinds.None || sent > 0)
+                    {
+                        // Part of the answer is already with the client: no other provider can take over.
+                        var error = sent > 0
+                            ? new Cp1Error(Cp1ErrorCodes.DecisionFailed, $"provider '{providerId}' failed after streaming part of its answer: {answer.Value.Message ?? answer.Value.ErrorCode}")
+                            : NoFallbackError(providerId, answer.Value);
+                        yield return Last(Final(request, new ExecuteResult
+                        {
+                            Error = error, PolicyId = decision.PolicyId, Attempts = attempts, Model = spent.Model, Usage = spent.Usage, CostNanos = spent.CostNanos,
+                        }));
+                        yield break;
                     }
                 }
-                finally
+                var next = _routing.DecideFallback(route, ref cursor, providerId, attempts[^1].Answer.Failure);
+                if (!next.IsSuccess)
                 {
-                    await items.DisposeAsync().ConfigureAwait(false);
-                }
-                if (ended is not null)
-                {
-                    _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
-                    yield return Last(Final(request, new ExecuteResult { Error = ended, PolicyId = decision.PolicyId, Attempts = attempts }));
+                    yield return Last(Final(request, new ExecuteResult { Error = ExhaustedError(next, attempts[^1].Answer), PolicyId = decision.PolicyId, Attempts = attempts }));
                     yield break;
                 }
-                answer ??= new ProviderAnswer(false, FailureKinds.ServerError, "error", "stream_ended", $"provider '{providerId}' ended its stream without a result", 0, default);
-                Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
-                if (answer.Value.Succeeded)
-                {
-                    if (session is not null)
-                    {
-                        var rest = await RewriteEvents(post!, session, session.Complete(), final: true, deadline.Token).ConfigureAwait(false);
-                        if (rest.Error is not null)
-                        {
-                            yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
-                            yield break;
-                        }
-                        if (rest.Bytes.Length > 0)
-                        {
-                            yield return new ExecuteStreamItem(rest.Bytes, null) { Format = format };
-                        }
-                    }
-                    else if (post is not null)
-                    {
-                        var rest = await FlushPost(post, text!.Decode([], flush: true), deadline.Token).ConfigureAwait(false);
-                        if (rest.Error is not null)
-                        {
-                            yield return Last(Final(request, new ExecuteResult { Error = rest.Error, PolicyId = decision.PolicyId, Attempts = attempts }));
-                            yield break;
-                        }
-                        if (rest.Text.Length > 0)
-                        {
-                            yield return new ExecuteStreamItem(Encoding.UTF8.GetBytes(rest.Text), null);
-                        }
-                    }
-                    yield return Last(Final(request, new ExecuteResult
-                    {
-                        PolicyId = decision.PolicyId,
-                        ProviderId = providerId,
-                        Attempts = attempts,
-                        Output = answer.Value.Output,
-                    }));
-                    yield break;
-                }
-                if (answer.Value.Failure == FailureKinds.None || sent > 0)
-                {
-                    // Part of the answer is already with the client: no other provider can take over.
-                    var error = sent > 0
-                        ? new Cp1Error(Cp1ErrorCodes.DecisionFailed, $"provider '{providerId}' failed after streaming part of its answer: {answer.Value.Message ?? answer.Value.ErrorCode}")
-                        : NoFallbackError(providerId, answer.Value);
-                    yield return Last(Final(request, new ExecuteResult { Error = error, PolicyId = decision.PolicyId, Attempts = attempts }));
-                    yield break;
-                }
+                EmitDecision(request, next);
+                decision = next;
             }
-            var next = _routing.DecideFallback(route, ref cursor, providerId, attempts[^1].Answer.Failure);
-            if (!next.IsSuccess)
+        }
+        finally
+        {
+            // The caller went away (or the control plane stops) mid-call: what streamed was produced upstream and is charged;
+            // a call that streamed nothing gives its reservation back.
+            if (openCharge.IsMetered)
             {
-                yield return Last(Final(request, new ExecuteResult { Error = ExhaustedError(next, attempts[^1].Answer), PolicyId = decision.PolicyId, Attempts = attempts }));
-                yield break;
+                if (meter is not null && sent > 0)
+                {
+                    Settle(openCharge, meter.Usage);
+                }
+                else
+                {
+                    Release(openCharge);
+                }
             }
-            EmitDecision(request, next);
-            decision = next;
         }
     }
 

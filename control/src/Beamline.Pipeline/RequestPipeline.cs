@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Beamline.Cp1;
 using Beamline.Pipeline.Activity;
 using Beamline.Pipeline.Admission;
+using Beamline.Pipeline.Costs;
 using Beamline.Pipeline.Extensions;
 using Beamline.Pipeline.Providers;
 using Beamline.Pipeline.Routing;
@@ -34,15 +35,21 @@ public sealed partial class RequestPipeline
     private readonly ILogger<RequestPipeline> _logger;
     private readonly IStreamTextCodec[] _textCodecs;
     private readonly PipelineMetrics? _metrics;
+    private readonly ICostMeter? _costs;
+    private readonly IBudgets _budgets;
+    private readonly IRequestAccounting _accounting;
 
     /// <summary>
     /// Creates the pipeline over its ports. <paramref name="textCodecs"/> read the text of provider
     /// streams for post extensions (the first that reads a stream's format is used); without one,
     /// post extensions see a stream's chunks as raw text. Without <paramref name="metrics"/> it records none.
+    /// Without <paramref name="costs"/> nothing is priced, metered or reserved; without <paramref name="budgets"/>
+    /// nothing is limited; without <paramref name="accounting"/> finished requests are not recorded.
     /// </summary>
     public RequestPipeline(IPolicyRouter routing, IAdmission admission, ExtensionRunner extensions, IEnumerable<IProviderClient> providers,
         IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger,
-        IEnumerable<IStreamTextCodec>? textCodecs = null, PipelineMetrics? metrics = null)
+        IEnumerable<IStreamTextCodec>? textCodecs = null, PipelineMetrics? metrics = null,
+        ICostMeter? costs = null, IBudgets? budgets = null, IRequestAccounting? accounting = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _routing = routing;
@@ -55,6 +62,9 @@ public sealed partial class RequestPipeline
         _logger = logger;
         _textCodecs = textCodecs is null ? [] : [.. textCodecs];
         _metrics = metrics;
+        _costs = costs;
+        _budgets = budgets ?? UnlimitedBudgets.Instance;
+        _accounting = accounting ?? NullRequestAccounting.Instance;
     }
 
     /// <summary>The router this pipeline decides with.</summary>
@@ -80,6 +90,11 @@ public sealed partial class RequestPipeline
         if (!lease.IsAdmitted)
         {
             return new(Refused(request, lease));
+        }
+        if (CheckBudget(request) is { } overBudget)
+        {
+            lease.Dispose();
+            return new(Final(request, new DecideResult { Error = overBudget }));
         }
         if (!_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) || (policy.Pre.IsEmpty && policy.Validators.IsEmpty))
         {
@@ -180,6 +195,9 @@ public sealed partial class RequestPipeline
                 Attempts = attempts,
                 Output = output,
                 KnownOutputKind = kind,
+                Model = call.Spent.Model,
+                Usage = call.Spent.Usage,
+                CostNanos = call.Spent.CostNanos,
             });
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline.IsCancellationRequested)
@@ -219,7 +237,7 @@ public sealed partial class RequestPipeline
     }
 
     /// <summary>The outcome of walking the fallback plan: an error, or the succeeding attempt last in the list.</summary>
-    private readonly record struct CallResult(Cp1Error? Error, string? PolicyId);
+    private readonly record struct CallResult(Cp1Error? Error, string? PolicyId, Spent Spent = default);
 
     /// <summary>
     /// Routes and calls providers until one answers or the plan is exhausted. Every outcome is fed
@@ -228,6 +246,7 @@ public sealed partial class RequestPipeline
     private async Task<CallResult> CallProvidersAsync(PipelineRequest request, List<ProviderAttempt> attempts, CancellationTokenSource deadline,
         CancellationToken callerToken)
     {
+        CountPrompt(request);
         var route = request.ToRouteRequest();
         var decision = _routing.Decide(route);
         EmitDecision(request, decision);
@@ -256,12 +275,19 @@ public sealed partial class RequestPipeline
                 {
                     // Every decision may hold a half-open trial slot: a call that records no outcome frees it.
                     _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                    Release(prepared.Charge);
                     throw;
+                }
+                // Settled before the outcome is recorded: recording rethrows a cancellation, and a call that answered was made.
+                var spent = answer.Succeeded ? Settle(prepared.Charge, request, answer) : default;
+                if (!answer.Succeeded)
+                {
+                    Release(prepared.Charge);
                 }
                 Record(request, decision, answer, Stopwatch.GetElapsedTime(started), attempts, callerToken, deadline.Token);
                 if (answer.Succeeded)
                 {
-                    return new CallResult(null, decision.PolicyId);
+                    return new CallResult(null, decision.PolicyId, spent);
                 }
                 if (answer.Failure == FailureKinds.None)
                 {
@@ -279,7 +305,7 @@ public sealed partial class RequestPipeline
     }
 
     /// <summary>One attempt made ready: the client and call, or a refusal (the request is at fault), or neither (the attempt already failed and is in the list).</summary>
-    private readonly record struct PreparedCall(IProviderClient? Client, ProviderCall? Call, Cp1Error? Refusal);
+    private readonly record struct PreparedCall(IProviderClient? Client, ProviderCall? Call, Cp1Error? Refusal, Charge Charge = default);
 
     private PreparedCall Prepare(PipelineRequest request, in RouteDecision decision, List<ProviderAttempt> attempts)
     {
@@ -302,7 +328,14 @@ public sealed partial class RequestPipeline
                 _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
                 return new PreparedCall(null, null, new Cp1Error(Cp1ErrorCodes.InvalidRequest, refused, "payload.model", Cp1ErrorTypes.InvalidValue));
             }
-            return new PreparedCall(client, call, null);
+            var charge = Reserve(request, provider, out var overBudget);
+            if (overBudget is not null)
+            {
+                // Over budget is the caller's state, not the provider's: no call, no outcome, no fallback.
+                _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
+                return new PreparedCall(null, null, overBudget);
+            }
+            return new PreparedCall(client, call, null, charge);
         }
         // A provider that cannot be called is a failure of that provider: its breaker learns, the plan goes on.
         attempts.Add(new ProviderAttempt(providerId, decision.Reason, failed, 0));

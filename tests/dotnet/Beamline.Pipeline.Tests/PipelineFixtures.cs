@@ -98,8 +98,8 @@ internal sealed class ScriptedProviders : IProviderClient
 
     public string? Refuse(ProviderCall call) => call.Request.Metadata.TryGetValue("refuse", out var why) ? why : null;
 
-    public void Answer(string providerId, string output) =>
-        _whole[providerId] = (_, _) => Task.FromResult(new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, Encoding.UTF8.GetBytes(output)));
+    public void Answer(string providerId, string output, WireFormat format = WireFormat.None) =>
+        _whole[providerId] = (_, _) => Task.FromResult(new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, Encoding.UTF8.GetBytes(output)) { Format = format });
 
     public void Fail(string providerId, FailureKinds failure, int httpStatus = 503) =>
         _whole[providerId] = (_, _) => Task.FromResult(new ProviderAnswer(false, failure, "error", $"http_{httpStatus}", "upstream failed", httpStatus, default));
@@ -117,6 +117,9 @@ internal sealed class ScriptedProviders : IProviderClient
     };
 
     public void Stream(string providerId, params string[] chunks) => _chunks[providerId] = chunks;
+
+    /// <summary>How many chunks the scripted streams produced (a stream ended early produces fewer).</summary>
+    public int ChunksProduced { get; private set; }
 
     /// <summary>The format streamed chunks say they speak. Defaults to <see cref="WireFormat.None"/>.</summary>
     public WireFormat StreamFormat { get; set; }
@@ -140,6 +143,8 @@ internal sealed class ScriptedProviders : IProviderClient
         foreach (var chunk in chunks)
         {
             await Task.Yield();
+            cancellationToken.ThrowIfCancellationRequested();
+            ChunksProduced++;
             yield return new ProviderStreamItem(Encoding.UTF8.GetBytes(chunk), null) { Format = StreamFormat };
         }
         yield return new ProviderStreamItem(default, new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, "{\"status\":200}"u8.ToArray()));
@@ -162,12 +167,13 @@ internal sealed class TestPipeline
     public const string Tenant = "t1";
 
     public TestPipeline(string policyJson, TimeSpan? defaultTimeout = null, IEnumerable<IBuiltInExtension>? builtIns = null,
-        IEnumerable<IStreamTextCodec>? textCodecs = null)
+        IEnumerable<IStreamTextCodec>? textCodecs = null, IEnumerable<ProviderDescriptor>? providers = null, Costs.ICostMeter? costs = null,
+        Costs.IBudgets? budgets = null, Costs.IRequestAccounting? accounting = null)
     {
         var loaded = PolicyLoader.Load("p", Encoding.UTF8.GetBytes(policyJson));
         Assert.True(loaded.IsValid, string.Join(Environment.NewLine, loaded.Errors));
         var policies = new PolicySet([loaded.Policy!]);
-        var catalog = new ProviderCatalog(
+        var catalog = new ProviderCatalog(providers ??
         [
             new ProviderDescriptor { Id = "a", Kind = ProviderKind.Block, BlockType = "test.a" },
             new ProviderDescriptor { Id = "b", Kind = ProviderKind.Block, BlockType = "test.b" },
@@ -177,7 +183,7 @@ internal sealed class TestPipeline
         var options = Options.Create(new PipelineOptions { DefaultTimeout = defaultTimeout ?? TimeSpan.FromSeconds(30) });
         var extensions = new ExtensionRunner(new EmptyExtensionRegistry(), builtIns ?? [], null, Activity, TimeProvider.System, NullLogger<ExtensionRunner>.Instance);
         Pipeline = new RequestPipeline(Router, Admission, extensions, [Providers], Activity, options, TimeProvider.System, NullLogger<RequestPipeline>.Instance,
-            textCodecs);
+            textCodecs, costs: costs, budgets: budgets, accounting: accounting);
     }
 
     public OneTenantRouter Router { get; }

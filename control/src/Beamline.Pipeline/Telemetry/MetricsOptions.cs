@@ -18,6 +18,9 @@ public sealed class MetricsOptions
     /// <summary>How many distinct providers get their own label value. Defaults to 100.</summary>
     public int MaxProviders { get; set; } = 100;
 
+    /// <summary>How many distinct models get their own label value (tokens and cost). Defaults to 200.</summary>
+    public int MaxModels { get; set; } = 200;
+
     /// <summary>How many distinct extensions get their own label value. Defaults to 100.</summary>
     public int MaxExtensions { get; set; } = 100;
 

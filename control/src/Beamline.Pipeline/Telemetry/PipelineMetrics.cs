@@ -26,6 +26,9 @@ public sealed class PipelineMetrics : IDisposable
     private readonly Histogram<double> _requestDuration;
     private readonly Counter<long> _providerAttempts;
     private readonly Counter<long> _quotaRefusals;
+    private readonly Counter<long> _tokens;
+    private readonly Counter<double> _cost;
+    private readonly LabelFold _models;
     private readonly Counter<long> _extensionCalls;
     private readonly Histogram<double> _extensionDuration;
     private readonly Counter<long> _blocks;
@@ -48,6 +51,7 @@ public sealed class PipelineMetrics : IDisposable
         _providers = new LabelFold(settings.MaxProviders);
         _extensions = new LabelFold(settings.MaxExtensions);
         _pools = new LabelFold(settings.MaxPools);
+        _models = new LabelFold(settings.MaxModels);
         _requests = _meter.CreateCounter<long>("beamline.requests", "{request}",
             "Requests the pipeline finished, by face, tenant, policy, provider and status (ok or the CP1 error code).");
         _requestDuration = _meter.CreateHistogram<double>("beamline.request.duration", "s",
@@ -55,7 +59,11 @@ public sealed class PipelineMetrics : IDisposable
         _providerAttempts = _meter.CreateCounter<long>("beamline.provider.attempts", "{attempt}",
             "Provider calls, by provider and outcome (ok or the provider error code).");
         _quotaRefusals = _meter.CreateCounter<long>("beamline.quota.refusals", "{request}",
-            "Requests refused by admission (tenant quotas, concurrency), by tenant.");
+            "Requests refused by admission, by tenant and reason (quota: requests per minute or concurrency; budget: spend or tokens per minute).");
+        _tokens = _meter.CreateCounter<long>("beamline.tokens", "{token}",
+            "Tokens used by provider calls that answered, by tenant, provider, model and direction (input, output); estimated ones included.");
+        _cost = _meter.CreateCounter<double>("beamline.cost", "USD",
+            "Spend of provider calls that answered, at the catalog's prices, by tenant, provider and model.");
         _extensionCalls = _meter.CreateCounter<long>("beamline.extension.calls", "{call}",
             "Extension calls, by extension, stage and status (ok, reject, timeout, unavailable, malformed, error).");
         _extensionDuration = _meter.CreateHistogram<double>("beamline.extension.duration", "s",
@@ -95,12 +103,31 @@ public sealed class PipelineMetrics : IDisposable
         }
     }
 
-    /// <summary>Admission refused a request of <paramref name="tenantId"/>.</summary>
-    public void QuotaRefused(string tenantId)
+    /// <summary>Admission (<paramref name="reason"/> <c>quota</c>) or a budget (<c>budget</c>) refused a request of <paramref name="tenantId"/>.</summary>
+    public void QuotaRefused(string tenantId, string reason = "quota")
     {
         if (_quotaRefusals.Enabled)
         {
-            _quotaRefusals.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.Fold(tenantId)));
+            _quotaRefusals.Add(1, new KeyValuePair<string, object?>("tenant", _tenants.Fold(tenantId)),
+                new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    /// <summary>A provider call answered having used <paramref name="usage"/>, costing <paramref name="costNanos"/>.</summary>
+    public void Spent(string tenantId, string providerId, string? model, in Costs.TokenUsage usage, long costNanos)
+    {
+        if (!_tokens.Enabled && !_cost.Enabled)
+        {
+            return;
+        }
+        var tenant = _tenants.Fold(tenantId);
+        var provider = _providers.Fold(providerId);
+        var modelLabel = _models.Fold(model);
+        _tokens.Add(usage.InputTokens, new TagList { { "tenant", tenant }, { "provider", provider }, { "model", modelLabel }, { "direction", "input" } });
+        _tokens.Add(usage.OutputTokens, new TagList { { "tenant", tenant }, { "provider", provider }, { "model", modelLabel }, { "direction", "output" } });
+        if (costNanos > 0)
+        {
+            _cost.Add(costNanos / (double)Costs.Nanos.PerUsd, new TagList { { "tenant", tenant }, { "provider", provider }, { "model", modelLabel } });
         }
     }
 
