@@ -75,6 +75,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineActivity(builder.Configuration);
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineMetrics(builder.Configuration);
+        builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
@@ -92,6 +93,7 @@ public static class BeamlineWebHost
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
         Beamline.Host.Gateway.AnthropicEndpoints.MapAnthropicEndpoints(app);
         app.MapRouterAdminEndpoints();
+        Beamline.Host.Workers.WorkerEndpoints.MapWorkerEndpoints(app);
         app.MapActivityEndpoints();
         app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();

@@ -132,6 +132,12 @@ public sealed partial class RequestPipeline
 
     private DecideResult Route(PipelineRequest request, AdmissionLease lease)
     {
+        if (_costs is not null && (request.MaxCost is not null
+            || (_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) && policy.Strategy == RoutingStrategy.Cheapest)))
+        {
+            // A decide prices providers only for these: counting the prompt is skipped otherwise.
+            CountPrompt(request);
+        }
         var decision = _routing.Decide(request.ToRouteRequest());
         EmitDecision(request, decision);
         if (!decision.IsSuccess)

@@ -27,6 +27,7 @@ public static class MetricsEndpoints
         ArgumentNullException.ThrowIfNull(endpoints);
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<MetricsOptions>>().Value;
         _ = endpoints.ServiceProvider.GetRequiredService<BreakerGauges>(); // its gauges exist from now on
+        _ = endpoints.ServiceProvider.GetService<Workers.WorkerGauges>(); // with NATS: the workers' pools
         endpoints.MapPrometheusScrapingEndpoint(Path, meterProvider: null, configureBranchedPipeline: options.RequireAdminKey
             ? branch => branch.Use(static (context, next) => TenancyAdminEndpoints.IsAdminAuthorized(context.Request) ? next(context) : UnauthorizedAsync(context))
             : null, optionsName: null);

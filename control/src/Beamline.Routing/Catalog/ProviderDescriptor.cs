@@ -141,9 +141,9 @@ public sealed record ProviderDescriptor
     /// <summary>The NATS subject of a <see cref="ProviderKind.NatsProvider"/>: <c>beamline.provider.{id}.v{N}</c>.</summary>
     public string Subject => string.Create(CultureInfo.InvariantCulture, $"beamline.provider.{Id}.v{SubjectVersion}");
 
-    /// <summary>The expected cost of one call with the given token counts.</summary>
+    /// <summary>The expected cost in dollars of one call with the given token counts (the default model's prices and the per-request fee).</summary>
     public double ExpectedCost(int inputTokens, int outputTokens) =>
-        (inputTokens * InputPricePer1K + outputTokens * OutputPricePer1K) / 1000.0;
+        (inputTokens * InputPricePer1K + outputTokens * OutputPricePer1K) / 1000.0 + (double)Pricing.Default.PerRequest;
 }
 
 /// <summary>How a <c>mock</c> provider answers.</summary>
