@@ -104,5 +104,5 @@ public sealed partial class RequestPipeline
     }
 
     /// <summary>Hashes a streamed answer as it is passed on, when something accounts for it.</summary>
-    private IncrementalHash? BeginStreamHash() => ReferenceEquals(_accounting, NullRequestAccounting.Instance) ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private IncrementalHash? BeginStreamHash() => _accounting.Length == 0 ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 }

@@ -56,7 +56,10 @@ public sealed partial class RequestPipeline
         {
             Emit(request, ActivityKinds.Final, status: result.Error?.Code ?? "ok", subject: result.Decision.ProviderId, detail: result.Error?.Message);
         }
-        _accounting.Decided(request, result);
+        foreach (var accounting in _accounting)
+        {
+            accounting.Decided(request, result);
+        }
         return result;
     }
 
@@ -79,7 +82,10 @@ public sealed partial class RequestPipeline
         {
             LogFailed(request.TenantId, request.RequestId, error.Code, error.Message);
         }
-        _accounting.Executed(request, result);
+        foreach (var accounting in _accounting)
+        {
+            accounting.Executed(request, result);
+        }
         return result;
     }
 

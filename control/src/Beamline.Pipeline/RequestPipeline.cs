@@ -37,19 +37,19 @@ public sealed partial class RequestPipeline
     private readonly PipelineMetrics? _metrics;
     private readonly ICostMeter? _costs;
     private readonly IBudgets _budgets;
-    private readonly IRequestAccounting _accounting;
+    private readonly IRequestAccounting[] _accounting;
 
     /// <summary>
     /// Creates the pipeline over its ports. <paramref name="textCodecs"/> read the text of provider
     /// streams for post extensions (the first that reads a stream's format is used); without one,
     /// post extensions see a stream's chunks as raw text. Without <paramref name="metrics"/> it records none.
     /// Without <paramref name="costs"/> nothing is priced, metered or reserved; without <paramref name="budgets"/>
-    /// nothing is limited; without <paramref name="accounting"/> finished requests are not recorded.
+    /// nothing is limited; every one of <paramref name="accounting"/> (the usage ledger, the audit chain, …) is told of every finished request.
     /// </summary>
     public RequestPipeline(IPolicyRouter routing, IAdmission admission, ExtensionRunner extensions, IEnumerable<IProviderClient> providers,
         IActivitySink activity, IOptions<PipelineOptions> options, TimeProvider time, ILogger<RequestPipeline> logger,
         IEnumerable<IStreamTextCodec>? textCodecs = null, PipelineMetrics? metrics = null,
-        ICostMeter? costs = null, IBudgets? budgets = null, IRequestAccounting? accounting = null)
+        ICostMeter? costs = null, IBudgets? budgets = null, IEnumerable<IRequestAccounting>? accounting = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _routing = routing;
@@ -64,7 +64,7 @@ public sealed partial class RequestPipeline
         _metrics = metrics;
         _costs = costs;
         _budgets = budgets ?? UnlimitedBudgets.Instance;
-        _accounting = accounting ?? NullRequestAccounting.Instance;
+        _accounting = accounting is null ? [] : [.. accounting];
     }
 
     /// <summary>The router this pipeline decides with.</summary>

@@ -183,7 +183,7 @@ internal sealed class TestPipeline
         var options = Options.Create(new PipelineOptions { DefaultTimeout = defaultTimeout ?? TimeSpan.FromSeconds(30) });
         var extensions = new ExtensionRunner(new EmptyExtensionRegistry(), builtIns ?? [], null, Activity, TimeProvider.System, NullLogger<ExtensionRunner>.Instance);
         Pipeline = new RequestPipeline(Router, Admission, extensions, [Providers], Activity, options, TimeProvider.System, NullLogger<RequestPipeline>.Instance,
-            textCodecs, costs: costs, budgets: budgets, accounting: accounting);
+            textCodecs, costs: costs, budgets: budgets, accounting: accounting is null ? null : [accounting]);
     }
 
     public OneTenantRouter Router { get; }

@@ -2,8 +2,9 @@ namespace Beamline.Pipeline.Costs;
 
 /// <summary>
 /// Where every finished request is accounted: the usage ledger (spend, tokens, by provider,
-/// model, team and key), budget alerts, and the audit chain. Called once per request, from the
-/// pipeline's last step, whatever the ending; it must not block (implementations queue).
+/// model, team and key), the audit chain, replay capture. Every registered one is called once per
+/// request, from the pipeline's last step, whatever the ending; it must not block (implementations queue)
+/// and must not throw.
 /// </summary>
 public interface IRequestAccounting
 {
