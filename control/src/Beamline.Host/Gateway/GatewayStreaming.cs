@@ -53,6 +53,15 @@ internal static class GatewayStreaming
                 clientFormat).ConfigureAwait(false);
             return;
         }
+        if (result.Usage is { } usage)
+        {
+            // What the call cost at the catalog's prices, as peers report it (a stream's headers are gone before its cost is known).
+            context.Response.Headers["x-beamline-cost-usd"] = Beamline.Pipeline.Costs.Nanos.ToUsd(result.CostNanos).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (usage.Estimated)
+            {
+                context.Response.Headers["x-beamline-usage-estimated"] = "true";
+            }
+        }
         await GatewayHttp.WriteJsonAsync(context, body).ConfigureAwait(false);
     }
 

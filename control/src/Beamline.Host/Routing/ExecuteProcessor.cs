@@ -46,7 +46,7 @@ internal sealed class ExecuteProcessor(RequestPipeline pipeline, ITenantDirector
                 DecideCodec.WriteError(writer, WithPayloadField(error, request), request.RequestId, request.TraceId);
                 return error.HttpStatus;
             }
-            return WriteFailed(writer, request, result.PolicyId, result.Attempts, error.Code, error.Message, result.LastAnswer!.Value);
+            return WriteFailed(writer, request, result.PolicyId, result.Attempts, error, result.LastAnswer!.Value);
         }
         WriteOk(writer, request, result);
         return 200;
@@ -72,6 +72,21 @@ internal sealed class ExecuteProcessor(RequestPipeline pipeline, ITenantDirector
             writer.WriteNumber("http_status", last.Answer.HttpStatus);
         }
         writer.WriteNumber("latency_us", last.LatencyUs);
+        if (result.Usage is { } usage)
+        {
+            // What the call used and cost at the catalog's prices (estimated: counted here, the provider reported none).
+            writer.WriteStartObject("usage");
+            writer.WriteNumber("input_tokens", usage.InputTokens);
+            writer.WriteNumber("output_tokens", usage.OutputTokens);
+            writer.WriteNumber("cached_input_tokens", usage.CachedInputTokens);
+            writer.WriteBoolean("estimated", usage.Estimated);
+            writer.WriteEndObject();
+            writer.WriteNumber("cost_usd", Beamline.Pipeline.Costs.Nanos.ToUsd(result.CostNanos));
+            if (result.Model is not null)
+            {
+                writer.WriteString("model", result.Model);
+            }
+        }
         writer.WriteEndObject();
         WriteRoute(writer, result.PolicyId, last.ProviderId, result.Attempts);
         WriteContext(writer, request);
@@ -79,14 +94,16 @@ internal sealed class ExecuteProcessor(RequestPipeline pipeline, ITenantDirector
     }
 
     /// <summary>
-    /// The CP1 error <paramref name="code"/> (<c>decision_failed</c>, <c>invalid_request</c> for a
+    /// The CP1 error <paramref name="error"/> (<c>decision_failed</c>, <c>invalid_request</c> for a
     /// provider's 4xx, <c>quota_exceeded</c> for its 429) with every attempt in <c>details.attempts</c>,
     /// the last provider's <c>http_status</c> and, for <c>quota_exceeded</c>, its <c>Retry-After</c>
     /// as <c>retry_after_seconds</c>. Returns the code's HTTP status.
     /// </summary>
-    private static int WriteFailed(Utf8JsonWriter writer, DecideRequest request, string? policyId, IReadOnlyList<ProviderAttempt> attempts, string code,
-        string message, in ProviderAnswer last)
+    private static int WriteFailed(Utf8JsonWriter writer, DecideRequest request, string? policyId, IReadOnlyList<ProviderAttempt> attempts, Cp1Error error,
+        in ProviderAnswer last)
     {
+        var code = error.Code;
+        var message = error.Message;
         writer.WriteStartObject();
         writer.WriteBoolean("ok", false);
         writer.WriteStartObject("error");
@@ -101,9 +118,17 @@ internal sealed class ExecuteProcessor(RequestPipeline pipeline, ITenantDirector
         {
             writer.WriteNumber("http_status", last.HttpStatus);
         }
-        if (code == Cp1ErrorCodes.QuotaExceeded && last.RetryAfterSeconds > 0)
+        if (code == Cp1ErrorCodes.QuotaExceeded && (error.RetryAfterSeconds ?? last.RetryAfterSeconds) is > 0 and var retryAfter)
         {
-            writer.WriteNumber("retry_after_seconds", last.RetryAfterSeconds);
+            writer.WriteNumber("retry_after_seconds", retryAfter);
+        }
+        if (error.Details is { ValueKind: JsonValueKind.Object } details)
+        {
+            // The pipeline's own details (a budget's refusal on a fallback: reason, level, limit).
+            foreach (var member in details.EnumerateObject())
+            {
+                member.WriteTo(writer);
+            }
         }
         WriteAttempts(writer, attempts);
         writer.WriteEndObject();
