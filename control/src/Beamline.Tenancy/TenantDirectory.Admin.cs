@@ -159,6 +159,10 @@ public sealed partial class TenantDirectory
         {
             TenancyJson.CheckId(providerId, "provider_id");
             var entry = ParseDocument(providerJson, document => TenancyDefinitionsReader.ReadProvider(document, "body", providerId));
+            if (_providerValidator?.Validate(providerId, entry.Json) is { } invalid)
+            {
+                throw TenancyException.Invalid("body", invalid);
+            }
             await _store.PutProviderAsync(entry, NowMs(), cancellationToken).ConfigureAwait(false);
             LogAdminChange("stored", "provider", providerId);
         }, () => Snapshot.ProvidersById[providerId], cancellationToken);

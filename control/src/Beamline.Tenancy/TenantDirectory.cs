@@ -23,6 +23,7 @@ public sealed partial class TenantDirectory : ITenantDirectory
 
     private readonly TenancyOptions _options;
     private readonly IPolicyValidator _policyValidator;
+    private readonly IProviderValidator? _providerValidator;
     private readonly TimeProvider _time;
     private readonly ILogger<TenantDirectory> _logger;
     private readonly TenancyStore _store;
@@ -31,8 +32,12 @@ public sealed partial class TenantDirectory : ITenantDirectory
     private CancellationTokenSource _changed = new();
     private ApiKeyHasher? _hasher;
 
-    /// <summary>Tenancy over the database <see cref="TenancyOptions.ResolvedDatabasePath"/>; call <see cref="InitializeAsync"/> before use.</summary>
-    public TenantDirectory(IOptions<TenancyOptions> options, IPolicyValidator policyValidator, TimeProvider time, ILogger<TenantDirectory> logger)
+    /// <summary>
+    /// Tenancy over the database <see cref="TenancyOptions.ResolvedDatabasePath"/>; call <see cref="InitializeAsync"/> before use.
+    /// Provider entries put through the admin API must pass <paramref name="providerValidator"/> when one is given.
+    /// </summary>
+    public TenantDirectory(IOptions<TenancyOptions> options, IPolicyValidator policyValidator, TimeProvider time, ILogger<TenantDirectory> logger,
+        IProviderValidator? providerValidator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(policyValidator);
@@ -40,6 +45,7 @@ public sealed partial class TenantDirectory : ITenantDirectory
         ArgumentNullException.ThrowIfNull(logger);
         _options = options.Value;
         _policyValidator = policyValidator;
+        _providerValidator = providerValidator;
         _time = time;
         _logger = logger;
         _store = new TenancyStore(_options.ResolvedDatabasePath);
