@@ -35,7 +35,7 @@ internal sealed class AdminAuthorization
         {
             // Reads only: a session can never change anything, whatever a page tricks a browser into sending.
             return (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
-                && request.HttpContext.RequestServices.GetService<IAdminSessions>() is { } sessions
+                && request.HttpContext.RequestServices?.GetService<IAdminSessions>() is { } sessions
                 && sessions.IsValid(request);
         }
         if (header.Count != 1 || header[0] is not { } value || !value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
