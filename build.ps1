@@ -21,7 +21,8 @@ $Preset = if ($env:VCPKG_ROOT) { 'vcpkg' } else { 'release' }
 $DebPackages = @('cmake', 'g++', 'pkg-config', 'libcaf-dev', 'libnats-dev', 'nats-server', 'protobuf-compiler',
     'libprotobuf-dev', 'libcurl4-openssl-dev', 'libsqlite3-dev', 'nlohmann-json3-dev', 'zlib1g-dev',
     'libssl-dev', 'libre2-dev', 'libxxhash-dev', 'libgtest-dev',
-    'prometheus') # promtool and a Prometheus server: the /metrics tests check the exposition with both
+    'prometheus', # promtool and a Prometheus server: the /metrics tests check the exposition with both
+    'chromium', 'fonts-liberation') # the /ui dashboard tests drive the system browser (Playwright, no browser download)
 
 function Log([string]$Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
 

@@ -24,6 +24,7 @@ DEB_PACKAGES=(
   libssl-dev libre2-dev libxxhash-dev
   libgtest-dev
   prometheus   # promtool and a Prometheus server: the /metrics tests check the exposition with both
+  chromium fonts-liberation   # the /ui dashboard tests drive the system browser (Playwright, no browser download)
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

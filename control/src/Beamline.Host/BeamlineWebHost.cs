@@ -2,6 +2,7 @@ using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Activity;
 using Beamline.Host.Blocks;
+using Beamline.Host.Dashboard;
 using Beamline.Host.Extensions;
 using Beamline.Host.Health;
 using Beamline.Host.Http;
@@ -77,6 +78,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineMetrics(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
+        builder.Services.AddBeamlineDashboard(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
@@ -97,6 +99,7 @@ public static class BeamlineWebHost
         app.MapActivityEndpoints();
         app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();
+        app.MapDashboard();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));

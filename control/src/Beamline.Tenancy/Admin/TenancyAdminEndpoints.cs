@@ -15,8 +15,9 @@ public static class TenancyAdminEndpoints
     /// <summary>
     /// Maps the admin API under <paramref name="prefix"/> (default <c>/admin/v1</c>): tenants,
     /// teams, API keys, policies and providers. Every request needs
-    /// <c>Authorization: Bearer &lt;Beamline:Tenancy:AdminKey&gt;</c>; without it the answer is
-    /// 401 <c>unauthorized</c> in the CP1 error shape.
+    /// <c>Authorization: Bearer &lt;Beamline:Tenancy:AdminKey&gt;</c> (reads also take a dashboard
+    /// session, <see cref="IAdminSessions"/>); without it the answer is 401 <c>unauthorized</c> in the
+    /// CP1 error shape.
     /// </summary>
     public static RouteGroupBuilder MapTenancyAdmin(this IEndpointRouteBuilder endpoints, string prefix = "/admin/v1")
     {
@@ -56,7 +57,8 @@ public static class TenancyAdminEndpoints
 
     /// <summary>
     /// True when <paramref name="request"/> carries <c>Authorization: Bearer &lt;AdminKey&gt;</c> (compared
-    /// in constant time), for admin endpoints that live outside this API; always false while no
+    /// in constant time), or, for GET and HEAD, a live <see cref="IAdminSessions"/> session (the
+    /// dashboard's cookie), for admin endpoints that live outside this API; always false while no
     /// admin key is configured.
     /// </summary>
     public static bool IsAdminAuthorized(HttpRequest request)
@@ -64,6 +66,26 @@ public static class TenancyAdminEndpoints
         ArgumentNullException.ThrowIfNull(request);
         var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<TenancyOptions>>().Value;
         return new AdminAuthorization(options.AdminKey).IsAuthorized(request);
+    }
+
+    /// <summary>
+    /// True when <paramref name="presented"/> is the configured admin key (compared in constant time),
+    /// for a login form that opens an <see cref="IAdminSessions"/> session; always false while no admin
+    /// key is configured.
+    /// </summary>
+    public static bool IsAdminKey(IServiceProvider services, string presented)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(presented);
+        var options = services.GetRequiredService<IOptions<TenancyOptions>>().Value;
+        return new AdminAuthorization(options.AdminKey).Matches(presented.AsSpan().Trim());
+    }
+
+    /// <summary>Whether an admin key is configured at all (without one, the admin API answers 401 to everyone).</summary>
+    public static bool IsAdminEnabled(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return !string.IsNullOrEmpty(services.GetRequiredService<IOptions<TenancyOptions>>().Value.AdminKey);
     }
 
     private static Task ListTenantsAsync(AdminRequest request)
