@@ -123,6 +123,19 @@
     fill($('pool-rows'), rows, 6, 'no pools');
   }
 
+  // ---- Workers on the bus, from their heartbeats: /admin/v1/workers ----------------------------
+
+  async function refreshWorkers() {
+    const view = await getJson('/admin/v1/workers');
+    $('worker-table').hidden = view.mode !== 'nats';
+    const rows = view.workers.map((w) => el('tr', {},
+      el('td', { className: 'mono' }, w.worker_id),
+      el('td', {}, w.alive ? (w.draining ? pill('draining', 'warn') : pill('alive', 'ok')) : pill('gone', 'bad')),
+      el('td', { className: 'mono' }, w.pools.map((p) => `${p.name} ${p.in_flight}/${p.capacity}, ${p.queued} queued`).join(' · ')),
+      el('td', { className: 'num' }, ms(w.seen_ms_ago))));
+    fill($('worker-rows'), rows, 4, 'no worker heard from');
+  }
+
   function drawRuntime(runtime) {
     const pairs = [
       ['runtime', runtime.framework],
@@ -328,6 +341,7 @@
     every(SUMMARY_EVERY_MS, refreshSummary);
     every(VIEWS_EVERY_MS, refreshProviders);
     every(VIEWS_EVERY_MS, refreshExtensions);
+    every(VIEWS_EVERY_MS, refreshWorkers);
     every(SPEND_EVERY_MS, refreshSpend);
   });
 })();
