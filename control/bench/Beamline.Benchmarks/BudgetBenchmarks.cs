@@ -12,6 +12,7 @@ namespace Beamline.Benchmarks;
 /// and tokens per minute; the levels resolved from a real tenant directory (SQLite, opened once).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class BudgetBenchmarks
 {
     private const long Cost = 2_500_000; // $0.0025 reserved
