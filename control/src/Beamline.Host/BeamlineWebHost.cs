@@ -71,6 +71,7 @@ public static class BeamlineWebHost
 
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
+        builder.Services.AddBeamlineBudgets(builder.Configuration);
         // The activity bus and the extension registry first: the pipeline takes them (otherwise a
         // sink that drops all and a registry without entries).
         builder.Services.AddBeamlineActivity(builder.Configuration);

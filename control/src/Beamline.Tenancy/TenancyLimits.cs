@@ -22,16 +22,23 @@ public sealed record TenancyLimits
     public int? RequestsPerMinute { get; init; }
 
     /// <summary>
-    /// Prompt + completion tokens per minute. Unset inherits. Carried but not enforced yet: that
-    /// needs the token counts of provider results, which cost tracking will record.
+    /// Prompt + completion tokens per minute (sliding minute; a call's largest token count is
+    /// reserved before it and settled to the actual count after). Unset inherits. Enforced by
+    /// <see cref="Budgets.BudgetGate"/>.
     /// </summary>
     public long? TokensPerMinute { get; init; }
 
     /// <summary>
-    /// Spend per calendar month (UTC), in US dollars. Unset inherits. Carried but not enforced yet:
-    /// that needs the cost of provider results, which cost tracking will record.
+    /// Spend per calendar month (UTC), in US dollars. Unset inherits. Enforced by
+    /// <see cref="Budgets.BudgetGate"/> (a call's largest cost is reserved before it, settled after).
     /// </summary>
     public decimal? MonthlyBudgetUsd { get; init; }
+
+    /// <summary>
+    /// Spend per calendar day (UTC), in US dollars. Unset inherits. Enforced by
+    /// <see cref="Budgets.BudgetGate"/>, like <see cref="MonthlyBudgetUsd"/>.
+    /// </summary>
+    public decimal? DailyBudgetUsd { get; init; }
 
     /// <summary>Requests in flight at once. Unset inherits. Enforced by <see cref="Quotas.QuotaGate"/>.</summary>
     public int? MaxConcurrentRequests { get; init; }
@@ -44,7 +51,7 @@ public sealed record TenancyLimits
 
     /// <summary>True when no member is set.</summary>
     public bool IsEmpty => RequestsPerMinute is null && TokensPerMinute is null && MonthlyBudgetUsd is null
-        && MaxConcurrentRequests is null && AllowedPolicies is null && AllowedProviders is null;
+        && DailyBudgetUsd is null && MaxConcurrentRequests is null && AllowedPolicies is null && AllowedProviders is null;
 
     /// <summary>
     /// These limits (set at a child level) applied on top of the parent's effective limits:
@@ -62,6 +69,7 @@ public sealed record TenancyLimits
             RequestsPerMinute = Min(RequestsPerMinute, parent.RequestsPerMinute),
             TokensPerMinute = Min(TokensPerMinute, parent.TokensPerMinute),
             MonthlyBudgetUsd = Min(MonthlyBudgetUsd, parent.MonthlyBudgetUsd),
+            DailyBudgetUsd = Min(DailyBudgetUsd, parent.DailyBudgetUsd),
             MaxConcurrentRequests = Min(MaxConcurrentRequests, parent.MaxConcurrentRequests),
             AllowedPolicies = Intersect(AllowedPolicies, parent.AllowedPolicies),
             AllowedProviders = Intersect(AllowedProviders, parent.AllowedProviders),
@@ -77,12 +85,13 @@ public sealed record TenancyLimits
     /// <inheritdoc />
     public bool Equals(TenancyLimits? other) => other is not null
         && RequestsPerMinute == other.RequestsPerMinute && TokensPerMinute == other.TokensPerMinute
-        && MonthlyBudgetUsd == other.MonthlyBudgetUsd && MaxConcurrentRequests == other.MaxConcurrentRequests
+        && MonthlyBudgetUsd == other.MonthlyBudgetUsd && DailyBudgetUsd == other.DailyBudgetUsd
+        && MaxConcurrentRequests == other.MaxConcurrentRequests
         && SameList(AllowedPolicies, other.AllowedPolicies) && SameList(AllowedProviders, other.AllowedProviders);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(RequestsPerMinute, TokensPerMinute, MonthlyBudgetUsd,
-        MaxConcurrentRequests, AllowedPolicies?.Length, AllowedProviders?.Length);
+        DailyBudgetUsd, MaxConcurrentRequests, AllowedPolicies?.Length, AllowedProviders?.Length);
 
     private static T? Min<T>(T? own, T? parent) where T : struct, IComparable<T>
         => own is null ? parent : parent is null ? own : own.Value.CompareTo(parent.Value) <= 0 ? own : parent;

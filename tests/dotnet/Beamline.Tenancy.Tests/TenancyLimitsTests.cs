@@ -66,4 +66,16 @@ public sealed class TenancyLimitsTests
         Assert.Equal(100m, key.MonthlyBudgetUsd);
         Assert.Equal(["cheap"], key.AllowedPolicies!.Value.ToArray());
     }
+
+    [Fact]
+    public void Narrow_DailyBudget_TakesTheSmallerAndCountsInEquality()
+    {
+        var tenant = new TenancyLimits { DailyBudgetUsd = 10m };
+        var key = new TenancyLimits { DailyBudgetUsd = 20m }.Narrow(tenant);
+
+        Assert.Equal(10m, key.DailyBudgetUsd);
+        Assert.False(new TenancyLimits { DailyBudgetUsd = 1m }.IsEmpty);
+        Assert.NotEqual(new TenancyLimits { DailyBudgetUsd = 1m }, new TenancyLimits { DailyBudgetUsd = 2m });
+        Assert.Equal(new TenancyLimits { DailyBudgetUsd = 1m }.GetHashCode(), new TenancyLimits { DailyBudgetUsd = 1m }.GetHashCode());
+    }
 }

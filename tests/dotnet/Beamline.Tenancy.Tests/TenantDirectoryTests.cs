@@ -232,6 +232,23 @@ public sealed class TenantDirectoryTests : IDisposable
     }
 
     [Fact]
+    public async Task Restart_SameDatabase_KeepsDailyAndMonthlyBudgets()
+    {
+        {
+            var first = await Directories.OpenAsync(_temp.DatabasePath);
+            await first.CreateTenantAsync("tenant_a", null, null, new TenancyLimits { DailyBudgetUsd = 3.75m, MonthlyBudgetUsd = 40m }, None);
+            await first.CreateTeamAsync("tenant_a", "team_1", null, new TenancyLimits { DailyBudgetUsd = 1.5m }, None);
+        }
+
+        var second = await Directories.OpenAsync(_temp.DatabasePath);
+
+        var tenant = second.Snapshot.Tenants["tenant_a"];
+        Assert.Equal(new TenancyLimits { DailyBudgetUsd = 3.75m, MonthlyBudgetUsd = 40m }, tenant.Limits);
+        Assert.Equal(1.5m, tenant.Teams["team_1"].Limits.DailyBudgetUsd);
+        Assert.Equal(40m, tenant.Teams["team_1"].EffectiveLimits.MonthlyBudgetUsd);
+    }
+
+    [Fact]
     public async Task Restart_WithoutConfiguredPepper_KeepsTheGeneratedOne()
     {
         var first = await Directories.OpenAsync(_temp.DatabasePath, pepper: null);

@@ -6,6 +6,7 @@ using Beamline.Nats;
 using Beamline.Pipeline;
 using Beamline.Pipeline.Activity;
 using Beamline.Pipeline.Admission;
+using Beamline.Pipeline.Costs;
 using Beamline.Pipeline.Extensions;
 using Beamline.Pipeline.Providers;
 using Beamline.Pipeline.Routing;
@@ -22,7 +23,8 @@ public static class PipelineServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="RequestPipeline"/> (settings from <c>Beamline:Pipeline</c>) over the host's
-    /// routing service, admission over tenancy's quota gate, the provider clients, the built-in
+    /// routing service, admission over tenancy's quota gate, budgets over its budget gate
+    /// (<c>AddBeamlineBudgets</c>), the provider clients, the built-in
     /// extensions and the extension runner (NATS extensions when a NATS connection is registered).
     /// An activity sink, an extension registry and metrics registered before are used; otherwise
     /// a sink that drops everything and a registry without entries.
@@ -34,6 +36,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.SectionName));
         services.TryAddSingleton<IPolicyRouter>(static sp => sp.GetRequiredService<RoutingService>());
         services.TryAddSingleton<IAdmission, QuotaAdmission>();
+        services.TryAddSingleton<IBudgets, BudgetAdmission>();
         services.AddBeamlineProviderClients();
         services.TryAddSingleton<IActivitySink>(NullActivitySink.Instance);
         services.TryAddSingleton<IExtensionRegistry, EmptyExtensionRegistry>();

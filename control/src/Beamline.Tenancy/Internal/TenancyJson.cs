@@ -16,7 +16,7 @@ internal static class TenancyJson
 
     private static readonly string[] LimitMembers =
     [
-        "requests_per_minute", "tokens_per_minute", "monthly_budget_usd",
+        "requests_per_minute", "tokens_per_minute", "monthly_budget_usd", "daily_budget_usd",
         "max_concurrent_requests", "allowed_policies", "allowed_providers",
     ];
 
@@ -126,6 +126,7 @@ internal static class TenancyJson
             RequestsPerMinute = (int?)PositiveInteger(limits, "requests_per_minute", path, int.MaxValue),
             TokensPerMinute = PositiveInteger(limits, "tokens_per_minute", path, long.MaxValue),
             MonthlyBudgetUsd = Budget(limits, "monthly_budget_usd", path),
+            DailyBudgetUsd = Budget(limits, "daily_budget_usd", path),
             MaxConcurrentRequests = (int?)PositiveInteger(limits, "max_concurrent_requests", path, int.MaxValue),
             AllowedPolicies = IdList(limits, "allowed_policies", path),
             AllowedProviders = IdList(limits, "allowed_providers", path),
@@ -187,6 +188,10 @@ internal static class TenancyJson
         if (limits.MonthlyBudgetUsd is { } budget)
         {
             writer.WriteNumber("monthly_budget_usd", budget);
+        }
+        if (limits.DailyBudgetUsd is { } daily)
+        {
+            writer.WriteNumber("daily_budget_usd", daily);
         }
         if (limits.MaxConcurrentRequests is { } concurrent)
         {

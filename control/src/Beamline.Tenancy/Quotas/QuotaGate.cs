@@ -23,9 +23,10 @@ namespace Beamline.Tenancy.Quotas;
 /// planes each enforce the limits on the traffic they see.
 /// </para>
 /// <para>
-/// <see cref="TenancyLimits.TokensPerMinute"/> and <see cref="TenancyLimits.MonthlyBudgetUsd"/> are
-/// not enforced here: they need the tokens and the cost of provider results, which cost tracking
-/// will record. Until then they are carried (stored, inherited, shown by the admin API) and not enforced.
+/// <see cref="TenancyLimits.TokensPerMinute"/>, <see cref="TenancyLimits.MonthlyBudgetUsd"/> and
+/// <see cref="TenancyLimits.DailyBudgetUsd"/> are not enforced here but by the
+/// <see cref="Budgets.BudgetGate"/>, which reserves a call's largest cost and tokens before the
+/// provider is called and settles them to the actual ones after.
 /// </para>
 /// </remarks>
 public sealed class QuotaGate : IDisposable

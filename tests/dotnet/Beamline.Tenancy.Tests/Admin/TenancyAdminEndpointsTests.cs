@@ -158,11 +158,25 @@ public sealed class TenancyAdminEndpointsTests : IAsyncLifetime
         Assert.Equal(50, key.RootElement.GetProperty("api_key").GetProperty("effective_limits").GetProperty("tokens_per_minute").GetInt32());
     }
 
+    [Fact]
+    public async Task Tenants_DailyBudget_RoundTripsThroughTheAdminApi()
+    {
+        await PostAsync("admin/v1/tenants", new { id = "tenant_a", limits = new { daily_budget_usd = 2.5 } }, HttpStatusCode.Created);
+        await PostAsync("admin/v1/tenants/tenant_a/teams", new { id = "t", limits = new { daily_budget_usd = 4 } }, HttpStatusCode.Created);
+
+        using var tenant = await ReadJsonAsync(await _client.GetAsync("admin/v1/tenants/tenant_a"));
+        Assert.Equal(2.5m, tenant.RootElement.GetProperty("tenant").GetProperty("limits").GetProperty("daily_budget_usd").GetDecimal());
+        using var team = await SendJsonAsync(HttpMethod.Patch, "admin/v1/tenants/tenant_a/teams/t", """{"limits":{"daily_budget_usd":1.25}}""", HttpStatusCode.OK);
+        Assert.Equal(1.25m, team.RootElement.GetProperty("team").GetProperty("limits").GetProperty("daily_budget_usd").GetDecimal());
+        Assert.Equal(1.25m, team.RootElement.GetProperty("team").GetProperty("effective_limits").GetProperty("daily_budget_usd").GetDecimal());
+    }
+
     [Theory]
     [InlineData("admin/v1/tenants", """{"name":"no id"}""", "id")]
     [InlineData("admin/v1/tenants", """{"id":"has space"}""", "id")]
     [InlineData("admin/v1/tenants", """{"id":"t","limits":{"requests_per_minute":"many"}}""", "limits.requests_per_minute")]
     [InlineData("admin/v1/tenants", """{"id":"t","colour":"blue"}""", "colour")]
+    [InlineData("admin/v1/tenants", """{"id":"t","limits":{"daily_budget_usd":-1}}""", "limits.daily_budget_usd")]
     [InlineData("admin/v1/tenants", """[1,2]""", "body")]
     [InlineData("admin/v1/tenants", """{"id":""", "body")]
     public async Task Create_BadInput_ReturnsInvalidRequestNamingTheField(string path, string json, string field)

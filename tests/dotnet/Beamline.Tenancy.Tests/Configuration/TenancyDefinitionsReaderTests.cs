@@ -71,6 +71,24 @@ public sealed class TenancyDefinitionsReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Load_DailyBudget_IsReadAndNarrowedAlongTheChain()
+    {
+        var file = _temp.File("tenancy.json");
+        await File.WriteAllTextAsync(file, $$"""
+            {"tenants":[{"id":"t","limits":{"daily_budget_usd":5.25,"monthly_budget_usd":100},
+              "teams":[{"id":"t1","limits":{"daily_budget_usd":2.5} }],
+              "keys":[{"key":"{{DemoKey}}","team_id":"t1","limits":{"daily_budget_usd":9} }] }] }
+            """);
+
+        var directory = await Directories.OpenAsync(_temp.DatabasePath, file: file);
+
+        Assert.Equal(5.25m, directory.Snapshot.Tenants["t"].Limits.DailyBudgetUsd);
+        Assert.True(directory.TryAuthenticate(DemoKey, out var principal));
+        Assert.Equal(2.5m, principal.Limits.DailyBudgetUsd);
+        Assert.Equal(100m, principal.Limits.MonthlyBudgetUsd);
+    }
+
+    [Fact]
     public async Task Seed_AtRestart_UpdatesFileEntriesButKeepsAnAdminRevocation()
     {
         var file = _temp.File("tenancy.json");
@@ -106,6 +124,8 @@ public sealed class TenancyDefinitionsReaderTests : IDisposable
     [Theory]
     [InlineData("""{"tenants":[{"id":"t","limits":{"requests_per_minute":-1}}]}""", "tenants[0].limits.requests_per_minute")]
     [InlineData("""{"tenants":[{"id":"t","limits":{"rpm":5}}]}""", "tenants[0].limits.rpm")]
+    [InlineData("""{"tenants":[{"id":"t","limits":{"daily_budget_usd":-0.01}}]}""", "tenants[0].limits.daily_budget_usd")]
+    [InlineData("""{"tenants":[{"id":"t","limits":{"daily_budget_usd":"5"}}]}""", "tenants[0].limits.daily_budget_usd")]
     [InlineData("""{"tenants":[{"id":"bad id"}]}""", "tenants[0].id")]
     [InlineData("""{"tenants":[{"id":".."}]}""", "tenants[0].id")]
     [InlineData("""{"tenants":[{"id":"t","teams":[{"id":"."}]}]}""", "tenants[0].teams[0].id")]
