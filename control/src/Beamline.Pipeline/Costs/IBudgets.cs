@@ -4,8 +4,10 @@ namespace Beamline.Pipeline.Costs;
 /// Budgets (monthly and daily spend, tokens per minute) at the key, team and tenant levels: the
 /// pipeline's port. Before each provider call the call's largest cost is reserved at every level
 /// or at none; after it the reservation is settled to the actual cost, or released when the call
-/// failed. So under any concurrency a budget is overspent by at most one reservation (a call
-/// that cost more than it reserved).
+/// failed. A level refuses once what it has committed (spent + reserved) reaches its limit, so
+/// under any concurrency a budget is overspent by at most the one reservation granted just below
+/// it (plus what calls cost beyond what they reserved, which the pipeline bounds by ending a
+/// stream that runs past its reservation).
 /// </summary>
 public interface IBudgets
 {
