@@ -91,7 +91,20 @@ internal sealed partial class StreamMeter : IStreamMeter
             var span = chunk.Span;
             var end = Scan(span, final: false);
             Hold(span[end..]);
-            return _dropCount == 0 ? chunk[..end] : WithoutDrops(span[..end]);
+            if (_dropCount == 0)
+            {
+                return chunk[..end];
+            }
+            // One event left out at either end (the usage chunk, usually before [DONE]): still a slice.
+            if (_dropCount == 1 && _drops[0] == 0)
+            {
+                return chunk[_drops[1]..end];
+            }
+            if (_dropCount == 1 && _drops[1] == end)
+            {
+                return chunk[.._drops[0]];
+            }
+            return WithoutDrops(span[..end]);
         }
         Append(chunk.Span);
         var joined = _held.AsSpan(0, _heldLength);
