@@ -1,4 +1,5 @@
 using Beamline.Pipeline.Routing;
+using Beamline.Routing.Catalog;
 
 namespace Beamline.Gateway;
 
@@ -31,5 +32,26 @@ public static class ModelRoutes
             return new ModelRoute(null, provider.Id);
         }
         return default;
+    }
+
+    /// <summary>The request metadata key a gateway face puts the client's <c>model</c> under.</summary>
+    public const string GatewayModelKey = "gateway_model";
+
+    /// <summary>
+    /// The model <paramref name="provider"/> is asked for on a gateway request whose client asked
+    /// for <paramref name="asked"/>: that name when the entry offers it by that name, else the
+    /// entry's own model (the client's model named a route, not an upstream model); null when the
+    /// entry names no model (the body's <c>model</c> is sent as it is). The provider clients build
+    /// the upstream body with it and cost tracking prices the call by it: the two must agree.
+    /// </summary>
+    public static string? UpstreamModel(ProviderDescriptor provider, string? asked)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        if (asked is not null && provider.DefaultModel is not null
+            && (provider.Model == asked || (!provider.Models.IsDefaultOrEmpty && provider.Models.Contains(asked))))
+        {
+            return asked;
+        }
+        return provider.DefaultModel;
     }
 }

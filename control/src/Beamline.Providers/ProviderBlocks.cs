@@ -169,20 +169,12 @@ internal static class ProviderBlocks
         return NewRequest(provider, request, HttpBlockType, HttpPool, ByteString.CopyFrom(buffer.WrittenSpan));
     }
 
-    // The model the upstream is asked for: the client's when the provider offers it by that name,
-    // else the provider's own (the client's model named a route, not an upstream model).
+    // The model the upstream is asked for (the rule cost tracking prices by too).
     private static string? UpstreamModel(ProviderDescriptor provider, PipelineRequest request)
-    {
-        if (request.Metadata.TryGetValue(GatewayModelKey, out var asked) && provider.DefaultModel is not null
-            && (provider.Model == asked || (!provider.Models.IsDefaultOrEmpty && provider.Models.Contains(asked))))
-        {
-            return asked;
-        }
-        return provider.DefaultModel;
-    }
+        => Gateway.ModelRoutes.UpstreamModel(provider, request.Metadata.TryGetValue(GatewayModelKey, out var asked) ? asked : null);
 
     /// <summary>The request metadata key a gateway face puts the client's <c>model</c> under.</summary>
-    public const string GatewayModelKey = "gateway_model";
+    public const string GatewayModelKey = Gateway.ModelRoutes.GatewayModelKey;
 
     /// <summary>
     /// Why an HTTP provider must not be called with this payload's <c>model</c>, or null: the

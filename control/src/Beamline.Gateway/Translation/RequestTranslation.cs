@@ -16,21 +16,29 @@ public static class RequestTranslation
 
     /// <summary>
     /// The upstream body. <paramref name="upstreamModel"/> replaces the client's <c>model</c> (null
-    /// keeps it). Throws <see cref="GatewayFormatException"/> for a body the translation cannot read.
+    /// keeps it). A streamed Chat Completions body always asks for the usage
+    /// (<c>stream_options.include_usage</c>): a stream is charged by it, and the usage-only chunk is
+    /// removed before a client that did not ask for it sees it. Throws
+    /// <see cref="GatewayFormatException"/> for a body the translation cannot read.
     /// </summary>
     public static byte[] ToUpstream(ReadOnlySpan<byte> body, WireFormat from, WireFormat to, string? upstreamModel)
     {
         if (from == to)
         {
-            return WithModel(body, upstreamModel);
+            return to == WireFormat.OpenAIChat ? WithModel(body, upstreamModel, streamUsage: true) : WithModel(body, upstreamModel);
         }
         return CrossFormat.TranslateRequest(body, from, to, upstreamModel);
     }
 
     /// <summary>The body with its top-level <c>model</c> replaced (every other member copied as it is).</summary>
-    public static byte[] WithModel(ReadOnlySpan<byte> body, string? model)
+    public static byte[] WithModel(ReadOnlySpan<byte> body, string? model) => WithModel(body, model, streamUsage: false);
+
+    // With streamUsage, a body with "stream": true gets stream_options.include_usage: true (its
+    // other stream_options kept). A body read for that alone that is not a JSON object is left as
+    // it is, for the upstream to refuse.
+    private static byte[] WithModel(ReadOnlySpan<byte> body, string? model, bool streamUsage)
     {
-        if (model is null)
+        if (model is null && !streamUsage)
         {
             return body.ToArray();
         }
@@ -40,32 +48,76 @@ public static class RequestTranslation
         {
             document = JsonDocument.ParseValue(ref reader);
         }
-        catch (JsonException e)
+        catch (JsonException e) when (model is not null)
         {
             throw new GatewayFormatException($"the request body is not JSON: {e.Message}");
         }
+        catch (JsonException)
+        {
+            return body.ToArray();
+        }
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                throw new GatewayFormatException("the request body must be a JSON object");
+                return model is null ? body.ToArray() : throw new GatewayFormatException("the request body must be a JSON object");
             }
-            var buffer = new ArrayBufferWriter<byte>(body.Length + 64);
+            var addUsage = streamUsage && root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True
+                && !(root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
+                    && options.TryGetProperty("include_usage", out var include) && include.ValueKind == JsonValueKind.True);
+            if (model is null && !addUsage)
+            {
+                return body.ToArray();
+            }
+            var buffer = new ArrayBufferWriter<byte>(body.Length + 96);
             using (var writer = new Utf8JsonWriter(buffer))
             {
                 writer.WriteStartObject();
-                writer.WriteString("model", model);
-                foreach (var property in document.RootElement.EnumerateObject())
+                if (model is not null)
                 {
-                    if (!property.NameEquals("model"))
+                    writer.WriteString("model", model);
+                }
+                var wroteOptions = false;
+                foreach (var property in root.EnumerateObject())
+                {
+                    if (model is not null && property.NameEquals("model"))
                     {
-                        property.WriteTo(writer);
+                        continue;
                     }
+                    if (addUsage && property.NameEquals("stream_options"))
+                    {
+                        WriteStreamOptions(writer, property.Value);
+                        wroteOptions = true;
+                        continue;
+                    }
+                    property.WriteTo(writer);
+                }
+                if (addUsage && !wroteOptions)
+                {
+                    WriteStreamOptions(writer, default);
                 }
                 writer.WriteEndObject();
             }
             return buffer.WrittenSpan.ToArray();
         }
+    }
+
+    private static void WriteStreamOptions(Utf8JsonWriter writer, JsonElement given)
+    {
+        writer.WriteStartObject("stream_options");
+        writer.WriteBoolean("include_usage", true);
+        if (given.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var option in given.EnumerateObject())
+            {
+                if (!option.NameEquals("include_usage"))
+                {
+                    option.WriteTo(writer);
+                }
+            }
+        }
+        writer.WriteEndObject();
     }
 }
 

@@ -68,9 +68,9 @@ internal sealed class MockProviderClient(TimeProvider time) : IProviderClient
         var usage = new MockUsage(MockText.Tokens(text), MockText.Tokens(reply));
         var events = format == WireFormat.AnthropicMessages
             ? MockStreams.Anthropic(call.Provider, reply, usage)
-            : MockStreams.OpenAI(call.Provider, reply, usage, time.GetUtcNow(),
-                // An Anthropic or Responses request translated for an OpenAI provider asks for the usage (stream_options.include_usage).
-                call.Request.Format is WireFormat.AnthropicMessages or WireFormat.OpenAIResponses || MockText.WantsUsage(call.Request));
+            // Beamline asks every OpenAI upstream stream for its usage (stream_options.include_usage,
+            // see RequestTranslation.ToUpstream): the mock answers as such an upstream would.
+            : MockStreams.OpenAI(call.Provider, reply, usage, time.GetUtcNow(), includeUsage: true);
         var first = true;
         foreach (var sse in events)
         {

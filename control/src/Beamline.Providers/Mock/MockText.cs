@@ -4,7 +4,7 @@ using Beamline.Pipeline;
 
 namespace Beamline.Providers.Mock;
 
-/// <summary>What a mock provider reads from a request: the last user text, and whether usage was asked for.</summary>
+/// <summary>What a mock provider reads from a request: the last user text.</summary>
 internal static class MockText
 {
     /// <summary>The text of the last user message (OpenAI or Anthropic shape), a CP1 <c>text</c>, or the payload as text.</summary>
@@ -62,26 +62,6 @@ internal static class MockText
 
     /// <summary>Tokens, counted at four characters a token (at least one for any text).</summary>
     public static int Tokens(string text) => text.Length == 0 ? 0 : Math.Max(1, (text.Length + 3) / 4);
-
-    /// <summary>Whether an OpenAI streamed request asked for the usage chunk (<c>stream_options.include_usage</c>).</summary>
-    public static bool WantsUsage(PipelineRequest request)
-    {
-        if (request.PayloadKind != PayloadKind.Json)
-        {
-            return false;
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(request.Payload);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
-                && options.TryGetProperty("include_usage", out var include) && include.ValueKind == JsonValueKind.True;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
 
     // A string, or content parts / blocks with text (the last text part), or an array of strings.
     private static string ContentText(JsonElement content)
