@@ -167,8 +167,8 @@ internal sealed class TestPipeline
     public const string Tenant = "t1";
 
     public TestPipeline(string policyJson, TimeSpan? defaultTimeout = null, IEnumerable<IBuiltInExtension>? builtIns = null,
-        IEnumerable<IStreamTextCodec>? textCodecs = null, IEnumerable<ProviderDescriptor>? providers = null, Costs.ICostMeter? costs = null,
-        Costs.IBudgets? budgets = null, Costs.IRequestAccounting? accounting = null)
+        IEnumerable<IStreamTextCodec>? textCodecs = null, IEnumerable<ProviderDescriptor>? providers = null, Beamline.Pipeline.Costs.ICostMeter? costs = null,
+        Beamline.Pipeline.Costs.IBudgets? budgets = null, Beamline.Pipeline.Costs.IRequestAccounting? accounting = null)
     {
         var loaded = PolicyLoader.Load("p", Encoding.UTF8.GetBytes(policyJson));
         Assert.True(loaded.IsValid, string.Join(Environment.NewLine, loaded.Errors));

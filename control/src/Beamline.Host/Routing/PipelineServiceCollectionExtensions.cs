@@ -37,6 +37,8 @@ public static class PipelineServiceCollectionExtensions
         services.TryAddSingleton<IPolicyRouter>(static sp => sp.GetRequiredService<RoutingService>());
         services.TryAddSingleton<IAdmission, QuotaAdmission>();
         services.TryAddSingleton<IBudgets, BudgetAdmission>();
+        // Prices, the tokenizer and the usage of answers: every execute is priced, metered and reserved.
+        services.AddBeamlineCostMeter();
         services.AddBeamlineProviderClients();
         services.TryAddSingleton<IActivitySink>(NullActivitySink.Instance);
         services.TryAddSingleton<IExtensionRegistry, EmptyExtensionRegistry>();
