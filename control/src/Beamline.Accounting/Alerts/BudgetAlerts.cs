@@ -46,6 +46,7 @@ public sealed partial class BudgetAlerts : IAsyncDisposable
     private long _delivered;
     private long _duplicates;
     private long _dropped;
+    private int _disposed;
 
     private BudgetAlerts(string databasePath, IBudgetAlertChannel[] channels, ILogger logger, int queueCapacity, TimeProvider time)
     {
@@ -130,6 +131,10 @@ public sealed partial class BudgetAlerts : IAsyncDisposable
     /// <summary>Stops taking alerts and delivers those queued (channels that are already stopped drop them).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _queue.Writer.TryComplete();
         _stop.CancelAfter(TimeSpan.FromSeconds(10));
         await _loop.ConfigureAwait(false);

@@ -59,6 +59,7 @@ public sealed partial class WebhookAlertChannel : IBudgetAlertChannel, IAsyncDis
     private readonly CancellationTokenSource _stop = new();
     private long _delivered;
     private long _failed;
+    private int _disposed;
 
     /// <summary>Starts a sender per target.</summary>
     public WebhookAlertChannel(HttpClient http, IEnumerable<WebhookTarget> targets, WebhookDeliveryOptions? options = null,
@@ -126,6 +127,10 @@ public sealed partial class WebhookAlertChannel : IBudgetAlertChannel, IAsyncDis
     /// <summary>Stops taking alerts; what is queued is still tried for up to 10 seconds.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         foreach (var sender in _senders)
         {
             sender.Queue.Writer.TryComplete();

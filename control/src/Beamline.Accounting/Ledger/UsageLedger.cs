@@ -43,6 +43,7 @@ public sealed partial class UsageLedger : IAsyncDisposable
     private long _written;
     private long _failed;
     private long _dropped;
+    private int _disposed;
 
     private UsageLedger(string path, UsageLedgerOptions options, ILogger logger, IMeterFactory? meterFactory)
     {
@@ -133,6 +134,10 @@ public sealed partial class UsageLedger : IAsyncDisposable
     /// <summary>Stops taking records, writes those queued, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         await _writerConnection.DisposeAsync().ConfigureAwait(false);
