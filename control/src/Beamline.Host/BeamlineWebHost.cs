@@ -8,6 +8,7 @@ using Beamline.Host.Http;
 using Beamline.Host.Metrics;
 using Beamline.Host.Routing;
 using Beamline.Host.State;
+using Beamline.Host.Usage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
@@ -75,6 +76,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineActivity(builder.Configuration);
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineMetrics(builder.Configuration);
+        builder.Services.AddBeamlineUsage(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
@@ -93,6 +95,7 @@ public static class BeamlineWebHost
         Beamline.Host.Gateway.AnthropicEndpoints.MapAnthropicEndpoints(app);
         app.MapRouterAdminEndpoints();
         app.MapActivityEndpoints();
+        app.MapUsageEndpoints();
         app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));

@@ -128,7 +128,10 @@ public sealed partial class BudgetAlerts : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops taking alerts and delivers those queued (channels that are already stopped drop them).</summary>
+    /// <summary>
+    /// Stops taking alerts, delivers those queued (for up to 10 seconds), then disposes the channels
+    /// that are disposable (the alerts own their channels).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -138,6 +141,13 @@ public sealed partial class BudgetAlerts : IAsyncDisposable
         _queue.Writer.TryComplete();
         _stop.CancelAfter(TimeSpan.FromSeconds(10));
         await _loop.ConfigureAwait(false);
+        foreach (var channel in _channels)
+        {
+            if (channel is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
+        }
         _mark.Dispose();
         await _connection.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
