@@ -9,6 +9,7 @@ using Beamline.Host.Http;
 using Beamline.Host.Metrics;
 using Beamline.Host.Routing;
 using Beamline.Host.State;
+using Beamline.Host.Usage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
@@ -78,6 +79,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineMetrics(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
+        builder.Services.AddBeamlineUsage(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddBeamlineDashboard(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
@@ -98,6 +100,7 @@ public static class BeamlineWebHost
         app.MapRouterAdminEndpoints();
         Beamline.Host.Workers.WorkerEndpoints.MapWorkerEndpoints(app);
         app.MapActivityEndpoints();
+        app.MapUsageEndpoints();
         app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();
         app.MapDashboard();

@@ -26,6 +26,9 @@ public static class ActivityKinds
 
     /// <summary>The request's cost became known.</summary>
     public const string Cost = "cost";
+
+    /// <summary>A budget crossed an alert threshold (<see cref="ActivityEvent.Subject"/> is <c>level:id</c>; not tied to one request).</summary>
+    public const string BudgetAlert = "budget_alert";
 }
 
 /// <summary>
