@@ -69,6 +69,9 @@ public static class UsageServiceCollectionExtensions
             return BudgetAlerts.Open(DatabasePath(sp), channels, sp.GetRequiredService<ILogger<BudgetAlerts>>(), time: sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UsageLifetime>());
+        // Every execute that reached a provider is a usage record; the budget gate's crossings become alerts.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Pipeline.Costs.IRequestAccounting, UsageAccounting>());
+        services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.Budgets.IBudgetAlertSink, BudgetAlertBridge>());
         return services;
     }
 
