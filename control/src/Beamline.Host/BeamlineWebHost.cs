@@ -75,6 +75,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineActivity(builder.Configuration);
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineMetrics(builder.Configuration);
+        builder.Services.AddBeamlineTracing(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();

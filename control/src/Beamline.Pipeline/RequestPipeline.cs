@@ -76,7 +76,7 @@ public sealed partial class RequestPipeline
         {
             return new(Final(request, new DecideResult { Error = denied }));
         }
-        var lease = _admission.Enter(request.Caller);
+        var lease = Admit(request);
         if (!lease.IsAdmitted)
         {
             return new(Refused(request, lease));
@@ -117,7 +117,7 @@ public sealed partial class RequestPipeline
 
     private DecideResult Route(PipelineRequest request, AdmissionLease lease)
     {
-        var decision = _routing.Decide(request.ToRouteRequest());
+        var decision = Decide(request, request.ToRouteRequest());
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
         {
@@ -138,12 +138,13 @@ public sealed partial class RequestPipeline
     {
         ArgumentNullException.ThrowIfNull(request);
         using var scope = _logger.BeginScope(new RequestLogScope(request));
+        using var span = PipelineTracing.StartRequest("beamline.execute", request);
         Emit(request, ActivityKinds.Received, stage: request.Face);
         if (Deny(request) is { } denied)
         {
             return Final(request, new ExecuteResult { Error = denied });
         }
-        using var lease = _admission.Enter(request.Caller);
+        using var lease = Admit(request);
         if (!lease.IsAdmitted)
         {
             return Final(request, new ExecuteResult { Error = QuotaError(lease) });
@@ -229,7 +230,7 @@ public sealed partial class RequestPipeline
         CancellationToken callerToken)
     {
         var route = request.ToRouteRequest();
-        var decision = _routing.Decide(route);
+        var decision = Decide(request, route);
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
         {
@@ -246,6 +247,7 @@ public sealed partial class RequestPipeline
             }
             if (prepared.Call is { } call)
             {
+                using var attemptSpan = PipelineTracing.StartProviderAttempt(request, decision.PolicyId, providerId, decision.Reason);
                 var started = Stopwatch.GetTimestamp();
                 ProviderAnswer answer;
                 try
@@ -258,6 +260,7 @@ public sealed partial class RequestPipeline
                     _routing.ReleaseTrial(request.TenantId, decision.PolicyId, providerId);
                     throw;
                 }
+                PipelineTracing.SetOutcome(attemptSpan, answer);
                 Record(request, decision, answer, Stopwatch.GetElapsedTime(started), attempts, callerToken, deadline.Token);
                 if (answer.Succeeded)
                 {
