@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Beamline.Nats;
 using Beamline.Pipeline.Extensions;
 using NATS.Client.Core;
@@ -9,7 +10,8 @@ namespace Beamline.Extensions.Nats;
 /// request (<see cref="ExtensionRequestWriter"/>) and the <c>Beamline-Tenant</c> header, the reply read
 /// by <see cref="ExtensionReplyReader"/>. No responders, a NATS error status or a connection that is
 /// down are <see cref="ExtensionFailure.Unavailable"/>; no reply within the timeout is
-/// <see cref="ExtensionFailure.Timeout"/>. Never throws but for the caller's cancellation.
+/// <see cref="ExtensionFailure.Timeout"/>. Never throws but for the caller's cancellation. The
+/// current span's W3C <c>traceparent</c> (and <c>tracestate</c>) travel as headers.
 /// </summary>
 public sealed class NatsExtensionTransport : IExtensionTransport
 {
@@ -45,6 +47,15 @@ public sealed class NatsExtensionTransport : IExtensionTransport
         }
         using var linked = outage.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, outage) : null;
         var headers = new NatsHeaders { ["Beamline-Tenant"] = input.TenantId };
+        // The W3C trace context of the call (the extension span), so that the service continues the trace.
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } span)
+        {
+            headers["traceparent"] = span.Id;
+            if (span.TraceStateString is { Length: > 0 } state)
+            {
+                headers["tracestate"] = state;
+            }
+        }
         using var body = new NatsBufferWriter<byte>(input.Payload.Length + 256);
         ExtensionRequestWriter.Write(body, input);
         try

@@ -78,6 +78,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineActivity(builder.Configuration);
         builder.Services.AddBeamlineExtensionRegistry(builder.Configuration, state.DataDirectory);
         builder.Services.AddBeamlineMetrics(builder.Configuration);
+        builder.Services.AddBeamlineTracing(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineUsage(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);

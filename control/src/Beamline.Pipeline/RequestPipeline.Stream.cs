@@ -39,7 +39,7 @@ public sealed partial class RequestPipeline
             yield return Last(Final(request, new ExecuteResult { Error = denied }));
             yield break;
         }
-        using var lease = _admission.Enter(request.Caller);
+        using var lease = Admit(request);
         if (!lease.IsAdmitted)
         {
             yield return Last(Final(request, new ExecuteResult { Error = QuotaError(lease) }));
@@ -59,7 +59,7 @@ public sealed partial class RequestPipeline
 
         CountPrompt(request);
         var route = request.ToRouteRequest();
-        var decision = _routing.Decide(route);
+        var decision = Decide(request, route);
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
         {

@@ -86,7 +86,7 @@ public sealed partial class RequestPipeline
         {
             return new(Final(request, new DecideResult { Error = denied }));
         }
-        var lease = _admission.Enter(request.Caller);
+        var lease = Admit(request);
         if (!lease.IsAdmitted)
         {
             return new(Refused(request, lease));
@@ -138,7 +138,7 @@ public sealed partial class RequestPipeline
             // A decide prices providers only for these: counting the prompt is skipped otherwise.
             CountPrompt(request);
         }
-        var decision = _routing.Decide(request.ToRouteRequest());
+        var decision = Decide(request, request.ToRouteRequest());
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
         {
@@ -159,12 +159,13 @@ public sealed partial class RequestPipeline
     {
         ArgumentNullException.ThrowIfNull(request);
         using var scope = _logger.BeginScope(new RequestLogScope(request));
+        using var span = PipelineTracing.StartRequest("beamline.execute", request);
         Emit(request, ActivityKinds.Received, stage: request.Face);
         if (Deny(request) is { } denied)
         {
             return Final(request, new ExecuteResult { Error = denied });
         }
-        using var lease = _admission.Enter(request.Caller);
+        using var lease = Admit(request);
         if (!lease.IsAdmitted)
         {
             return Final(request, new ExecuteResult { Error = QuotaError(lease) });
@@ -254,7 +255,7 @@ public sealed partial class RequestPipeline
     {
         CountPrompt(request);
         var route = request.ToRouteRequest();
-        var decision = _routing.Decide(route);
+        var decision = Decide(request, route);
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
         {
@@ -271,6 +272,7 @@ public sealed partial class RequestPipeline
             }
             if (prepared.Call is { } call)
             {
+                using var attemptSpan = PipelineTracing.StartProviderAttempt(request, decision.PolicyId, providerId, decision.Reason);
                 var started = Stopwatch.GetTimestamp();
                 ProviderAnswer answer;
                 try
@@ -290,6 +292,7 @@ public sealed partial class RequestPipeline
                 {
                     Release(prepared.Charge);
                 }
+                PipelineTracing.SetOutcome(attemptSpan, answer);
                 Record(request, decision, answer, Stopwatch.GetElapsedTime(started), attempts, callerToken, deadline.Token);
                 if (answer.Succeeded)
                 {

@@ -53,6 +53,15 @@ TEST(WorkerOptionsTest, RejectsAPoolNameThatWouldBreakTheSubject) {
   EXPECT_FALSE(parse({"--pool", "a=1", "--pool", "a=2"}).options);
 }
 
+TEST(WorkerOptionsTest, LogFormatIsTextUnlessJsonIsAskedFor) {
+  EXPECT_EQ(parse({}).options->log_format, "text");
+  EXPECT_EQ(parse({"--log-format", "json"}).options->log_format, "json");
+  EXPECT_EQ(parse({"--log-format=text"}).options->log_format, "text");
+  const auto bad = parse({"--log-format", "xml"});
+  EXPECT_FALSE(bad.options);
+  EXPECT_NE(bad.error.find("text or json"), std::string::npos);
+}
+
 TEST(WorkerOptionsTest, RejectsUnknownOptionsAndMissingValues) {
   EXPECT_FALSE(parse({"--frobnicate", "1"}).options);
   EXPECT_FALSE(parse({"--nats"}).options);

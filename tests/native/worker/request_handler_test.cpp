@@ -1,10 +1,12 @@
 // Request handling of the worker without NATS: admission, running blocks, building replies.
 
+#include "log.hpp"
 #include "request_handler.hpp"
 
 #include <beamline/worker/v2/exec.pb.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -164,6 +166,10 @@ TEST(RequestHandlerTest, ResultMatchesTheInProcessLibraryApartFromLatency) {
   ASSERT_TRUE(direct.ParseFromArray(direct_buf.data(), static_cast<int>(direct_buf.size())));
   via_worker.set_latency_us(0);
   direct.set_latency_us(0);
+  // The worker adds its own timings; the library has no queue.
+  EXPECT_EQ(direct.queue_us(), 0u);
+  via_worker.set_queue_us(0);
+  via_worker.set_exec_us(0);
   EXPECT_EQ(via_worker.SerializeAsString(), direct.SerializeAsString());
 }
 
@@ -194,6 +200,87 @@ TEST(RequestHandlerTest, TimeInTheQueueShortensTheDeadline) {
   const auto result = decode(sink.results[0]);
   EXPECT_EQ(result.error_code(), "deadline_exceeded");
   EXPECT_NE(result.error_message().find("debug.sleep"), std::string::npos);
+}
+
+TEST(RequestHandlerTest, TheResultCarriesTheTimeQueuedAndTheTimeRunning) {
+  exec_client exec{"w-test", diagnostics_config};
+  request_handler handler{exec, "w-test"};
+  recording_sink sink;
+  const auto request = encode("debug.sleep", "20");
+  handler.run(bytes(request), request.size(), steady_clock::now() - std::chrono::milliseconds{30},
+              sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  const auto result = decode(sink.results[0]);
+  EXPECT_EQ(result.status(), v2::EXEC_STATUS_OK);
+  EXPECT_GE(result.queue_us(), 30'000u);
+  EXPECT_GE(result.exec_us(), 20'000u);
+}
+
+/// Runs `request` with the json log on and returns what went to stderr.
+std::string run_logged(const request_handler& handler, const std::string& request,
+                       std::string_view traceparent) {
+  beamline::worker::set_log_format(beamline::worker::log_format::json);
+  recording_sink sink;
+  testing::internal::CaptureStderr();
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink, -1, traceparent);
+  auto output = testing::internal::GetCapturedStderr();
+  beamline::worker::set_log_format(beamline::worker::log_format::text);
+  EXPECT_EQ(sink.results.size(), 1u);
+  return output;
+}
+
+TEST(RequestHandlerTest, ASampledBlockLogsItsSpanAsAChildOfTheCallers) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  v2::ExecRequest req;
+  req.set_block_id("b-traced");
+  req.set_type("echo");
+  req.set_pool("cpu");
+  req.set_payload("x");
+  const auto request = req.SerializeAsString();
+
+  const auto output =
+    run_logged(handler, request, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  const auto line = nlohmann::json::parse(output);
+  EXPECT_EQ(line["msg"], "block");
+  EXPECT_EQ(line["level"], "info");
+  EXPECT_EQ(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(line["parent_span_id"], "00f067aa0ba902b7");
+  EXPECT_EQ(line["span_id"].get<std::string>().size(), 16u);
+  EXPECT_NE(line["span_id"], "00f067aa0ba902b7");
+  EXPECT_EQ(line["block_id"], "b-traced");
+  EXPECT_EQ(line["type"], "echo");
+  EXPECT_EQ(line["pool"], "cpu");
+  EXPECT_EQ(line["status"], "ok");
+  EXPECT_EQ(line["worker_id"], "w-test");
+  EXPECT_TRUE(line["queue_us"].is_number_unsigned());
+  EXPECT_TRUE(line["exec_us"].is_number_unsigned());
+}
+
+TEST(RequestHandlerTest, TheRequestsOwnTraceparentServesWithoutAHeader) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  v2::ExecRequest req;
+  req.set_block_id("b-field");
+  req.set_type("nope.unknown");
+  req.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  const auto output = run_logged(handler, req.SerializeAsString(), {});
+
+  const auto line = nlohmann::json::parse(output);
+  EXPECT_EQ(line["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(line["parent_span_id"], "b7ad6b7169203331");
+  EXPECT_EQ(line["status"], "error");
+  EXPECT_EQ(line["error_code"], "unknown_executor");
+}
+
+TEST(RequestHandlerTest, AnUnsampledOrAbsentTraceLogsNothing) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  const auto request = encode("echo", "x");
+  EXPECT_EQ(run_logged(handler, request, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), "");
+  EXPECT_EQ(run_logged(handler, request, {}), "");
+  EXPECT_EQ(run_logged(handler, request, "garbage"), "");
 }
 
 TEST(RequestHandlerTest, UnknownTypeIsAnsweredNotDropped) {

@@ -293,6 +293,7 @@ int main(int argc, char** argv) {
     std::fputs(usage().c_str(), stdout);
     return 0;
   }
+  set_log_format(parsed.options->log_format == "json" ? log_format::json : log_format::text);
   int rc = 1;
   try {
     rc = run(*parsed.options, signals);

@@ -179,6 +179,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
       if (!value.is_boolean())
         return where + "\"enable_diagnostics\" must be true or false";
       opts.enable_diagnostics = value.get<bool>();
+    } else if (key == "log_format") {
+      if (!value.is_string() || (value.get<std::string>() != "text" && value.get<std::string>() != "json"))
+        return where + "\"log_format\" must be \"text\" or \"json\"";
+      opts.log_format = value.get<std::string>();
     } else if (key == "heartbeat_ms") {
       error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
     } else if (key == "drain_timeout_ms") {
@@ -327,6 +331,8 @@ std::string usage() {
          "                         (fs, sql, http, cpu, gpu, debug; default: none)\n"
          "  --enable-diagnostics   register the diagnostic executors (debug.sleep); for tests and\n"
          "                         drills, not production (default off)\n"
+         "  --log-format text|json how stderr lines are written; json adds a line per traced block\n"
+         "                         (trace_id, span_id, parent_span_id, queue_us, exec_us)\n"
          "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 and .v1 (default 2000)\n"
          "  --cp1 on|off           serve CP1 assignments on caf.exec.assign.v1 (default on)\n"
          "  --cp1-queue-group NAME queue group of caf.exec.assign.v1 (default caf-workers-cp1)\n"
@@ -445,6 +451,10 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--gpu-slots-per-device") {
       if (!parse_u32(value, 1, 64, opts.gpu_slots_per_device))
         return fail("invalid " + shown + ": expected 1..64");
+    } else if (name == "--log-format") {
+      if (value != "text" && value != "json")
+        return fail("invalid " + shown + ": expected text or json");
+      opts.log_format = std::string{value};
     } else if (name == "--cp1") {
       if (value != "on" && value != "off")
         return fail("invalid " + shown + ": expected on or off");

@@ -78,6 +78,10 @@ struct worker_options {
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.
   uint32_t drain_timeout_ms = 30000;
+  /// --log-format text|json (config file: "log_format"): how log lines on stderr are written.
+  /// json: one JSON object a line, and a line per traced block with its trace and span ids (see
+  /// log.hpp). Defaults to text.
+  std::string log_format = "text";
   /// --help
   bool help = false;
 };

@@ -59,14 +59,21 @@ void run_block(const pool::runner_context& ctx, detail::block_job& job) noexcept
     nats_sink.emplace(*ctx.nats, natsMsg_GetReply(msg), *ctx.queue);
     sink = &*nats_sink;
   }
+  std::string_view traceparent;
+  if (natsMsg* msg = job.msg.get(); msg != nullptr && current_log_format() == log_format::json) {
+    // Only the json log has a place for the block's span; the header is not even parsed otherwise.
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(msg, "traceparent", &value) == NATS_OK && value != nullptr)
+      traceparent = value;
+  }
   if (ctx.slots == nullptr) {
-    ctx.handler->run(request, size, job.received_at, *sink);
+    ctx.handler->run(request, size, job.received_at, *sink, -1, traceparent);
   } else {
     // The gpu pool has one runner per slot, so a slot is always free; the lease keeps the device
     // to this block alone and returns it when the block is done.
     try {
       if (auto lease = ctx.slots->try_acquire()) {
-        ctx.handler->run(request, size, job.received_at, *sink, lease->device());
+        ctx.handler->run(request, size, job.received_at, *sink, lease->device(), traceparent);
       } else {
         const auto reply = make_error_result(request, size, "resource_unavailable",
                                              "no GPU device slot is free",

@@ -81,7 +81,8 @@ public:
 /// the worker answers itself. `block_id` is taken from the request when it can be decoded.
 [[nodiscard]] std::string make_error_result(const uint8_t* request, size_t size,
                                             std::string_view error_code, std::string_view message,
-                                            std::string_view worker_id, uint64_t latency_us);
+                                            std::string_view worker_id, uint64_t latency_us,
+                                            uint64_t queue_us = 0);
 
 class request_handler {
 public:
@@ -97,8 +98,13 @@ public:
   /// and then the result to `sink`. Never throws: failures become an internal_error result, a
   /// result over sink.max_result_size() a result_too_large one.
   /// `gpu_device` is the device ordinal leased for the block (-1: none).
+  /// The result carries queue_us (from `received_at` to this call) and exec_us (the executor).
+  /// `traceparent` is the caller's W3C trace context (the NATS header; when empty, the request's
+  /// own field): when it is sampled, the block gets a child span whose ids go into a log line
+  /// (log_block).
   void run(const uint8_t* request, size_t size, steady_clock::time_point received_at,
-           reply_sink& sink, int32_t gpu_device = -1) const noexcept;
+           reply_sink& sink, int32_t gpu_device = -1,
+           std::string_view traceparent = {}) const noexcept;
 
   [[nodiscard]] const std::string& worker_id() const noexcept { return worker_id_; }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
+using Beamline.Host.Tracing;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 
@@ -40,12 +41,13 @@ internal sealed partial class NatsDecideService
         // The received buffer goes back to the pool when this returns: the work gets its own copy.
         var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, body.Length));
         body.CopyTo(copy);
-        _ = ExecuteAsync(copy, body.Length, request.ReplyTo);
+        _ = ExecuteAsync(copy, body.Length, request.ReplyTo, request.Headers);
         return false;
     }
 
-    private async Task ExecuteAsync(byte[] body, int length, string replyTo)
+    private async Task ExecuteAsync(byte[] body, int length, string replyTo, NatsHeaders? headers)
     {
+        using var face = NatsTraceContext.StartFace(ExecuteSubject, headers);
         await Task.Yield(); // off the subscription's loop before any work
         var buffer = new ArrayBufferWriter<byte>(1024);
         try
@@ -89,8 +91,9 @@ internal sealed partial class NatsDecideService
 
     // A decide whose policy runs pre or validator extensions: awaited off the subscription's loop,
     // answered on its own buffer, and waited for at shutdown like an execute.
-    private async Task CompleteDecideAsync(DecideStart start, string replyTo)
+    private async Task CompleteDecideAsync(DecideStart start, string replyTo, System.Diagnostics.Activity? face)
     {
+        using var span = face;
         Interlocked.Increment(ref _executesInFlight);
         var buffer = new ArrayBufferWriter<byte>(512);
         try

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Beamline.Cp1;
+using Beamline.Host.Tracing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -124,7 +125,7 @@ internal sealed partial class NatsDecideService(
                 continue; // published, not requested: nobody to answer, and nothing to run for no one
             }
             reply.Restart();
-            if (!handler(body.Memory.Span, new NatsRequest(msg.Subject, replyTo), reply))
+            if (!handler(body.Memory.Span, new NatsRequest(msg.Subject, replyTo, msg.Headers), reply))
             {
                 continue;
             }
@@ -141,13 +142,16 @@ internal sealed partial class NatsDecideService(
 
     private bool OnDecide(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply)
     {
+        var caller = System.Diagnostics.Activity.Current;
+        var face = NatsTraceContext.StartFace(DecideSubject, request.Headers);
         try
         {
             var start = processor.Start(body, principal: null, reply.Writer, _maxRequestBytes, "cp1_nats", _stopping.Token);
             if (start.Status == 0)
             {
                 // Extensions to wait for: answered off this loop, which goes on with the next request.
-                _ = CompleteDecideAsync(start, request.ReplyTo);
+                _ = CompleteDecideAsync(start, request.ReplyTo, face);
+                face = null; // ends with the decide
                 return false;
             }
         }
@@ -157,6 +161,12 @@ internal sealed partial class NatsDecideService(
             LogDecideFailed(e);
             reply.Restart();
             DecideCodec.WriteError(reply.Writer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null, null);
+        }
+        finally
+        {
+            face?.Dispose();
+            // This runs on the subscription's loop, which must not stay inside this request's span.
+            System.Diagnostics.Activity.Current = caller;
         }
         return true;
     }
@@ -244,7 +254,7 @@ internal sealed partial class NatsDecideService(
     }
 
     /// <summary>Where a request came from and where its answer goes.</summary>
-    private readonly record struct NatsRequest(string Subject, string ReplyTo);
+    private readonly record struct NatsRequest(string Subject, string ReplyTo, NatsHeaders? Headers);
 
     /// <summary>A loop's own reply buffer: the loop answers one request at a time.</summary>
     private sealed class ReplyWriter : IDisposable

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Beamline.Cp1;
 using Beamline.Pipeline.Activity;
 using Beamline.Pipeline.Extensions.Internal;
+using Beamline.Pipeline.Telemetry;
 using Beamline.Policies;
 
 namespace Beamline.Pipeline.Extensions;
@@ -96,9 +97,14 @@ public sealed partial class ExtensionRunner
         CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
+        using var span = PipelineTracing.StartExtensionCall(target.Id, stage, request.TenantId, request.RequestId);
         var reply = target.BuiltIn is { } builtIn
             ? InvokeBuiltIn(target.State!, builtIn, input)
             : await CallServiceAsync(target.Entry!, target.State!, input, cancellationToken).ConfigureAwait(false);
+        if (span is not null)
+        {
+            PipelineTracing.SetOutcome(span, StatusOf(reply), reply.Failure == ExtensionFailure.None ? null : reply.Message);
+        }
         EmitStep(request, stage, target.Id, reply, _time.GetElapsedTime(started).TotalMilliseconds);
         return reply;
     }

@@ -5,6 +5,7 @@ using System.Runtime.ExceptionServices;
 using Beamline.Cp1;
 using Beamline.Pipeline.Activity;
 using Beamline.Pipeline.Extensions.Internal;
+using Beamline.Pipeline.Telemetry;
 using Beamline.Policies;
 using Microsoft.Extensions.Logging;
 
@@ -109,6 +110,7 @@ public sealed partial class ExtensionRunner
         {
             return null;
         }
+        using var span = PipelineTracing.StartStage("beamline.pre", request);
         foreach (var step in steps)
         {
             var target = Resolve(step.Id);
@@ -160,6 +162,7 @@ public sealed partial class ExtensionRunner
         {
             return null;
         }
+        using var span = PipelineTracing.StartStage("beamline.validators", request);
         var count = steps.Length;
         var targets = new Target[count];
         for (var i = 0; i < count; i++)
@@ -244,6 +247,7 @@ public sealed partial class ExtensionRunner
         {
             return new PostOutcome(answer, kind, null);
         }
+        using var span = PipelineTracing.StartStage("beamline.post", request);
         foreach (var step in steps)
         {
             var target = Resolve(step.Id);

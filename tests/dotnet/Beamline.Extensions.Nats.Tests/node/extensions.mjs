@@ -13,6 +13,7 @@
 //   malformed-text    answers "this is not json"
 //   malformed-array   answers a JSON array
 //   flapping          odd calls answer non-JSON, even calls as echo-rewrite
+//   headers           pre/post: the payload becomes {"traceparent": <the message's traceparent header or null>}
 // A subject with no behaviour ("dead") is simply not given: nobody serves it.
 // Usage: node extensions.mjs <nats-url> <subject>=<behaviour>...
 import { connect, StringCodec } from "nats";
@@ -39,7 +40,7 @@ function echo(validator, request) {
   return { payload: rewritten, metadata };
 }
 
-async function answer(behaviour, validator, request, call) {
+async function answer(behaviour, validator, request, call, msg) {
   switch (behaviour) {
     case "echo-rewrite":
       return JSON.stringify(echo(validator, request));
@@ -58,6 +59,8 @@ async function answer(behaviour, validator, request, call) {
       return "this is not json";
     case "malformed-array":
       return "[1,2,3]";
+    case "headers":
+      return JSON.stringify({ payload: { traceparent: msg.headers ? (msg.headers.get("traceparent") || null) : null } });
     case "flapping":
       return call % 2 === 1 ? "fail" : JSON.stringify(echo(validator, request));
     default:
@@ -78,7 +81,7 @@ for (const spec of specs) {
       // Each message is answered on its own: a slow answer holds up no other.
       (async () => {
         const request = JSON.parse(sc.decode(m.data));
-        m.respond(sc.encode(await answer(behaviour, validator, request, call)));
+        m.respond(sc.encode(await answer(behaviour, validator, request, call, m)));
       })().catch((e) => console.error(`${subject}: ${e}`));
     }
   })();
