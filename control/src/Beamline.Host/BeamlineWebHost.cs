@@ -77,6 +77,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineMetrics(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
+        builder.Services.AddBeamlineReplay(builder.Configuration, state.DataDirectory);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
@@ -93,6 +94,7 @@ public static class BeamlineWebHost
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
         Beamline.Host.Gateway.AnthropicEndpoints.MapAnthropicEndpoints(app);
         app.MapRouterAdminEndpoints();
+        Beamline.Host.Replay.ReplayEndpoints.MapReplayEndpoints(app);
         Beamline.Host.Workers.WorkerEndpoints.MapWorkerEndpoints(app);
         app.MapActivityEndpoints();
         app.MapExtensionAdminEndpoints();
