@@ -45,7 +45,8 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
         _logger = logger;
         _queue = Channel.CreateBounded<ReplayRecord>(new BoundedChannelOptions(_options.QueueCapacity)
         {
-            FullMode = BoundedChannelFullMode.DropWrite,
+            // Wait, so that TryWrite says false when full (DropWrite would say true and drop silently); nothing waits.
+            FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
     }
