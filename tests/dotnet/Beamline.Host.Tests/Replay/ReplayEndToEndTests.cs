@@ -210,6 +210,32 @@ public sealed class ReplayEndToEndTests(ReplayFixture fixture) : IClassFixture<R
     }
 
     [Fact]
+    public async Task Replay_StreamedRequest_IsReplayedAsAStreamWithoutADiff()
+    {
+        var id = Id("stream");
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fixture.Process.BaseAddress, "v1/chat/completions"))
+        {
+            Content = new StringContent($$$"""{"model":"chat","stream":true,"messages":[{"role":"user","content":"stream to {{{Email}}}"}]}""",
+                Encoding.UTF8, "application/json"),
+        })
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ReplayFixture.AcmeKey);
+            request.Headers.Add("x-request-id", id);
+            using var response = await fixture.Http.SendAsync(request);
+            Assert.Contains("data:", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        await fixture.KeptOnceWrittenAsync(id);
+
+        var (status, answer) = await fixture.ReplayAsync(id);
+
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
+        Assert.True(answer.GetProperty("original").GetProperty("stream").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, answer.GetProperty("original").GetProperty("output").ValueKind);
+        Assert.Equal("Echo: stream to [EMAIL]", answer.GetProperty("replay").GetProperty("output").GetString());
+        Assert.Equal(JsonValueKind.Null, answer.GetProperty("diff").ValueKind);
+    }
+
+    [Fact]
     public async Task Replay_TenantNotOptedIn_KeepsNothingAndAnswersNotFound()
     {
         var betaId = Id("beta");
