@@ -83,6 +83,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineUsage(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddBeamlineDashboard(builder.Configuration);
+        builder.Services.AddBeamlineReplay(builder.Configuration, state.DataDirectory);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
@@ -99,6 +100,7 @@ public static class BeamlineWebHost
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
         Beamline.Host.Gateway.AnthropicEndpoints.MapAnthropicEndpoints(app);
         app.MapRouterAdminEndpoints();
+        Beamline.Host.Replay.ReplayEndpoints.MapReplayEndpoints(app);
         Beamline.Host.Workers.WorkerEndpoints.MapWorkerEndpoints(app);
         app.MapActivityEndpoints();
         app.MapUsageEndpoints();

@@ -47,7 +47,24 @@ public static class PayloadText
         rewritten = kind switch
         {
             PayloadKind.Text => RewriteText(payload.Span, ref rewriter),
-            PayloadKind.Json => RewriteJson(payload.Span, ref rewriter),
+            PayloadKind.Json => RewriteJson(payload.Span, ref rewriter, everyString: false),
+            _ => null,
+        };
+        return rewritten is not null;
+    }
+
+    /// <summary>
+    /// As <see cref="TryRewrite"/>, but a <see cref="PayloadKind.Json"/> payload has every string
+    /// value rewritten, not only its message text (property names and other tokens are kept byte for byte).
+    /// </summary>
+    internal static bool TryRewriteEveryString<TRewriter>(ReadOnlyMemory<byte> payload, PayloadKind kind, ref TRewriter rewriter,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? rewritten)
+        where TRewriter : ITextRewriter, allows ref struct
+    {
+        rewritten = kind switch
+        {
+            PayloadKind.Text => RewriteText(payload.Span, ref rewriter),
+            PayloadKind.Json => RewriteJson(payload.Span, ref rewriter, everyString: true),
             _ => null,
         };
         return rewritten is not null;
@@ -123,14 +140,14 @@ public static class PayloadText
         }
     }
 
-    private static byte[]? RewriteJson<TRewriter>(ReadOnlySpan<byte> json, ref TRewriter rewriter)
+    private static byte[]? RewriteJson<TRewriter>(ReadOnlySpan<byte> json, ref TRewriter rewriter, bool everyString)
         where TRewriter : ITextRewriter, allows ref struct
     {
         char[]? buffer = null;
         List<Edit>? edits = null;
         try
         {
-            var cursor = new JsonTextCursor(json);
+            var cursor = new JsonTextCursor(json, everyString);
             while (cursor.MoveNext())
             {
                 Grow(ref buffer, cursor.MaxCharCount);

@@ -4,7 +4,7 @@ namespace Beamline.Extensions.BuiltIn.Internal;
 
 /// <summary>
 /// Walks a JSON payload and stops at each string that is message text (the paths of
-/// <see cref="PayloadText"/>), in document order. One forward pass of a <see cref="Utf8JsonReader"/>;
+/// <see cref="PayloadText"/>), or at every string value when asked, in document order. One forward pass of a <see cref="Utf8JsonReader"/>;
 /// the path is kept as 4-bit segment ids in a <see cref="ulong"/> per open container, so nothing is
 /// allocated. Throws <see cref="JsonException"/> for malformed JSON.
 /// </summary>
@@ -57,11 +57,16 @@ internal ref struct JsonTextCursor
     private byte _property;
     private ulong _k0, _k1, _k2, _k3, _k4, _k5;
     private uint _arrays;
+    private readonly bool _everyString;
 
-    /// <summary>Starts at the beginning of <paramref name="json"/>.</summary>
-    public JsonTextCursor(ReadOnlySpan<byte> json)
+    /// <summary>
+    /// Starts at the beginning of <paramref name="json"/>; stops at every string value (never a
+    /// property name) when <paramref name="everyString"/>, else only at message text.
+    /// </summary>
+    public JsonTextCursor(ReadOnlySpan<byte> json, bool everyString = false)
     {
         _reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        _everyString = everyString;
     }
 
     /// <summary>Where the current string's token starts (its opening quote).</summary>
@@ -95,6 +100,11 @@ internal ref struct JsonTextCursor
                     _depth--;
                     break;
                 case JsonTokenType.String:
+                    if (_everyString)
+                    {
+                        return true;
+                    }
+
                     ulong key = ValueKey();
                     if (key != 0 && Array.IndexOf(TextPaths, key) >= 0)
                     {
