@@ -30,12 +30,20 @@ public sealed partial class AuditLog
                 }
                 if (batch.Count == 0)
                 {
-                    if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                    if (reader.Completion.IsCompleted)
                     {
                         break; // closed and drained
                     }
+                    // Reset, then look again: a record queued in between is not slept through.
+                    _queued.Reset();
+                    if (reader.TryPeek(out _) || reader.Completion.IsCompleted)
+                    {
+                        continue;
+                    }
+                    _queued.Wait();
                     continue;
                 }
+                _dequeued.Set();
                 WriteWithRetry(insert, encoder, batch);
                 batch.Clear();
             }

@@ -20,6 +20,8 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
     /// <summary>The most entries <see cref="Query"/> returns at once.</summary>
     public const int MaxPageSize = 1000;
 
+    private static readonly TimeSpan FullQueuePoll = TimeSpan.FromMilliseconds(50);
+
     private readonly Channel<AuditRecord> _queue;
     private readonly SqliteConnection _connection;
     private readonly string _databasePath;
@@ -30,6 +32,10 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
     private readonly Thread _writer;
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ManualResetEventSlim _closing = new();
+    // The writer thread and callers that append synchronously wait on these, never on a task: a
+    // blocked thread must not need a thread-pool thread to wake it (two cores, many callers).
+    private readonly ManualResetEventSlim _queued = new();
+    private readonly ManualResetEventSlim _dequeued = new();
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private AuditHead _head;
     private long _reserved;
@@ -107,20 +113,24 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
     {
         Check(record);
         Interlocked.Increment(ref _reserved);
-        if (_queue.Writer.TryWrite(record))
+        while (!_queue.Writer.TryWrite(record))
         {
-            return;
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                Interlocked.Decrement(ref _reserved);
+                throw Closed(null);
+            }
+            // The queue is full: wait for the writer to take a batch (back-pressure), never drop.
+            // The timeout covers a wake-up another waiting caller reset first.
+            _dequeued.Reset();
+            if (!_queue.Writer.TryWrite(record))
+            {
+                _dequeued.Wait(FullQueuePoll);
+                continue;
+            }
+            break;
         }
-        try
-        {
-            // The queue is full: wait for the writer (back-pressure), never drop.
-            _queue.Writer.WriteAsync(record).AsTask().GetAwaiter().GetResult();
-        }
-        catch (ChannelClosedException e)
-        {
-            Interlocked.Decrement(ref _reserved);
-            throw Closed(e);
-        }
+        Wake();
     }
 
     /// <inheritdoc />
@@ -131,6 +141,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
         try
         {
             await _queue.Writer.WriteAsync(record, cancellationToken).ConfigureAwait(false);
+            Wake();
         }
         catch (ChannelClosedException e)
         {
@@ -169,9 +180,9 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
         }
         _queue.Writer.TryComplete();
         _closing.Set();
+        _queued.Set();
         await _writerDone.Task.ConfigureAwait(false);
         _connection.Dispose();
-        _closing.Dispose();
     }
 
     /// <inheritdoc />
@@ -187,7 +198,15 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(record.Status, nameof(record));
     }
 
-    private static InvalidOperationException Closed(Exception inner) => new("the audit log is closed", inner);
+    private static InvalidOperationException Closed(Exception? inner) => new("the audit log is closed", inner);
+
+    private void Wake()
+    {
+        if (!_queued.IsSet)
+        {
+            _queued.Set();
+        }
+    }
 
     // The last entry against the head file; on disagreement the evidence is kept, then the head
     // is anchored on the table's last entry.
