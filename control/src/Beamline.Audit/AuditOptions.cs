@@ -20,9 +20,6 @@ public sealed class AuditOptions
     /// <summary>Records written in one transaction (and one fsync) at most. Defaults to 1024.</summary>
     public int MaxBatch { get; set; } = 1024;
 
-    /// <summary>Whether the host keeps an audit log at all. Defaults to true.</summary>
-    public bool Enabled { get; set; } = true;
-
     /// <summary>
     /// The NATS subject the head is published on after every batch, when NATS is configured;
     /// empty: not published. Defaults to <c>beamline.audit.v1.head</c>.

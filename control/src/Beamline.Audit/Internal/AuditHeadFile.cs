@@ -52,22 +52,10 @@ internal static partial class AuditHeadFile
         using var buffer = new MemoryStream(128);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            WriteHead(writer, head);
+            head.WriteTo(writer);
         }
         buffer.WriteByte((byte)'\n');
         ReplaceDurably(dataDirectory, FileName, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-    }
-
-    /// <summary>Writes the JSON form of <paramref name="head"/> (also what is published on NATS).</summary>
-    public static void WriteHead(Utf8JsonWriter writer, AuditHead head)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        ArgumentNullException.ThrowIfNull(head);
-        writer.WriteStartObject();
-        writer.WriteNumber("seq", head.Seq);
-        writer.WriteString("hash", head.Hash);
-        writer.WriteString("time", head.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-        writer.WriteEndObject();
     }
 
     /// <summary>The break recorded when the log was opened, or null.</summary>
