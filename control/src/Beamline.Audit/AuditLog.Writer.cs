@@ -104,14 +104,14 @@ public sealed partial class AuditLog
     }
 
     // Assigns sequence numbers and hashes in order and inserts the batch in one transaction; the
-    // head moves only once it is committed (a failed attempt is retried with the same numbers).
+    // head moves only once it is committed (a failed attempt is retried from the table's end).
     private void WriteBatch(SqliteCommand insert, AuditHash.Encoder encoder, List<AuditRecord> batch)
     {
-        var head = Volatile.Read(ref _head);
-        var seq = head.Seq;
-        var prev = head.Hash;
         var now = _time.GetUtcNow();
-        using var transaction = _connection.BeginTransaction();
+        // IMMEDIATE: the write lock first, then the chain's real end, so that another process on
+        // the same file (which should not be, but may) interleaves into one chain, not two.
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        var (seq, prev) = AuditDatabase.Last(_connection, transaction);
         insert.Transaction = transaction;
         var parameters = insert.Parameters;
         foreach (var record in batch)

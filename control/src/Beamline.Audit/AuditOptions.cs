@@ -17,8 +17,11 @@ public sealed class AuditOptions
     /// </summary>
     public int QueueCapacity { get; set; } = 65_536;
 
-    /// <summary>Records written in one transaction (and one fsync) at most. Defaults to 1024.</summary>
-    public int MaxBatch { get; set; } = 1024;
+    /// <summary>
+    /// Records written in one transaction (and one fsync) at most; a batch is whatever is queued
+    /// up to this, so it only grows under load. Defaults to 4096.
+    /// </summary>
+    public int MaxBatch { get; set; } = 4096;
 
     /// <summary>
     /// The NATS subject the head is published on after every batch, when NATS is configured;

@@ -68,6 +68,22 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Append_TwoLogsOnOneFile_InterleaveIntoOneIntactChain()
+    {
+        await using (var first = _dir.Open(maxBatch: 3))
+        await using (var second = _dir.Open(maxBatch: 5))
+        {
+            await Task.WhenAll(
+                Task.Run(() => { for (var i = 0; i < 300; i++) { first.Append(AuditTestDirectory.Record(i, "one")); } }),
+                Task.Run(() => { for (var i = 0; i < 300; i++) { second.Append(AuditTestDirectory.Record(i, "two")); } }));
+        }
+
+        var result = AuditVerifier.Verify(_dir.Path);
+        Assert.True(result.Ok, result.Problem);
+        Assert.Equal(600, result.Entries);
+    }
+
+    [Fact]
     public async Task Append_StoresEveryFieldAndMillisecondUtcTime()
     {
         var time = new DateTimeOffset(2025, 3, 4, 5, 6, 7, 890, TimeSpan.FromHours(2)).AddTicks(1234);

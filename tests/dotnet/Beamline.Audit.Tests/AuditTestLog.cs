@@ -16,11 +16,11 @@ public sealed class AuditTestDirectory : IDisposable
 
     public string HeadPath => System.IO.Path.Combine(Path, "audit.head");
 
-    public AuditLog Open(int maxBatch = 1024, IAuditHeadPublisher? publisher = null)
+    public AuditLog Open(int maxBatch = 4096, IAuditHeadPublisher? publisher = null)
         => AuditLog.Open(new AuditOptions { DataDirectory = Path, MaxBatch = maxBatch }, publisher);
 
     /// <summary>Writes <paramref name="count"/> entries (tenants t0..t2 in turn) and closes the log.</summary>
-    public async Task WriteAsync(int count, int maxBatch = 1024)
+    public async Task WriteAsync(int count, int maxBatch = 4096)
     {
         await using var log = Open(maxBatch);
         for (var i = 0; i < count; i++)

@@ -104,9 +104,10 @@ internal static class AuditDatabase
     }
 
     /// <summary>The last entry's sequence number and hash, or (0, genesis) for an empty table.</summary>
-    public static (long Seq, string Hash) Last(SqliteConnection connection)
+    public static (long Seq, string Hash) Last(SqliteConnection connection, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;";
         using var reader = command.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetString(1)) : (0, AuditHash.Genesis);
