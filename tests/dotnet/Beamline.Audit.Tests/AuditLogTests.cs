@@ -168,6 +168,36 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_HeadFileDeleted_KeepsTheEvidenceSoVerifyStillFails()
+    {
+        await _dir.WriteAsync(5);
+        File.Delete(_dir.HeadPath);
+
+        await _dir.WriteAsync(3);
+
+        var result = AuditVerifier.Verify(_dir.Path);
+        Assert.False(result.Ok);
+        Assert.Contains("audit.head is missing", result.Problem, StringComparison.Ordinal);
+        Assert.Contains("audit.head.broken", result.Problem, StringComparison.Ordinal);
+        Assert.Equal(8, result.Entries);
+    }
+
+    [Fact]
+    public async Task Open_AfterTheBreakIsMovedAside_VerifiesAgain()
+    {
+        await _dir.WriteAsync(5);
+        _dir.Tamper("DELETE FROM audit WHERE seq = 5;");
+        await _dir.WriteAsync(2);
+        Assert.False(AuditVerifier.Verify(_dir.Path).Ok);
+
+        File.Move(Path.Combine(_dir.Path, "audit.head.broken"), Path.Combine(_dir.Path, "audit.head.broken.reviewed"));
+
+        var result = AuditVerifier.Verify(_dir.Path);
+        Assert.True(result.Ok, result.Problem);
+        Assert.Equal(6, result.Entries);
+    }
+
+    [Fact]
     public async Task Open_HeadFileBehindTheTable_AnchorsAgainAndStaysIntact()
     {
         await _dir.WriteAsync(5);
