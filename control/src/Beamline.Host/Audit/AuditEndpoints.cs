@@ -19,7 +19,8 @@ namespace Beamline.Host.Audit;
 /// tenant's entries and system-wide ones; <c>tenant</c> keeps one tenant's), and
 /// <c>GET /v1/audit?after=&amp;limit=&amp;kind=</c> with a tenant's API key, which sees only its own
 /// tenant's entries. A tenant key on the admin path is refused (403 <c>denied</c>), as is a
-/// <c>tenant</c> other than the key's own on <c>/v1/audit</c>. <c>after</c> is the cursor
+/// <c>tenant</c> other than the key's own on <c>/v1/audit</c> (<c>tenant_id</c> is taken for
+/// <c>tenant</c>, as the other admin views name it). <c>after</c> is the cursor
 /// (<c>next_after</c> of the previous page, 0 to start); <c>limit</c> 1 to 1000, default 100.
 /// </summary>
 public static class AuditEndpoints
@@ -49,7 +50,7 @@ public static class AuditEndpoints
                 ? ErrorAsync(context, new Cp1Error(Cp1ErrorCodes.Denied, $"a tenant's API key reads its own audit entries at GET {TenantPath}"))
                 : UnauthorizedAsync(context, "a valid admin key is required: Authorization: Bearer <admin key>");
         }
-        var tenant = context.Request.Query["tenant"].ToString();
+        var tenant = TenantFilter(context.Request);
         return QueryAsync(context, tenant.Length == 0 ? null : tenant);
     }
 
@@ -59,7 +60,7 @@ public static class AuditEndpoints
         {
             return UnauthorizedAsync(context, "a valid API key is required: Authorization: Bearer <api key> or X-API-Key: <api key>");
         }
-        var tenant = context.Request.Query["tenant"].ToString();
+        var tenant = TenantFilter(context.Request);
         if (tenant.Length > 0 && !string.Equals(tenant, principal.TenantId, StringComparison.Ordinal))
         {
             return ErrorAsync(context, new Cp1Error(Cp1ErrorCodes.Denied, "an API key reads only its own tenant's audit entries", "tenant"));
@@ -99,6 +100,10 @@ public static class AuditEndpoints
         }
         return WriteAsync(context, StatusCodes.Status200OK, buffer);
     }
+
+    // `tenant`, or `tenant_id` as the other admin views name it.
+    private static string TenantFilter(HttpRequest request)
+        => request.Query["tenant"].ToString() is { Length: > 0 } tenant ? tenant : request.Query["tenant_id"].ToString();
 
     private static TenantPrincipal? TenantPrincipal(HttpContext context)
         => ApiKeys.From(context.Request) is { } apiKey

@@ -86,6 +86,8 @@ public sealed class AuditEndToEndTests : IDisposable
             // One tenant: by the admin's filter, or by the tenant's own key; never another's.
             var adminA = Entries((await SendAsync(server, HttpMethod.Get, "admin/v1/audit?tenant=tenant_a", AdminKey, null)).Body);
             Assert.Equal([3L, 5L], adminA.Select(e => e.GetProperty("seq").GetInt64()));
+            var byTenantId = Entries((await SendAsync(server, HttpMethod.Get, "admin/v1/audit?tenant_id=tenant_a", AdminKey, null)).Body);
+            Assert.Equal(adminA.Select(e => e.ToString()), byTenantId.Select(e => e.ToString()));
             var (okA, ownA) = await SendAsync(server, HttpMethod.Get, "v1/audit", keyA, null);
             Assert.Equal(HttpStatusCode.OK, okA);
             Assert.Equal(adminA.Select(e => e.ToString()), Entries(ownA).Select(e => e.ToString()));
