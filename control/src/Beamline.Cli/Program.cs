@@ -8,6 +8,7 @@ var root = new RootCommand("Beamline: AI request router and execution control pl
     BenchCommand.Create(),
     PolicyCommand.Create(),
     ReplayCommand.Create(),
+    AuditCommand.Create(),
 };
 // SIGTERM and Ctrl-C belong to the commands: `serve` drains within Beamline:Shutdown:TimeoutSeconds
 // (System.CommandLine would otherwise end the process 2 s after the signal).

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Beamline.Dispatch;
 using Beamline.Host.Activity;
+using Beamline.Host.Audit;
 using Beamline.Host.Blocks;
 using Beamline.Host.Dashboard;
 using Beamline.Host.Extensions;
@@ -73,6 +74,8 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
         builder.Services.AddBeamlineBudgets(builder.Configuration);
+        // The audit chain beside the tenancy database (audit.db, audit.head in the data directory).
+        builder.Services.AddBeamlineAudit(builder.Configuration);
         // The activity bus and the extension registry first: the pipeline takes them (otherwise a
         // sink that drops all and a registry without entries).
         builder.Services.AddBeamlineActivity(builder.Configuration);
@@ -91,6 +94,8 @@ public static class BeamlineWebHost
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
         app.UseClientAbortHandling();
+        // Inside the exception handler: a change that failed is recorded with its 500.
+        app.UseAdminAudit();
         app.MapHealthEndpoints();
         app.MapBeamlineMetrics();
         app.MapGrpcHealthChecksService();
@@ -107,6 +112,7 @@ public static class BeamlineWebHost
         app.MapExtensionAdminEndpoints();
         app.MapTenancyAdmin();
         app.MapDashboard();
+        app.MapAuditEndpoints();
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));
