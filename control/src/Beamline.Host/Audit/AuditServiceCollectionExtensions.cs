@@ -52,6 +52,8 @@ public static class AuditServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsAuditHeadPublisher>(sp => sp.GetRequiredService<NatsAuditHeadPublisher>()));
         }
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AuditLifetime>());
+        // Every decision and execution the pipeline finishes (admin changes: UseAdminAudit).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Pipeline.Costs.IRequestAccounting, Beamline.Host.Audit.AuditAccounting>());
         return services;
     }
 }
