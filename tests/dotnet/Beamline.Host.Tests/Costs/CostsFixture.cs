@@ -17,10 +17,10 @@ namespace Beamline.Host.Tests.Costs;
 public sealed class CostsFixture : IAsyncLifetime
 {
     public const string AdminKey = "test-admin-key-0123456789";
-    public const string RedKey = "bl_spendred_Ahq0c7Kf2mXz9LwP4tRb8nVy1sDe6uJg3oQi5kHa7lU";
-    public const string PlainKey = "bl_spendplain_Zp4kWm8Qx1Rt6Yb3Nc9Vd2Lf7Hg5Js0Ae8Ui4Ko1Pq";
-    public const string CrowdKey = "bl_crowd_Mn3bVc7Xz1Lk5Jh9Gf2Ds6Aq8Wp4Eo0Ri7Tu3Yi5Op";
-    public const string OtherKey = "bl_other_Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8Ol9Pz0Xc1Vb2Nm3Lk4";
+    public const string RedKey = "bl_spendred_AScwL0is5kdmjI-Ic5CK7VwGHXzqgwpKdzZzYmDlgKM";
+    public const string PlainKey = "bl_spendplain_PcYK7WPjINtrxvqWdQlm3xkMWsB4Lfr5py9fgu0wATY";
+    public const string CrowdKey = "bl_crowd_ENEPPfCT_YANb7VMYm1r9CZVHmBkiVMI3h3BIriZur4";
+    public const string OtherKey = "bl_other_S0nfRAooo0XHA8AcxkgPnO494pmkM_uDE8JDUxcaz-c";
     public const string WebhookSecret = "whsec-test-5b0e7f1c9a";
 
     /// <summary>The crowd's monthly budget, in dollars.</summary>
