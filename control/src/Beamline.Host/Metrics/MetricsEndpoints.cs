@@ -26,6 +26,10 @@ public static class MetricsEndpoints
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<MetricsOptions>>().Value;
+        if (!options.Enabled)
+        {
+            return endpoints;
+        }
         _ = endpoints.ServiceProvider.GetRequiredService<BreakerGauges>(); // its gauges exist from now on
         _ = endpoints.ServiceProvider.GetService<Workers.WorkerGauges>(); // with NATS: the workers' pools
         endpoints.MapPrometheusScrapingEndpoint(Path, meterProvider: null, configureBranchedPipeline: options.RequireAdminKey

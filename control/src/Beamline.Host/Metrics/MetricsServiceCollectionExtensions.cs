@@ -24,6 +24,10 @@ public static class MetricsServiceCollectionExtensions
         services.AddMetrics();
         services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
+        if (!configuration.GetValue($"{MetricsOptions.SectionName}:{nameof(MetricsOptions.Enabled)}", true))
+        {
+            return services; // nothing recorded, nothing exported: MapBeamlineMetrics maps no endpoint
+        }
         var first = !services.Any(d => d.ServiceType == typeof(PipelineMetrics));
         services.TryAddSingleton<PipelineMetrics>();
         services.TryAddSingleton<BreakerGauges>();

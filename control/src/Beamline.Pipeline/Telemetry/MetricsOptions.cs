@@ -9,6 +9,12 @@ public sealed class MetricsOptions
     /// <summary>The configuration section.</summary>
     public const string SectionName = "Beamline:Metrics";
 
+    /// <summary>
+    /// Whether metrics are recorded and served on <c>/metrics</c>. Defaults to true; false records
+    /// nothing and maps no scrape endpoint (the baseline of the telemetry benchmark).
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>How many distinct tenants get their own label value. Defaults to 100.</summary>
     public int MaxTenants { get; set; } = 100;
 
