@@ -48,17 +48,18 @@ public sealed class CostMeter : ICostMeter
     }
 
     /// <inheritdoc />
-    public CostQuote Quote(PipelineRequest request, ProviderDescriptor provider)
+    public CostQuote Quote(PipelineRequest request, ProviderDescriptor provider, bool countPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(provider);
         var fields = RequestFields.Read(request.Format, request.Payload.Span);
-        var prompt = CountPromptTokens(request);
+        var counted = countPrompt || request.PromptTokens is not null;
+        var prompt = counted ? CountPromptTokens(request) : 0;
         var model = UpstreamModel(request, provider, fields);
         var maxOutput = request.Format == WireFormat.OpenAIEmbeddings || request.MessageType == "embedding"
             ? 0
             : fields.MaxOutputTokens ?? provider.Pricing.DefaultMaxTokens;
-        return new CostQuote(model, prompt, maxOutput, Price(provider, model, new TokenUsage(prompt, maxOutput)));
+        return new CostQuote(model, prompt, maxOutput, Price(provider, model, new TokenUsage(prompt, maxOutput))) { PromptCounted = counted };
     }
 
     /// <inheritdoc />
@@ -72,7 +73,9 @@ public sealed class CostMeter : ICostMeter
     public TokenUsage Measure(PipelineRequest request, in CostQuote quote, WireFormat format, ReadOnlySpan<byte> answer)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return AnswerUsage.Read(Encodings.For(quote.Model), format, answer, quote.PromptTokens);
+        var usage = AnswerUsage.Read(Encodings.For(quote.Model), format, answer, quote.PromptTokens);
+        // Estimated without a counted prompt: count it now (the only case that needs it).
+        return usage.Estimated && !quote.PromptCounted ? usage with { InputTokens = CountPromptTokens(request) } : usage;
     }
 
     /// <inheritdoc />
@@ -86,7 +89,7 @@ public sealed class CostMeter : ICostMeter
         return new StreamMeter(Encodings.For(quote.Model), format, quote.PromptTokens,
             dropUsageEvent: request.Format == WireFormat.OpenAIChat && !asked,
             usageWanted: asked || translated,
-            quote.Model, _time);
+            quote.Model, _time, quote.PromptCounted ? null : () => CountPromptTokens(request));
     }
 
     // The model the client named: the gateway face's (kept apart, as the body's may be rewritten), else the body's.

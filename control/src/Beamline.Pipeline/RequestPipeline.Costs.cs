@@ -38,7 +38,8 @@ public sealed partial class RequestPipeline
         {
             return default;
         }
-        var quote = _costs.Quote(request, provider);
+        // The prompt is counted only when a budget needs it (or it already was, for routing).
+        var quote = _costs.Quote(request, provider, countPrompt: _budgets.IsLimited(request.Caller));
         var hold = _budgets.Reserve(request.Caller, quote.MaxCostNanos, quote.MaxTokens);
         if (!hold.IsGranted)
         {
@@ -83,8 +84,15 @@ public sealed partial class RequestPipeline
     private Cp1Error? CheckBudget(PipelineRequest request)
         => _costs is not null && _budgets.Check(request.Caller) is { } refusal ? BudgetError(refusal) : null;
 
-    /// <summary>The prompt is counted before routing, so that <c>cheapest</c> and <c>max_cost</c> price the real request.</summary>
-    private void CountPrompt(PipelineRequest request) => _costs?.CountPromptTokens(request);
+    /// <summary>The prompt is counted before routing when routing prices providers (<c>cheapest</c>, <c>max_cost</c>).</summary>
+    private void CountPromptForRouting(PipelineRequest request)
+    {
+        if (_costs is not null && (request.MaxCost is not null
+            || (_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) && policy.Strategy == Beamline.Policies.RoutingStrategy.Cheapest)))
+        {
+            _costs.CountPromptTokens(request);
+        }
+    }
 
     private static Cp1Error BudgetError(BudgetRefusal refusal)
     {

@@ -57,7 +57,7 @@ public sealed partial class RequestPipeline
             }
         }
 
-        CountPrompt(request);
+        CountPromptForRouting(request);
         var route = request.ToRouteRequest();
         var decision = Decide(request, route);
         EmitDecision(request, decision);

@@ -132,12 +132,7 @@ public sealed partial class RequestPipeline
 
     private DecideResult Route(PipelineRequest request, AdmissionLease lease)
     {
-        if (_costs is not null && (request.MaxCost is not null
-            || (_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) && policy.Strategy == RoutingStrategy.Cheapest)))
-        {
-            // A decide prices providers only for these: counting the prompt is skipped otherwise.
-            CountPrompt(request);
-        }
+        CountPromptForRouting(request);
         var decision = Decide(request, request.ToRouteRequest());
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
@@ -253,7 +248,7 @@ public sealed partial class RequestPipeline
     private async Task<CallResult> CallProvidersAsync(PipelineRequest request, List<ProviderAttempt> attempts, CancellationTokenSource deadline,
         CancellationToken callerToken)
     {
-        CountPrompt(request);
+        CountPromptForRouting(request);
         var route = request.ToRouteRequest();
         var decision = Decide(request, route);
         EmitDecision(request, decision);

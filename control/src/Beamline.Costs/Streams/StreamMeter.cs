@@ -18,7 +18,8 @@ internal sealed partial class StreamMeter : IStreamMeter
 {
     private readonly Tokenizer _tokenizer;
     private readonly WireFormat _format;
-    private readonly long _promptTokens;
+    private long _promptTokens;
+    private Func<long>? _countPrompt;
     private readonly bool _dropUsageEvent;
     private readonly bool _usageWanted;
     private readonly string? _quotedModel;
@@ -53,8 +54,11 @@ internal sealed partial class StreamMeter : IStreamMeter
     /// <param name="usageWanted">Whether the reader downstream expects a usage chunk (so <see cref="End"/> writes one).</param>
     /// <param name="quotedModel">The model priced, for the events <see cref="End"/> writes before the stream named one.</param>
     /// <param name="time">The clock for those events' <c>created</c>.</param>
-    public StreamMeter(Tokenizer tokenizer, WireFormat format, long promptTokens, bool dropUsageEvent, bool usageWanted, string? quotedModel, TimeProvider time)
+    /// <param name="countPrompt">Counts the prompt when the quote did not (<paramref name="promptTokens"/> then stands for nothing): called only if the usage must be estimated.</param>
+    public StreamMeter(Tokenizer tokenizer, WireFormat format, long promptTokens, bool dropUsageEvent, bool usageWanted, string? quotedModel, TimeProvider time,
+        Func<long>? countPrompt = null)
     {
+        _countPrompt = countPrompt;
         _tokenizer = tokenizer;
         _format = format is WireFormat.OpenAIChat or WireFormat.OpenAIResponses or WireFormat.AnthropicMessages ? format : WireFormat.None;
         _promptTokens = promptTokens;
@@ -70,7 +74,17 @@ internal sealed partial class StreamMeter : IStreamMeter
     /// <inheritdoc />
     public TokenUsage Usage => _reportedInput is { } input && _reportedOutput is { } output
         ? new TokenUsage(input, output, _reportedCached)
-        : new TokenUsage(_reportedInput ?? _promptTokens, OutputTokens, _reportedCached, Estimated: true);
+        : new TokenUsage(_reportedInput ?? PromptTokens(), OutputTokens, _reportedCached, Estimated: true);
+
+    private long PromptTokens()
+    {
+        if (_countPrompt is { } count)
+        {
+            _promptTokens = count();
+            _countPrompt = null;
+        }
+        return _promptTokens;
+    }
 
     /// <inheritdoc />
     public ReadOnlyMemory<byte> Push(ReadOnlyMemory<byte> chunk)

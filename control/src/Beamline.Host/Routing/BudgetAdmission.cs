@@ -11,6 +11,12 @@ namespace Beamline.Host.Routing;
 /// </summary>
 internal sealed class BudgetAdmission(BudgetGate gate) : IBudgets
 {
+    public bool IsLimited(Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return gate.IsLimited(caller.TenantId, caller.TeamId, caller.KeyId);
+    }
+
     public BudgetRefusal? Check(Caller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);

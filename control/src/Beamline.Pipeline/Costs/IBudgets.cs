@@ -12,6 +12,12 @@ namespace Beamline.Pipeline.Costs;
 public interface IBudgets
 {
     /// <summary>
+    /// Whether any level of <paramref name="caller"/> has a budget or a tokens-per-minute limit.
+    /// When none has, a reservation holds nothing, so the pipeline does not count the prompt for it.
+    /// </summary>
+    bool IsLimited(Caller caller);
+
+    /// <summary>
     /// Whether <paramref name="caller"/> may start a request at all: null, or why not (a budget
     /// already spent). A decide, which reserves nothing, is refused by this.
     /// </summary>
@@ -73,6 +79,9 @@ public sealed class UnlimitedBudgets : IBudgets
 {
     /// <summary>The one instance.</summary>
     public static UnlimitedBudgets Instance { get; } = new();
+
+    /// <inheritdoc />
+    public bool IsLimited(Caller caller) => false;
 
     /// <inheritdoc />
     public BudgetRefusal? Check(Caller caller) => null;

@@ -19,7 +19,12 @@ public interface ICostMeter
     /// its <c>max_tokens</c> (<c>max_completion_tokens</c>, <c>max_output_tokens</c>) or the entry's
     /// <c>default_max_tokens</c>, priced for the model the provider will be asked for.
     /// </summary>
-    CostQuote Quote(PipelineRequest request, ProviderDescriptor provider);
+    /// <remarks>
+    /// With <paramref name="countPrompt"/> false and the prompt not counted yet, the quote leaves it
+    /// out (<see cref="CostQuote.PromptCounted"/> false): counting a long prompt costs milliseconds,
+    /// and a caller without budgets reserves nothing.
+    /// </remarks>
+    CostQuote Quote(PipelineRequest request, ProviderDescriptor provider, bool countPrompt = true);
 
     /// <summary>What <paramref name="usage"/> costs at <paramref name="provider"/> for <paramref name="model"/> (the per-request fee included).</summary>
     long Price(ProviderDescriptor provider, string? model, in TokenUsage usage);

@@ -41,6 +41,13 @@ public static class Nanos
 /// <param name="MaxCostNanos">The cost of <paramref name="PromptTokens"/> in and <paramref name="MaxOutputTokens"/> out, plus the per-request fee.</param>
 public readonly record struct CostQuote(string? Model, long PromptTokens, long MaxOutputTokens, long MaxCostNanos)
 {
+    /// <summary>
+    /// False when the prompt was not counted (nothing needed the count: no budget, no cost-aware
+    /// routing); <see cref="PromptTokens"/> is then 0 and the meter counts the prompt only if it must
+    /// estimate usage the provider did not report.
+    /// </summary>
+    public bool PromptCounted { get; init; } = true;
+
     /// <summary>The most tokens the call may use (what <c>tokens_per_minute</c> reserves).</summary>
     public long MaxTokens => PromptTokens + MaxOutputTokens;
 }

@@ -68,6 +68,9 @@ public sealed partial class BudgetGate : IDisposable
         _changes = ChangeToken.OnChange(directory.GetChangeToken, OnSnapshotChanged);
     }
 
+    /// <summary>Whether any of the caller's levels has a budget or a tokens-per-minute limit (else reserving holds nothing).</summary>
+    public bool IsLimited(string tenantId, string? teamId, string? keyId) => Levels(tenantId, teamId, keyId).Charges.Length != 0;
+
     /// <summary>
     /// Whether the caller may start a request: null, or the first level (key, team, tenant) whose
     /// month or day is already spent. Reserves nothing.

@@ -23,6 +23,8 @@ internal sealed class OneBudget(long limitNanos) : IBudgets
 
     public ConcurrentQueue<long> Reservations { get; } = new();
 
+    public bool IsLimited(Caller caller) => true;
+
     public BudgetRefusal? Check(Caller caller)
     {
         lock (_lock)

@@ -79,6 +79,47 @@ public sealed class RequestPipelineCostTests
     }
 
     [Fact]
+    public async Task Execute_CallerWithoutBudgets_DoesNotCountThePrompt_WhenTheProviderReportsUsage()
+    {
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: UnlimitedBudgets.Instance);
+        test.Providers.Answer("a", Answer, WireFormat.OpenAIChat);
+        var request = Chat(Body);
+
+        var result = await test.Pipeline.ExecuteAsync(request, CancellationToken.None);
+
+        Assert.Equal(new TokenUsage(9, 12), result.Usage);
+        Assert.Null(request.PromptTokens);
+    }
+
+    [Fact]
+    public async Task Execute_CallerWithoutBudgets_CountsThePromptOnlyToEstimateMissingUsage()
+    {
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: UnlimitedBudgets.Instance);
+        test.Providers.Answer("a", """{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"}}]}""",
+            WireFormat.OpenAIChat);
+        var request = Chat(Body);
+
+        var result = await test.Pipeline.ExecuteAsync(request, CancellationToken.None);
+
+        Assert.True(result.Usage!.Value.Estimated);
+        Assert.Equal(new CostMeter().CountPromptTokens(Chat(Body)), result.Usage.Value.InputTokens);
+        Assert.True(result.Usage.Value.InputTokens > 0);
+    }
+
+    [Fact]
+    public async Task Stream_CallerWithoutBudgets_EstimatesTheInputWhenTheStreamReportsNone()
+    {
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: UnlimitedBudgets.Instance);
+        test.Providers.StreamFormat = WireFormat.OpenAIChat;
+        test.Providers.Stream("a", Chunk("Hi"), "data: [DONE]\n\n");
+
+        var (_, result) = await Collect(test.Pipeline.ExecuteStreamAsync(Chat(Body, stream: true), CancellationToken.None));
+
+        Assert.True(result.Usage!.Value.Estimated);
+        Assert.Equal(new CostMeter().CountPromptTokens(Chat(Body)), result.Usage.Value.InputTokens);
+    }
+
+    [Fact]
     public async Task Execute_OverBudget_IsRefusedAsQuotaExceededWithReasonBudget_AndNoProviderIsCalled()
     {
         var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: new OneBudget(limitNanos: 1_000));
