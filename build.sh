@@ -5,7 +5,8 @@
 #   ./build.sh build   native (CMake preset "release") + C# (Release); programs in out/bin, libraries in out/lib
 #   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
-#   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey)
+#   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
+#                      `bench telemetry`: only the cost of metrics and tracing on the gateway path)
 #   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
@@ -369,6 +370,77 @@ bench_gateway() {
     'BEGIN { printf "ratio gateway req_per_s direct/beamline (16 connections) = %.1f (the mock is not the limit when > 1.5)\n", d / b }'
 }
 
+# The cost of telemetry on the gateway path (docs/benchmarks.md, "Telemetry cost"): the same
+# gateway twice, side by side on one mock upstream — "off" (Beamline:Metrics:Enabled=false, no
+# tracing exporter) and "on" (metrics, scraped every 5 s, and tracing at 10 % sampling exported over
+# OTLP/HTTP to a sink on loopback) — at 1 and 16 connections, whole requests, in alternating order
+# over three rounds; the medians and the loss (1 - on/off) are printed. Target: loss <= 5 %.
+bench_telemetry() {
+  local seconds="$1" dir="$ROOT/build/bench-telemetry" bench="$ROOT/control/bench/gateway"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "The telemetry benchmark needs node (20 or later) and npm." >&2
+    return 1
+  fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  log "telemetry: npm ci (autocannon) in control/bench/gateway"
+  (cd "$bench" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  local mock_port sink_port off_port on_port sink_pid scrape_pid
+  mock_port="$(bound_free_port)"
+  node "$bench/mock-upstream.mjs" --port "$mock_port" >"$dir/mock.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$mock_port" 1200
+  sink_port="$(bound_free_port)"
+  node "$bench/otlp-sink.mjs" --port "$sink_port" >"$dir/sink.log" 2>&1 & sink_pid=$!; BENCH_PIDS+=($sink_pid)
+  wait_port "$sink_port" 1200
+  off_port="$(bound_free_port)"
+  Beamline__Metrics__Enabled=false BENCH_UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" BENCH_UPSTREAM_KEY=sk-bench \
+    "$ROOT/out/bin/beamline" serve --config "$bench/beamline.json" --urls "http://127.0.0.1:$off_port" \
+    --data-dir "$dir/data-off" >"$dir/serve-off.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$off_port" 1200
+  on_port="$(bound_free_port)"
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+    Beamline__Tracing__SampleRatio=0.1 BENCH_UPSTREAM_URL="http://127.0.0.1:$mock_port/v1" BENCH_UPSTREAM_KEY=sk-bench \
+    "$ROOT/out/bin/beamline" serve --config "$bench/beamline.json" --urls "http://127.0.0.1:$on_port" \
+    --data-dir "$dir/data-on" >"$dir/serve-on.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$on_port" 1200
+  # A Prometheus scraping every 5 s.
+  (while true; do curl -s "http://127.0.0.1:$on_port/metrics" >/dev/null; sleep 5; done) & scrape_pid=$!; BENCH_PIDS+=($scrape_pid)
+
+  local key=bl_gwbench_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw
+  local -A url=([off]="http://127.0.0.1:$off_port/v1/chat/completions" [on]="http://127.0.0.1:$on_port/v1/chat/completions")
+  local side c round line
+  for side in off on; do
+    log "telemetry: warm-up of $side (3 s, 16 connections)"
+    node "$bench/load.mjs" --url "${url[$side]}" --mode whole --connections 16 --seconds 3 --warmup 0 --name warmup \
+      --header "authorization: Bearer $key" >/dev/null
+  done
+  local -A rps=() p50=() p99=()
+  for round in 1 2 3; do
+    for c in 1 16; do
+      local order=(off on)
+      ((round % 2 == 0)) && order=(on off)
+      for side in "${order[@]}"; do
+        line="$(node "$bench/load.mjs" --url "${url[$side]}" --mode whole --connections "$c" --seconds "$seconds" --warmup 1 \
+          --name "telemetry_${side}" --header "authorization: Bearer $key")"
+        echo "round $round: $line"
+        rps[${side}_$c]+="$(field req_per_s "$line") "
+        p50[${side}_$c]+="$(field p50_us "$line") "
+        p99[${side}_$c]+="$(field p99_us "$line") "
+      done
+    done
+  done
+  median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  for c in 1 16; do
+    awk -v c="$c" -v off="$(median "${rps[off_$c]}")" -v on="$(median "${rps[on_$c]}")" \
+      -v off50="$(median "${p50[off_$c]}")" -v on50="$(median "${p50[on_$c]}")" \
+      -v off99="$(median "${p99[off_$c]}")" -v on99="$(median "${p99[on_$c]}")" \
+      'BEGIN { printf "telemetry connections=%d off_req_per_s=%.0f on_req_per_s=%.0f loss=%.1f%% (target <= 5%%) off_p50_us=%.0f on_p50_us=%.0f off_p99_us=%.0f on_p99_us=%.0f\n",
+               c, off, on, (1 - on / off) * 100, off50, on50, off99, on99 }'
+  done
+  kill "$scrape_pid" 2>/dev/null || true
+  kill -TERM "$sink_pid" 2>/dev/null && sleep 0.5
+  grep "otlp sink requests" "$dir/sink.log" || true
+}
+
 # The processes a bench starts; global so that the EXIT trap still sees them after cmd_bench returns
 # (a `local` array is gone by then, and `wait` would block forever on the nats-server it started).
 BENCH_PIDS=()
@@ -392,6 +464,11 @@ cmd_bench() {
   if [[ "${1:-}" == gateway ]]; then
     trap stop_bench_processes EXIT
     bench_gateway "$seconds"
+    return
+  fi
+  if [[ "${1:-}" == telemetry ]]; then
+    trap stop_bench_processes EXIT
+    bench_telemetry "$seconds"
     return
   fi
   local port url
@@ -439,6 +516,7 @@ cmd_bench() {
   bench_executors "$url" "$seconds" "$inflight"
   bench_decide "$url" "$seconds" "$inflight"
   bench_gateway "$seconds"
+  bench_telemetry "$seconds"
 
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo

@@ -49,7 +49,7 @@ public static class PipelineTracing
     /// <summary>The span of one whole request through the pipeline (<c>beamline.execute</c> or <c>beamline.decide</c>).</summary>
     public static DiagnosticActivity? StartRequest(string name, PipelineRequest request)
     {
-        var span = Source.StartActivity(name);
+        var span = StartChild(name, ActivityKind.Internal);
         if (span is not null)
         {
             TagRequest(span, request);
@@ -61,7 +61,7 @@ public static class PipelineTracing
     /// <summary>The span of one stage of a request (<c>beamline.admit</c>, <c>beamline.pre</c>, …).</summary>
     public static DiagnosticActivity? StartStage(string name, PipelineRequest request)
     {
-        var span = Source.StartActivity(name);
+        var span = StartChild(name, ActivityKind.Internal);
         if (span is not null)
         {
             TagRequest(span, request);
@@ -72,7 +72,7 @@ public static class PipelineTracing
     /// <summary>The span of one provider attempt; <see cref="SetOutcome(DiagnosticActivity?, in ProviderAnswer)"/> says how it ended.</summary>
     public static DiagnosticActivity? StartProviderAttempt(PipelineRequest request, string? policyId, string providerId, string reason)
     {
-        var span = Source.StartActivity("beamline.provider");
+        var span = StartChild("beamline.provider", ActivityKind.Internal);
         if (span is not null)
         {
             TagRequest(span, request);
@@ -105,7 +105,7 @@ public static class PipelineTracing
     /// <summary>The span of one extension call (a NATS request or a built-in).</summary>
     public static DiagnosticActivity? StartExtensionCall(string extensionId, string stage, string tenantId, string requestId)
     {
-        var span = Source.StartActivity("beamline.extension", ActivityKind.Client);
+        var span = StartChild("beamline.extension", ActivityKind.Client);
         if (span is not null)
         {
             span.SetTag("tenant_id", tenantId);
@@ -133,7 +133,7 @@ public static class PipelineTracing
     /// <summary>The span of one dispatched block (a client span: the block runs elsewhere, or on a pool thread).</summary>
     public static DiagnosticActivity? StartBlock(string blockId, string type, string pool, string tenantId, string dispatchMode)
     {
-        var span = Source.StartActivity("beamline.block", ActivityKind.Client);
+        var span = StartChild("beamline.block", ActivityKind.Client);
         if (span is not null)
         {
             span.SetTag("tenant_id", tenantId);
@@ -146,11 +146,18 @@ public static class PipelineTracing
     }
 
     /// <summary>
-    /// The traceparent of <paramref name="span"/>, to hand to whoever continues the trace (a
-    /// worker, an extension), or null without a recorded span.
+    /// The traceparent of <paramref name="span"/> (else of the current activity: an unsampled trace's
+    /// parent), to hand to whoever continues the trace (a worker, an extension), or null without one.
     /// </summary>
     public static string? Traceparent(DiagnosticActivity? span)
-        => span is { IdFormat: ActivityIdFormat.W3C } ? span.Id : null;
+        => (span ?? DiagnosticActivity.Current) is { IdFormat: ActivityIdFormat.W3C } carrier ? carrier.Id : null;
+
+    // Inside a trace the sampler dropped, a span would be created for propagation alone (OpenTelemetry
+    // turns a drop into PropagationData): nothing of it is recorded, and its unrecorded parent carries
+    // the trace context on just as well (Traceparent falls back to it). Skipping it is most of what
+    // tracing costs an unsampled request: one Activity per stage, and its async-local switches.
+    private static DiagnosticActivity? StartChild(string name, ActivityKind kind)
+        => DiagnosticActivity.Current is { Recorded: false } ? null : Source.StartActivity(name, kind);
 
     /// <summary>
     /// Records the worker's part of <paramref name="block"/> as its child span
