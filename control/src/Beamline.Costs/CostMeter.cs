@@ -18,6 +18,12 @@ namespace Beamline.Costs;
 /// </summary>
 public sealed class CostMeter : ICostMeter
 {
+    /// <summary>
+    /// The most output a quote reserves, whatever <c>max_tokens</c> the client sent (no model writes
+    /// ten million tokens in one answer): a client cannot make a reservation overflow the counters.
+    /// </summary>
+    public const long MaxOutputTokens = 10_000_000;
+
     private readonly TimeProvider _time;
 
     /// <summary>A meter on the system clock.</summary>
@@ -58,7 +64,7 @@ public sealed class CostMeter : ICostMeter
         var model = UpstreamModel(request, provider, fields);
         var maxOutput = request.Format == WireFormat.OpenAIEmbeddings || request.MessageType == "embedding"
             ? 0
-            : fields.MaxOutputTokens ?? provider.Pricing.DefaultMaxTokens;
+            : Math.Min(fields.MaxOutputTokens ?? provider.Pricing.DefaultMaxTokens, MaxOutputTokens);
         return new CostQuote(model, prompt, maxOutput, Price(provider, model, new TokenUsage(prompt, maxOutput))) { PromptCounted = counted };
     }
 

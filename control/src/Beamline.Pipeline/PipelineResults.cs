@@ -30,7 +30,17 @@ public sealed class DecideResult
 /// <param name="Reason">Why routing chose it (weighted, fallback, retry, …).</param>
 /// <param name="Answer">What the call came to.</param>
 /// <param name="LatencyUs">How long it took.</param>
-public readonly record struct ProviderAttempt(string ProviderId, string Reason, ProviderAnswer Answer, long LatencyUs);
+public readonly record struct ProviderAttempt(string ProviderId, string Reason, ProviderAnswer Answer, long LatencyUs)
+{
+    /// <summary>What the attempt used, when it was charged (it answered, or streamed before failing); null otherwise.</summary>
+    public Costs.TokenUsage? Usage { get; init; }
+
+    /// <summary>What the attempt cost, in nano-dollars.</summary>
+    public long CostNanos { get; init; }
+
+    /// <summary>The model the attempt was priced for.</summary>
+    public string? Model { get; init; }
+}
 
 /// <summary>An execute's outcome: the provider's answer after post extensions, or the error.</summary>
 public sealed class ExecuteResult
@@ -69,13 +79,16 @@ public sealed class ExecuteResult
     private PayloadKind? _outputKind;
 
     /// <summary>The model the answering provider was asked for (priced by), or null.</summary>
-    public string? Model { get; init; }
+    public string? Model { get; internal set; }
 
-    /// <summary>The tokens the answering call used (reported by the provider, or counted), or null when no provider answered.</summary>
-    public Costs.TokenUsage? Usage { get; init; }
+    /// <summary>
+    /// The tokens the charged call used (reported by the provider, or counted), or null when none was
+    /// charged. An error after a call was charged (a post extension's, the deadline's) still carries it.
+    /// </summary>
+    public Costs.TokenUsage? Usage { get; internal set; }
 
-    /// <summary>What the answering call cost, in nano-dollars (0 when no provider answered or it has no price).</summary>
-    public long CostNanos { get; init; }
+    /// <summary>What the charged call cost, in nano-dollars (0 when none was charged or it has no price).</summary>
+    public long CostNanos { get; internal set; }
 
     /// <summary>Why a stream was ended before the provider finished it (<c>budget</c>: it reached its reservation), or null.</summary>
     public string? StopReason { get; init; }

@@ -71,6 +71,34 @@ public sealed partial class RequestPipeline
         return new Spent(usage, cost, charge.Quote.Model);
     }
 
+    /// <summary>
+    /// A request its caller abandoned (the client went away, the control plane stops): nobody gets
+    /// its result, but what it was charged is accounted (usage ledger, audit, metrics) as <c>cancelled</c>.
+    /// </summary>
+    private void Abandoned(PipelineRequest request, List<ProviderAttempt> attempts, in Spent spent = default, string? providerId = null)
+    {
+        if (attempts.Count == 0 && spent.Usage is null)
+        {
+            return; // no provider was reached: nothing to account
+        }
+        var result = new ExecuteResult
+        {
+            Error = new Cp1Error(AbandonedCode, "the caller went away before the answer"),
+            ProviderId = providerId ?? (attempts.Count == 0 ? null : attempts[^1].ProviderId),
+            Attempts = attempts,
+        };
+        if (spent.Usage is not null)
+        {
+            result.Usage = spent.Usage;
+            result.CostNanos = spent.CostNanos;
+            result.Model = spent.Model;
+        }
+        Final(request, result);
+    }
+
+    /// <summary>The status an abandoned request is accounted with.</summary>
+    public const string AbandonedCode = "cancelled";
+
     /// <summary>A call that failed (or was never made) costs nothing: its reservation goes back.</summary>
     private void Release(in Charge charge)
     {

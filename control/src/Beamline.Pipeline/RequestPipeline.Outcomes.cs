@@ -58,20 +58,42 @@ public sealed partial class RequestPipeline
         }
         foreach (var accounting in _accounting)
         {
-            accounting.Decided(request, result);
+            try
+            {
+                accounting.Decided(request, result);
+            }
+            catch (Exception e)
+            {
+                // One sink failing (a closed audit log) must not cost the request its answer or the other sinks their record.
+                LogAccountingFailed(e, accounting.GetType().Name, request.RequestId);
+            }
         }
         return result;
     }
 
     private ExecuteResult Final(PipelineRequest request, ExecuteResult result)
     {
+        if (result.Usage is null)
+        {
+            // An ending after a call was charged (a post extension's error, the deadline) still carries what it cost.
+            for (var i = result.Attempts.Count - 1; i >= 0; i--)
+            {
+                if (result.Attempts[i].Usage is { } usage)
+                {
+                    result.Usage = usage;
+                    result.CostNanos = result.Attempts[i].CostNanos;
+                    result.Model = result.Attempts[i].Model;
+                    break;
+                }
+            }
+        }
         if (_metrics is not null)
         {
             Measure(request, result.PolicyId ?? request.PolicyId, result.ProviderId ?? (result.Attempts.Count == 0 ? null : result.Attempts[^1].ProviderId),
                 result.Error, attempted: result.Attempts.Count != 0);
-            if (result.Usage is { } usage && result.Attempts.Count != 0)
+            if (result.Usage is { } usage && (result.ProviderId ?? (result.Attempts.Count == 0 ? null : result.Attempts[^1].ProviderId)) is { } charged)
             {
-                _metrics.Spent(request.TenantId, result.ProviderId ?? result.Attempts[^1].ProviderId, result.Model, usage, result.CostNanos);
+                _metrics.Spent(request.TenantId, charged, result.Model, usage, result.CostNanos);
             }
         }
         if (_activity.IsEnabled)
@@ -84,7 +106,14 @@ public sealed partial class RequestPipeline
         }
         foreach (var accounting in _accounting)
         {
-            accounting.Executed(request, result);
+            try
+            {
+                accounting.Executed(request, result);
+            }
+            catch (Exception e)
+            {
+                LogAccountingFailed(e, accounting.GetType().Name, request.RequestId);
+            }
         }
         return result;
     }
@@ -145,6 +174,10 @@ public sealed partial class RequestPipeline
             Detail = detail,
         });
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Error,
+        Message = "Accounting sink {Sink} failed for request {RequestId}")]
+    private partial void LogAccountingFailed(Exception exception, string sink, string requestId);
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Debug,
         Message = "Request {RequestId} of tenant {TenantId} ended with {Code}: {Message}")]

@@ -218,7 +218,7 @@ public sealed partial class RequestPipeline
                         openCharge = default;
                         var spentSoFar = Settle(charge, meter.Usage);
                         var okAnswer = new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, default);
-                        Record(request, decision, okAnswer, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
+                        Record(request, decision, okAnswer, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token, spentSoFar);
                         yield return Last(Final(request, new ExecuteResult
                         {
                             PolicyId = decision.PolicyId, ProviderId = providerId, Attempts = attempts, StopReason = stopped,
@@ -243,7 +243,7 @@ public sealed partial class RequestPipeline
                     {
                         Release(charge);
                     }
-                    Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token);
+                    Record(request, decision, answer.Value, Stopwatch.GetElapsedTime(started), attempts, cancellationToken, deadline.Token, spent);
                     if (answer.Value.Succeeded)
                     {
                         if (meter is not null && meter.Complete() is { IsEmpty: false } held)
@@ -335,14 +335,12 @@ public sealed partial class RequestPipeline
             // a call that streamed nothing gives its reservation back.
             if (openCharge.IsMetered)
             {
-                if (meter is not null && sent > 0)
-                {
-                    Settle(openCharge, meter.Usage);
-                }
-                else
+                var spent = meter is not null && sent > 0 ? Settle(openCharge, meter.Usage) : default;
+                if (meter is null || sent == 0)
                 {
                     Release(openCharge);
                 }
+                Abandoned(request, attempts, spent, openCharge.Provider!.Id);
             }
         }
     }

@@ -166,6 +166,7 @@ public sealed partial class RequestPipeline
             return Final(request, new ExecuteResult { Error = QuotaError(lease) });
         }
         using var deadline = StartDeadline(request, cancellationToken);
+        var attempts = new List<ProviderAttempt>(4);
         try
         {
             var policy = _routing.TryGetPolicy(request.TenantId, request.PolicyId, out var found) ? found : null;
@@ -173,7 +174,6 @@ public sealed partial class RequestPipeline
             {
                 return Final(request, new ExecuteResult { Error = refused, PolicyId = policy.Id });
             }
-            var attempts = new List<ProviderAttempt>(4);
             var call = await CallProvidersAsync(request, attempts, deadline, cancellationToken).ConfigureAwait(false);
             if (call.Error is not null)
             {
@@ -204,7 +204,13 @@ public sealed partial class RequestPipeline
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline.IsCancellationRequested)
         {
-            return Final(request, new ExecuteResult { Error = DeadlineError(request, "the request") });
+            return Final(request, new ExecuteResult { Error = DeadlineError(request, "the request"), Attempts = attempts });
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Nobody is left to answer, but a provider may have been called (and charged): account for it.
+            Abandoned(request, attempts);
+            throw;
         }
     }
 
@@ -288,7 +294,7 @@ public sealed partial class RequestPipeline
                     Release(prepared.Charge);
                 }
                 PipelineTracing.SetOutcome(attemptSpan, answer);
-                Record(request, decision, answer, Stopwatch.GetElapsedTime(started), attempts, callerToken, deadline.Token);
+                Record(request, decision, answer, Stopwatch.GetElapsedTime(started), attempts, callerToken, deadline.Token, spent);
                 if (answer.Succeeded)
                 {
                     return new CallResult(null, decision.PolicyId, spent);
@@ -353,10 +359,15 @@ public sealed partial class RequestPipeline
     /// provider: its trial slot goes back, and the cancellation (the caller's, or the deadline's) is rethrown.
     /// </summary>
     private void Record(PipelineRequest request, in RouteDecision decision, in ProviderAnswer answer, TimeSpan latency, List<ProviderAttempt> attempts,
-        CancellationToken callerToken, CancellationToken deadlineToken)
+        CancellationToken callerToken, CancellationToken deadlineToken, in Spent spent = default)
     {
         var providerId = decision.ProviderId!;
-        attempts.Add(new ProviderAttempt(providerId, decision.Reason, answer, (long)latency.TotalMicroseconds));
+        attempts.Add(new ProviderAttempt(providerId, decision.Reason, answer, (long)latency.TotalMicroseconds)
+        {
+            Usage = spent.Usage,
+            CostNanos = spent.CostNanos,
+            Model = spent.Model,
+        });
         EmitAttempt(request, providerId, answer, latency);
         if (answer.ErrorCode == ProviderAnswer.Cancelled)
         {

@@ -76,4 +76,16 @@ public sealed class QuoteTests
         Assert.IsType<CostMeter>(provider.GetRequiredService<ICostMeter>());
         Assert.Same(provider.GetRequiredService<ICostMeter>(), provider.GetRequiredService<ICostMeter>());
     }
+
+    [Fact]
+    public void Quote_MaxTokensNear2To63_IsCappedAndNothingOverflows()
+    {
+        var provider = Requests.Provider(Requests.Pricing(input: 2.5m, output: 10m), null, "gpt-4o", "gpt-4o-mini");
+        var request = Requests.Of(WireFormat.OpenAIChat, """{"model":"gpt-4o","max_tokens":9223372036854775807,"messages":[{"role":"user","content":"hi"}]}""");
+
+        var quote = _meter.Quote(request, provider);
+
+        Assert.Equal(CostMeter.MaxOutputTokens, quote.MaxOutputTokens);
+        Assert.True(quote.MaxTokens > 0 && quote.MaxCostNanos > 0);
+    }
 }

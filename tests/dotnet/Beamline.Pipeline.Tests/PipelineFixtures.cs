@@ -101,6 +101,14 @@ internal sealed class ScriptedProviders : IProviderClient
     public void Answer(string providerId, string output, WireFormat format = WireFormat.None) =>
         _whole[providerId] = (_, _) => Task.FromResult(new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, Encoding.UTF8.GetBytes(output)) { Format = format });
 
+    /// <summary>Answers, after running <paramref name="during"/> (for example the caller going away while the answer is on its way).</summary>
+    public void AnswerWhile(string providerId, string output, WireFormat format, Action during) =>
+        _whole[providerId] = (_, _) =>
+        {
+            during();
+            return Task.FromResult(new ProviderAnswer(true, FailureKinds.None, "ok", null, null, 200, Encoding.UTF8.GetBytes(output)) { Format = format });
+        };
+
     public void Fail(string providerId, FailureKinds failure, int httpStatus = 503) =>
         _whole[providerId] = (_, _) => Task.FromResult(new ProviderAnswer(false, failure, "error", $"http_{httpStatus}", "upstream failed", httpStatus, default));
 
@@ -168,7 +176,8 @@ internal sealed class TestPipeline
 
     public TestPipeline(string policyJson, TimeSpan? defaultTimeout = null, IEnumerable<IBuiltInExtension>? builtIns = null,
         IEnumerable<IStreamTextCodec>? textCodecs = null, IEnumerable<ProviderDescriptor>? providers = null, Beamline.Pipeline.Costs.ICostMeter? costs = null,
-        Beamline.Pipeline.Costs.IBudgets? budgets = null, Beamline.Pipeline.Costs.IRequestAccounting? accounting = null)
+        Beamline.Pipeline.Costs.IBudgets? budgets = null, Beamline.Pipeline.Costs.IRequestAccounting? accounting = null,
+        IEnumerable<Beamline.Pipeline.Costs.IRequestAccounting>? accountings = null)
     {
         var loaded = PolicyLoader.Load("p", Encoding.UTF8.GetBytes(policyJson));
         Assert.True(loaded.IsValid, string.Join(Environment.NewLine, loaded.Errors));
@@ -183,7 +192,7 @@ internal sealed class TestPipeline
         var options = Options.Create(new PipelineOptions { DefaultTimeout = defaultTimeout ?? TimeSpan.FromSeconds(30) });
         var extensions = new ExtensionRunner(new EmptyExtensionRegistry(), builtIns ?? [], null, Activity, TimeProvider.System, NullLogger<ExtensionRunner>.Instance);
         Pipeline = new RequestPipeline(Router, Admission, extensions, [Providers], Activity, options, TimeProvider.System, NullLogger<RequestPipeline>.Instance,
-            textCodecs, costs: costs, budgets: budgets, accounting: accounting is null ? null : [accounting]);
+            textCodecs, costs: costs, budgets: budgets, accounting: accountings ?? (accounting is null ? null : [accounting]));
     }
 
     public OneTenantRouter Router { get; }

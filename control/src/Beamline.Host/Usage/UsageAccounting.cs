@@ -18,7 +18,7 @@ internal sealed class UsageAccounting(UsageLedger ledger, TimeProvider time) : I
 
     public void Executed(PipelineRequest request, ExecuteResult result)
     {
-        if (result.Attempts.Count == 0)
+        if (result.Attempts.Count == 0 && result.ProviderId is null)
         {
             return; // refused before any provider: nothing was used
         }

@@ -10,8 +10,8 @@ namespace Beamline.Pipeline.Costs;
 /// <param name="Estimated">True when counted here rather than reported by the provider.</param>
 public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens = 0, bool Estimated = false)
 {
-    /// <summary>Input plus output tokens (what <c>tokens_per_minute</c> counts).</summary>
-    public long Total => InputTokens + OutputTokens;
+    /// <summary>Input plus output tokens (what <c>tokens_per_minute</c> counts); negative counts read as 0, and the sum saturates.</summary>
+    public long Total => Saturating.Add(Math.Max(0, InputTokens), Math.Max(0, OutputTokens));
 }
 
 /// <summary>
@@ -48,6 +48,13 @@ public readonly record struct CostQuote(string? Model, long PromptTokens, long M
     /// </summary>
     public bool PromptCounted { get; init; } = true;
 
-    /// <summary>The most tokens the call may use (what <c>tokens_per_minute</c> reserves).</summary>
-    public long MaxTokens => PromptTokens + MaxOutputTokens;
+    /// <summary>The most tokens the call may use (what <c>tokens_per_minute</c> reserves); the sum saturates.</summary>
+    public long MaxTokens => Saturating.Add(Math.Max(0, PromptTokens), Math.Max(0, MaxOutputTokens));
+}
+
+/// <summary>Sums of counts that clients and upstreams choose (a <c>max_tokens</c> near 2^63): they stop at <see cref="long.MaxValue"/> instead of wrapping negative.</summary>
+public static class Saturating
+{
+    /// <summary><paramref name="a"/> + <paramref name="b"/> for non-negative values, at most <see cref="long.MaxValue"/>.</summary>
+    public static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 }

@@ -168,19 +168,19 @@ public sealed class InProcessBudgetCounters : IBudgetCounters
         public bool Admits(in BudgetLimits limits, BudgetClock now, bool checkTokens, int index, out BudgetShortfall shortfall)
         {
             Roll(now);
-            var committed = _monthSpent + _reservedNanos;
+            var committed = Sum(_monthSpent, _reservedNanos);
             if (limits.MonthlyNanos != BudgetLimits.Unlimited && committed >= limits.MonthlyNanos)
             {
                 shortfall = new BudgetShortfall(index, BudgetLimit.MonthlyBudget, limits.MonthlyNanos, committed, now.SecondsToNextMonth);
                 return false;
             }
-            committed = _daySpent + _reservedNanos;
+            committed = Sum(_daySpent, _reservedNanos);
             if (limits.DailyNanos != BudgetLimits.Unlimited && committed >= limits.DailyNanos)
             {
                 shortfall = new BudgetShortfall(index, BudgetLimit.DailyBudget, limits.DailyNanos, committed, now.SecondsToNextDay);
                 return false;
             }
-            committed = _windowTokens + _reservedTokens;
+            committed = Sum(_windowTokens, _reservedTokens);
             if (checkTokens && limits.TokensPerMinute != BudgetLimits.Unlimited && committed >= limits.TokensPerMinute)
             {
                 shortfall = new BudgetShortfall(index, BudgetLimit.TokensPerMinute, limits.TokensPerMinute, committed,
@@ -193,8 +193,8 @@ public sealed class InProcessBudgetCounters : IBudgetCounters
 
         public void Reserve(long nanos, long tokens)
         {
-            _reservedNanos += nanos;
-            _reservedTokens += tokens;
+            _reservedNanos = Sum(_reservedNanos, nanos);
+            _reservedTokens = Sum(_reservedTokens, tokens);
         }
 
         public void Unreserve(long nanos, long tokens)
@@ -208,11 +208,11 @@ public sealed class InProcessBudgetCounters : IBudgetCounters
         {
             Roll(now);
             Unreserve(reservedNanos, reservedTokens);
-            var change = new BudgetSpendChange(_monthSpent, _monthSpent + nanos, _daySpent, _daySpent + nanos);
-            _monthSpent += nanos;
-            _daySpent += nanos;
-            _buckets[Bucket(_newestSecond)] += tokens;
-            _windowTokens += tokens;
+            var change = new BudgetSpendChange(_monthSpent, Sum(_monthSpent, nanos), _daySpent, Sum(_daySpent, nanos));
+            _monthSpent = Sum(_monthSpent, nanos);
+            _daySpent = Sum(_daySpent, nanos);
+            _buckets[Bucket(_newestSecond)] = Sum(_buckets[Bucket(_newestSecond)], tokens);
+            _windowTokens = Sum(_windowTokens, tokens);
             return change;
         }
 
@@ -228,6 +228,10 @@ public sealed class InProcessBudgetCounters : IBudgetCounters
             Roll(now);
             return new BudgetUsage(_monthSpent, _daySpent, _reservedNanos, _reservedTokens, _windowTokens);
         }
+
+        // Amounts are never negative; a sum that would pass long.MaxValue stays there instead of
+        // wrapping negative (which would admit everything): a client asking for max_tokens near 2^63.
+        private static long Sum(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
         private static int Bucket(long second) => (int)(((second % WindowSeconds) + WindowSeconds) % WindowSeconds);
 

@@ -80,3 +80,11 @@ internal sealed class RecordingAccounting : IRequestAccounting
 
     void IRequestAccounting.Executed(PipelineRequest request, ExecuteResult result) => Executed.Enqueue(result);
 }
+
+/// <summary>A sink that fails every time (a closed audit log).</summary>
+internal sealed class ThrowingAccounting : IRequestAccounting
+{
+    public void Decided(PipelineRequest request, DecideResult result) => throw new ObjectDisposedException("audit");
+
+    public void Executed(PipelineRequest request, ExecuteResult result) => throw new ObjectDisposedException("audit");
+}

@@ -120,6 +120,54 @@ public sealed class RequestPipelineCostTests
     }
 
     [Fact]
+    public async Task Execute_CallerGoesAwayAfterTheCallWasCharged_IsStillAccountedAsCancelled()
+    {
+        var budget = new OneBudget(limitNanos: 1_000_000_000);
+        var accounting = new RecordingAccounting();
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: budget, accounting: accounting);
+        using var caller = new CancellationTokenSource();
+        test.Providers.AnswerWhile("a", Answer, WireFormat.OpenAIChat, caller.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => test.Pipeline.ExecuteAsync(Chat(Body), caller.Token));
+
+        var accounted = Assert.Single(accounting.Executed);
+        Assert.Equal(RequestPipeline.AbandonedCode, accounted.Error?.Code);
+        Assert.Equal(new TokenUsage(9, 12), accounted.Usage);
+        Assert.Equal(budget.Spent, accounted.CostNanos);
+        Assert.Equal("a", accounted.ProviderId);
+    }
+
+    [Fact]
+    public async Task Execute_PostExtensionFailsAfterTheCallWasCharged_TheErrorCarriesTheCost()
+    {
+        var budget = new OneBudget(limitNanos: 1_000_000_000);
+        var test = new TestPipeline("""{"providers":[{"name":"a","weight":1}],"post":[{"id":"no_such_extension","mode":"required"}]}""",
+            providers: Priced(), costs: new CostMeter(), budgets: budget);
+        test.Providers.Answer("a", Answer, WireFormat.OpenAIChat);
+
+        var result = await test.Pipeline.ExecuteAsync(Chat(Body), CancellationToken.None);
+
+        Assert.Equal(Cp1ErrorCodes.ExtensionNotFound, result.Error?.Code);
+        Assert.Equal(new TokenUsage(9, 12), result.Usage);
+        Assert.Equal(budget.Spent, result.CostNanos);
+        Assert.True(result.CostNanos > 0);
+    }
+
+    [Fact]
+    public async Task Execute_AnAccountingSinkThrows_TheRequestIsAnsweredAndTheOtherSinksHearOfIt()
+    {
+        var recording = new RecordingAccounting();
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: new OneBudget(1_000_000_000),
+            accountings: [new ThrowingAccounting(), recording]);
+        test.Providers.Answer("a", Answer, WireFormat.OpenAIChat);
+
+        var result = await test.Pipeline.ExecuteAsync(Chat(Body), CancellationToken.None);
+
+        Assert.True(result.IsSuccess);
+        Assert.Single(recording.Executed);
+    }
+
+    [Fact]
     public async Task Execute_OverBudget_IsRefusedAsQuotaExceededWithReasonBudget_AndNoProviderIsCalled()
     {
         var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: new OneBudget(limitNanos: 1_000));
@@ -230,7 +278,8 @@ public sealed class RequestPipelineCostTests
     public async Task Stream_CallerGoesAwayMidStream_ChargesWhatStreamed_AndHoldsNothing()
     {
         var budget = new OneBudget(limitNanos: 1_000_000_000);
-        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: budget);
+        var accounting = new RecordingAccounting();
+        var test = new TestPipeline(Policy, providers: Priced(), costs: new CostMeter(), budgets: budget, accounting: accounting);
         test.Providers.StreamFormat = WireFormat.OpenAIChat;
         test.Providers.Stream("a", Chunk("one"), Chunk(" two"), Chunk(" three"), UsageChunk, "data: [DONE]\n\n");
         using var cancel = new CancellationTokenSource();
@@ -246,6 +295,11 @@ public sealed class RequestPipelineCostTests
         Assert.Equal(0, budget.Reserved);
         Assert.Equal(1, budget.Settles);
         Assert.True(budget.Spent > 0);
+        // Nobody got the result, but the ledger and the audit hear what was charged.
+        var accounted = Assert.Single(accounting.Executed);
+        Assert.Equal(RequestPipeline.AbandonedCode, accounted.Error?.Code);
+        Assert.Equal(budget.Spent, accounted.CostNanos);
+        Assert.Equal("a", accounted.ProviderId);
     }
 
     private static async Task<(string Text, ExecuteResult Result)> Collect(IAsyncEnumerable<ExecuteStreamItem> items)

@@ -31,6 +31,21 @@ public sealed class BudgetGateTests : IDisposable
     }
 
     [Fact]
+    public async Task Reserve_ACostNear2To63_DoesNotWrapTheCountersIntoAdmittingEverything()
+    {
+        var key = await StartAsync(new TenancyLimits { MonthlyBudgetUsd = 1m, TokensPerMinute = 1_000 });
+        _bed.AssertGranted(key, 10 * Dollar / 100, 10);
+
+        // Below the budget, the next reservation is granted whatever its size ...
+        var huge = _bed.AssertGranted(key, long.MaxValue - 1, long.MaxValue - 1);
+
+        // ... and while it is in flight the counters stay at their ceiling instead of wrapping negative.
+        _bed.AssertRefused(key, 1, BudgetLevel.Tenant, BudgetLimit.MonthlyBudget);
+        _bed.Gate.Settle(huge, long.MaxValue - 1, long.MaxValue - 1);
+        _bed.AssertRefused(key, 1, BudgetLevel.Tenant, BudgetLimit.MonthlyBudget);
+    }
+
+    [Fact]
     public async Task Settle_ActualBelowTheReservation_GivesTheDifferenceBack()
     {
         var key = await StartAsync(new TenancyLimits { MonthlyBudgetUsd = 1m });
