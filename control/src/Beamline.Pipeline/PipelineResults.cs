@@ -79,16 +79,28 @@ public sealed class ExecuteResult
     private PayloadKind? _outputKind;
 
     /// <summary>The model the answering provider was asked for (priced by), or null.</summary>
-    public string? Model { get; internal set; }
+    public string? Model { get => _model; init => _model = value; }
 
     /// <summary>
     /// The tokens the charged call used (reported by the provider, or counted), or null when none was
     /// charged. An error after a call was charged (a post extension's, the deadline's) still carries it.
     /// </summary>
-    public Costs.TokenUsage? Usage { get; internal set; }
+    public Costs.TokenUsage? Usage { get => _usage; init => _usage = value; }
 
     /// <summary>What the charged call cost, in nano-dollars (0 when none was charged or it has no price).</summary>
-    public long CostNanos { get; internal set; }
+    public long CostNanos { get => _costNanos; init => _costNanos = value; }
+
+    private string? _model;
+    private Costs.TokenUsage? _usage;
+    private long _costNanos;
+
+    /// <summary>Records what the request was charged, when the result was built before it was known (the pipeline's last step).</summary>
+    internal void Charged(Costs.TokenUsage? usage, long costNanos, string? model)
+    {
+        _usage = usage;
+        _costNanos = costNanos;
+        _model = model;
+    }
 
     /// <summary>Why a stream was ended before the provider finished it (<c>budget</c>: it reached its reservation), or null.</summary>
     public string? StopReason { get; init; }

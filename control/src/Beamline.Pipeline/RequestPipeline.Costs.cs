@@ -89,9 +89,7 @@ public sealed partial class RequestPipeline
         };
         if (spent.Usage is not null)
         {
-            result.Usage = spent.Usage;
-            result.CostNanos = spent.CostNanos;
-            result.Model = spent.Model;
+            result.Charged(spent.Usage, spent.CostNanos, spent.Model);
         }
         Final(request, result);
     }

@@ -80,9 +80,7 @@ public sealed partial class RequestPipeline
             {
                 if (result.Attempts[i].Usage is { } usage)
                 {
-                    result.Usage = usage;
-                    result.CostNanos = result.Attempts[i].CostNanos;
-                    result.Model = result.Attempts[i].Model;
+                    result.Charged(usage, result.Attempts[i].CostNanos, result.Attempts[i].Model);
                     break;
                 }
             }

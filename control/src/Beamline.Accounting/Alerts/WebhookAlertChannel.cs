@@ -118,7 +118,7 @@ public sealed partial class WebhookAlertChannel : IBudgetAlertChannel, IAsyncDis
             if (!sender.Queue.Writer.TryWrite((alert, body)))
             {
                 Interlocked.Increment(ref _failed);
-                LogQueueFull(sender.Target.Url.GetLeftPart(UriPartial.Path), alert.TenantId, alert.ThresholdPercent);
+                LogQueueFull(Where(sender.Target.Url), alert.TenantId, alert.ThresholdPercent);
             }
         }
         return ValueTask.CompletedTask;
@@ -157,7 +157,7 @@ public sealed partial class WebhookAlertChannel : IBudgetAlertChannel, IAsyncDis
 
     private async Task SendAsync(WebhookTarget target, BudgetAlert alert, byte[] body, CancellationToken token)
     {
-        var where = target.Url.GetLeftPart(UriPartial.Path); // no query string in logs: it may carry a token
+        var where = Where(target.Url);
         try
         {
             using var response = await _pipeline.ExecuteAsync(async attemptToken =>
@@ -225,4 +225,14 @@ public sealed partial class WebhookAlertChannel : IBudgetAlertChannel, IAsyncDis
 
     [LoggerMessage(4, LogLevel.Error, "Budget alert webhook {Url}: an alert of tenant '{TenantId}' ({Threshold}%) was dropped, its queue is full.")]
     private partial void LogQueueFull(string url, string tenantId, int threshold);
+
+    /// <summary>
+    /// A webhook as logs name it: scheme, host and port only. Its user-info, path (Slack's and
+    /// Discord's carry their secret token there) and query may hold credentials.
+    /// </summary>
+    public static string Where(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        return url.Scheme + "://" + url.Authority; // Authority is host[:port], without user-info
+    }
 }

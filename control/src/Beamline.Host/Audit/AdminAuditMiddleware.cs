@@ -11,7 +11,7 @@ namespace Beamline.Host.Audit;
 /// <summary>
 /// Records every mutating admin request (POST, PUT, PATCH or DELETE under <c>/admin/</c>) in the
 /// audit chain once it has run, whatever its outcome (a refused one too: its actor is
-/// <c>unauthenticated</c>): kind <c>admin</c>, action <c>METHOD path</c>, the HTTP status, the
+/// <c>unauthenticated</c>, with no tenant and no body hash): kind <c>admin</c>, action <c>METHOD path</c>, the HTTP status, the
 /// actor (<c>admin</c>: there is one admin key), the tenant when the path names one
 /// (<c>/admin/v1/tenants/{tenant}/…</c>) and the body's SHA-256, never the body.
 /// </summary>
@@ -68,15 +68,18 @@ public static class AdminAuditMiddleware
             var status = !failed ? context.Response.StatusCode
                 : context.RequestAborted.IsCancellationRequested ? StatusClientClosedRequest : StatusCodes.Status500InternalServerError;
             var path = request.Path.Value ?? "/";
+            var authorized = TenancyAdminEndpoints.IsAdminAuthorized(request);
             var record = new AuditRecord
             {
                 Kind = AuditKinds.Admin,
-                TenantId = TenantOf(path),
+                // A refused attempt names no tenant: anyone could otherwise write into a tenant's own audit view.
+                TenantId = authorized ? TenantOf(path) : null,
                 RequestId = context.TraceIdentifier,
                 Status = status.ToString(CultureInfo.InvariantCulture),
-                RequestSha256 = await BodySha256Async(request).ConfigureAwait(false),
+                // Nor is its body read: hashing what anyone sends (up to the request limit) would be free work for them.
+                RequestSha256 = authorized ? await BodySha256Async(request).ConfigureAwait(false) : null,
                 Action = request.Method + " " + path,
-                Actor = TenancyAdminEndpoints.IsAdminAuthorized(request) ? AdminActor : UnauthenticatedActor,
+                Actor = authorized ? AdminActor : UnauthenticatedActor,
             };
             // Not the request's token: a client that leaves does not erase its change from the log.
             await context.RequestServices.GetRequiredService<IAuditLog>().AppendAsync(record, CancellationToken.None).ConfigureAwait(false);

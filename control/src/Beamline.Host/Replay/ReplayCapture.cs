@@ -18,7 +18,7 @@ namespace Beamline.Host.Replay;
 /// <see cref="ReplayOptions.Retention"/>, at start and every <see cref="ReplayOptions.PurgeInterval"/>.
 /// A streamed answer's text is not kept: only its request, status, usage and cost.
 /// </summary>
-internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService, IDisposable
+internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService, IDisposable, IAsyncDisposable
 {
     private const int MaxBatch = 256;
 
@@ -33,6 +33,8 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
     private Task _purger = Task.CompletedTask;
     private long _dropped;
     private long _droppedUnlogged;
+    private long _queuedBytes;
+    private int _disposed;
     private long _written;
 
     public ReplayCapture(ReplayStore store, IOptions<ReplayOptions> options, TimeProvider time, ILogger<ReplayCapture> logger)
@@ -74,8 +76,11 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
             return;
         }
         var record = Capture(request, result, _options.MaxBodyBytes, _time.GetUtcNow());
-        if (!_queue.Writer.TryWrite(record))
+        // Bounded by bytes as well as by count: 4,096 bodies of 256 KiB would be 2 GiB waiting to be masked.
+        var size = Size(record);
+        if (Interlocked.Add(ref _queuedBytes, size) > MaxQueuedBytes || !_queue.Writer.TryWrite(record))
         {
+            Interlocked.Add(ref _queuedBytes, -size);
             Interlocked.Increment(ref _dropped);
             Interlocked.Increment(ref _droppedUnlogged);
         }
@@ -159,14 +164,38 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        // What is queued is still written; the purge stops now.
-        _queue.Writer.TryComplete();
+        // The purge stops now; the queue stays open: hosted services stop side by side with Kestrel's
+        // drain, and requests finishing during it are still kept (DisposeAsync writes them).
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_writer, _purger).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _purger.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>After the host drained: what is queued is written, then the writer ends.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _queue.Writer.TryComplete();
+        try
+        {
+            await _writer.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogDropped(_logger, _queue.Reader.Count, _options.QueueCapacity);
+        }
+        _stopping.Dispose();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>The most bytes of bodies waiting to be masked and written.</summary>
+    public const long MaxQueuedBytes = 64L * 1024 * 1024;
+
+    private static long Size(ReplayRecord record) => (record.RequestBody?.Length ?? 0) + (record.ResponseBody?.Length ?? 0) + 512;
 
     private async Task WriteLoopAsync()
     {
@@ -177,6 +206,7 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
             batch.Clear();
             while (batch.Count < MaxBatch && reader.TryRead(out var record))
             {
+                Interlocked.Add(ref _queuedBytes, -Size(record));
                 try
                 {
                     batch.Add(Mask(record, _options.MaxBodyBytes));
@@ -193,8 +223,9 @@ internal sealed partial class ReplayCapture : IRequestAccounting, IHostedService
                 await _store.WriteAsync(batch, CancellationToken.None).ConfigureAwait(false);
                 Interlocked.Add(ref _written, batch.Count);
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // Whatever the failure, the loop goes on: a writer that ended would drop everything unseen.
                 Interlocked.Add(ref _dropped, batch.Count);
                 LogWriteFailed(_logger, batch.Count, e);
             }

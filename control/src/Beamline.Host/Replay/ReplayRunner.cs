@@ -22,7 +22,7 @@ internal sealed record ReplayRun(string RequestId, ExecuteResult Result, string?
 /// the provider gets.
 /// </summary>
 internal sealed class ReplayRunner(ReplayStore store, RequestPipeline pipeline, IEnumerable<IStreamTextCodec> codecs,
-    IOptions<ReplayOptions> options, TimeProvider time)
+    IOptions<ReplayOptions> options, TimeProvider time, Beamline.Tenancy.ITenantDirectory directory)
 {
     /// <summary>The face name of replayed requests.</summary>
     public const string Face = "replay";
@@ -79,11 +79,16 @@ internal sealed class ReplayRunner(ReplayStore store, RequestPipeline pipeline, 
         throw new InvalidOperationException("the pipeline's stream ended without its result");
     }
 
-    private static PipelineRequest Rebuild(ReplayRecord original, string? provider, string requestId)
+    private PipelineRequest Rebuild(ReplayRecord original, string? provider, string requestId)
     {
         var request = new PipelineRequest
         {
-            Caller = new Caller { TenantId = original.TenantId },
+            // The tenant's own limits hold for a replay as for the trusted bus: a pinned provider it may not use is refused.
+            Caller = new Caller
+            {
+                TenantId = original.TenantId,
+                AllowedProviders = directory.TryGetTenant(original.TenantId, out var tenant) ? tenant.Limits.AllowedProviders : null,
+            },
             RequestId = requestId,
             PolicyId = original.PolicyId,
             MessageType = original.MessageType,

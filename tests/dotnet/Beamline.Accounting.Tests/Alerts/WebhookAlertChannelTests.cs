@@ -13,6 +13,12 @@ public sealed class WebhookAlertChannelTests
     private static readonly byte[] Secret = Encoding.UTF8.GetBytes("whsec-test-0123456789");
     private static readonly WebhookDeliveryOptions Fast = new() { MaxAttempts = 4, BaseDelay = TimeSpan.FromMilliseconds(5), MaxDelay = TimeSpan.FromMilliseconds(50) };
 
+    [Theory]
+    [InlineData("https://hooks.slack.com/services/T000/B000/XXXXSECRET", "https://hooks.slack.com")]
+    [InlineData("https://user:pass@alerts.example.com:8443/hook?token=abc", "https://alerts.example.com:8443")]
+    public void Where_NamesTheWebhookWithoutAnythingThatMayBeASecret(string url, string logged)
+        => Assert.Equal(logged, WebhookAlertChannel.Where(new Uri(url)));
+
     [Fact]
     public async Task Deliver_FailingTwiceThenAccepting_RetriesEachAttemptSigned()
     {

@@ -73,6 +73,9 @@ public sealed class AuditEndToEndTests : IDisposable
             Assert.Equal("DELETE /admin/v1/tenants/tenant_b", refused.GetProperty("action").GetString());
             Assert.Equal("401", refused.GetProperty("status").GetString());
             Assert.Equal("unauthenticated", refused.GetProperty("actor").GetString());
+            // A refused attempt is not the tenant's (anyone could write into its view) and its body is not read.
+            Assert.Equal(JsonValueKind.Null, refused.GetProperty("tenant_id").ValueKind);
+            Assert.Equal(JsonValueKind.Null, refused.GetProperty("request_sha256").ValueKind);
             Assert.Equal("404", all[6].GetProperty("status").GetString());
             Assert.Equal(all[0].GetProperty("hash").GetString(), all[1].GetProperty("prev_hash").GetString());
 

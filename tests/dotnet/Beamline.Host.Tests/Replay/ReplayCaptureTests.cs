@@ -90,7 +90,8 @@ public sealed class ReplayCaptureTests : IAsyncLifetime
         await capture.StartAsync(CancellationToken.None);
         capture.Executed(Request("acme", "a1", $"write to {Email}"), Answer($"Echo: write to {Email}"));
         capture.Executed(Request("beta", "b1", "hello"), Answer("Echo: hello"));
-        await capture.StopAsync(CancellationToken.None); // writes what is queued
+        await capture.StopAsync(CancellationToken.None);
+        await capture.DisposeAsync(); // after the host drained: writes what is queued
 
         var kept = Assert.Single(await _store.FindAsync("a1", null, DateTimeOffset.MinValue, CancellationToken.None));
         Assert.Equal("""{"model":"chat","user":"[EMAIL]","messages":[{"role":"user","content":"write to [EMAIL]"}]}""", Encoding.UTF8.GetString(kept.RequestBody!));
@@ -112,6 +113,7 @@ public sealed class ReplayCaptureTests : IAsyncLifetime
         await capture.StartAsync(CancellationToken.None);
         capture.Executed(Request("acme", "e1", "hi"), new ExecuteResult { Error = new Cp1Error(Cp1ErrorCodes.DecisionFailed, $"no provider for {Email}") });
         await capture.StopAsync(CancellationToken.None);
+        await capture.DisposeAsync();
 
         var kept = Assert.Single(await _store.FindAsync("e1", null, DateTimeOffset.MinValue, CancellationToken.None));
         Assert.Equal(("decision_failed", "no provider for [EMAIL]"), (kept.Status, kept.ErrorMessage));
@@ -176,9 +178,24 @@ public sealed class ReplayCaptureTests : IAsyncLifetime
 
         await capture.StartAsync(CancellationToken.None);
         await capture.StopAsync(CancellationToken.None);
+        await capture.DisposeAsync();
         Assert.Single(await _store.FindAsync("q1", null, DateTimeOffset.MinValue, CancellationToken.None));
         Assert.Empty(await _store.FindAsync("q2", null, DateTimeOffset.MinValue, CancellationToken.None));
-        capture.Dispose();
+    }
+
+    [Fact]
+    public async Task Stop_RequestsFinishingWhileTheHostDrains_AreStillKept()
+    {
+        var capture = Capture();
+        await capture.StartAsync(CancellationToken.None);
+        await capture.StopAsync(CancellationToken.None);
+
+        // Kestrel drains side by side with the hosted services' stop: this request ends after it.
+        capture.Executed(Request("acme", "late", "late"), Answer("late"));
+        await capture.DisposeAsync();
+
+        Assert.Single(await _store.FindAsync("late", null, DateTimeOffset.MinValue, CancellationToken.None));
+        Assert.Equal(0L, capture.Dropped);
     }
 
     [Fact]

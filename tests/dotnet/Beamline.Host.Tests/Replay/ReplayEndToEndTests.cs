@@ -18,6 +18,7 @@ public sealed class ReplayFixture : IAsyncLifetime
     public const string AdminKey = "test-admin-key-0123456789";
     public const string AcmeKey = "bl_acme_8TuqHhOWk1WTBbCPiHvIbCduVtcpsalf3UmxWMpS94j";
     public const string BetaKey = "bl_beta_Q7pLm2VxR9sKd4TfYh6JwN3cB8gZa5EuXo1iHtMvPqs";
+    public const string GammaKey = "bl_gamma_PgJ6OUxSjPrtwtvbr5g5RCqfMc0QgD-nDY5OlPDle_E";
     public const string OtherReply = "Something else entirely";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-replay-{Guid.NewGuid():N}.json");
@@ -47,10 +48,11 @@ public sealed class ReplayFixture : IAsyncLifetime
 
     private static string Config()
     {
-        static JsonObject Tenant(string id, string key) => new()
+        static JsonObject Tenant(string id, string key, JsonObject? limits = null) => new()
         {
             ["id"] = id,
             ["default_policy"] = "chat",
+            ["limits"] = limits ?? new JsonObject(),
             ["keys"] = new JsonArray(new JsonObject { ["key"] = key }),
             ["policies"] = new JsonArray(new JsonObject
             {
@@ -62,12 +64,13 @@ public sealed class ReplayFixture : IAsyncLifetime
         {
             ["Beamline"] = new JsonObject
             {
-                ["Replay"] = new JsonObject { ["Tenants"] = new JsonArray("acme"), ["Retention"] = "01:00:00" },
+                ["Replay"] = new JsonObject { ["Tenants"] = new JsonArray("acme", "gamma"), ["Retention"] = "01:00:00" },
                 ["Tenancy"] = new JsonObject
                 {
                     ["AdminKey"] = AdminKey,
                     ["Pepper"] = "test-pepper-0123456789abcdef",
-                    ["tenants"] = new JsonArray(Tenant("acme", AcmeKey), Tenant("beta", BetaKey)),
+                    ["tenants"] = new JsonArray(Tenant("acme", AcmeKey), Tenant("beta", BetaKey),
+                        Tenant("gamma", GammaKey, new JsonObject { ["allowed_providers"] = new JsonArray("mock_echo") })),
                     ["providers"] = new JsonArray(
                         JsonNode.Parse("""{"id":"mock_echo","kind":"mock","model":"mock-echo-1"}"""),
                         JsonNode.Parse($$"""{"id":"mock_other","kind":"mock","model":"mock-other-1","reply":"{{OtherReply}}"}""")),
@@ -187,6 +190,21 @@ public sealed class ReplayEndToEndTests(ReplayFixture fixture) : IClassFixture<R
         Assert.Contains("-Echo: hello there", diff, StringComparison.Ordinal);
         Assert.Contains("+" + ReplayFixture.OtherReply, diff, StringComparison.Ordinal);
         Assert.StartsWith($"--- original/{id}\n+++ replay/replay-{id}-1\n", diff, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_PinnedToAProviderTheTenantMayNotUse_IsNotRoutedThere()
+    {
+        var id = Id("barred");
+        await fixture.ChatAsync(ReplayFixture.GammaKey, id, "hello");
+        await fixture.KeptOnceWrittenAsync(id);
+
+        var (status, answer) = await fixture.ReplayAsync(id, """{"provider":"mock_other"}""");
+
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
+        var replay = answer.GetProperty("replay");
+        Assert.NotEqual("ok", replay.GetProperty("status").GetString());
+        Assert.NotEqual("mock_other", replay.TryGetProperty("provider_id", out var provider) ? provider.GetString() : null);
     }
 
     [Fact]
