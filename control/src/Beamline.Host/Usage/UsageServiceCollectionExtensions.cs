@@ -72,6 +72,8 @@ public static class UsageServiceCollectionExtensions
         // Every execute that reached a provider is a usage record; the budget gate's crossings become alerts.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Beamline.Pipeline.Costs.IRequestAccounting, UsageAccounting>());
         services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.Budgets.IBudgetAlertSink, BudgetAlertBridge>());
+        // Budgets hold across restarts and budgets set mid-month: the gate seeds each level from the ledger.
+        services.TryAddSingleton<Beamline.Tenancy.Budgets.ISpendHistory, LedgerSpendHistory>();
         return services;
     }
 

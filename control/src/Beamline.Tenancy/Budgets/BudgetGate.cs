@@ -48,11 +48,15 @@ public sealed partial class BudgetGate : IDisposable
     private readonly ConcurrentDictionary<AlertKey, byte> _fired = new();
     private readonly IDisposable _changes;
     private int _prunedDay;
+    private readonly ISpendHistory? _history;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<BudgetCounterKey, byte> _seeded = new();
 
     /// <summary>Enforces the budgets of <paramref name="directory"/>'s current snapshot, counting in <paramref name="counters"/> by <paramref name="time"/>'s clock.</summary>
+    /// <remarks>With <paramref name="history"/>, a level is seeded with what it spent this month and today the first time it has a budget to enforce.</remarks>
     public BudgetGate(ITenantDirectory directory, IBudgetCounters counters, TimeProvider time, IOptions<BudgetOptions> options,
-        IBudgetAlertSink alerts, ILogger<BudgetGate> logger)
+        IBudgetAlertSink alerts, ILogger<BudgetGate> logger, ISpendHistory? history = null)
     {
+        _history = history;
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(counters);
         ArgumentNullException.ThrowIfNull(time);
@@ -221,7 +225,18 @@ public sealed partial class BudgetGate : IDisposable
         var budgets = BudgetLimits.Of(limits);
         if (budgets.Any)
         {
-            charges.Add(new BudgetCharge(_counters.Open(new BudgetCounterKey(level, tenantId, id)), budgets));
+            var key = new BudgetCounterKey(level, tenantId, id);
+            var counter = _counters.Open(key);
+            if (_history is not null && _seeded.TryAdd(key, 0))
+            {
+                // Once per level per process (not on the hot path: levels are resolved once per snapshot).
+                var (month, day) = _history.SpentSoFar(level, tenantId, id, _time.GetUtcNow());
+                if (month > 0 || day > 0)
+                {
+                    Seed(level, tenantId, id, month, day);
+                }
+            }
+            charges.Add(new BudgetCharge(counter, budgets));
         }
     }
 

@@ -46,6 +46,23 @@ public sealed class BudgetGateTests : IDisposable
     }
 
     [Fact]
+    public async Task Reserve_BudgetSetMidMonth_CountsWhatWasSpentBeforeIt()
+    {
+        var history = new FixedSpendHistory();
+        _bed = await BudgetTestBed.StartAsync(TenancyLimits.None, history: history);
+        var key = await _bed.KeyAsync(null);
+        _bed.AssertGranted(key, 10 * Dollar); // no budget: nothing limits (and nothing is asked of the ledger)
+
+        // The ledger says the tenant spent $0.95 this month before the admin set a $1 budget.
+        history.Spent[(BudgetLevel.Tenant, BudgetTestBed.TenantId)] = (95 * Dollar / 100, 0);
+        await _bed.Directory.UpdateTenantAsync(BudgetTestBed.TenantId, null, null, new TenancyLimits { MonthlyBudgetUsd = 1m }, None);
+
+        _bed.AssertGranted(key, 10 * Dollar / 100);
+        _bed.AssertRefused(key, 1, BudgetLevel.Tenant, BudgetLimit.MonthlyBudget);
+        Assert.Equal(1, history.Asked);
+    }
+
+    [Fact]
     public async Task Settle_ActualBelowTheReservation_GivesTheDifferenceBack()
     {
         var key = await StartAsync(new TenancyLimits { MonthlyBudgetUsd = 1m });

@@ -15,12 +15,12 @@ public sealed class BudgetTestBed : IDisposable
 
     private readonly TempDirectory _temp;
 
-    private BudgetTestBed(TempDirectory temp, TenantDirectory directory, IBudgetAlertSink? sink, int[]? thresholds)
+    private BudgetTestBed(TempDirectory temp, TenantDirectory directory, IBudgetAlertSink? sink, int[]? thresholds, ISpendHistory? history)
     {
         _temp = temp;
         Directory = directory;
         Gate = new BudgetGate(directory, Counters, Clock, Options.Create(new BudgetOptions { AlertThresholds = thresholds }),
-            sink ?? Alerts, NullLogger<BudgetGate>.Instance);
+            sink ?? Alerts, NullLogger<BudgetGate>.Instance, history);
     }
 
     /// <summary>2025-01-02T00:00:00Z unless a test moves it.</summary>
@@ -36,13 +36,13 @@ public sealed class BudgetTestBed : IDisposable
 
     /// <summary>Opens a directory with <see cref="TenantId"/>, its team <see cref="TeamId"/>, and a gate over it.</summary>
     public static async Task<BudgetTestBed> StartAsync(TenancyLimits tenant, TenancyLimits? team = null, IBudgetAlertSink? sink = null,
-        int[]? thresholds = null)
+        int[]? thresholds = null, ISpendHistory? history = null)
     {
         var temp = new TempDirectory();
         var directory = await Directories.OpenAsync(temp.DatabasePath);
         await directory.CreateTenantAsync(TenantId, null, null, tenant, None);
         await directory.CreateTeamAsync(TenantId, TeamId, null, team ?? TenancyLimits.None, None);
-        return new BudgetTestBed(temp, directory, sink, thresholds);
+        return new BudgetTestBed(temp, directory, sink, thresholds, history);
     }
 
     /// <summary>A new key of the tenant (in <paramref name="teamId"/> when given).</summary>
@@ -112,5 +112,19 @@ public sealed class RecordingAlertSink : IBudgetAlertSink
         {
             _crossed.Add(crossed);
         }
+    }
+}
+
+/// <summary>Past spend as a ledger would report it: fixed amounts per level, and how often it was asked.</summary>
+public sealed class FixedSpendHistory : ISpendHistory
+{
+    public Dictionary<(BudgetLevel, string), (long Month, long Day)> Spent { get; } = [];
+
+    public int Asked { get; private set; }
+
+    public (long MonthNanos, long DayNanos) SpentSoFar(BudgetLevel level, string tenantId, string id, DateTimeOffset now)
+    {
+        Asked++;
+        return Spent.TryGetValue((level, id), out var spent) ? spent : (0, 0);
     }
 }
