@@ -209,6 +209,27 @@ public sealed partial class RequestPipeline
                     if (stopped is not null)
                     {
                         // The provider did answer: its outcome is a success, and what it streamed is charged.
+                        if (post is not null)
+                        {
+                            // What the post steps held back goes out before the stream's last event.
+                            var held = await FlushPost(post, session is null ? text!.Decode([], flush: true) : string.Empty, deadline.Token).ConfigureAwait(false);
+                            if (held.Text.Length > 0)
+                            {
+                                byte[] heldBytes;
+                                if (session is null)
+                                {
+                                    heldBytes = Encoding.UTF8.GetBytes(held.Text);
+                                }
+                                else
+                                {
+                                    var written = new ArrayBufferWriter<byte>(held.Text.Length + 128);
+                                    session.WriteText(held.Text, written);
+                                    heldBytes = written.WrittenSpan.ToArray();
+                                }
+                                hash?.AppendData(heldBytes);
+                                yield return new ExecuteStreamItem(heldBytes, null) { Format = session is null ? WireFormat.None : format };
+                            }
+                        }
                         var end = meter!.End(stopped);
                         if (!end.IsEmpty)
                         {

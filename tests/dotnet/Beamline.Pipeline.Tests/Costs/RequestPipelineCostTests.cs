@@ -275,6 +275,25 @@ public sealed class RequestPipelineCostTests
     }
 
     [Fact]
+    public async Task Stream_EndedAtItsReservation_PassesOnWhatThePostStepsHeldBack()
+    {
+        var budget = new OneBudget(limitNanos: 1_000_000_000);
+        var providers = new[]
+        {
+            new ProviderDescriptor { Id = "a", Kind = ProviderKind.Block, BlockType = "test.a", Pricing = new ProviderPricing { Default = Price, DefaultMaxTokens = 5 } },
+        };
+        var test = new TestPipeline("""{"providers":[{"name":"a","weight":1}],"post":[{"id":"mask","mode":"required"}]}""",
+            builtIns: [new Beamline.Pipeline.Tests.Extensions.MaskingStreamBuiltIn()], providers: providers, costs: new CostMeter(), budgets: budget);
+        // Opaque text whose every chunk ends with what could begin the masked word: the step holds "se" back.
+        test.Providers.Stream("a", Enumerable.Repeat("a se", 200).ToArray());
+
+        var (text, result) = await Collect(test.Pipeline.ExecuteStreamAsync(TestPipeline.Request(), CancellationToken.None));
+
+        Assert.Equal(RequestPipeline.BudgetReason, result.StopReason);
+        Assert.Equal(string.Concat(Enumerable.Repeat("a se", test.Providers.ChunksProduced)), text);
+    }
+
+    [Fact]
     public async Task Stream_CallerGoesAwayMidStream_ChargesWhatStreamed_AndHoldsNothing()
     {
         var budget = new OneBudget(limitNanos: 1_000_000_000);
