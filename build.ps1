@@ -5,7 +5,8 @@
 #   ./build.ps1 build   native (CMake preset "release", or "vcpkg" when VCPKG_ROOT is set) + C# (Release)
 #   ./build.ps1 test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
-#   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey)
+#   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
+#                       `bench telemetry`: only the cost of metrics and tracing on the gateway path)
 #   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
     [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'fuzz')][string]$Verb,
@@ -333,6 +334,91 @@ function Invoke-BenchGateway([string]$Seconds) {
     return $started
 }
 
+# The cost of telemetry on the gateway path, as build.sh's bench_telemetry: one mock upstream, two
+# `beamline serve` — off (metrics disabled, no exporter) and on (metrics scraped every 5 s, tracing at
+# 10 % over OTLP/HTTP to a sink) — four rounds at 1 and 16 connections, alternating which goes
+# first, a pause before each run; loss = 1 - geometric mean of the on/off ratios. Returns the processes.
+function Invoke-BenchTelemetry([string]$Seconds) {
+    foreach ($tool in 'node', 'npm') {
+        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw 'The telemetry benchmark needs node (20 or later) and npm.' }
+    }
+    $dir = Join-Path $Root 'build/bench-telemetry'
+    $bench = Join-Path $Root 'control/bench/gateway'
+    Remove-Item -Recurse -Force $dir -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force $dir | Out-Null
+    Log 'telemetry: npm ci (autocannon) in control/bench/gateway'
+    Push-Location $bench
+    try { Invoke-Checked npm @('ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error') | Out-Null }
+    finally { Pop-Location }
+    $started = @()
+    try {
+        $mockPort = Get-FreePort
+        $started += Start-Process node -ArgumentList @((Join-Path $bench 'mock-upstream.mjs'), '--port', $mockPort) `
+            -RedirectStandardOutput (Join-Path $dir 'mock.log') -RedirectStandardError (Join-Path $dir 'mock.err.log') -PassThru
+        Wait-Port $mockPort 1200
+        $sinkPort = Get-FreePort
+        $started += Start-Process node -ArgumentList @((Join-Path $bench 'otlp-sink.mjs'), '--port', $sinkPort) `
+            -RedirectStandardOutput (Join-Path $dir 'sink.log') -RedirectStandardError (Join-Path $dir 'sink.err.log') -PassThru
+        Wait-Port $sinkPort 1200
+        $urls = @{}
+        $sides = [ordered]@{
+            off = @{ Beamline__Metrics__Enabled = 'false' }
+            on = @{ OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:$sinkPort"; OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf'; Beamline__Tracing__SampleRatio = '0.1' }
+        }
+        foreach ($side in $sides.Keys) {
+            $port = Get-FreePort
+            $vars = $sides[$side] + @{ BENCH_UPSTREAM_URL = "http://127.0.0.1:$mockPort/v1"; BENCH_UPSTREAM_KEY = 'sk-bench' }
+            foreach ($k in $vars.Keys) { Set-Item "Env:$k" $vars[$k] }
+            try {
+                $started += Start-Process (Join-Path $Root 'out/bin/beamline') -ArgumentList @('serve', '--config', (Join-Path $bench 'beamline.json'),
+                    '--urls', "http://127.0.0.1:$port", '--data-dir', (Join-Path $dir "data-$side")) -RedirectStandardOutput (Join-Path $dir "serve-$side.log") -PassThru
+            }
+            finally { foreach ($k in $vars.Keys) { Remove-Item "Env:$k" } }
+            Wait-Port $port 1200
+            $urls[$side] = "http://127.0.0.1:$port/v1/chat/completions"
+        }
+        $onMetrics = $urls['on'] -replace '/v1/chat/completions$', '/metrics'
+        $scrape = Start-Job -ScriptBlock { param($u) while ($true) { try { Invoke-WebRequest -Uri $u -UseBasicParsing | Out-Null } catch { }; Start-Sleep -Seconds 5 } } -ArgumentList $onMetrics
+        $load = Join-Path $bench 'load.mjs'
+        $auth = @('--header', 'authorization: Bearer bl_gwbench_HzkXZldHOaTv1OlnmftTNg7Q5-gMLaD0_zPsB7etegw')
+        try {
+            foreach ($side in 'off', 'on') {
+                Log "telemetry: warm-up of $side (3 s, 16 connections)"
+                & node $load --url $urls[$side] --mode whole --connections 16 --seconds 3 --warmup 0 --name warmup @auth | Out-Null
+            }
+            $runs = @{}
+            $ratios = @{ 1 = @(); 16 = @() }
+            foreach ($round in 1..4) {
+                foreach ($c in 1, 16) {
+                    $order = if ($round % 2 -eq 0) { @('on', 'off') } else { @('off', 'on') }
+                    $last = @{}
+                    foreach ($side in $order) {
+                        Start-Sleep -Seconds 3
+                        $line = & node $load --url $urls[$side] --mode whole --connections $c --seconds $Seconds --warmup 1 --name "telemetry_$side" @auth
+                        Write-Host "round ${round}: $line"
+                        $runs["${side}_$c"] += @($line)
+                        $last[$side] = Get-Field $line 'req_per_s'
+                    }
+                    $ratios[$c] += @($last['on'] / $last['off'])
+                }
+            }
+            foreach ($c in 1, 16) {
+                $g = [math]::Exp((($ratios[$c] | ForEach-Object { [math]::Log($_) }) | Measure-Object -Average).Average)
+                $median = { param($lines, $f) $v = @($lines | ForEach-Object { Get-Field $_ $f } | Sort-Object); ($v[[int][math]::Floor(($v.Count - 1) / 2)] + $v[[int][math]::Ceiling(($v.Count - 1) / 2)]) / 2 }
+                Write-Host ('telemetry connections={0} loss={1:F1}% (target <= 5%; geometric mean of the rounds) off_req_per_s={2:F0} on_req_per_s={3:F0} off_p50_us={4:F0} on_p50_us={5:F0} off_p99_us={6:F0} on_p99_us={7:F0}' -f
+                    $c, ((1 - $g) * 100), (& $median $runs["off_$c"] 'req_per_s'), (& $median $runs["on_$c"] 'req_per_s'),
+                    (& $median $runs["off_$c"] 'p50_us'), (& $median $runs["on_$c"] 'p50_us'), (& $median $runs["off_$c"] 'p99_us'), (& $median $runs["on_$c"] 'p99_us'))
+            }
+        }
+        finally { Stop-Job $scrape -ErrorAction SilentlyContinue; Remove-Job $scrape -Force -ErrorAction SilentlyContinue }
+    }
+    catch {
+        foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue }
+        throw
+    }
+    return $started
+}
+
 # Waits until something listens on the port: up to $Tries tries 50 ms apart (default 200: 10 s).
 function Wait-Port([int]$Port, [int]$Tries = 200) {
     for ($i = 0; $i -lt $Tries; $i++) {
@@ -349,6 +435,12 @@ function Invoke-Bench {
     if ($Rest -and $Rest[0] -eq 'gateway') {
         $started = @()
         try { $started = Invoke-BenchGateway $seconds }
+        finally { foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }
+        return
+    }
+    if ($Rest -and $Rest[0] -eq 'telemetry') {
+        $started = @()
+        try { $started = Invoke-BenchTelemetry $seconds }
         finally { foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }
         return
     }
@@ -397,6 +489,7 @@ function Invoke-Bench {
         $others += Invoke-BenchExecutors $url $seconds $inflight
         $others += Invoke-BenchDecide $url $seconds $inflight $ref
         $others += Invoke-BenchGateway $seconds
+        $others += Invoke-BenchTelemetry $seconds
         Log '(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)'
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')

@@ -28,6 +28,15 @@ public sealed partial class AuditLog
                 {
                     batch.Add(record);
                 }
+                if (batch.Count > 0 && batch.Count < _maxBatch && _batchWindow > TimeSpan.Zero && !_closing.IsSet)
+                {
+                    // Gather what arrives in the window: one commit (three fsyncs) for all of it.
+                    _closing.Wait(_batchWindow);
+                    while (batch.Count < _maxBatch && reader.TryRead(out var record))
+                    {
+                        batch.Add(record);
+                    }
+                }
                 if (batch.Count == 0)
                 {
                     if (reader.Completion.IsCompleted)

@@ -26,6 +26,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
     private readonly SqliteConnection _connection;
     private readonly string _databasePath;
     private readonly int _maxBatch;
+    private readonly TimeSpan _batchWindow;
     private readonly IAuditHeadPublisher? _publisher;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -51,6 +52,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
         _connection = connection;
         _head = head;
         _maxBatch = options.MaxBatch;
+        _batchWindow = options.BatchWindow;
         _publisher = publisher;
         _time = time;
         _logger = logger;
@@ -88,6 +90,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable, IDisposable
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(options.QueueCapacity, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatch, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchWindow, TimeSpan.Zero, nameof(options));
         time ??= TimeProvider.System;
         ILogger log = logger ?? (ILogger)NullLogger.Instance;
         var directory = Path.GetFullPath(options.DataDirectory);

@@ -31,6 +31,7 @@ namespace Beamline.Accounting.Ledger;
 public sealed partial class UsageLedger : IAsyncDisposable
 {
     private readonly string _path;
+    private readonly TimeSpan _batchWindow;
     private readonly int _maxBatch;
     private readonly Channel<UsageRecord> _queue;
     private readonly SqliteConnection _writerConnection;
@@ -49,6 +50,7 @@ public sealed partial class UsageLedger : IAsyncDisposable
     {
         _path = path;
         _maxBatch = options.MaxBatchSize;
+        _batchWindow = options.BatchWindow;
         _logger = logger;
         _writerConnection = UsageDatabase.Open(path);
         _queue = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(options.QueueCapacity)
@@ -164,6 +166,11 @@ public sealed partial class UsageLedger : IAsyncDisposable
         using var writer = new BatchWriter(_writerConnection);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (_batchWindow > TimeSpan.Zero && reader.Count < _maxBatch && !reader.Completion.IsCompleted)
+            {
+                // Gather what arrives in the window: one transaction for all of it.
+                await Task.Delay(_batchWindow).ConfigureAwait(false);
+            }
             while (batch.Count < _maxBatch && reader.TryRead(out var record))
             {
                 batch.Add(record);

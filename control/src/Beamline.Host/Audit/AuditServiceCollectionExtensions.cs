@@ -40,6 +40,7 @@ public static class AuditServiceCollectionExtensions
                 DataDirectory = directory,
                 QueueCapacity = options.QueueCapacity,
                 MaxBatch = options.MaxBatch,
+                BatchWindow = options.BatchWindow,
             }, sp.GetService<IAuditHeadPublisher>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLog>>());
         });
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
