@@ -74,17 +74,26 @@ public static class DashboardEndpoints
             await PageAsync(context, StatusCodes.Status400BadRequest, "login.html", "Send the admin key from the form.").ConfigureAwait(false);
             return;
         }
+        var sessions = services.GetRequiredService<DashboardSessions>();
+        if (sessions.IsThrottled(context))
+        {
+            context.Response.Headers.RetryAfter = "60";
+            await PageAsync(context, StatusCodes.Status429TooManyRequests, "login.html", "Too many failed sign-ins from this address: wait a minute.")
+                .ConfigureAwait(false);
+            return;
+        }
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         var key = form[KeyField].ToString();
         if (!Microsoft.AspNetCore.Builder.TenancyAdminEndpoints.IsAdminKey(services, key))
         {
+            sessions.Failed(context);
             var message = Microsoft.AspNetCore.Builder.TenancyAdminEndpoints.IsAdminEnabled(services)
                 ? "That is not the admin key."
                 : "The dashboard is closed: Beamline:Tenancy:AdminKey is not set.";
             await PageAsync(context, StatusCodes.Status401Unauthorized, "login.html", message).ConfigureAwait(false);
             return;
         }
-        services.GetRequiredService<DashboardSessions>().Open(context);
+        sessions.Open(context);
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Redirect(Path); // 302 after a POST: the browser GETs /ui
     }

@@ -23,6 +23,48 @@ internal sealed class DashboardSessions(IOptions<DashboardOptions> options, Time
     private readonly Dictionary<string, DateTimeOffset> _expiries = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    /// <summary>Failed sign-ins one address may make in <see cref="FailureWindow"/> before it is refused until the window ends.</summary>
+    public const int MaxFailures = 10;
+
+    /// <summary>The window failed sign-ins are counted in.</summary>
+    public static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(1);
+
+    // Failed sign-ins per client address: (count, window start). Bounded: past 10,000 addresses it starts over.
+    private readonly Dictionary<System.Net.IPAddress, (int Count, DateTimeOffset Since)> _failures = [];
+
+    /// <summary>Whether <paramref name="context"/>'s address has failed to sign in too often lately (guessing the key).</summary>
+    public bool IsThrottled(HttpContext context)
+    {
+        if (context.Connection.RemoteIpAddress is not { } address)
+        {
+            return false;
+        }
+        lock (_lock)
+        {
+            return _failures.TryGetValue(address, out var seen) && seen.Count >= MaxFailures && time.GetUtcNow() - seen.Since < FailureWindow;
+        }
+    }
+
+    /// <summary>Counts a failed sign-in of <paramref name="context"/>'s address.</summary>
+    public void Failed(HttpContext context)
+    {
+        if (context.Connection.RemoteIpAddress is not { } address)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            if (_failures.Count >= 10_000)
+            {
+                _failures.Clear();
+            }
+            _failures[address] = _failures.TryGetValue(address, out var seen) && now - seen.Since < FailureWindow
+                ? (seen.Count + 1, seen.Since)
+                : (1, now);
+        }
+    }
+
     /// <summary>Sessions that have not expired (for tests).</summary>
     public int Count
     {

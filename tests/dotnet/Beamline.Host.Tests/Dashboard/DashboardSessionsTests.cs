@@ -30,6 +30,27 @@ public sealed class DashboardSessionsTests
     }
 
     [Fact]
+    public void IsThrottled_AfterTenFailedSignInsFromOneAddress_UntilTheMinuteEnds_OtherAddressesNot()
+    {
+        var sessions = Sessions();
+        var guesser = new DefaultHttpContext();
+        guesser.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("203.0.113.7");
+        var admin = new DefaultHttpContext();
+        admin.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("198.51.100.2");
+
+        for (var i = 0; i < DashboardSessions.MaxFailures; i++)
+        {
+            Assert.False(sessions.IsThrottled(guesser));
+            sessions.Failed(guesser);
+        }
+
+        Assert.True(sessions.IsThrottled(guesser));
+        Assert.False(sessions.IsThrottled(admin));
+        _time.Advance(DashboardSessions.FailureWindow);
+        Assert.False(sessions.IsThrottled(guesser));
+    }
+
+    [Fact]
     public void IsValid_NoCookieOrAnUnknownOne_IsFalse()
     {
         var sessions = Sessions();
