@@ -48,28 +48,37 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
 
     private static async Task<ControlPlaneProcess> StartCoreAsync(IReadOnlyDictionary<string, string>? environment, string? givenDataDirectory, string[] args)
     {
-        var port = FreePort.Next();
         var dataDirectory = givenDataDirectory ?? Directory.CreateTempSubdirectory("beamline-data-").FullName;
-        // gRPC on its own free port, so that control planes of parallel tests never collide.
-        var grpcPort = FreePort.Next();
-        var process = ChildProcess.Start(RepoPaths.Program("beamline"),
-            ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
-             "--grpc-urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}"), "--data-dir", dataDirectory, .. args], environment);
-        try
+        // A port picked free can be taken by a parallel test before the process binds it: such a
+        // start is tried again on new ports (a few times), any other failure is the test's.
+        for (var attempt = 1; ; attempt++)
         {
-            await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            var output = process.Output;
-            await process.DisposeAsync().ConfigureAwait(false);
-            if (givenDataDirectory is null)
+            var port = FreePort.Next();
+            // gRPC on its own free port, so that control planes of parallel tests never collide.
+            var grpcPort = FreePort.Next();
+            var process = ChildProcess.Start(RepoPaths.Program("beamline"),
+                ["serve", "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
+                 "--grpc-urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{grpcPort}"), "--data-dir", dataDirectory, .. args], environment);
+            try
             {
-                Directory.Delete(dataDirectory, recursive: true);
+                await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
+                return new ControlPlaneProcess(process, port, grpcPort, dataDirectory, givenDataDirectory is null);
             }
-            throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
+            catch (Exception e)
+            {
+                var output = process.Output;
+                await process.DisposeAsync().ConfigureAwait(false);
+                if (attempt < 3 && output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+                if (givenDataDirectory is null)
+                {
+                    Directory.Delete(dataDirectory, recursive: true);
+                }
+                throw new InvalidOperationException($"beamline serve did not listen on {port}: {e.Message}\n{output}", e);
+            }
         }
-        return new ControlPlaneProcess(process, port, grpcPort, dataDirectory, givenDataDirectory is null);
     }
 
     /// <inheritdoc />

@@ -49,10 +49,23 @@ public sealed class CostsFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var port = FreePort();
-        _listener = new HttpListener();
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
+        // A port picked free can be taken before the listener binds it (parallel tests): try again.
+        int port;
+        for (var attempt = 1; ; attempt++)
+        {
+            port = FreePort();
+            _listener = new HttpListener();
+            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 3)
+            {
+                _listener.Close();
+            }
+        }
         _listening = Task.Run(ListenAsync);
         await File.WriteAllTextAsync(_configFile, Config($"http://127.0.0.1:{port}/alerts"));
         Process = await ControlPlaneProcess.StartAsync(new Dictionary<string, string> { [SecretVariable] = WebhookSecret }, "--config", _configFile);
