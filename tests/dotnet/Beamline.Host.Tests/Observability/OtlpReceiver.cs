@@ -27,13 +27,20 @@ internal sealed class OtlpReceiver : IDisposable
     public IReadOnlyList<ReceivedSpan> Trace(string traceId) => [.. _spans.Where(s => s.TraceId == traceId)];
 
     /// <summary>Waits until the spans of <paramref name="traceId"/> include every name in <paramref name="names"/>.</summary>
-    public async Task<IReadOnlyList<ReceivedSpan>> WaitForTraceAsync(string traceId, params string[] names)
+    public Task<IReadOnlyList<ReceivedSpan>> WaitForTraceAsync(string traceId, params string[] names) => WaitForTraceAsync(traceId, null, names);
+
+    /// <summary>
+    /// As <see cref="WaitForTraceAsync(string, string[])"/>, and until a span whose parent is
+    /// <paramref name="childOf"/> came too: spans end (and are exported) in any order, and the
+    /// HTTP server span ends after the response, often in a later export than the pipeline's.
+    /// </summary>
+    public async Task<IReadOnlyList<ReceivedSpan>> WaitForTraceAsync(string traceId, string? childOf, string[] names)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
             var spans = Trace(traceId);
-            if (names.All(name => spans.Any(s => s.Name == name)))
+            if (names.All(name => spans.Any(s => s.Name == name)) && (childOf is null || spans.Any(s => s.ParentSpanId == childOf)))
             {
                 return spans;
             }

@@ -37,7 +37,7 @@ public sealed class TracingTests(TracingFixture host) : IClassFixture<TracingFix
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.True(response.IsSuccessStatusCode, body);
-        var spans = await host.Otlp.WaitForTraceAsync(traceId, ExecuteSpans);
+        var spans = await host.Otlp.WaitForTraceAsync(traceId, callerSpan, ExecuteSpans);
         // The face: ASP.NET Core's server span, a child of the caller's span.
         var server = Assert.Single(spans, s => s.ParentSpanId == callerSpan);
         Assert.Equal(2, server.Kind); // SPAN_KIND_SERVER
@@ -98,7 +98,8 @@ public sealed class TracingTests(TracingFixture host) : IClassFixture<TracingFix
 
         Assert.True(response.IsSuccessStatusCode, body);
         var traceId = ExtensionTraceparent(body)!.Split('-')[1];
-        var spans = await host.Otlp.WaitForTraceAsync(traceId, ExecuteSpans);
+        // The root is the HTTP server span: wait for it too (it ends after the response).
+        var spans = await host.Otlp.WaitForTraceAsync(traceId, string.Empty, ExecuteSpans);
         var root = Assert.Single(spans, s => s.ParentSpanId.Length == 0);
         AssertTree(spans, root);
         Assert.Equal(requestId, Assert.Single(spans, s => s.Name == "beamline.execute").Attributes["request_id"]);
