@@ -24,4 +24,7 @@ public sealed partial class AuditLog
 
     [LoggerMessage(7, LogLevel.Information, "Audit log {Path} opened at entry {Seq}.")]
     private partial void LogOpened(string path, long seq);
+
+    [LoggerMessage(8, LogLevel.Critical, "The audit writer stopped: no further entry will be written, and appends wait once the queue is full.")]
+    private partial void LogWriterStopped(Exception error);
 }

@@ -57,6 +57,12 @@ public sealed partial class AuditLog
                 batch.Clear();
             }
         }
+#pragma warning disable CA1031 // the writer is a dedicated thread: an exception escaping it would end the process
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            LogWriterStopped(e);
+        }
         finally
         {
             _writerDone.TrySetResult();
@@ -73,10 +79,15 @@ public sealed partial class AuditLog
                 WriteBatch(insert, encoder, batch);
                 break;
             }
-            catch (Exception e) when (e is SqliteException or IOException or InvalidOperationException)
+#pragma warning disable CA1031 // the writer is a dedicated thread: an exception escaping it would end the process
+            catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
             {
                 LogWriteFailed(e, attempt);
-                if (_closing.IsSet && attempt >= AttemptsWhileClosing)
+                // Disk and database trouble is waited out (appends fail closed meanwhile); anything else is a
+                // batch that cannot be written as it is: after a few tries it is counted lost, loudly, and the log goes on.
+                var transient = e is SqliteException or IOException or InvalidOperationException;
+                if ((_closing.IsSet || !transient) && attempt >= AttemptsWhileClosing)
                 {
                     Interlocked.Add(ref _lost, batch.Count);
                     LogLost(batch.Count);

@@ -62,6 +62,13 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
             try
             {
                 await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
+                // Both endpoints: Kestrel binds them one after the other, and a gRPC port taken meanwhile
+                // ends the process just after the HTTP one answered (the tests then saw resets and refusals).
+                await FreePort.WaitUntilListeningAsync(grpcPort, TimeSpan.FromSeconds(30), () => process.IsRunning).ConfigureAwait(false);
+                if (!process.IsRunning)
+                {
+                    throw new InvalidOperationException("the process exited after it started listening");
+                }
                 return new ControlPlaneProcess(process, port, grpcPort, dataDirectory, givenDataDirectory is null);
             }
             catch (Exception e)
