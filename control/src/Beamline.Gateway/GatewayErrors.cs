@@ -49,18 +49,13 @@ public static class GatewayErrors
             status = 404;
         }
         // A budget's refusal reads as OpenAI's own out-of-credit error (429 insufficient_quota), which SDKs do not retry.
-        var code = error.Code == Cp1ErrorCodes.PolicyNotFound ? "model_not_found" : IsBudget(error) ? InsufficientQuota : error.Code;
+        var code = error.Code == Cp1ErrorCodes.PolicyNotFound ? "model_not_found" : RequestPipeline.IsBudgetRefusal(error) ? InsufficientQuota : error.Code;
         return new GatewayError(status, error.Message, code,
             error.RetryAfterSeconds ?? (status == 429 && last is { RetryAfterSeconds: > 0 } limited ? limited.RetryAfterSeconds : null));
     }
 
     /// <summary>The OpenAI code (and type) of a refusal by a budget.</summary>
     public const string InsufficientQuota = "insufficient_quota";
-
-    private static bool IsBudget(Cp1Error error)
-        => error.Code == Cp1ErrorCodes.QuotaExceeded && error.Details is { ValueKind: JsonValueKind.Object } details
-            && details.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String
-            && reason.ValueEquals(RequestPipeline.BudgetReason);
 
     /// <summary>The OpenAI <c>error.type</c> of a status.</summary>
     public static string OpenAIType(int status) => status switch

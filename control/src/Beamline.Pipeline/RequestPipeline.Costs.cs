@@ -110,14 +110,24 @@ public sealed partial class RequestPipeline
     private Cp1Error? CheckBudget(PipelineRequest request)
         => _costs is not null && _budgets.Check(request.Caller) is { } refusal ? BudgetError(refusal) : null;
 
-    /// <summary>The prompt is counted before routing when routing prices providers (<c>cheapest</c>, <c>max_cost</c>).</summary>
-    private void CountPromptForRouting(PipelineRequest request)
+    /// <summary>
+    /// The prompt is counted before routing when routing prices providers (<c>cheapest</c>,
+    /// <c>max_cost</c>); <paramref name="policy"/> is the one the caller already looked up.
+    /// </summary>
+    private void CountPromptForRouting(PipelineRequest request, Beamline.Policies.Policy? policy)
     {
-        if (_costs is not null && (request.MaxCost is not null
-            || (_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) && policy.Strategy == Beamline.Policies.RoutingStrategy.Cheapest)))
+        if (_costs is not null && (request.MaxCost is not null || policy?.Strategy == Beamline.Policies.RoutingStrategy.Cheapest))
         {
             _costs.CountPromptTokens(request);
         }
+    }
+
+    /// <summary>Whether <paramref name="error"/> is a budget's refusal (<c>quota_exceeded</c> with <c>details.reason: "budget"</c>).</summary>
+    public static bool IsBudgetRefusal(Cp1Error error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error.Code == Cp1ErrorCodes.QuotaExceeded && error.Details is { ValueKind: JsonValueKind.Object } details
+            && details.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.ValueEquals(BudgetReason);
     }
 
     private static Cp1Error BudgetError(BudgetRefusal refusal)

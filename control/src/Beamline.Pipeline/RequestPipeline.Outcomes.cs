@@ -123,15 +123,11 @@ public sealed partial class RequestPipeline
     {
         var status = error?.Code ?? "ok";
         _metrics!.RequestFinished(request.Face, request.TenantId, policyId, providerId, status, System.Diagnostics.Stopwatch.GetElapsedTime(request.StartedAt));
-        if (error?.Code == Cp1ErrorCodes.QuotaExceeded && (!attempted || IsBudget(error)))
+        if (error?.Code == Cp1ErrorCodes.QuotaExceeded && (!attempted || IsBudgetRefusal(error)))
         {
-            _metrics.QuotaRefused(request.TenantId, IsBudget(error) ? BudgetReason : "quota");
+            _metrics.QuotaRefused(request.TenantId, IsBudgetRefusal(error) ? BudgetReason : "quota");
         }
     }
-
-    private static bool IsBudget(Cp1Error error)
-        => error.Details is { ValueKind: JsonValueKind.Object } details && details.TryGetProperty("reason", out var reason)
-            && reason.ValueKind == JsonValueKind.String && reason.ValueEquals(BudgetReason);
 
     private void EmitDecision(PipelineRequest request, in RouteDecision decision)
     {

@@ -57,7 +57,7 @@ public sealed partial class RequestPipeline
             }
         }
 
-        CountPromptForRouting(request);
+        CountPromptForRouting(request, policy);
         var route = request.ToRouteRequest();
         var decision = Decide(request, route);
         EmitDecision(request, decision);

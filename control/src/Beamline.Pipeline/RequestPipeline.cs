@@ -98,7 +98,7 @@ public sealed partial class RequestPipeline
         }
         if (!_routing.TryGetPolicy(request.TenantId, request.PolicyId, out var policy) || (policy.Pre.IsEmpty && policy.Validators.IsEmpty))
         {
-            return new(Route(request, lease));
+            return new(Route(request, policy, lease));
         }
         return DecideWithExtensionsAsync(request, policy, lease, cancellationToken);
     }
@@ -127,12 +127,12 @@ public sealed partial class RequestPipeline
             lease.Dispose();
             throw;
         }
-        return Route(request, lease);
+        return Route(request, policy, lease);
     }
 
-    private DecideResult Route(PipelineRequest request, AdmissionLease lease)
+    private DecideResult Route(PipelineRequest request, Policy? policy, AdmissionLease lease)
     {
-        CountPromptForRouting(request);
+        CountPromptForRouting(request, policy);
         var decision = Decide(request, request.ToRouteRequest());
         EmitDecision(request, decision);
         if (!decision.IsSuccess)
@@ -174,7 +174,7 @@ public sealed partial class RequestPipeline
             {
                 return Final(request, new ExecuteResult { Error = refused, PolicyId = policy.Id });
             }
-            var call = await CallProvidersAsync(request, attempts, deadline, cancellationToken).ConfigureAwait(false);
+            var call = await CallProvidersAsync(request, policy, attempts, deadline, cancellationToken).ConfigureAwait(false);
             if (call.Error is not null)
             {
                 return Final(request, new ExecuteResult { Error = call.Error, PolicyId = call.PolicyId, Attempts = attempts });
@@ -251,10 +251,10 @@ public sealed partial class RequestPipeline
     /// Routes and calls providers until one answers or the plan is exhausted. Every outcome is fed
     /// back to the router, so its statistics and circuit breakers learn from real traffic.
     /// </summary>
-    private async Task<CallResult> CallProvidersAsync(PipelineRequest request, List<ProviderAttempt> attempts, CancellationTokenSource deadline,
+    private async Task<CallResult> CallProvidersAsync(PipelineRequest request, Policy? policy, List<ProviderAttempt> attempts, CancellationTokenSource deadline,
         CancellationToken callerToken)
     {
-        CountPromptForRouting(request);
+        CountPromptForRouting(request, policy);
         var route = request.ToRouteRequest();
         var decision = Decide(request, route);
         EmitDecision(request, decision);
