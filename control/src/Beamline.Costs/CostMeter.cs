@@ -43,11 +43,17 @@ public sealed class CostMeter : ICostMeter
     public long CountPromptTokens(PipelineRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        return request.PromptTokens ?? Count(request, RequestFields.Read(request.Format, request.Payload.Span));
+    }
+
+    // The count, with the request's fields already read (a quote reads them once for everything).
+    private static long Count(PipelineRequest request, in RequestFields fields)
+    {
         if (request.PromptTokens is { } counted)
         {
             return counted;
         }
-        var model = AskedModel(request, RequestFields.Read(request.Format, request.Payload.Span));
+        var model = AskedModel(request, fields);
         var tokens = PromptTokens.Count(Encodings.For(model), request.Format, request.PayloadKind, request.Payload.Span);
         request.PromptTokens = tokens;
         return tokens;
@@ -60,7 +66,7 @@ public sealed class CostMeter : ICostMeter
         ArgumentNullException.ThrowIfNull(provider);
         var fields = RequestFields.Read(request.Format, request.Payload.Span);
         var counted = countPrompt || request.PromptTokens is not null;
-        var prompt = counted ? CountPromptTokens(request) : 0;
+        var prompt = counted ? Count(request, fields) : 0;
         var model = UpstreamModel(request, provider, fields);
         var maxOutput = request.Format == WireFormat.OpenAIEmbeddings || request.MessageType == "embedding"
             ? 0
