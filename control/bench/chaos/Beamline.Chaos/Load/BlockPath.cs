@@ -67,7 +67,8 @@ public sealed class BlockPath : ILoadPath
             ["pool"] = "io",
             ["block_id"] = id,
             ["deadline_ms"] = options.DeadlineMs,
-            ["payload"] = options.HangPayload,
+            // A string payload is base64 in /v1/blocks: the executor gets these bytes as they are.
+            ["payload"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(options.HangPayload)),
         });
 
     /// <inheritdoc />

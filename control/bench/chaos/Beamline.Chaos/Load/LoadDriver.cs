@@ -12,10 +12,12 @@ public sealed record SentRequest(string Path, string Id, Outcome Outcome, TimeSp
 /// <summary>
 /// Keeps each plan's requests in flight (closed loops: a new request when one is answered) until
 /// told to stop sending, then waits for every request sent to be answered or given up as lost.
-/// Ids are unique per run: <c>&lt;path&gt;-&lt;n&gt;</c>.
+/// Ids are unique per run: <c>&lt;path&gt;-&lt;n&gt;</c>. After an answer that says the service is
+/// unavailable a loop pauses briefly, as a client backs off, rather than spin through an outage.
 /// </summary>
 public sealed class LoadDriver(IReadOnlyList<LoadPlan> plans, TimeProvider? time = null)
 {
+    private static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentQueue<SentRequest> _requests = new();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private long _sequence;
@@ -45,6 +47,10 @@ public sealed class LoadDriver(IReadOnlyList<LoadPlan> plans, TimeProvider? time
             var sentAt = _time.GetElapsedTime(start);
             var outcome = await path.SendAsync(id, abort).ConfigureAwait(false);
             _requests.Enqueue(new SentRequest(path.Name, id, outcome, sentAt, _time.GetElapsedTime(start)));
+            if (outcome.Answer == Answer.Error && outcome.Code is "resource_unavailable" or "no_responders" or "not_published")
+            {
+                await Task.Delay(Backoff, _time, abort).ConfigureAwait(false);
+            }
         }
     }
 }

@@ -33,14 +33,14 @@ public abstract class ChaosScenario
 
     /// <summary>
     /// The load: which paths, how many in flight each. Defaults to the three paths (blocks, cp1,
-    /// push) sharing <see cref="ChaosOptions.InFlight"/>: push (cheap: no executor runs) a quarter,
-    /// blocks and cp1 half the rest each.
+    /// push) sharing <see cref="ChaosOptions.InFlight"/>: push (cheap: no executor runs, so it
+    /// would crowd out the others) an eighth, blocks and cp1 half the rest each.
     /// </summary>
     public virtual IReadOnlyList<LoadPlan> Plan(LoadPaths paths, ChaosOptions options)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(options);
-        var push = Math.Max(1, options.InFlight / 4);
+        var push = Math.Max(1, options.InFlight / 8);
         var half = Math.Max(1, (options.InFlight - push) / 2);
         return [new(paths.Blocks, half), new(paths.Assignments, Math.Max(1, options.InFlight - push - half)), new(paths.Push, push)];
     }
