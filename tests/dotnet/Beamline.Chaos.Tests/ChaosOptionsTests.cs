@@ -6,7 +6,8 @@ public sealed class ChaosOptionsTests
     public void Parse_ReadsTheSwitches()
     {
         var options = ChaosOptions.Parse(["--scenario", "steady", "--scenario", "nats-restart", "--inflight", "16", "--seconds", "4",
-            "--assignments", "jetstream", "--hang-type", "debug.hang", "--worker-arg", "--x", "--worker-arg", "1"]);
+            "--assignments", "jetstream", "--hang-type", "debug.hang", "--worker-arg", "--x", "--worker-arg", "1",
+            "--cp-env", "Beamline__Assignments__JetStream=true"]);
 
         Assert.Equal(["steady", "nats-restart"], options.Scenarios);
         Assert.Equal(16, options.InFlight);
@@ -14,6 +15,7 @@ public sealed class ChaosOptionsTests
         Assert.Equal(AssignmentTransport.JetStream, options.Assignments);
         Assert.Equal("debug.hang", options.HangType);
         Assert.Equal(["--x", "1"], options.WorkerArgs);
+        Assert.Equal("true", options.ControlPlaneEnvironment["Beamline__Assignments__JetStream"]);
     }
 
     [Theory]
@@ -21,6 +23,7 @@ public sealed class ChaosOptionsTests
     [InlineData("--inflight", "many")]
     [InlineData("--assignments", "kafka")]
     [InlineData("--unknown", "1")]
+    [InlineData("--cp-env", "NOVALUE")]
     public void Parse_ABadValue_SaysWhich(string name, string value)
     {
         var e = Assert.Throws<ArgumentException>(() => ChaosOptions.Parse([name, value]));

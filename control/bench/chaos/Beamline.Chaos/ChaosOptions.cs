@@ -57,6 +57,15 @@ public sealed record ChaosOptions
     /// <summary>Extra arguments for every control plane. Defaults to none.</summary>
     public IReadOnlyList<string> ControlPlaneArgs { get; init; } = [];
 
+    /// <summary>Extra environment variables for every worker (<c>NAME=VALUE</c>). Defaults to none.</summary>
+    public IReadOnlyDictionary<string, string> WorkerEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Extra environment variables for every control plane (<c>NAME=VALUE</c>, e.g.
+    /// <c>Beamline__Assignments__JetStream=true</c> for a configuration switch). Defaults to none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ControlPlaneEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Where the table is written (between its markers); null: nowhere. Defaults to null.</summary>
     public string? ReportFile { get; init; }
 
@@ -78,6 +87,9 @@ public sealed record ChaosOptions
           --hang-payload TEXT    its payload (default 3600000)
           --worker-arg ARG       an extra argument for every worker (repeatable)
           --cp-arg ARG           an extra argument for every control plane (repeatable)
+          --worker-env NAME=VALUE  an environment variable for every worker (repeatable)
+          --cp-env NAME=VALUE    an environment variable for every control plane (repeatable),
+                                 e.g. Beamline__Assignments__JetStream=true
           --report FILE          write the table into FILE (docs/reliability.md) between its markers
         """;
 
@@ -89,6 +101,8 @@ public sealed record ChaosOptions
         var scenarios = new List<string>();
         var workerArgs = new List<string>();
         var cpArgs = new List<string>();
+        var workerEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
+        var cpEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -121,11 +135,24 @@ public sealed record ChaosOptions
                 "--hang-payload" => options with { HangPayload = Value() },
                 "--worker-arg" => options with { WorkerArgs = Add(workerArgs, Value()) },
                 "--cp-arg" => options with { ControlPlaneArgs = Add(cpArgs, Value()) },
+                "--worker-env" => options with { WorkerEnvironment = Put(workerEnvironment, name, Value()) },
+                "--cp-env" => options with { ControlPlaneEnvironment = Put(cpEnvironment, name, Value()) },
                 "--report" => options with { ReportFile = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }
         return options;
+    }
+
+    private static Dictionary<string, string> Put(Dictionary<string, string> map, string option, string assignment)
+    {
+        var eq = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new ArgumentException($"{option} takes NAME=VALUE (got '{assignment}')");
+        }
+        map[assignment[..eq]] = assignment[(eq + 1)..];
+        return map;
     }
 
     private static List<string> Add(List<string> list, string value)

@@ -121,7 +121,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     public async Task<WorkerProcess> StartWorkerAsync(IReadOnlyList<string> pools)
     {
         var id = string.Create(CultureInfo.InvariantCulture, $"chaos-w{Interlocked.Increment(ref _workerSeq)}");
-        var worker = await WorkerProcess.StartAsync(Nats.Url, id, pools,
+        var worker = await WorkerProcess.StartAsync(_options.WorkerEnvironment, Nats.Url, id, pools,
             ["--executor-config", ExecutorConfig, "--cp1", "on", .. _options.WorkerArgs]).ConfigureAwait(false);
         lock (_gate)
         {
@@ -134,7 +134,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     public async Task<ControlPlaneProcess> StartControlPlaneAsync()
     {
         string[] args = ["--config", ControlPlaneConfig, "--nats", Nats.Url, .. _options.ControlPlaneArgs];
-        var controlPlane = await ControlPlaneProcess.StartAsync(args).ConfigureAwait(false);
+        var controlPlane = await ControlPlaneProcess.StartAsync(_options.ControlPlaneEnvironment, args).ConfigureAwait(false);
         lock (_gate)
         {
             _controlPlanes.Add(controlPlane);
