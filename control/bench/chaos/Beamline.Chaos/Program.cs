@@ -6,6 +6,11 @@ using Beamline.Chaos.Scenarios;
 // The chaos suite: each scenario on its own fresh cluster, one after another; the table printed
 // and (with --report) written into docs/reliability.md. Exit 0 when every scenario passed, 1 when
 // one lost a request, ran a block twice or came back too slowly, 2 when the run itself failed.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(ChaosOptions.Usage);
+    return 0;
+}
 ChaosOptions options;
 IReadOnlyList<ChaosScenario> scenarios;
 try

@@ -55,7 +55,7 @@ public sealed class AssignmentPath(ChaosCluster cluster, ResultListener results,
             }
             cancellationToken.ThrowIfCancellationRequested();
         }
-        return Outcome.Lost(why, waits.Length);
+        return Outcome.Lost(results.AckedBy(id) is { } worker ? $"{why}; acked by {worker}" : $"{why}; never acked", waits.Length);
     }
 
     /// <summary>The ExecAssignment of request <paramref name="id"/>, as the CP1 router builds it.</summary>

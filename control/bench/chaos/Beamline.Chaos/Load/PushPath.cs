@@ -85,7 +85,7 @@ public sealed class PushPath(ChaosCluster cluster, HttpClient http, ResultListen
                 return answer.Status == "success" ? Outcome.Ok(attempt) : Outcome.Error(answer.Code, attempt);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            return Outcome.Lost("published, no result", attempt);
+            return Outcome.Lost(results.AckedBy(id) is { } worker ? $"accepted by {worker}, no result" : "published, never acked", attempt);
         }
         return Outcome.Lost(lastFailure, 2);
     }

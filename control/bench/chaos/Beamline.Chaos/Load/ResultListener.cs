@@ -7,23 +7,32 @@ namespace Beamline.Chaos.Load;
 /// <summary>
 /// Reads every CP1 ExecResult (<c>caf.exec.result.v1</c>) and hands it to whoever waits for its
 /// <c>assignment_id</c> or <c>request_id</c>; remembers which assignments answered each request
-/// (a request answered by two assignments ran twice).
+/// (a request answered by two assignments ran twice), and which worker acknowledged each request
+/// (<c>caf.exec.assign.v1.ack</c>: where a lost one went).
 /// </summary>
 public sealed class ResultListener : IAsyncDisposable
 {
     /// <summary>Where CP1 workers publish results.</summary>
     public const string Subject = "caf.exec.result.v1";
 
+    /// <summary>Where CP1 workers acknowledge assignments.</summary>
+    public const string AckSubject = "caf.exec.assign.v1.ack";
+
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CpResult>> _byAssignment = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CpResult>> _byRequest = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, bool>> _assignmentsOfRequest = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _ackedBy = new(StringComparer.Ordinal);
     private readonly INatsSub<byte[]> _subscription;
+    private readonly INatsSub<byte[]> _acks;
     private readonly Task _pump;
+    private readonly Task _ackPump;
 
-    private ResultListener(INatsSub<byte[]> subscription)
+    private ResultListener(INatsSub<byte[]> subscription, INatsSub<byte[]> acks)
     {
         _subscription = subscription;
+        _acks = acks;
         _pump = Task.Run(PumpAsync);
+        _ackPump = Task.Run(PumpAcksAsync);
     }
 
     /// <summary>A result's status and, when not success, its error code.</summary>
@@ -34,8 +43,9 @@ public sealed class ResultListener : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(connection);
         var subscription = await connection.SubscribeCoreAsync<byte[]>(Subject).ConfigureAwait(false);
+        var acks = await connection.SubscribeCoreAsync<byte[]>(AckSubject).ConfigureAwait(false);
         await connection.PingAsync().ConfigureAwait(false);
-        return new ResultListener(subscription);
+        return new ResultListener(subscription, acks);
     }
 
     /// <summary>A task that completes with the first result for <paramref name="assignmentId"/>.</summary>
@@ -49,6 +59,29 @@ public sealed class ResultListener : IAsyncDisposable
     /// <summary>How many different assignments answered <paramref name="requestId"/> with a result.</summary>
     public int AssignmentsAnswering(string requestId) =>
         _assignmentsOfRequest.TryGetValue(requestId, out var set) ? set.Count : 0;
+
+    /// <summary>The workers that acknowledged <paramref name="requestId"/> (accepted or not), or null when none did.</summary>
+    public string? AckedBy(string requestId) => _ackedBy.GetValueOrDefault(requestId);
+
+    private async Task PumpAcksAsync()
+    {
+        await foreach (var msg in _acks.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(msg.Data ?? []);
+                var root = document.RootElement;
+                if (Text(root, "request_id") is { } requestId && Text(root, "worker_id") is { } workerId)
+                {
+                    _ackedBy.AddOrUpdate(requestId, workerId, (_, before) => before.Contains(workerId, StringComparison.Ordinal) ? before : $"{before}+{workerId}");
+                }
+            }
+            catch (JsonException)
+            {
+                // Not an ack of the contract: nothing to remember.
+            }
+        }
+    }
 
     private async Task PumpAsync()
     {
@@ -97,6 +130,8 @@ public sealed class ResultListener : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _subscription.DisposeAsync().ConfigureAwait(false);
+        await _acks.DisposeAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
+        await _ackPump.ConfigureAwait(false);
     }
 }
