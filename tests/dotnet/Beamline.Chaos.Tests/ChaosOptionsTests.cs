@@ -18,6 +18,16 @@ public sealed class ChaosOptionsTests
         Assert.Equal("true", options.ControlPlaneEnvironment["Beamline__Assignments__JetStream"]);
     }
 
+    [Fact]
+    public void Parse_Cp1JetStream_SwitchesTheHarnessTheControlPlanesAndTheWorkers()
+    {
+        var options = ChaosOptions.Parse(["--worker-arg", "--x", "--cp1-jetstream"]);
+
+        Assert.Equal(AssignmentTransport.JetStream, options.Assignments);
+        Assert.Equal("true", options.ControlPlaneEnvironment["Beamline__Assignments__JetStream"]);
+        Assert.Equal(["--x", "--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000"], options.WorkerArgs);
+    }
+
     [Theory]
     [InlineData("--inflight", "0")]
     [InlineData("--inflight", "many")]

@@ -90,6 +90,9 @@ public sealed record ChaosOptions
           --worker-env NAME=VALUE  an environment variable for every worker (repeatable)
           --cp-env NAME=VALUE    an environment variable for every control plane (repeatable),
                                  e.g. Beamline__Assignments__JetStream=true
+          --cp1-jetstream        CP1 on the JetStream work-queue stream, end to end: --assignments
+                                 jetstream, control planes with Beamline__Assignments__JetStream=true,
+                                 workers with --cp1-jetstream on --cp1-ack-wait-ms 5000
           --report FILE          write the table into FILE (docs/reliability.md) between its markers
         """;
 
@@ -137,6 +140,13 @@ public sealed record ChaosOptions
                 "--cp-arg" => options with { ControlPlaneArgs = Add(cpArgs, Value()) },
                 "--worker-env" => options with { WorkerEnvironment = Put(workerEnvironment, name, Value()) },
                 "--cp-env" => options with { ControlPlaneEnvironment = Put(cpEnvironment, name, Value()) },
+                "--cp1-jetstream" => options with
+                {
+                    Assignments = AssignmentTransport.JetStream,
+                    ControlPlaneEnvironment = Put(cpEnvironment, name, "Beamline__Assignments__JetStream=true"),
+                    // A dead worker's assignment comes back after the ack wait: 5 s keeps that well inside the answer timeout.
+                    WorkerArgs = AddRange(workerArgs, ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000"]),
+                },
                 "--report" => options with { ReportFile = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
@@ -153,6 +163,12 @@ public sealed record ChaosOptions
         }
         map[assignment[..eq]] = assignment[(eq + 1)..];
         return map;
+    }
+
+    private static List<string> AddRange(List<string> list, string[] values)
+    {
+        list.AddRange(values);
+        return list;
     }
 
     private static List<string> Add(List<string> list, string value)

@@ -64,8 +64,9 @@ public static class ScenarioRunner
         return new ScenarioReport(scenario, tallies, context.Recovery, context.Timeline, options);
     }
 
-    // The table, through every control plane (each must reach a worker), then a CP1 assignment and a push
-    // answered: every subscription is in place before the load starts.
+    // The table, through every control plane (each must reach a worker), then a push (with JetStream
+    // assignments the first push makes the stream) and a CP1 assignment answered: every subscription
+    // is in place before the load starts.
     private static async Task PrepareAsync(ChaosCluster cluster, HttpClient http, LoadPaths paths, CancellationToken cancellationToken)
     {
         var until = DateTime.UtcNow + WarmUp;
@@ -83,8 +84,8 @@ public static class ScenarioRunner
         var warm = 0;
         foreach (var (path, answered) in new (ILoadPath, Func<Outcome, bool>)[]
         {
-            (paths.Assignments, o => o.Answer == Answer.Ok),
             (paths.Push, o => o.Answer != Answer.Lost),
+            (paths.Assignments, o => o.Answer == Answer.Ok),
         })
         {
             for (var i = 0; i < cluster.LiveControlPlanes.Count; i++)
