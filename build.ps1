@@ -513,7 +513,7 @@ function Invoke-Chaos {
     Invoke-Deps; Invoke-Build
     Log 'chaos suite (about 3 minutes): the table goes to docs/reliability.md'
     & dotnet (Join-Path $Root "control/bench/chaos/Beamline.Chaos/bin/$Configuration/net10.0/Beamline.Chaos.dll") `
-        --report (Join-Path $Root 'docs/reliability.md') @Rest
+        --report (Join-Path $Root 'docs/reliability.md') --label "commit $(git -C $Root rev-parse --short HEAD)" @Rest
     exit $LASTEXITCODE
 }
 

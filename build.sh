@@ -543,7 +543,7 @@ cmd_chaos() {
   cmd_build
   log "chaos suite (about 3 minutes): the table goes to docs/reliability.md"
   nice dotnet "$ROOT/control/bench/chaos/Beamline.Chaos/bin/$CONFIGURATION/net10.0/Beamline.Chaos.dll" \
-    --report "$ROOT/docs/reliability.md" "$@"
+    --report "$ROOT/docs/reliability.md" --label "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$@"
 }
 
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for

@@ -66,6 +66,9 @@ public sealed record ChaosOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> ControlPlaneEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>What was tested, for the report (e.g. the commit). Defaults to none.</summary>
+    public string? Label { get; init; }
+
     /// <summary>Where the table is written (between its markers); null: nowhere. Defaults to null.</summary>
     public string? ReportFile { get; init; }
 
@@ -93,6 +96,7 @@ public sealed record ChaosOptions
           --cp1-jetstream        CP1 on the JetStream work-queue stream, end to end: --assignments
                                  jetstream, control planes with Beamline__Assignments__JetStream=true,
                                  workers with --cp1-jetstream on --cp1-ack-wait-ms 5000
+          --label TEXT           what was tested, shown in the report (./build.sh: the commit)
           --report FILE          write the table into FILE (docs/reliability.md) between its markers
         """;
 
@@ -147,6 +151,7 @@ public sealed record ChaosOptions
                     // A dead worker's assignment comes back after the ack wait: 5 s keeps that well inside the answer timeout.
                     WorkerArgs = AddRange(workerArgs, ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000"]),
                 },
+                "--label" => options with { Label = Value() },
                 "--report" => options with { ReportFile = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };

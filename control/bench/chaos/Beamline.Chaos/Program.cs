@@ -32,6 +32,7 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 var reports = new List<ScenarioReport>();
+var started = System.Diagnostics.Stopwatch.StartNew();
 try
 {
     foreach (var scenario in scenarios)
@@ -51,7 +52,7 @@ Console.WriteLine(failures.Count == 0 ? "chaos: pass" : "chaos: FAIL\n  " + stri
 if (options.ReportFile is { } file)
 {
     var machine = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName} ({Environment.ProcessorCount} cores, {CpuModel()})");
-    await ReportWriter.WriteAsync(file, ReportWriter.Markdown(reports, options, DateTimeOffset.UtcNow, machine), cancel.Token);
+    await ReportWriter.WriteAsync(file, ReportWriter.Markdown(reports, options, DateTimeOffset.UtcNow, machine, started.Elapsed), cancel.Token);
     Console.WriteLine($"chaos: table written to {file}");
 }
 return failures.Count == 0 ? 0 : 1;

@@ -20,8 +20,13 @@ public sealed record ScenarioReport(ChaosScenario Scenario, IReadOnlyList<PathTa
     /// <summary>Whether full service returned within the target (true when the scenario does not measure it).</summary>
     public bool RecoveredInTime => !Scenario.MeasuresRecovery || Recovery is { } r && r <= Options.RecoveryTarget;
 
-    /// <summary>0 lost, 0 executed twice, no lost write on every path, and service back in time.</summary>
-    public bool Passed => RecoveredInTime && Paths.All(p => p.Passed);
+    /// <summary>The row-writing paths whose ok share is under <see cref="ChaosScenario.RequiredOkShare"/>.</summary>
+    public IEnumerable<PathTally> Starved => Scenario.RequiredOkShare is { } floor
+        ? Paths.Where(p => p.Path != "hung" && p.Path != "push" && p.Sent > 0 && p.Ok < floor * p.Sent)
+        : [];
+
+    /// <summary>0 lost, 0 executed twice, no lost write on every path, service back in time, and no path starved.</summary>
+    public bool Passed => RecoveredInTime && Paths.All(p => p.Passed) && !Starved.Any();
 }
 
 /// <summary>Runs one scenario: cluster up, table created, load with faults beside it, every answer awaited, rows counted, cluster down.</summary>

@@ -38,6 +38,10 @@ public static class ReportWriter
                     failures.Add(Inv($"{name}: {path.OkWithoutRow} answered ok without their write"));
                 }
             }
+            foreach (var path in report.Starved)
+            {
+                failures.Add(Inv($"{report.Scenario.Name}/{path.Path}: only {100.0 * path.Ok / path.Sent:F0} % answered ok (the fault must not starve the rest of the load: at least {100 * report.Scenario.RequiredOkShare:F0} %)"));
+            }
             if (!report.RecoveredInTime)
             {
                 failures.Add(report.Recovery is { } r
@@ -62,12 +66,13 @@ public static class ReportWriter
     }
 
     /// <summary>The generated block of docs/reliability.md: run facts, the table, the verdict, the timelines.</summary>
-    public static string Markdown(IReadOnlyList<ScenarioReport> reports, ChaosOptions options, DateTimeOffset when, string machine)
+    public static string Markdown(IReadOnlyList<ScenarioReport> reports, ChaosOptions options, DateTimeOffset when, string machine, TimeSpan took)
     {
         ArgumentNullException.ThrowIfNull(options);
         var md = new StringBuilder();
         md.AppendLine(BeginMarker);
-        md.AppendLine(Inv($"Last run: {when.UtcDateTime:yyyy-MM-dd HH:mm} UTC on {machine}; `./build.sh chaos` "));
+        md.Append(Inv($"Last run: {when.UtcDateTime:yyyy-MM-dd HH:mm} UTC on {machine}, {took.TotalSeconds:F0} s in all; `./build.sh chaos`"));
+        md.AppendLine(options.Label is { } label ? $" on {label}" : "");
         md.AppendLine(Inv($"({reports.Count} scenarios; {options.InFlight} requests in flight; {options.LoadSeconds:0.#} s of load per fault scenario; ")
             + Inv($"deadline {options.DeadlineMs} ms; answer timeout {options.AnswerTimeout.TotalSeconds:0.#} s; CP1 assignments: ")
             + (options.Assignments == AssignmentTransport.Core ? "core NATS" : "JetStream") + $" on `{options.AssignmentSubject}`; hung executor: `{options.HangType}`).");

@@ -24,6 +24,13 @@ public abstract class ChaosScenario
     /// <summary>Whether the table shows how long service took to return (the scenario sets <see cref="ScenarioContext.Recovery"/>). Defaults to false.</summary>
     public virtual bool MeasuresRecovery => false;
 
+    /// <summary>
+    /// The share of the row-writing paths' requests that must be answered ok, when the fault should
+    /// not starve them (a hung executor must not take the pool down with it); null: no such floor.
+    /// Defaults to null.
+    /// </summary>
+    public virtual double? RequiredOkShare => null;
+
     /// <summary>Seconds of load. Defaults to <see cref="ChaosOptions.LoadSeconds"/>.</summary>
     public virtual double LoadSeconds(ChaosOptions options)
     {

@@ -5,7 +5,7 @@ namespace Beamline.Chaos.Scenarios;
 /// <summary>
 /// Blocks that never return by themselves (<see cref="ChaosOptions.HangType"/>) hold half of a
 /// worker's io runners while the normal load shares the pool: every hung block must still be
-/// answered (at its deadline) and the rest of the load must not starve.
+/// answered (at its deadline) and the rest of the load must not starve: 90 % of it answered ok.
 /// </summary>
 public sealed class HungExecutorScenario : ChaosScenario
 {
@@ -14,6 +14,9 @@ public sealed class HungExecutorScenario : ChaosScenario
 
     /// <inheritdoc />
     public override string Fault => "blocks that never return hold half the io runners";
+
+    /// <inheritdoc />
+    public override double? RequiredOkShare => 0.9;
 
     /// <inheritdoc />
     public override Cluster.ClusterShape Shape => new(ControlPlanes: 1, Workers: 1);
