@@ -66,7 +66,23 @@ public static class ScenarioRunner
 
         var rows = await ExecutionCounter.RowsPerIdAsync(cluster.TenantDatabase, cancellationToken).ConfigureAwait(false);
         var tallies = plan.Select(p => PathTally.From(p.Path, driver.Requests, rows)).ToList();
+        NoteWhereTwiceRan(context, plan, driver.Requests, rows, results);
         return new ScenarioReport(scenario, tallies, context.Recovery, context.Timeline, options);
+    }
+
+    // A few of the requests that ran twice, with the workers that acknowledged them (CP1 paths): the why, for the report.
+    private static void NoteWhereTwiceRan(ScenarioContext context, IReadOnlyList<LoadPlan> plan, IReadOnlyCollection<SentRequest> requests,
+        IReadOnlyDictionary<string, int> rows, ResultListener results)
+    {
+        foreach (var path in plan.Select(p => p.Path))
+        {
+            var twice = requests.Where(r => r.Path == path.Name && (path.WritesRows ? rows.GetValueOrDefault(r.Id) : path.Executions(r.Id)) > 1)
+                .Take(3).Select(r => results.AckedBy(r.Id) is { } ackers ? $"{r.Id} (acked by {ackers})" : r.Id).ToList();
+            if (twice.Count > 0)
+            {
+                context.Note($"{path.Name} ran twice, e.g. {string.Join(", ", twice)}");
+            }
+        }
     }
 
     // The table, through every control plane (each must reach a worker), then a push (with JetStream
