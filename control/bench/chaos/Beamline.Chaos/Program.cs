@@ -25,7 +25,8 @@ catch (ArgumentException e)
     return 2;
 }
 
-using var cancel = new CancellationTokenSource();
+// A bound on the whole run, whatever hangs: a full run takes about 2 minutes.
+using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(10));
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
@@ -40,7 +41,12 @@ try
         reports.Add(await ScenarioRunner.RunAsync(scenario, options, cancel.Token));
     }
 }
-catch (Exception e) when (e is not OperationCanceledException)
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("chaos: stopped (Ctrl-C, or the run passed its 10 minutes)");
+    return 2;
+}
+catch (Exception e)
 {
     Console.Error.WriteLine($"chaos: the run failed: {e}");
     return 2;
@@ -52,7 +58,7 @@ Console.WriteLine(failures.Count == 0 ? "chaos: pass" : "chaos: FAIL\n  " + stri
 if (options.ReportFile is { } file)
 {
     var machine = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName} ({Environment.ProcessorCount} cores, {CpuModel()})");
-    await ReportWriter.WriteAsync(file, ReportWriter.Markdown(reports, options, DateTimeOffset.UtcNow, machine, started.Elapsed), cancel.Token);
+    await ReportWriter.WriteAsync(file, ReportWriter.Markdown(reports, options, DateTimeOffset.UtcNow, machine, started.Elapsed), CancellationToken.None);
     Console.WriteLine($"chaos: table written to {file}");
 }
 return failures.Count == 0 ? 0 : 1;
