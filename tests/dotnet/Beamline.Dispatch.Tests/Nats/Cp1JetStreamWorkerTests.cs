@@ -1,0 +1,217 @@
+using System.Text;
+using System.Text.Json;
+using Beamline.Testing;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Beamline.Dispatch.Tests.Nats;
+
+/// <summary>
+/// CP1 assignments on the JetStream work-queue stream (<c>--cp1-jetstream on</c>), against a real
+/// nats-server with JetStream and real worker processes: the stream drops a re-published id, a
+/// stored result is answered again rather than run again, an assignment whose worker is killed
+/// mid-block goes to another worker (which runs it again only when it is idempotent), a full pool
+/// naks and the assignment runs later, an undecodable one is terminated.
+/// </summary>
+public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
+{
+    private const string Subject = "caf.exec.assign.v1";
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private readonly List<WorkerProcess> _workers = [];
+    private NatsServer _nats = null!;
+    private NatsTestClient _client = null!;
+    private NatsJSContext _js = null!;
+    private NatsTestClient.Collector _acks = null!;
+    private NatsTestClient.Collector _results = null!;
+
+    public async Task InitializeAsync()
+    {
+        _nats = await NatsServer.StartAsync(jetStream: true);
+        _client = await NatsTestClient.ConnectAsync(_nats.Url);
+        _js = new NatsJSContext(_client.Connection);
+        _acks = await _client.CollectAsync("caf.exec.assign.v1.ack");
+        _results = await _client.CollectAsync("caf.exec.result.v1");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+        if (_acks is not null)
+        {
+            await _acks.DisposeAsync();
+        }
+        if (_results is not null)
+        {
+            await _results.DisposeAsync();
+        }
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+        if (_nats is not null)
+        {
+            await _nats.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RepublishedAssignmentId_IsStoredOnceAndRunOnce()
+    {
+        await StartWorkerAsync("js-dedupe", "cpu=1");
+        var id = Guid.NewGuid().ToString("N");
+        var first = await PublishAsync(Assignment(id, "echo", "\"once\""), msgId: id);
+        var again = await PublishAsync(Assignment(id, "echo", "\"once\""), msgId: id);
+
+        Assert.False(first.Duplicate);
+        Assert.True(again.Duplicate);
+        Assert.Equal(first.Seq, again.Seq);
+        Assert.Equal("once", (await ResultAsync(id)).GetProperty("output").GetString());
+        // One worker slot and one stream: a second copy would have come before this one.
+        var next = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(next, "echo", "\"next\""), msgId: next);
+        await ResultAsync(next);
+        Assert.Single(Messages(_results, id));
+        Assert.Single(Messages(_acks, id));
+    }
+
+    [Fact]
+    public async Task AssignmentWithAStoredResult_GetsThatResultFromAnotherWorker_NotASecondRun()
+    {
+        var firstWorker = await StartWorkerAsync("js-first", "cpu=1");
+        var id = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(id, "echo", "\"stored\""), msgId: id);
+        var result = await ResultAsync(id);
+        Assert.Equal(firstWorker.WorkerId, result.GetProperty("worker_id").GetString());
+        await firstWorker.DisposeAsync();
+        _workers.Remove(firstWorker);
+
+        // The same assignment again, past the stream's dedupe (another message id: a second
+        // control plane, or the duplicate window gone by): the other worker finds the stored
+        // result and publishes it again, byte for byte, instead of running the block.
+        var secondWorker = await StartWorkerAsync("js-second", "cpu=1");
+        await PublishAsync(Assignment(id, "echo", "\"stored\""), msgId: id + "-again");
+        var duplicateAck = await WaitAsync(_acks, id, count: 2);
+        Assert.Equal(secondWorker.WorkerId, duplicateAck.GetProperty("worker_id").GetString());
+        Assert.True(duplicateAck.GetProperty("duplicate").GetBoolean());
+        await WaitAsync(_results, id, count: 2);
+        var results = Messages(_results, id);
+        Assert.Equal(2, results.Count);
+        Assert.Equal(results[0], results[1]);
+        Assert.Contains("has a stored result", secondWorker.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WorkerKilledMidBlock_TheAssignmentGoesToAnotherWorker_WhichRunsItAgainOnlyWhenIdempotent(bool idempotent)
+    {
+        // A short ack wait, so that the redelivery comes soon after the kill.
+        var firstWorker = await StartWorkerAsync("js-killed", "cpu=1", "--cp1-ack-wait-ms", "1000");
+        var id = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(id, "debug.sleep", "\"3000\"", deadlineMs: 30_000), msgId: id);
+        var accepted = await WaitAsync(_acks, id);
+        Assert.Equal(firstWorker.WorkerId, accepted.GetProperty("worker_id").GetString());
+        await firstWorker.DisposeAsync(); // SIGKILL, mid-block: no result, no ack
+        _workers.Remove(firstWorker);
+
+        // debug.sleep has no effect outside the block: idempotent unless configured otherwise.
+        var secondWorker = idempotent
+            ? await StartWorkerAsync("js-heir", "cpu=1")
+            : await StartWorkerAsync("js-heir", "cpu=1", "--cp1-idempotent-types", "echo");
+        var result = await ResultAsync(id);
+
+        Assert.Equal(secondWorker.WorkerId, result.GetProperty("worker_id").GetString());
+        if (idempotent)
+        {
+            Assert.Equal("success", result.GetProperty("status").GetString());
+            Assert.Contains("is idempotent: running it again", secondWorker.Process.Output, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal("error", result.GetProperty("status").GetString());
+            Assert.Equal("worker_lost", result.GetProperty("error_code").GetString());
+            Assert.Contains(firstWorker.WorkerId, result.GetProperty("error_message").GetString(), StringComparison.Ordinal);
+        }
+        Assert.Single(Messages(_results, id));
+    }
+
+    [Fact]
+    public async Task FullPool_NaksTheAssignment_WhichRunsOnceTheSlotIsFree()
+    {
+        var worker = await StartWorkerAsync("js-full", "cpu=1", "--queue-limit", "0", "--cp1-nak-delay-ms", "300");
+        var slow = Guid.NewGuid().ToString("N");
+        var waiting = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(slow, "debug.sleep", "\"500\""), msgId: slow);
+        await WaitAsync(_acks, slow);
+        await PublishAsync(Assignment(waiting, "echo", "\"later\""), msgId: waiting);
+
+        var result = await ResultAsync(waiting);
+
+        Assert.Equal("success", result.GetProperty("status").GetString());
+        Assert.Equal("later", result.GetProperty("output").GetString());
+        Assert.Equal("success", (await ResultAsync(slow)).GetProperty("status").GetString());
+        Assert.Contains($"assignment '{waiting}' (delivery 1) nak'd: pool 'cpu' is full", worker.Process.Output, StringComparison.Ordinal);
+        // Nak'd deliveries are not answered: one ack and one result, for the delivery that ran.
+        Assert.Single(Messages(_results, waiting));
+        Assert.Single(Messages(_acks, waiting));
+    }
+
+    [Fact]
+    public async Task UndecodableAssignment_IsRejectedAndTerminated_NotRedelivered()
+    {
+        await StartWorkerAsync("js-term", "cpu=1");
+        await using var terminated = await _client.CollectAsync("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.BEAMLINE_CP1_ASSIGN.beamline-cp1-workers");
+        var id = Guid.NewGuid().ToString("N");
+        var ack = await PublishAsync(Encoding.UTF8.GetBytes($$$"""{"assignment_id":"{{{id}}}","request_id":"r","job":{}}"""), msgId: id);
+
+        var rejected = await WaitAsync(_acks, id);
+        Assert.Equal("rejected", rejected.GetProperty("status").GetString());
+        Assert.Equal("invalid_request", (await ResultAsync(id)).GetProperty("error_code").GetString());
+        var advisory = Parse((await terminated.WaitForAsync(m => Parse(m.Data).GetProperty("stream_seq").GetUInt64() == ack.Seq, Wait)).Data);
+        Assert.Equal(1, advisory.GetProperty("deliveries").GetInt32());
+    }
+
+    private async Task<WorkerProcess> StartWorkerAsync(string prefix, string pool, params string[] extraArgs)
+    {
+        var worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId(prefix), [pool], ["--cp1-jetstream", "on", .. extraArgs]);
+        _workers.Add(worker);
+        return worker;
+    }
+
+    private async Task<NATS.Client.JetStream.Models.PubAckResponse> PublishAsync(byte[] body, string msgId)
+    {
+        var ack = await _js.PublishAsync(Subject, body, opts: new NatsJSPubOpts { MsgId = msgId });
+        Assert.Null(ack.Error);
+        return ack;
+    }
+
+    private static byte[] Assignment(string id, string type, string payloadJson, int deadlineMs = 10_000) => Encoding.UTF8.GetBytes($$$"""
+        {"version":"1","assignment_id":"{{{id}}}","request_id":"req-{{{id}}}","tenant_id":"tenant-a",
+         "executor":{"provider_id":"local-worker"},"job":{"type":"{{{type}}}","payload":{{{payloadJson}}}},"options":{"deadline_ms":{{{deadlineMs}}}}}
+        """);
+
+    private Task<JsonElement> ResultAsync(string id) => WaitAsync(_results, id);
+
+    // The count-th message about assignment id, once it has arrived.
+    private static async Task<JsonElement> WaitAsync(NatsTestClient.Collector collector, string id, int count = 1)
+    {
+        await collector.WaitForAsync(_ => Messages(collector, id).Count >= count, Wait);
+        return JsonDocument.Parse(Messages(collector, id)[count - 1]).RootElement.Clone();
+    }
+
+    private static List<string> Messages(NatsTestClient.Collector collector, string id) =>
+        [.. collector.Messages.Where(m => Matches(m, id)).Select(m => Encoding.UTF8.GetString(m.Data ?? []))];
+
+    private static bool Matches(NatsMsg<byte[]> msg, string id) =>
+        Parse(msg.Data).TryGetProperty("assignment_id", out var value) && value.GetString() == id;
+
+    private static JsonElement Parse(byte[]? data)
+    {
+        using var document = JsonDocument.Parse(data ?? []);
+        return document.RootElement.Clone();
+    }
+}
