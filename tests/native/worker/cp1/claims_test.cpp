@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace beamline::worker::cp1 {
 namespace {
 
@@ -24,7 +27,8 @@ TEST(Cp1Claims, PlainIdsAreTheirOwnKeyPart) {
 }
 
 TEST(Cp1Claims, OtherIdsAreHexEncodedIntoValidDistinctKeys) {
-  for (const std::string id : {"a.b", "a b", "a*>", "ü", ".", "..", "x.61", "", std::string(1, '\0')}) {
+  const std::vector<std::string> ids = {"a.b", "a b", "a*>", "ü", ".", "..", "x.61", "", std::string(1, '\0')};
+  for (const auto& id : ids) {
     const auto key = result_key(id);
     EXPECT_TRUE(valid_kv_key(key)) << key;
     EXPECT_NE(key, result_key("a")) << id;
