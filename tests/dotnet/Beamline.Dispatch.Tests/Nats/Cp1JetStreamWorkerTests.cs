@@ -175,6 +175,33 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         Assert.Equal(1, advisory.GetProperty("deliveries").GetInt32());
     }
 
+    [Fact]
+    public async Task Sigterm_FinishesAndAcksTheRunningAssignment_AndLeavesTheRestToAnotherWorker()
+    {
+        var draining = await StartWorkerAsync("js-drain", "cpu=1");
+        var running = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(running, "debug.sleep", "\"1000\""), msgId: running);
+        await WaitAsync(_acks, running);
+
+        draining.Process.Terminate();
+        var next = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(next, "echo", "\"next\""), msgId: next);
+        Assert.Equal(0, await draining.Process.WaitForExitAsync(Wait));
+        Assert.Equal("success", (await ResultAsync(running)).GetProperty("status").GetString());
+
+        var heir = await StartWorkerAsync("js-after-drain", "cpu=1");
+        Assert.Equal(heir.WorkerId, (await ResultAsync(next)).GetProperty("worker_id").GetString());
+        // Both acked (a result is published just before its ack), the drained one not run again.
+        var stream = await _js.GetStreamAsync("BEAMLINE_CP1_ASSIGN");
+        using var acked = new CancellationTokenSource(Wait);
+        while (stream.Info.State.Messages > 0)
+        {
+            await Task.Delay(50, acked.Token);
+            await stream.RefreshAsync(acked.Token);
+        }
+        Assert.Single(Messages(_results, running));
+    }
+
     private async Task<WorkerProcess> StartWorkerAsync(string prefix, string pool, params string[] extraArgs)
     {
         var worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId(prefix), [pool], ["--cp1-jetstream", "on", .. extraArgs]);

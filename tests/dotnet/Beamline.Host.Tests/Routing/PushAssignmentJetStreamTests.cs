@@ -42,8 +42,13 @@ public sealed class PushAssignmentJetStreamTests : IAsyncDisposable
         Assert.Equal(worker.WorkerId, result.GetProperty("worker_id").GetString());
         Assert.Equal("req-js-1", result.GetProperty("request_id").GetString());
         Assert.Equal("unknown_executor", result.GetProperty("error_code").GetString()); // no "chat" executor on a worker
-        await stream.RefreshAsync();
-        Assert.Equal(0, stream.Info.State.Messages); // acked: gone from the work queue
+        // Acked (just after its result is published): gone from the work queue.
+        using var acked = new CancellationTokenSource(Wait);
+        while (stream.Info.State.Messages > 0)
+        {
+            await Task.Delay(50, acked.Token);
+            await stream.RefreshAsync(acked.Token);
+        }
         _ = controlPlane;
     }
 

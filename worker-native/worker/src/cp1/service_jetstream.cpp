@@ -261,6 +261,11 @@ void service::js_pull_loop() noexcept {
     for (int i = 0; i < list.Count; ++i) {
       natsMsg* msg = list.Msgs[i];
       list.Msgs[i] = nullptr; // ours now, not the list's
+      if (js_->stop_pulling) { // fetched as the drain began: straight back to the other workers
+        natsMsg_Nak(msg, nullptr);
+        natsMsg_Destroy(msg);
+        continue;
+      }
       try {
         js_handle(msg);
       } catch (const std::exception& e) {
