@@ -60,12 +60,14 @@ internal sealed partial class AssignmentStream(ILogger logger, IOptions<Assignme
         {
             Forget();
             LogNotStored(subject, e.Message);
-            return e is OperationCanceledException ? "the stream did not acknowledge it in time" : "the stream could not be reached";
+            return e is OperationCanceledException
+                ? "the stream did not acknowledge it in time (it may still have stored it)"
+                : $"the stream could not be reached ({e.Message})";
         }
     }
 
-    // Shared by concurrent decides, so not cancelled by any one of them (the JetStream request
-    // request timeout of the connection bounds it).
+    // Shared by concurrent decides, so not cancelled by any one of them (the connection's
+    // request timeout bounds it).
     private Task EnsureStreamAsync()
     {
         lock (_gate)

@@ -74,6 +74,7 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         var next = Guid.NewGuid().ToString("N");
         await PublishAsync(Assignment(next, "echo", "\"next\""), msgId: next);
         await ResultAsync(next);
+        await WaitAsync(_acks, next); // acks and results come on separate subscriptions
         Assert.Single(Messages(_results, id));
         Assert.Single(Messages(_acks, id));
     }
@@ -142,10 +143,11 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
     [Fact]
     public async Task FullPool_NaksTheAssignment_WhichRunsOnceTheSlotIsFree()
     {
-        var worker = await StartWorkerAsync("js-full", "cpu=1", "--queue-limit", "0", "--cp1-nak-delay-ms", "300");
+        // Enough deliveries that the waiting one outlasts the slow block however slow this machine is.
+        var worker = await StartWorkerAsync("js-full", "cpu=1", "--queue-limit", "0", "--cp1-nak-delay-ms", "200", "--cp1-max-deliver", "1000");
         var slow = Guid.NewGuid().ToString("N");
         var waiting = Guid.NewGuid().ToString("N");
-        await PublishAsync(Assignment(slow, "debug.sleep", "\"500\""), msgId: slow);
+        await PublishAsync(Assignment(slow, "debug.sleep", "\"1500\""), msgId: slow);
         await WaitAsync(_acks, slow);
         await PublishAsync(Assignment(waiting, "echo", "\"later\""), msgId: waiting);
 
@@ -155,9 +157,14 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         Assert.Equal("later", result.GetProperty("output").GetString());
         Assert.Equal("success", (await ResultAsync(slow)).GetProperty("status").GetString());
         Assert.Contains($"assignment '{waiting}' (delivery 1) nak'd: pool 'cpu' is full", worker.Process.Output, StringComparison.Ordinal);
-        // Nak'd deliveries are not answered: one ack and one result, for the delivery that ran.
-        Assert.Single(Messages(_results, waiting));
+        // A refused delivery gives its claim back: the next one claims afresh, not as a lost worker's.
+        Assert.DoesNotContain("claim could not be written", worker.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("running it again", worker.Process.Output, StringComparison.Ordinal);
+        // Nak'd deliveries are not answered: the first ack (acks keep their order) is the accepted
+        // one of the delivery that ran, and there is one result.
+        Assert.Equal("accepted", (await WaitAsync(_acks, waiting)).GetProperty("status").GetString());
         Assert.Single(Messages(_acks, waiting));
+        Assert.Single(Messages(_results, waiting));
     }
 
     [Fact]
@@ -184,6 +191,8 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         await WaitAsync(_acks, running);
 
         draining.Process.Terminate();
+        // Published once the drain has begun (before, the worker may still take it, rightly).
+        await draining.Process.WaitForLineAsync("draining", Wait);
         var next = Guid.NewGuid().ToString("N");
         await PublishAsync(Assignment(next, "echo", "\"next\""), msgId: next);
         Assert.Equal(0, await draining.Process.WaitForExitAsync(Wait));
