@@ -102,7 +102,7 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         var results = Messages(_results, id);
         Assert.Equal(2, results.Count);
         Assert.Equal(results[0], results[1]);
-        Assert.Contains("has a stored result", secondWorker.Process.Output, StringComparison.Ordinal);
+        await secondWorker.Process.WaitForLineAsync("has a stored result", Wait);
     }
 
     [Theory]
@@ -129,7 +129,7 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         if (idempotent)
         {
             Assert.Equal("success", result.GetProperty("status").GetString());
-            Assert.Contains("is idempotent: running it again", secondWorker.Process.Output, StringComparison.Ordinal);
+            await secondWorker.Process.WaitForLineAsync("is idempotent: running it again", Wait);
         }
         else
         {
@@ -156,7 +156,8 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         Assert.Equal("success", result.GetProperty("status").GetString());
         Assert.Equal("later", result.GetProperty("output").GetString());
         Assert.Equal("success", (await ResultAsync(slow)).GetProperty("status").GetString());
-        Assert.Contains($"assignment '{waiting}' (delivery 1) nak'd: pool 'cpu' is full", worker.Process.Output, StringComparison.Ordinal);
+        // The worker's log is read apart from NATS: waited for, not looked up.
+        await worker.Process.WaitForLineAsync($"assignment '{waiting}' (delivery 1) nak'd: pool 'cpu' is full", Wait);
         // A refused delivery gives its claim back: the next one claims afresh, not as a lost worker's.
         Assert.DoesNotContain("claim could not be written", worker.Process.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("running it again", worker.Process.Output, StringComparison.Ordinal);

@@ -12,6 +12,7 @@
 #include "log.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -56,6 +57,9 @@ kv_read kv_get(kvStore* kv, const std::string& key) {
 }
 
 std::string js_error_text(natsStatus s, jsErrCode code) {
+  if (s == NATS_NO_RESPONDERS)
+    return "the NATS server has no JetStream (start nats-server with -js, or run the worker "
+           "without --cp1-jetstream)";
   std::string text = natsStatus_GetText(s);
   if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0')
     text += std::string{" ("} + last + ")";
