@@ -89,8 +89,9 @@ private:
   void js_subscribe();
   void js_stop() noexcept;
   [[nodiscard]] bool js_wait_stopped(int64_t timeout_ms) noexcept;
-  void js_pull_loop() noexcept;
-  void js_finish_loop() noexcept;
+  void js_pull_loop(natsSubscription* sub) noexcept;
+  /// `ticks`: this one also sends the in-progress acks.
+  void js_finish_loop(bool ticks) noexcept;
   /// One delivery; owns `msg` (acks, naks, terms, holds or destroys it).
   void js_handle(natsMsg* msg);
   /// A retryable refusal: nak with a delay, or on the last delivery answer the error and term.

@@ -2,9 +2,10 @@
 // the durable consumer all workers share, and a finisher thread that stores each result in the
 // KV bucket before it publishes and acks it, and keeps long blocks in progress.
 //
-// A delivery: stored result → published again and acked (never run again); else claim → run →
-// store → publish → ack. Fatal (undecodable) → term; retryable (full pool, pool not offered, KV
-// unreachable) → nak with a delay, answered and termed on the consumer's last delivery.
+// A delivery: claim → run → store → publish → ack; a claim that exists already: its stored
+// result published again and acked (never run again), or the claimer was lost (cp1/claims.hpp).
+// Fatal (undecodable) → term; retryable (full pool, pool not offered, KV unreachable) → nak with
+// a delay, answered and termed on the consumer's last delivery.
 
 #include "cp1/claims.hpp"
 #include "cp1/mapping.hpp"
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace beamline::worker::cp1 {
 
@@ -26,6 +28,8 @@ namespace {
 constexpr int64_t ns_per_ms = 1'000'000;
 /// How long one fetch waits for assignments: also how soon the pull loop notices a stop.
 constexpr int64_t fetch_timeout_ms = 1000;
+/// Puller and finisher threads at most (each KV operation is a round trip).
+constexpr uint32_t max_js_threads = 4;
 
 int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -73,19 +77,20 @@ std::string js_error_text(natsStatus s, jsErrCode code) {
 struct service::js_state {
   jsCtx* js = nullptr;
   kvStore* kv = nullptr;
-  natsSubscription* sub = nullptr;
+  /// One pull subscription per puller thread, all bound to the one durable consumer.
+  std::vector<natsSubscription*> subs;
   /// What the consumer actually has (it may have been made by another worker).
   int64_t ack_wait_ms = 30'000;
   int64_t max_deliver = 5;
   int batch = 1;
 
-  std::thread puller;
+  std::vector<std::thread> pullers;
   std::atomic<bool> stop_pulling{false};
   std::mutex puller_mutex;
   std::condition_variable puller_cv;
-  bool puller_done = false; // guarded by puller_mutex
+  size_t pullers_done = 0; // guarded by puller_mutex
 
-  std::thread finisher;
+  std::vector<std::thread> finishers;
   std::mutex mutex;
   std::condition_variable cv;
   bool stop_finishing = false;                           // guarded by mutex
@@ -96,7 +101,7 @@ struct service::js_state {
   ~js_state() {
     for (auto& [id, msg] : held)
       natsMsg_Destroy(msg); // not acked: redelivered after the ack wait, and found in KV
-    if (sub != nullptr) {
+    for (auto* sub : subs) {
       natsSubscription_Unsubscribe(sub); // bound to the durable consumer: it stays
       natsSubscription_Destroy(sub);
     }
@@ -118,15 +123,15 @@ service::~service() {
   if (!js_)
     return;
   js_stop();
-  if (js_->puller.joinable())
-    js_->puller.join();
+  for (auto& puller : js_->pullers)
+    puller.join();
   {
     std::lock_guard lock{js_->mutex};
     js_->stop_finishing = true;
   }
   js_->cv.notify_all();
-  if (js_->finisher.joinable())
-    js_->finisher.join(); // stores, publishes and acks what finished
+  for (auto& finisher : js_->finishers)
+    finisher.join(); // they store, publish and ack what finished
   if (nats_.connected())
     (void)nats_.flush(2000);
 }
@@ -219,22 +224,30 @@ void service::js_subscribe() {
   jsSubOptions_Init(&bind);
   bind.Stream = js_stream;
   bind.Consumer = js_consumer; // bound: an unsubscribe never deletes the shared consumer
-  code = jsErrCode{};
-  s = js_PullSubscribe(&state->sub, state->js, assign_subject, js_consumer, &options, &bind, &code);
-  if (s != NATS_OK)
-    throw nats_error("cp1: pull subscription: " + js_error_text(s, code), s);
-
-  // Fetch no more than the pools can start: what is fetched and waiting counts its ack wait.
+  // Every KV operation is a round trip, so deliveries are handled (and results stored) by a few
+  // threads side by side; fetched together, no more than the pools can start (what waits
+  // fetched counts its ack wait).
   uint32_t slots = 0;
   for (const auto* p : pools_)
     slots += p->size();
-  state->batch = static_cast<int>(std::clamp<uint32_t>(slots, 1, 256));
+  const uint32_t threads = std::clamp<uint32_t>(slots, 1, max_js_threads);
+  state->batch = static_cast<int>(std::clamp<uint32_t>((slots + threads - 1) / threads, 1, 256));
+  for (uint32_t i = 0; i < threads; ++i) {
+    natsSubscription* sub = nullptr;
+    code = jsErrCode{};
+    s = js_PullSubscribe(&sub, state->js, assign_subject, js_consumer, &options, &bind, &code);
+    if (s != NATS_OK)
+      throw nats_error("cp1: pull subscription: " + js_error_text(s, code), s);
+    state->subs.push_back(sub);
+  }
   log_info("cp1: JetStream mode: stream ", js_stream, ", consumer ", js_consumer, " (ack wait ",
            state->ack_wait_ms, " ms, max deliver ", state->max_deliver, "), results in ",
            js_results_bucket);
   js_ = std::move(state);
-  js_->finisher = std::thread([this] { js_finish_loop(); });
-  js_->puller = std::thread([this] { js_pull_loop(); });
+  for (size_t i = 0; i < js_->subs.size(); ++i) {
+    js_->finishers.emplace_back([this, i] { js_finish_loop(i == 0); });
+    js_->pullers.emplace_back([this, i] { js_pull_loop(js_->subs[i]); });
+  }
 }
 
 void service::js_stop() noexcept { js_->stop_pulling = true; }
@@ -242,15 +255,15 @@ void service::js_stop() noexcept { js_->stop_pulling = true; }
 bool service::js_wait_stopped(int64_t timeout_ms) noexcept {
   std::unique_lock lock{js_->puller_mutex};
   return js_->puller_cv.wait_for(lock, std::chrono::milliseconds{timeout_ms},
-                                 [this] { return js_->puller_done; });
+                                 [this] { return js_->pullers_done == js_->pullers.size(); });
 }
 
-void service::js_pull_loop() noexcept {
+void service::js_pull_loop(natsSubscription* sub) noexcept {
   bool failing = false;
   while (!js_->stop_pulling) {
     natsMsgList list{};
     jsErrCode code{};
-    const natsStatus s = natsSubscription_Fetch(&list, js_->sub, js_->batch, fetch_timeout_ms, &code);
+    const natsStatus s = natsSubscription_Fetch(&list, sub, js_->batch, fetch_timeout_ms, &code);
     if (s == NATS_TIMEOUT)
       continue;
     if (s != NATS_OK) {
@@ -283,7 +296,7 @@ void service::js_pull_loop() noexcept {
   }
   {
     std::lock_guard lock{js_->puller_mutex};
-    js_->puller_done = true;
+    ++js_->pullers_done;
   }
   js_->puller_cv.notify_all();
 }
@@ -327,56 +340,56 @@ void service::js_handle(natsMsg* msg) {
   ack.trace_id = a.trace_id;
   ack.status = ack_status::accepted;
 
-  // Answered before (here or on another worker): the stored result again, never a second run.
-  const auto rkey = result_key(a.assignment_id);
-  const auto stored = kv_get(js_->kv, rkey);
-  if (stored.found) {
-    log_info("cp1: assignment '", a.assignment_id, "' (delivery ", delivered,
-             ") has a stored result; publishing it again, not running it again");
-    ack.duplicate = true;
-    ack.reason = "duplicate assignment_id: already run, not run again; its stored result is "
-                 "published again";
-    publish_ack(ack);
-    if (natsStatus s = nats_.publish(result_subject, stored.value.data(), stored.value.size()); s != NATS_OK)
-      log_warn("cp1: stored result of ", a.assignment_id, " not published: ", natsStatus_GetText(s));
-    natsMsg_Ack(msg, nullptr);
-    natsMsg_Destroy(msg);
-    return;
-  }
-  if (stored.status != NATS_NOT_FOUND) {
-    js_refuse(msg, delivered, ctx, "resource_unavailable",
-              std::string{"the results bucket could not be read: "} + natsStatus_GetText(stored.status));
-    return;
-  }
-
-  // Claim it: exactly one worker starts an assignment.
+  // Claim it: exactly one worker starts an assignment. The usual delivery wins at once (one KV
+  // write); a result is only ever stored under a claim, so only a lost claim needs a look at it.
   const auto ckey = claim_key(a.assignment_id);
   const auto claim = encode_claim(worker_id_, now_unix_ms());
   uint64_t revision = 0;
   if (kvStore_Create(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size()))
       != NATS_OK) {
-    const auto existing = kv_get(js_->kv, ckey);
-    if (!existing.found) {
-      js_refuse(msg, delivered, ctx, "resource_unavailable", "the claim could not be written");
-      return;
-    }
-    bool running_here = false;
     {
       std::lock_guard lock{js_->mutex};
       if (auto it = js_->held.find(a.assignment_id); it != js_->held.end()) {
-        running_here = true;
+        // on_claimed(running_here) == wait_running: a redelivery after a missed ack wait.
         natsMsg_Destroy(it->second); // the newest delivery is the one to ack
         it->second = msg;
         natsMsg_InProgress(msg, nullptr);
-      }
-    }
-    const bool idempotent = settings_.jetstream.idempotent_types.count(a.job_type) != 0;
-    const auto holder = claim_holder(existing.value).value_or("?");
-    switch (on_claimed(running_here, idempotent)) {
-      case claimed_step::wait_running:
         log_info("cp1: assignment '", a.assignment_id, "' redelivered while it runs here; its "
                  "result follows once");
         return;
+      }
+    }
+    const auto existing = kv_get(js_->kv, ckey);
+    if (!existing.found) {
+      js_refuse(msg, delivered, ctx, "resource_unavailable",
+                std::string{"the claim could not be written: "} + natsStatus_GetText(existing.status));
+      return;
+    }
+    // Answered before (here or on another worker): the stored result again, never a second run.
+    const auto stored = kv_get(js_->kv, result_key(a.assignment_id));
+    if (stored.found) {
+      log_info("cp1: assignment '", a.assignment_id, "' (delivery ", delivered,
+               ") has a stored result; publishing it again, not running it again");
+      ack.duplicate = true;
+      ack.reason = "duplicate assignment_id: already run, not run again; its stored result is "
+                   "published again";
+      publish_ack(ack);
+      if (natsStatus s = nats_.publish(result_subject, stored.value.data(), stored.value.size());
+          s != NATS_OK)
+        log_warn("cp1: stored result of ", a.assignment_id, " not published: ", natsStatus_GetText(s));
+      natsMsg_Ack(msg, nullptr);
+      natsMsg_Destroy(msg);
+      return;
+    }
+    if (stored.status != NATS_NOT_FOUND) {
+      js_refuse(msg, delivered, ctx, "resource_unavailable",
+                std::string{"the results bucket could not be read: "} + natsStatus_GetText(stored.status));
+      return;
+    }
+    const bool idempotent = settings_.jetstream.idempotent_types.count(a.job_type) != 0;
+    const auto holder = claim_holder(existing.value).value_or("?");
+    switch (on_claimed(false, idempotent)) {
+      case claimed_step::wait_running: // handled above
       case claimed_step::run_again:
         if (kvStore_Update(&revision, js_->kv, ckey.c_str(), claim.data(),
                            static_cast<int>(claim.size()), existing.revision)
@@ -451,18 +464,21 @@ void service::js_store_and_publish(const std::string& assignment_id, std::string
   js_->cv.notify_one();
 }
 
-void service::js_finish_loop() noexcept {
-  // In-progress acks well inside the ack wait keep a long block's assignment from redelivery.
+void service::js_finish_loop(bool ticks) noexcept {
+  // In-progress acks well inside the ack wait keep a long block's assignment from redelivery
+  // (sent by one finisher for all).
   const auto tick = std::chrono::milliseconds{std::max<int64_t>(50, js_->ack_wait_ms / 3)};
   auto next_tick = steady_clock::now() + tick;
   std::unique_lock lock{js_->mutex};
   while (true) {
     js_->cv.wait_until(lock, next_tick, [this] { return js_->stop_finishing || !js_->done.empty(); });
     if (steady_clock::now() >= next_tick) {
-      for (auto& [id, msg] : js_->held)
-        natsMsg_InProgress(msg, nullptr);
+      if (ticks) {
+        for (auto& [id, msg] : js_->held)
+          natsMsg_InProgress(msg, nullptr);
+        nats_.request_flush();
+      }
       next_tick = steady_clock::now() + tick;
-      nats_.request_flush();
     }
     if (js_->done.empty()) {
       if (js_->stop_finishing)
