@@ -12,10 +12,9 @@ bool valid_kv_key(const std::string& key) {
   if (key.empty() || key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos)
     return false;
   for (const char c : key) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                    || c == '-' || c == '_' || c == '/' || c == '=' || c == '.';
-    if (!ok)
-      return false;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '/' || c == '=' || c == '.';
+    if (!ok) return false;
   }
   return true;
 }
@@ -27,7 +26,8 @@ TEST(Cp1Claims, PlainIdsAreTheirOwnKeyPart) {
 }
 
 TEST(Cp1Claims, OtherIdsAreHexEncodedIntoValidDistinctKeys) {
-  const std::vector<std::string> ids = {"a.b", "a b", "a*>", "ü", ".", "..", "x.61", "", std::string(1, '\0')};
+  const std::vector<std::string> ids = {
+      "a.b", "a b", "a*>", "ü", ".", "..", "x.61", "", std::string(1, '\0')};
   for (const auto& id : ids) {
     const auto key = result_key(id);
     EXPECT_TRUE(valid_kv_key(key)) << key;
@@ -51,8 +51,8 @@ TEST(Cp1Claims, ReadsAreIdempotentWritesAreNot) {
   const auto& types = default_idempotent_types();
   for (const char* read : {"echo", "fs.read", "fs.stat", "fs.list", "cpu.hash", "debug.sleep"})
     EXPECT_EQ(types.count(read), 1U) << read;
-  for (const char* write : {"fs.write", "fs.append", "fs.delete", "fs.mkdir", "sql.exec",
-                            "http.request", "chat", "example.wordcount"})
+  for (const char* write : {"fs.write", "fs.append", "fs.delete", "fs.mkdir", "sql.exec", "http.request",
+                            "chat", "example.wordcount"})
     EXPECT_EQ(types.count(write), 0U) << write;
 }
 
@@ -80,8 +80,8 @@ TEST(Cp1Claims, RefusalsRetryUntilTheLastDelivery) {
   EXPECT_EQ(on_refused(5, 5), refused_step::give_up);
   EXPECT_EQ(on_refused(6, 5), refused_step::give_up);
   EXPECT_EQ(on_refused(1, 1), refused_step::give_up);
-  EXPECT_EQ(on_refused(1000, -1), refused_step::retry); // unlimited
+  EXPECT_EQ(on_refused(1000, -1), refused_step::retry);  // unlimited
 }
 
-} // namespace
-} // namespace beamline::worker::cp1
+}  // namespace
+}  // namespace beamline::worker::cp1

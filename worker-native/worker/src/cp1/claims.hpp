@@ -43,8 +43,7 @@ inline constexpr const char* worker_lost_code = "worker_lost";
 /// exec, HTTP requests (a POST), plugins, provider calls — is not.
 [[nodiscard]] const std::unordered_set<std::string>& default_idempotent_types();
 /// `list` (comma-separated; "none" or empty for none) as a set; nullopt = the defaults.
-[[nodiscard]] std::unordered_set<std::string>
-idempotent_types(const std::optional<std::string>& list);
+[[nodiscard]] std::unordered_set<std::string> idempotent_types(const std::optional<std::string>& list);
 
 /// What a delivery that finds `claim.<id>` (and no `result.<id>`) does.
 enum class claimed_step : uint8_t {
@@ -69,4 +68,4 @@ enum class refused_step : uint8_t {
 /// `delivered` counts this delivery (1 = first); `max_deliver` <= 0 means unlimited.
 [[nodiscard]] refused_step on_refused(uint64_t delivered, int64_t max_deliver) noexcept;
 
-} // namespace beamline::worker::cp1
+}  // namespace beamline::worker::cp1

@@ -7,11 +7,6 @@
 // Fatal (undecodable) → term; retryable (full pool, pool not offered, KV unreachable) → nak with
 // a delay, answered and termed on the consumer's last delivery.
 
-#include "cp1/claims.hpp"
-#include "cp1/mapping.hpp"
-#include "cp1/service.hpp"
-#include "log.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +15,11 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "cp1/claims.hpp"
+#include "cp1/mapping.hpp"
+#include "cp1/service.hpp"
+#include "log.hpp"
 
 namespace beamline::worker::cp1 {
 
@@ -33,8 +33,8 @@ constexpr uint32_t max_js_threads = 4;
 
 int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 /// A KV read: `found` with its value and revision, else `status` says whether it is just absent
@@ -67,12 +67,11 @@ std::string js_error_text(natsStatus s, jsErrCode code) {
   std::string text = natsStatus_GetText(s);
   if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0')
     text += std::string{" ("} + last + ")";
-  if (code != 0)
-    text += " [jetstream error " + std::to_string(static_cast<int>(code)) + "]";
+  if (code != 0) text += " [jetstream error " + std::to_string(static_cast<int>(code)) + "]";
   return text;
 }
 
-} // namespace
+}  // namespace
 
 struct service::js_state {
   jsCtx* js = nullptr;
@@ -88,21 +87,21 @@ struct service::js_state {
   std::atomic<bool> stop_pulling{false};
   std::mutex puller_mutex;
   std::condition_variable puller_cv;
-  size_t pullers_done = 0; // guarded by puller_mutex
+  size_t pullers_done = 0;  // guarded by puller_mutex
 
   std::vector<std::thread> finishers;
   std::mutex mutex;
   std::condition_variable cv;
   bool stop_finishing = false;                           // guarded by mutex
-  std::deque<std::pair<std::string, std::string>> done; // (assignment id, result JSON), by mutex
+  std::deque<std::pair<std::string, std::string>> done;  // (assignment id, result JSON), by mutex
   /// The current delivery of each assignment running here, acked when its result is stored.
-  std::unordered_map<std::string, natsMsg*> held; // guarded by mutex
+  std::unordered_map<std::string, natsMsg*> held;  // guarded by mutex
 
   ~js_state() {
     for (auto& [id, msg] : held)
-      natsMsg_Destroy(msg); // not acked: redelivered after the ack wait, and found in KV
+      natsMsg_Destroy(msg);  // not acked: redelivered after the ack wait, and found in KV
     for (auto* sub : subs) {
-      natsSubscription_Unsubscribe(sub); // bound to the durable consumer: it stays
+      natsSubscription_Unsubscribe(sub);  // bound to the durable consumer: it stays
       natsSubscription_Destroy(sub);
     }
     kvStore_Destroy(kv);
@@ -112,28 +111,25 @@ struct service::js_state {
 
 service::service(nats_connection& nats, std::string worker_id, std::vector<pool*> pools,
                  service_settings settings)
-  : nats_(nats), worker_id_(std::move(worker_id)), pools_(std::move(pools)),
-    settings_(std::move(settings)),
-    dedupe_(settings_.dedupe_ttl, settings_.dedupe_capacity, settings_.dedupe_result_bytes) {
-  for (const auto* p : pools_)
-    pool_names_.push_back(p->name());
+    : nats_(nats),
+      worker_id_(std::move(worker_id)),
+      pools_(std::move(pools)),
+      settings_(std::move(settings)),
+      dedupe_(settings_.dedupe_ttl, settings_.dedupe_capacity, settings_.dedupe_result_bytes) {
+  for (const auto* p : pools_) pool_names_.push_back(p->name());
 }
 
 service::~service() {
-  if (!js_)
-    return;
+  if (!js_) return;
   js_stop();
-  for (auto& puller : js_->pullers)
-    puller.join();
+  for (auto& puller : js_->pullers) puller.join();
   {
     std::lock_guard lock{js_->mutex};
     js_->stop_finishing = true;
   }
   js_->cv.notify_all();
-  for (auto& finisher : js_->finishers)
-    finisher.join(); // they store, publish and ack what finished
-  if (nats_.connected())
-    (void)nats_.flush(2000);
+  for (auto& finisher : js_->finishers) finisher.join();  // they store, publish and ack what finished
+  if (nats_.connected()) (void)nats_.flush(2000);
 }
 
 void service::js_subscribe() {
@@ -168,8 +164,7 @@ void service::js_subscribe() {
     jsStreamInfo_Destroy(stream_info);
     if (s != NATS_OK && code != JSStreamNameExistErr)
       throw nats_error(std::string{"cp1: creating stream "} + js_stream + ": " + js_error_text(s, code), s);
-    if (s == NATS_OK)
-      log_info("cp1: created the JetStream stream ", js_stream, " on ", assign_subject);
+    if (s == NATS_OK) log_info("cp1: created the JetStream stream ", js_stream, " on ", assign_subject);
   } else if (s != NATS_OK) {
     throw nats_error(std::string{"cp1: stream "} + js_stream + ": " + js_error_text(s, code), s);
   }
@@ -190,7 +185,7 @@ void service::js_subscribe() {
     config.DeliverPolicy = js_DeliverAll;
     code = jsErrCode{};
     s = js_AddConsumer(&consumer, state->js, js_stream, &config, nullptr, &code);
-    if (s != NATS_OK) { // another worker may have made it meanwhile
+    if (s != NATS_OK) {  // another worker may have made it meanwhile
       code = jsErrCode{};
       s = js_GetConsumerInfo(&consumer, state->js, js_stream, js_consumer, nullptr, &code);
     }
@@ -214,7 +209,7 @@ void service::js_subscribe() {
     kv.TTL = cfg.results_ttl.count() * ns_per_ms;
     kv.StorageType = js_FileStorage;
     s = js_CreateKeyValue(&state->kv, state->js, &kv);
-    if (s != NATS_OK) // made by another worker meanwhile?
+    if (s != NATS_OK)  // made by another worker meanwhile?
       s = js_KeyValue(&state->kv, state->js, js_results_bucket);
   }
   if (s != NATS_OK)
@@ -223,26 +218,23 @@ void service::js_subscribe() {
   jsSubOptions bind;
   jsSubOptions_Init(&bind);
   bind.Stream = js_stream;
-  bind.Consumer = js_consumer; // bound: an unsubscribe never deletes the shared consumer
+  bind.Consumer = js_consumer;  // bound: an unsubscribe never deletes the shared consumer
   // Every KV operation is a round trip, so deliveries are handled (and results stored) by a few
   // threads side by side; fetched together, no more than the pools can start (what waits
   // fetched counts its ack wait).
   uint32_t slots = 0;
-  for (const auto* p : pools_)
-    slots += p->size();
+  for (const auto* p : pools_) slots += p->size();
   const uint32_t threads = std::clamp<uint32_t>(slots, 1, max_js_threads);
   state->batch = static_cast<int>(std::clamp<uint32_t>((slots + threads - 1) / threads, 1, 256));
   for (uint32_t i = 0; i < threads; ++i) {
     natsSubscription* sub = nullptr;
     code = jsErrCode{};
     s = js_PullSubscribe(&sub, state->js, assign_subject, js_consumer, &options, &bind, &code);
-    if (s != NATS_OK)
-      throw nats_error("cp1: pull subscription: " + js_error_text(s, code), s);
+    if (s != NATS_OK) throw nats_error("cp1: pull subscription: " + js_error_text(s, code), s);
     state->subs.push_back(sub);
   }
   log_info("cp1: JetStream mode: stream ", js_stream, ", consumer ", js_consumer, " (ack wait ",
-           state->ack_wait_ms, " ms, max deliver ", state->max_deliver, "), results in ",
-           js_results_bucket);
+           state->ack_wait_ms, " ms, max deliver ", state->max_deliver, "), results in ", js_results_bucket);
   js_ = std::move(state);
   for (size_t i = 0; i < js_->subs.size(); ++i) {
     js_->finishers.emplace_back([this, i] { js_finish_loop(i == 0); });
@@ -250,7 +242,9 @@ void service::js_subscribe() {
   }
 }
 
-void service::js_stop() noexcept { js_->stop_pulling = true; }
+void service::js_stop() noexcept {
+  js_->stop_pulling = true;
+}
 
 bool service::js_wait_stopped(int64_t timeout_ms) noexcept {
   std::unique_lock lock{js_->puller_mutex};
@@ -264,10 +258,9 @@ void service::js_pull_loop(natsSubscription* sub) noexcept {
     natsMsgList list{};
     jsErrCode code{};
     const natsStatus s = natsSubscription_Fetch(&list, sub, js_->batch, fetch_timeout_ms, &code);
-    if (s == NATS_TIMEOUT)
-      continue;
+    if (s == NATS_TIMEOUT) continue;
     if (s != NATS_OK) {
-      if (!failing) // once per outage, not once per second
+      if (!failing)  // once per outage, not once per second
         log_warn("cp1: fetching assignments failed: ", js_error_text(s, code), "; retrying");
       failing = true;
       natsMsgList_Destroy(&list);
@@ -277,8 +270,8 @@ void service::js_pull_loop(natsSubscription* sub) noexcept {
     failing = false;
     for (int i = 0; i < list.Count; ++i) {
       natsMsg* msg = list.Msgs[i];
-      list.Msgs[i] = nullptr; // ours now, not the list's
-      if (js_->stop_pulling) { // fetched as the drain began: straight back to the other workers
+      list.Msgs[i] = nullptr;   // ours now, not the list's
+      if (js_->stop_pulling) {  // fetched as the drain began: straight back to the other workers
         natsMsg_Nak(msg, nullptr);
         natsMsg_Destroy(msg);
         continue;
@@ -292,7 +285,7 @@ void service::js_pull_loop(natsSubscription* sub) noexcept {
       }
     }
     natsMsgList_Destroy(&list);
-    nats_.request_flush(); // acks, naks and rejections go out now
+    nats_.request_flush();  // acks, naks and rejections go out now
   }
   {
     std::lock_guard lock{js_->puller_mutex};
@@ -310,7 +303,7 @@ void service::js_handle(natsMsg* msg) {
   const auto received_at = steady_clock::now();
   const std::string_view data{natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))};
   auto decoded = decode_assignment(data);
-  if (!decoded.assignment) { // fatal: no delivery will ever decode it
+  if (!decoded.assignment) {  // fatal: no delivery will ever decode it
     result_context ctx;
     ctx.assignment_id = decoded.assignment_id;
     ctx.request_id = decoded.request_id;
@@ -324,7 +317,7 @@ void service::js_handle(natsMsg* msg) {
   const exec_assignment& a = *decoded.assignment;
   const result_context ctx = context_of(a);
   auto mapped = map_assignment(a, pool_names_);
-  if (!mapped.plan) { // another worker may offer the pool
+  if (!mapped.plan) {  // another worker may offer the pool
     js_refuse(msg, delivered, ctx, "resource_unavailable", mapped.error);
     return;
   }
@@ -345,16 +338,17 @@ void service::js_handle(natsMsg* msg) {
   const auto ckey = claim_key(a.assignment_id);
   const auto claim = encode_claim(worker_id_, now_unix_ms());
   uint64_t revision = 0;
-  if (kvStore_Create(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size()))
-      != NATS_OK) {
+  if (kvStore_Create(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size())) !=
+      NATS_OK) {
     {
       std::lock_guard lock{js_->mutex};
       if (auto it = js_->held.find(a.assignment_id); it != js_->held.end()) {
         // on_claimed(running_here) == wait_running: a redelivery after a missed ack wait.
-        natsMsg_Destroy(it->second); // the newest delivery is the one to ack
+        natsMsg_Destroy(it->second);  // the newest delivery is the one to ack
         it->second = msg;
         natsMsg_InProgress(msg, nullptr);
-        log_info("cp1: assignment '", a.assignment_id, "' redelivered while it runs here; its "
+        log_info("cp1: assignment '", a.assignment_id,
+                 "' redelivered while it runs here; its "
                  "result follows once");
         return;
       }
@@ -371,8 +365,9 @@ void service::js_handle(natsMsg* msg) {
       log_info("cp1: assignment '", a.assignment_id, "' (delivery ", delivered,
                ") has a stored result; publishing it again, not running it again");
       ack.duplicate = true;
-      ack.reason = "duplicate assignment_id: already run, not run again; its stored result is "
-                   "published again";
+      ack.reason =
+          "duplicate assignment_id: already run, not run again; its stored result is "
+          "published again";
       publish_ack(ack);
       if (natsStatus s = nats_.publish(result_subject, stored.value.data(), stored.value.size());
           s != NATS_OK)
@@ -389,11 +384,10 @@ void service::js_handle(natsMsg* msg) {
     const bool idempotent = settings_.jetstream.idempotent_types.count(a.job_type) != 0;
     const auto holder = claim_holder(existing.value).value_or("?");
     switch (on_claimed(false, idempotent)) {
-      case claimed_step::wait_running: // handled above
+      case claimed_step::wait_running:  // handled above
       case claimed_step::run_again:
-        if (kvStore_Update(&revision, js_->kv, ckey.c_str(), claim.data(),
-                           static_cast<int>(claim.size()), existing.revision)
-            != NATS_OK) {
+        if (kvStore_Update(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size()),
+                           existing.revision) != NATS_OK) {
           js_refuse(msg, delivered, ctx, "resource_unavailable", "the claim was taken meanwhile");
           return;
         }
@@ -407,15 +401,17 @@ void service::js_handle(natsMsg* msg) {
         block_outcome outcome;
         outcome.status = "error";
         outcome.error_code = worker_lost_code;
-        outcome.error_message = "worker '" + holder + "' took this assignment and was lost before "
-                                "it stored a result; block type '" + a.job_type
-                                + "' is not idempotent, so it is not run again: its effect is unknown";
+        outcome.error_message = "worker '" + holder +
+                                "' took this assignment and was lost before "
+                                "it stored a result; block type '" +
+                                a.job_type +
+                                "' is not idempotent, so it is not run again: its effect is unknown";
         ack.status = ack_status::rejected;
         ack.reason = outcome.error_message;
         publish_ack(ack);
         {
           std::lock_guard lock{js_->mutex};
-          js_->held.emplace(a.assignment_id, msg); // acked once the answer is stored
+          js_->held.emplace(a.assignment_id, msg);  // acked once the answer is stored
         }
         js_store_and_publish(a.assignment_id, encode_result(ctx, outcome, worker_id_, now_unix_ms()));
         return;
@@ -425,7 +421,7 @@ void service::js_handle(natsMsg* msg) {
 
   {
     std::lock_guard lock{js_->mutex};
-    js_->held[a.assignment_id] = msg; // before submit: the block may finish at once
+    js_->held[a.assignment_id] = msg;  // before submit: the block may finish at once
   }
   auto sink = detail::make_result_sink(nats_, *this, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at,
@@ -435,11 +431,11 @@ void service::js_handle(natsMsg* msg) {
       std::lock_guard lock{js_->mutex};
       js_->held.erase(a.assignment_id);
     }
-    kvStore_Delete(js_->kv, ckey.c_str()); // not started: the next delivery claims it afresh
+    kvStore_Delete(js_->kv, ckey.c_str());  // not started: the next delivery claims it afresh
     js_refuse(msg, delivered, ctx, "resource_unavailable",
               target->size() == 0
-                ? "pool '" + target->name() + "' has no capacity on this worker"
-                : "pool '" + target->name() + "' is full: its running and queued blocks are at the limit");
+                  ? "pool '" + target->name() + "' has no capacity on this worker"
+                  : "pool '" + target->name() + "' is full: its running and queued blocks are at the limit");
   }
 }
 
@@ -474,15 +470,13 @@ void service::js_finish_loop(bool ticks) noexcept {
     js_->cv.wait_until(lock, next_tick, [this] { return js_->stop_finishing || !js_->done.empty(); });
     if (steady_clock::now() >= next_tick) {
       if (ticks) {
-        for (auto& [id, msg] : js_->held)
-          natsMsg_InProgress(msg, nullptr);
+        for (auto& [id, msg] : js_->held) natsMsg_InProgress(msg, nullptr);
         nats_.request_flush();
       }
       next_tick = steady_clock::now() + tick;
     }
     if (js_->done.empty()) {
-      if (js_->stop_finishing)
-        return;
+      if (js_->stop_finishing) return;
       continue;
     }
     auto [id, json] = std::move(js_->done.front());
@@ -492,8 +486,8 @@ void service::js_finish_loop(bool ticks) noexcept {
       // Stored before it is published and acked: whatever is lost after this, a redelivery finds
       // it. The first stored answer wins (a worker_lost written meanwhile, say): publish that one.
       const auto key = result_key(id);
-      if (kvStore_Create(nullptr, js_->kv, key.c_str(), json.data(), static_cast<int>(json.size()))
-          != NATS_OK) {
+      if (kvStore_Create(nullptr, js_->kv, key.c_str(), json.data(), static_cast<int>(json.size())) !=
+          NATS_OK) {
         if (auto first = kv_get(js_->kv, key); first.found) {
           log_warn("cp1: assignment '", id, "' already has a stored answer; publishing that one");
           json = std::move(first.value);
@@ -516,4 +510,4 @@ void service::js_finish_loop(bool ticks) noexcept {
   }
 }
 
-} // namespace beamline::worker::cp1
+}  // namespace beamline::worker::cp1
