@@ -141,6 +141,24 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BlockLongerThanTheAckWait_IsKeptInProgress_NotRedeliveredToAnotherWorker()
+    {
+        var runner = await StartWorkerAsync("js-long", "cpu=1", "--cp1-ack-wait-ms", "1000");
+        var id = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(id, "debug.sleep", "\"3500\"", deadlineMs: 30_000), msgId: id);
+        await WaitAsync(_acks, id);
+        // Ready to take a redelivery, and one that would answer it at once (worker_lost) rather
+        // than after its own run: without in-progress acks its answer would come first.
+        await StartWorkerAsync("js-idle", "cpu=1", "--cp1-idempotent-types", "none");
+
+        var result = await ResultAsync(id);
+
+        Assert.Equal(runner.WorkerId, result.GetProperty("worker_id").GetString());
+        Assert.Equal("success", result.GetProperty("status").GetString());
+        Assert.Single(Messages(_results, id));
+    }
+
+    [Fact]
     public async Task FullPool_NaksTheAssignment_WhichRunsOnceTheSlotIsFree()
     {
         // Enough deliveries that the waiting one outlasts the slow block however slow this machine is.
