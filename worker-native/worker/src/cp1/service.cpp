@@ -95,7 +95,6 @@ std::unique_ptr<reply_sink> detail::make_result_sink(nats_connection& nats, serv
 
 // service::service and ~service are in service_jetstream.cpp, where js_state is complete.
 
-
 void service::subscribe() {
   if (settings_.jetstream.enabled) {
     js_subscribe();
@@ -227,7 +226,7 @@ void service::handle(std::string_view data, steady_clock::time_point received_at
     }
     return;
   }
-  auto sink = std::make_unique<result_sink>(nats_, *this, ctx, worker_id_, received_at);
+  auto sink = detail::make_result_sink(nats_, *this, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at, [&] {
     ack_message ack;
     ack.assignment_id = a.assignment_id;
