@@ -230,6 +230,37 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         Assert.Single(Messages(_results, running));
     }
 
+    [Fact]
+    public async Task NatsServerRestart_TheWorkerPullsAgain_AndAnAssignmentStoredBeforeTheOutageRunsOnce()
+    {
+        await StartWorkerAsync("js-restart", "cpu=1");
+        var before = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(before, "echo", "\"before\""), msgId: before);
+        await ResultAsync(before);
+
+        await _nats.KillAsync();
+        await _nats.RestartAsync(); // same store: the stream, consumer and bucket come back
+        var after = Guid.NewGuid().ToString("N");
+        using (var reconnected = new CancellationTokenSource(Wait))
+        {
+            while (true)
+            {
+                try
+                {
+                    await PublishAsync(Assignment(after, "echo", "\"after\""), msgId: after);
+                    break;
+                }
+                catch (NatsException) when (!reconnected.IsCancellationRequested)
+                {
+                    await Task.Delay(100, reconnected.Token); // the test's own client still reconnecting
+                }
+            }
+        }
+
+        Assert.Equal("after", (await ResultAsync(after)).GetProperty("output").GetString());
+        Assert.Single(Messages(_results, before));
+    }
+
     private async Task<WorkerProcess> StartWorkerAsync(string prefix, string pool, params string[] extraArgs)
     {
         var worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId(prefix), [pool], ["--cp1-jetstream", "on", .. extraArgs]);
