@@ -6,6 +6,7 @@
 // protobuf and v1 JSON) until SIGTERM or SIGINT → drain (stop taking work, finish what was admitted, flush replies) → final
 // heartbeat with draining=true → close NATS → exit 0.
 
+#include "cp1/claims.hpp"
 #include "cp1/service.hpp"
 #include "exec_client.hpp"
 #include "gpu/device_slots.hpp"
@@ -166,6 +167,12 @@ int run(const worker_options& opts, const sigset_t& signals) {
     settings.dedupe_ttl = std::chrono::milliseconds{opts.cp1_dedupe_ttl_ms};
     settings.dedupe_capacity = opts.cp1_dedupe_capacity;
     settings.dedupe_result_bytes = opts.cp1_dedupe_result_bytes;
+    settings.jetstream.enabled = opts.cp1_jetstream;
+    settings.jetstream.ack_wait = std::chrono::milliseconds{opts.cp1_ack_wait_ms};
+    settings.jetstream.max_deliver = opts.cp1_max_deliver;
+    settings.jetstream.nak_delay = std::chrono::milliseconds{opts.cp1_nak_delay_ms};
+    settings.jetstream.results_ttl = std::chrono::milliseconds{opts.cp1_results_ttl_ms};
+    settings.jetstream.idempotent_types = cp1::idempotent_types(opts.cp1_idempotent_types);
     cp1_service.emplace(nats, opts.worker_id, std::move(raw), std::move(settings));
     cp1_service->subscribe();
   }
@@ -193,7 +200,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
               pool_list.c_str());
   std::fflush(stdout);
   log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", redact_url(opts.nats_url),
-           " executors=", executors.size(), " cp1=", opts.cp1 ? "on" : "off");
+           " executors=", executors.size(), " cp1=", opts.cp1 ? (opts.cp1_jetstream ? "jetstream" : "on") : "off");
 
   int sig = 0;
   while ((sig = wait_for_signal(signals, opts.heartbeat_ms)) == 0)

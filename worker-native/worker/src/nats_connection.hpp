@@ -138,6 +138,9 @@ public:
   /// The largest reply body publish_reply can send with `kind` (max_payload less the header).
   [[nodiscard]] size_t max_reply_size(const char* kind) const noexcept;
 
+  /// The nats.c connection, for JetStream (cp1/service_jetstream.cpp); owned by this object.
+  [[nodiscard]] natsConnection* native() const noexcept { return conn_; }
+
   /// True while connected; false while reconnecting or once closed.
   [[nodiscard]] bool connected() const noexcept;
 
