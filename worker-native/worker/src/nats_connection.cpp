@@ -45,10 +45,16 @@ void set_callbacks(natsOptions* opts, const char* label) {
 
 void on_subscription_closed(void* closure) {
   auto* state = static_cast<detail::subscription_state*>(closure);
-  // Notified under the lock: once a waiter sees `closed`, this callback no longer touches state.
-  std::lock_guard<std::mutex> guard{state->mutex};
-  state->closed = true;
-  state->cv.notify_all();
+  std::function<void()> then;
+  {
+    // Notified under the lock: once a waiter sees `closed`, this callback no longer touches state.
+    std::lock_guard<std::mutex> guard{state->mutex};
+    state->closed = true;
+    then = std::move(state->on_closed);
+    state->cv.notify_all();
+  }
+  if (then)
+    then();
 }
 
 /// How long the flusher waits for the PONG of its PING. The write itself happens first; this only
@@ -97,6 +103,17 @@ bool nats_subscription::wait_closed(int64_t timeout_ms) noexcept {
                              [&] { return state_->closed; });
 }
 
+void nats_subscription::on_closed(std::function<void()> fn) {
+  if (state_ != nullptr) {
+    std::unique_lock<std::mutex> lock{state_->mutex};
+    if (!state_->closed) {
+      state_->on_closed = std::move(fn);
+      return;
+    }
+  }
+  fn();
+}
+
 // --- the connection ------------------------------------------------------------------------------
 
 nats_connection::nats_connection(const nats_settings& settings) {
@@ -116,7 +133,8 @@ nats_connection::nats_connection(const nats_settings& settings) {
     check(natsOptions_SetName(opts_, settings.name.c_str()), "natsOptions_SetName");
     // No SendAsap: publishes are buffered and written by request_flush (see the header).
     check(natsOptions_SetMaxReconnect(opts_, -1), "natsOptions_SetMaxReconnect"); // -1: forever
-    check(natsOptions_SetReconnectWait(opts_, 500), "natsOptions_SetReconnectWait");
+    check(natsOptions_SetReconnectWait(opts_, settings.reconnect_wait_ms), "natsOptions_SetReconnectWait");
+    check(natsOptions_SetReconnectBufSize(opts_, reconnect_buffer_bytes), "natsOptions_SetReconnectBufSize");
     set_callbacks(opts_, main_label);
 
     if (!settings.creds_file.empty()) {
@@ -251,6 +269,15 @@ size_t nats_connection::max_reply_size(const char* kind) const noexcept {
   const auto header = static_cast<int64_t>(10 + std::strlen(kind_header) + 2 + std::strlen(kind) + 2 + 2);
   const int64_t max = max_payload();
   return max > header ? static_cast<size_t>(max - header) : 0;
+}
+
+int64_t nats_connection::buffered() const noexcept {
+  int64_t total = 0;
+  for (natsConnection* nc : {conn_, now_conn_}) {
+    const int n = nc != nullptr ? natsConnection_Buffered(nc) : 0;
+    total += n > 0 ? n : 0;
+  }
+  return total;
 }
 
 bool nats_connection::connected() const noexcept {

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -64,7 +65,14 @@ struct nats_settings {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  /// How long nats.c waits before trying a lost server again (--reconnect-wait-ms).
+  int64_t reconnect_wait_ms = 500;
 };
+
+/// What nats.c keeps of publishes made while it reconnects, per connection: sent once it is back,
+/// and a publish that does not fit fails (the caller logs it and the requester times out). What
+/// is left in it when the worker exits before the server returns is dropped.
+inline constexpr int reconnect_buffer_bytes = 8 << 20;
 
 namespace detail {
 /// Set by nats.c once a subscription is closed and its last callback has returned.
@@ -72,6 +80,8 @@ struct subscription_state {
   std::mutex mutex;
   std::condition_variable cv;
   bool closed = false;
+  /// Called once, after `closed` is set (see nats_subscription::on_closed).
+  std::function<void()> on_closed;
 };
 } // namespace detail
 
@@ -97,6 +107,9 @@ public:
   bool stop(bool drain) noexcept;
   /// Waits until no callback runs any more and none will; false when `timeout_ms` passed first.
   [[nodiscard]] bool wait_closed(int64_t timeout_ms) noexcept;
+  /// Has `fn` called once when no callback runs any more and none will: at once (on this thread)
+  /// when that is already so, else on nats.c's thread. `fn` must not block or throw.
+  void on_closed(std::function<void()> fn);
 
 private:
   natsSubscription* sub_;
@@ -140,6 +153,9 @@ public:
 
   /// True while connected; false while reconnecting or once closed.
   [[nodiscard]] bool connected() const noexcept;
+  /// Bytes published and not yet written, on both connections (while reconnecting: what the
+  /// reconnect buffers hold).
+  [[nodiscard]] int64_t buffered() const noexcept;
 
   /// Stops the flusher and closes the connection (also done by the destructor).
   void close() noexcept;

@@ -187,6 +187,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
       error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
     } else if (key == "drain_timeout_ms") {
       error = u32(value, "drain_timeout_ms", 0, 3'600'000, opts.drain_timeout_ms);
+    } else if (key == "hard_deadline_grace_ms") {
+      error = u32(value, "hard_deadline_grace_ms", 0, 3'600'000, opts.hard_deadline_grace_ms);
+    } else if (key == "reconnect_wait_ms") {
+      error = u32(value, "reconnect_wait_ms", 10, 60'000, opts.reconnect_wait_ms);
     } else if (key == "cp1") {
       if (!value.is_object())
         return where + "\"cp1\" must be an object";
@@ -342,6 +346,10 @@ std::string usage() {
          "                         (default 67108864)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
+         "  --hard-deadline-grace-ms N  how long past its deadline a block may run before its\n"
+         "                         runner is declared stuck, answered deadline_exceeded and\n"
+         "                         replaced (default 5000)\n"
+         "  --reconnect-wait-ms N  wait before trying a lost NATS server again (default 500)\n"
          "  --help                 this text\n";
 }
 
@@ -487,6 +495,12 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--drain-timeout-ms") {
       if (!parse_u32(value, 0, 3'600'000, opts.drain_timeout_ms))
         return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--hard-deadline-grace-ms") {
+      if (!parse_u32(value, 0, 3'600'000, opts.hard_deadline_grace_ms))
+        return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--reconnect-wait-ms") {
+      if (!parse_u32(value, 10, 60'000, opts.reconnect_wait_ms))
+        return fail("invalid " + shown + ": expected 10..60000");
     } else {
       return fail("unknown option " + std::string{name});
     }
