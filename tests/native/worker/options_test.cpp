@@ -310,4 +310,13 @@ TEST(WorkerOptionsTest, HardDeadlineGraceAndReconnectWait) {
   EXPECT_FALSE(parse({"--hard-deadline-grace-ms", "x"}).options);
 }
 
+TEST_F(WorkerConfigFileTest, HardDeadlineGraceAndReconnectWaitFromTheFile) {
+  const char* file = write(R"({"hard_deadline_grace_ms": 750, "reconnect_wait_ms": 250})");
+  auto r = parse({"--config", file});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 750u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 250u);
+  EXPECT_FALSE(parse({"--config", write(R"({"reconnect_wait_ms": 5})")}).options);
+}
+
 } // namespace
