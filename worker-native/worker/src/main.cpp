@@ -283,8 +283,8 @@ int run(const worker_options& opts, const sigset_t& signals, const sigset_t& dra
     stuck += p->stuck();
   // A flush waits for the server's PONG: without a server it would only wait out its timeout.
   if (!nats.connected()) {
-    log_warn("NATS is not connected: ", nats.buffered(),
-             " bytes of replies and heartbeats waiting for it are dropped");
+    log_warn("NATS is not connected: ", nats.held_while_away(),
+             " bytes of replies and heartbeats published since it went away are dropped");
   } else {
     const auto flush_ms = [&] { return std::max<int64_t>(1, std::min<int64_t>(ms_left(), 2000)); };
     if (natsStatus s = nats.flush(flush_ms()); s != NATS_OK)

@@ -75,6 +75,15 @@ struct nats_settings {
 inline constexpr int reconnect_buffer_bytes = 8 << 20;
 
 namespace detail {
+/// What the worker knows of one connection's outages, from nats.c's callbacks.
+struct connection_watch {
+  const char* label;
+  /// Between a disconnect and the reconnect.
+  std::atomic<bool> away{false};
+  /// Bytes published while away: nats.c holds them in its reconnect buffer until it is back.
+  std::atomic<int64_t> held{0};
+};
+
 /// Set by nats.c once a subscription is closed and its last callback has returned.
 struct subscription_state {
   std::mutex mutex;
@@ -153,9 +162,9 @@ public:
 
   /// True while connected; false while reconnecting or once closed.
   [[nodiscard]] bool connected() const noexcept;
-  /// Bytes published and not yet written, on both connections (while reconnecting: what the
-  /// reconnect buffers hold).
-  [[nodiscard]] int64_t buffered() const noexcept;
+  /// Bytes published since the connections were lost, which nats.c holds in its reconnect buffers
+  /// until the server is back (0 while connected).
+  [[nodiscard]] int64_t held_while_away() const noexcept;
 
   /// Stops the flusher and closes the connection (also done by the destructor).
   void close() noexcept;
@@ -163,6 +172,15 @@ public:
 private:
   void flusher_loop() noexcept;
 
+  /// Count what is published while away (see held_while_away).
+  void note_published(detail::connection_watch& watch, size_t size) noexcept {
+    if (watch.away.load(std::memory_order_relaxed))
+      watch.held.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+  }
+
+  detail::connection_watch main_watch_{"nats"};
+  /// Of now_conn_.
+  detail::connection_watch now_watch_{"nats (replies)"};
   natsOptions* opts_ = nullptr;
   natsConnection* conn_ = nullptr;
   /// Publish-only, SendAsap: replies that leave a pool idle.
