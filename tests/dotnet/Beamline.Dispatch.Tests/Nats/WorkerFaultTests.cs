@@ -49,6 +49,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : IAsyncLifetime
         worker.Process.Terminate();
         var exitCode = await worker.Process.WaitForExitAsync(Patience);
         output.WriteLine($"SIGTERM with NATS gone and a block running: exited {exitCode} after {clock.ElapsedMilliseconds} ms (drain timeout 2000 ms)");
+        output.WriteLine(await worker.Process.WaitForLineAsync("exiting with blocks unfinished", Patience));
 
         Assert.Equal(1, exitCode); // the running block was abandoned at the drain timeout
         Assert.Contains("drain timed out after 2000 ms", worker.Process.Output, StringComparison.Ordinal);
