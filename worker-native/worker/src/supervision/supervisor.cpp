@@ -26,6 +26,8 @@ struct supervisor_state {
   caf::response_promise drained;
   bool draining = false;
   bool answered_drain = false;
+  /// The subscription was dropped without a drain.
+  bool dropped_subscription = false;
   /// Set by an exit message: runners that end now are not replaced.
   bool stopping = false;
 
@@ -55,6 +57,19 @@ void check_drained(supervisor_actor* self, pool_state* state) {
   st.answered_drain = true;
   log_info("pool ", state->name, ": drained");
   st.drained.deliver(drained_atom::value);
+}
+
+/// A subscription drain waits for the server; when the connection is lost meanwhile, it would only
+/// wait out nats.c's drain timeout, so the subscription is dropped instead (what the client still
+/// holds is lost, as on a SIGTERM while NATS is gone).
+void drop_subscription_when_nats_is_gone(supervisor_actor* self, pool_state* state) {
+  auto& st = self->state;
+  if (!st.draining || st.answered_drain || st.dropped_subscription || state->nats.connected()
+      || state->stopped())
+    return;
+  st.dropped_subscription = true;
+  log_warn("pool ", state->name, ": NATS went away during the drain; unsubscribing without it");
+  state->stop_taking_work(false);
 }
 
 void quit_when_all_ended(supervisor_actor* self) {
@@ -157,6 +172,7 @@ caf::behavior supervisor(supervisor_actor* self, pool_state* state, std::vector<
       if (self->state.stopping)
         return;
       look_for_stuck(self, state);
+      drop_subscription_when_nats_is_gone(self, state);
       check_drained(self, state);
       self->delayed_send(self, interval, tick_atom::value);
     },
@@ -170,7 +186,8 @@ caf::behavior supervisor(supervisor_actor* self, pool_state* state, std::vector<
         state->draining.store(true);
         // A drain needs the server (it flushes an UNSUB): while NATS is gone it could only wait
         // out the timeout, so then the subscription is dropped at once.
-        state->stop_taking_work(state->nats.connected());
+        st.dropped_subscription = !state->nats.connected();
+        state->stop_taking_work(!st.dropped_subscription);
       }
       st.answered_drain = false;
       check_drained(self, state);
