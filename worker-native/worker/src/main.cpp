@@ -264,7 +264,9 @@ int run(const worker_options& opts, const sigset_t& signals, const sigset_t& dra
     if (s == drain_done_signal) {
       if (outcome.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
         continue; // someone else's SIGUSR1
-      if (outcome.get() == drain_outcome::timed_out) {
+      // A drain that timed out with nothing left (a zero timeout beats every reply) is complete.
+      const bool idle = std::all_of(pools.begin(), pools.end(), [](const auto& p) { return p->idle(); });
+      if (outcome.get() == drain_outcome::timed_out && !idle) {
         log_warn("drain timed out after ", opts.drain_timeout_ms, " ms; blocks still running are abandoned");
         forced = true;
       }

@@ -71,6 +71,17 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sigterm_WithAZeroDrainTimeoutAndNothingRunning_ExitsZero()
+    {
+        // The coordinator's zero timeout beats the pools' replies; with nothing left that is still a complete drain.
+        await using var worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId("zero"), [$"{NewPool("zero")}=1"], "--drain-timeout-ms", "0");
+
+        worker.Process.Terminate();
+
+        Assert.Equal(0, await worker.Process.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
     public async Task HungBlock_AnsweredDeadlineExceededOnce_ReportedStuck_PoolKeepsItsCapacity()
     {
         var pool = NewPool("hang");
