@@ -121,7 +121,7 @@ int run(const worker_options& opts, const sigset_t& signals, const sigset_t& dra
   if (!executor_config.error.empty())
     throw std::runtime_error(executor_config.error);
   if (opts.enable_diagnostics)
-    log_info("diagnostic executors (debug.sleep) are enabled");
+    log_info("diagnostic executors (debug.sleep, debug.hang) are enabled");
 
   // The gpu pool: one runner per device slot; without devices it exists with capacity 0, so
   // that heartbeats say this worker offers none.

@@ -163,8 +163,11 @@ public:
   /// True while connected; false while reconnecting or once closed.
   [[nodiscard]] bool connected() const noexcept;
   /// Bytes published since the connections were lost, which nats.c holds in its reconnect buffers
-  /// until the server is back (0 while connected).
+  /// until the server is back (0 while connected). Counted from nats.c's disconnect callbacks,
+  /// which run a moment after the loss: a publish in between is not counted.
   [[nodiscard]] int64_t held_while_away() const noexcept;
+  /// True once both connections have reported losing the server, until they are back.
+  [[nodiscard]] bool away() const noexcept { return main_watch_.away.load() && now_watch_.away.load(); }
 
   /// Stops the flusher and closes the connection (also done by the destructor).
   void close() noexcept;

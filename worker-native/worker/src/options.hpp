@@ -59,7 +59,7 @@ struct worker_options {
   /// when no executor_config file is named.
   std::string executor_config_json;
   /// --enable-diagnostics (config file: "enable_diagnostics": true): register the diagnostic
-  /// executors (debug.sleep), which let a caller hold a runner as long as it likes. Passed to the
+  /// executors (debug.sleep, debug.hang), which let a caller hold a runner as long as it likes. Passed to the
   /// runtime as {"debug": {"enabled": true}} in the executor configuration (see
   /// runtime_config_json). Defaults to false.
   bool enable_diagnostics = false;
