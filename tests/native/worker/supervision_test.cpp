@@ -143,11 +143,11 @@ TEST(SupervisionTest, AStuckRunnerIsAnsweredOnceReportedAndReplaced) {
   supervised_worker worker{server, 1, grace(100ms)};
 
   // debug.hang ignores its deadline of 200 ms: past it plus the grace, the supervisor answers.
-  auto hung = worker.submit(encode("debug.hang", "1500", 200));
+  auto hung = worker.submit(encode("debug.hang", "3000", 200));
   const auto answer = hung->first();
   EXPECT_EQ(answer.status(), v2::EXEC_STATUS_TIMEOUT);
   EXPECT_EQ(answer.error_code(), "deadline_exceeded");
-  EXPECT_EQ(answer.block_id(), "debug.hang-1500");
+  EXPECT_EQ(answer.block_id(), "debug.hang-3000");
   EXPECT_NE(answer.error_message().find("given up"), std::string::npos) << answer.error_message();
 
   // Reported, and the pool of one still serves while the old thread hangs on.

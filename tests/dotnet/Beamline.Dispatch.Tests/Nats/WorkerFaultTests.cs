@@ -91,8 +91,8 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : IAsyncLifetime
         var inbox = $"hang.replies.{Guid.NewGuid():N}";
         await using var replies = await _client.CollectAsync(inbox);
 
-        // debug.hang ignores its 300 ms deadline and holds its thread for 4 s.
-        await _client.Connection.PublishAsync($"caf.exec.v2.{pool}", Request("hung", "debug.hang", "4000", deadlineMs: 300).ToByteArray(),
+        // debug.hang ignores its 300 ms deadline and holds its thread for 6 s.
+        await _client.Connection.PublishAsync($"caf.exec.v2.{pool}", Request("hung", "debug.hang", "6000", deadlineMs: 300).ToByteArray(),
             replyTo: inbox);
         var answer = ExecResult.Parser.ParseFrom((await replies.WaitForAsync(_ => true, Patience)).Data);
         Assert.Equal(ExecStatus.Timeout, answer.Status);
