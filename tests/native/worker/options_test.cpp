@@ -327,3 +327,29 @@ TEST_F(WorkerConfigFileTest, Cp1JetStreamKeys) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(WorkerOptionsTest, HardDeadlineGraceAndReconnectWait) {
+  auto r = parse({});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 5000u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 500u);
+  r = parse({"--hard-deadline-grace-ms", "250", "--reconnect-wait-ms=100"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 250u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 100u);
+  EXPECT_FALSE(parse({"--reconnect-wait-ms", "0"}).options);
+  EXPECT_FALSE(parse({"--hard-deadline-grace-ms", "x"}).options);
+}
+
+TEST_F(WorkerConfigFileTest, HardDeadlineGraceAndReconnectWaitFromTheFile) {
+  const char* file = write(R"({"hard_deadline_grace_ms": 750, "reconnect_wait_ms": 250})");
+  auto r = parse({"--config", file});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 750u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 250u);
+  EXPECT_FALSE(parse({"--config", write(R"({"reconnect_wait_ms": 5})")}).options);
+}
+
+} // namespace

@@ -187,6 +187,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
       error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
     } else if (key == "drain_timeout_ms") {
       error = u32(value, "drain_timeout_ms", 0, 3'600'000, opts.drain_timeout_ms);
+    } else if (key == "hard_deadline_grace_ms") {
+      error = u32(value, "hard_deadline_grace_ms", 0, 3'600'000, opts.hard_deadline_grace_ms);
+    } else if (key == "reconnect_wait_ms") {
+      error = u32(value, "reconnect_wait_ms", 10, 60'000, opts.reconnect_wait_ms);
     } else if (key == "cp1") {
       if (!value.is_object())
         return where + "\"cp1\" must be an object";
@@ -345,8 +349,8 @@ std::string usage() {
          "  --plugin-dir DIR       load every *.so in DIR as an executor plugin\n"
          "  --executor-config FILE executor configuration, a JSON object per executor family\n"
          "                         (fs, sql, http, cpu, gpu, debug; default: none)\n"
-         "  --enable-diagnostics   register the diagnostic executors (debug.sleep); for tests and\n"
-         "                         drills, not production (default off)\n"
+         "  --enable-diagnostics   register the diagnostic executors (debug.sleep, debug.hang);\n"
+         "                         for tests and drills, not production (default off)\n"
          "  --log-format text|json how stderr lines are written; json adds a line per traced block\n"
          "                         (trace_id, span_id, parent_span_id, queue_us, exec_us)\n"
          "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 and .v1 (default 2000)\n"
@@ -366,6 +370,10 @@ std::string usage() {
          "                         (comma-separated, or none; default: the read-only built-ins)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
+         "  --hard-deadline-grace-ms N  how long past its deadline a block may run before its\n"
+         "                         runner is declared stuck, answered deadline_exceeded and\n"
+         "                         replaced (default 5000)\n"
+         "  --reconnect-wait-ms N  wait before trying a lost NATS server again (default 500)\n"
          "  --help                 this text\n";
 }
 
@@ -529,6 +537,12 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--drain-timeout-ms") {
       if (!parse_u32(value, 0, 3'600'000, opts.drain_timeout_ms))
         return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--hard-deadline-grace-ms") {
+      if (!parse_u32(value, 0, 3'600'000, opts.hard_deadline_grace_ms))
+        return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--reconnect-wait-ms") {
+      if (!parse_u32(value, 10, 60'000, opts.reconnect_wait_ms))
+        return fail("invalid " + shown + ": expected 10..60000");
     } else {
       return fail("unknown option " + std::string{name});
     }

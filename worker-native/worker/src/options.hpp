@@ -59,7 +59,7 @@ struct worker_options {
   /// when no executor_config file is named.
   std::string executor_config_json;
   /// --enable-diagnostics (config file: "enable_diagnostics": true): register the diagnostic
-  /// executors (debug.sleep), which let a caller hold a runner as long as it likes. Passed to the
+  /// executors (debug.sleep, debug.hang), which let a caller hold a runner as long as it likes. Passed to the
   /// runtime as {"debug": {"enabled": true}} in the executor configuration (see
   /// runtime_config_json). Defaults to false.
   bool enable_diagnostics = false;
@@ -95,6 +95,14 @@ struct worker_options {
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.
   uint32_t drain_timeout_ms = 30000;
+  /// --hard-deadline-grace-ms N (config file: "hard_deadline_grace_ms"): how long past its
+  /// deadline a block may still run before its runner is declared stuck: its caller is answered
+  /// deadline_exceeded, a fresh runner takes its place and the old thread's late result is
+  /// discarded (see pool.hpp). Blocks without a deadline are never declared stuck. Defaults to 5000.
+  uint32_t hard_deadline_grace_ms = 5000;
+  /// --reconnect-wait-ms N (config file: "reconnect_wait_ms"): how long nats.c waits before it
+  /// tries a server again after losing it. Defaults to 500.
+  uint32_t reconnect_wait_ms = 500;
   /// --log-format text|json (config file: "log_format"): how log lines on stderr are written.
   /// json: one JSON object a line, and a line per traced block with its trace and span ids (see
   /// log.hpp). Defaults to text.
