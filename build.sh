@@ -6,7 +6,8 @@
 #   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
 #   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
-#                      `bench telemetry`: only the cost of metrics and tracing on the gateway path)
+#                      `bench telemetry`: only the cost of metrics and tracing on the gateway path;
+#                      `bench decide`: decide over CP2 gRPC, CP2 NATS and CP1 NATS side by side)
 #   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
@@ -461,6 +462,33 @@ stop_bench_processes() {
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
+# Decide over the three wire protocols in one run (docs/benchmarks.md, "CP2 decide"): one nats-server,
+# one control plane with gRPC on, the same tenant, policy and request (control/bench/decide-*.json;
+# CP2 carries the tenant's key); the same load tool (beamline bench decide) for each transport.
+bench_cp2_decide() {
+  local seconds="$1" inflight="$2" dir="$ROOT/build/bench-cp2" port url http_port grpc_port
+  mkdir -p "$dir"
+  port="$(free_port)"; url="nats://127.0.0.1:$port"
+  nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$port"
+  http_port="$(free_port)"; grpc_port="$(free_port)"
+  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --grpc-urls "http://127.0.0.1:$grpc_port" \
+    --data-dir "$dir/data" --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$http_port"; wait_port "$grpc_port"
+  local key="bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U" n line cp1 cp2 grpc
+  for n in "$inflight" 1; do
+    log "decide, $n in flight: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+    grpc="$("$ROOT/out/bin/beamline" bench decide --transport cp2-grpc --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")"
+    echo "$grpc"
+    cp2="$("$ROOT/out/bin/beamline" bench decide --transport cp2-nats --nats "$url" --key "$key" --inflight "$n" --seconds "$seconds")"
+    echo "$cp2"
+    cp1="$("$ROOT/out/bin/beamline" bench decide --transport cp1-nats --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")"
+    echo "$cp1"
+    awk -v a="$(field req_per_s "$cp2")" -v g="$(field req_per_s "$grpc")" -v b="$(field req_per_s "$cp1")" -v n="$n" \
+      'BEGIN { printf "ratio decide %s in flight: cp2_nats/cp1_nats = %.2f, cp2_grpc/cp1_nats = %.2f (target >= 1.00)\n", n, a / b, g / b }'
+  done
+}
+
 # The benchmarks of docs/benchmarks.md, in one run on this machine: the two echo references (the
 # nats.c pair and the NATS.Net pair; the faster is "best_echo"), the same traffic through the
 # control plane and the CAF worker, CP1 decide over NATS, executors, and in-process P/Invoke.
@@ -471,6 +499,11 @@ cmd_bench() {
   if [[ "${1:-}" == gateway ]]; then
     trap stop_bench_processes EXIT
     bench_gateway "$seconds"
+    return
+  fi
+  if [[ "${1:-}" == decide ]]; then
+    trap stop_bench_processes EXIT
+    bench_cp2_decide "$seconds" "$inflight"
     return
   fi
   if [[ "${1:-}" == telemetry ]]; then
