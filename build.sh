@@ -475,17 +475,35 @@ bench_cp2_decide() {
   "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --grpc-urls "http://127.0.0.1:$grpc_port" \
     --data-dir "$dir/data" --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
   wait_port "$http_port"; wait_port "$grpc_port"
-  local key="bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U" n line cp1 cp2 grpc
+  local key="bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U" rounds="${BENCH_ROUNDS:-3}" n r t line lines
+  # Rounds alternate the transports, so that a neighbour's burst of load or the server's JIT
+  # does not fall on one transport only; each ratio compares medians.
   for n in "$inflight" 1; do
-    log "decide, $n in flight: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
-    grpc="$("$ROOT/out/bin/beamline" bench decide --transport cp2-grpc --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")"
-    echo "$grpc"
-    cp2="$("$ROOT/out/bin/beamline" bench decide --transport cp2-nats --nats "$url" --key "$key" --inflight "$n" --seconds "$seconds")"
-    echo "$cp2"
-    cp1="$("$ROOT/out/bin/beamline" bench decide --transport cp1-nats --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")"
-    echo "$cp1"
-    awk -v a="$(field req_per_s "$cp2")" -v g="$(field req_per_s "$grpc")" -v b="$(field req_per_s "$cp1")" -v n="$n" \
-      'BEGIN { printf "ratio decide %s in flight: cp2_nats/cp1_nats = %.2f, cp2_grpc/cp1_nats = %.2f (target >= 1.00)\n", n, a / b, g / b }'
+    log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+    lines=""
+    for r in $(seq 1 "$rounds"); do
+      for t in cp2-grpc cp2-nats cp1-nats; do
+        case "$t" in
+          cp2-grpc) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
+          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
+          cp1-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")" ;;
+        esac
+        echo "$line"
+        lines+="$line"$'\n'
+      done
+    done
+    awk -v n="$n" '
+      function median(name, key,   i, c, v, tmp) { c = 0; for (i = 1; i <= rows; i++) if (label[i] == name) v[++c] = val[i, key];
+        for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { tmp = v[i]; v[i] = v[j]; v[j] = tmp }
+        return c ? v[int((c + 1) / 2)] : 0 }
+      NF { rows++; label[rows] = $1; for (f = 2; f <= NF; f++) { split($f, kv, "="); val[rows, kv[1]] = kv[2] } }
+      END {
+        g = median("decide_cp2_grpc", "req_per_s"); c2 = median("decide_cp2_nats", "req_per_s"); c1 = median("decide_cp1_nats", "req_per_s")
+        printf "decide %s in flight (medians): cp2_grpc req_per_s=%d p50_us=%.1f p99_us=%.1f; cp2_nats req_per_s=%d p50_us=%.1f p99_us=%.1f; cp1_nats req_per_s=%d p50_us=%.1f p99_us=%.1f\n", n,
+          g, median("decide_cp2_grpc", "p50_us"), median("decide_cp2_grpc", "p99_us"), c2, median("decide_cp2_nats", "p50_us"), median("decide_cp2_nats", "p99_us"),
+          c1, median("decide_cp1_nats", "p50_us"), median("decide_cp1_nats", "p99_us")
+        printf "ratio decide %s in flight: cp2_nats/cp1_nats = %.2f, cp2_grpc/cp1_nats = %.2f (target >= 1.00)\n", n, c2 / c1, g / c1
+      }' <<<"$lines"
   done
 }
 

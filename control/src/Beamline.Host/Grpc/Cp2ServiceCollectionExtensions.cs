@@ -16,6 +16,8 @@ public static class Cp2ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(hostOptions);
         services.TryAddSingleton<Cp2Processor>();
+        // Stateless: one instance for every call, not one activated per call.
+        services.TryAddSingleton<RouterGrpcService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NatsCp2Service>());
         // An execute's payload travels on to the provider: the block limit, as POST /v1/execute.
         services.AddGrpc().AddServiceOptions<RouterGrpcService>(options => options.MaxReceiveMessageSize = hostOptions.MaxRequestBytes);
