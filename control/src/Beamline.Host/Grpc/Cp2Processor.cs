@@ -87,15 +87,47 @@ internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory di
         }
         if (decision.Fallbacks is { } plan)
         {
-            foreach (var rule in plan.Rules)
-            {
-                var fallback = new Fallback { ProviderId = rule.To, Retry = rule.Retry };
-                fallback.When.Add(FailureKindNames.Format(rule.When).Split(", "));
-                fallback.MessageTypes.Add(rule.MessageTypes);
-                response.Fallbacks.Add(fallback);
-            }
+            response.Fallbacks.Add(_fallbacks.GetValue(plan, ToFallbacks));
         }
         return response;
+    }
+
+    // A policy's fallback rules, converted once per plan (a plan lives as long as its policy
+    // version); the messages are only read from then on, so every response may share them.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Beamline.Routing.Fallbacks.FallbackPlan, Fallback[]> _fallbacks = new();
+
+    private static Fallback[] ToFallbacks(Beamline.Routing.Fallbacks.FallbackPlan plan)
+    {
+        var fallbacks = new Fallback[plan.Rules.Length];
+        for (var i = 0; i < fallbacks.Length; i++)
+        {
+            var rule = plan.Rules[i];
+            fallbacks[i] = new Fallback { ProviderId = rule.To, Retry = rule.Retry };
+            fallbacks[i].When.Add(Names(rule.When));
+            fallbacks[i].MessageTypes.Add(rule.MessageTypes);
+        }
+        return fallbacks;
+    }
+
+    // The CP1 names of the failures a rule handles, one per flag (FailureKindNames.Format says "any failure" for all).
+    private static readonly (FailureKinds Flag, string Name)[] FailureNames =
+    [
+        (FailureKinds.Timeout, "timeout"), (FailureKinds.ServerError, "5xx"), (FailureKinds.ServiceUnavailable, "503"),
+        (FailureKinds.RateLimited, "rate_limited"), (FailureKinds.CircuitBreakerOpen, "circuit_breaker_open"),
+        (FailureKinds.AllProvidersFailed, "all_providers_failed"),
+    ];
+
+    private static List<string> Names(FailureKinds kinds)
+    {
+        var names = new List<string>(FailureNames.Length);
+        foreach (var (flag, name) in FailureNames)
+        {
+            if ((kinds & flag) != 0)
+            {
+                names.Add(name);
+            }
+        }
+        return names;
     }
 
     /// <summary>
