@@ -10,10 +10,17 @@ namespace Beamline.Host.Grpc;
 /// in the <c>authorization: Bearer</c> metadata, as on HTTP; its deadline (grpc-timeout) bounds the
 /// pipeline's work and its cancellation stops it. Errors end the call with a google.rpc.Status
 /// (<see cref="Cp2Errors"/>). Only a face: <see cref="Cp2Processor"/> and the pipeline do the work.
+/// Answers of <see cref="CompressFromBytes"/> or more are gzipped for a client that accepts gzip;
+/// smaller ones (every decision) go as they are: gzip would cost CPU and add bytes.
 /// </summary>
 internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.Router.RouterBase
 {
     private const string Face = "cp2_grpc";
+
+    /// <summary>The smallest answer compressed (when the client accepts gzip).</summary>
+    public const int CompressFromBytes = 1024;
+
+    private static readonly WriteOptions Uncompressed = new(WriteFlags.NoCompress);
 
     /// <inheritdoc />
     public override Task<DecideResponse> Decide(DecideRequest request, ServerCallContext context)
@@ -21,13 +28,21 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
         ArgumentNullException.ThrowIfNull(context);
         var principal = Authenticate(context);
         var pending = processor.DecideAsync(request, principal, Face, Timeout(context), context.CancellationToken);
-        return pending.IsCompletedSuccessfully ? Task.FromResult(Answer(pending.Result)) : CompleteAsync(pending);
+        return pending.IsCompletedSuccessfully ? Task.FromResult(Answer(pending.Result, context)) : CompleteAsync(pending, context);
     }
 
-    private static async Task<DecideResponse> CompleteAsync(ValueTask<Cp2Outcome<DecideResponse>> pending) => Answer(await pending.ConfigureAwait(false));
+    private static async Task<DecideResponse> CompleteAsync(ValueTask<Cp2Outcome<DecideResponse>> pending, ServerCallContext context)
+        => Answer(await pending.ConfigureAwait(false), context);
 
-    private static DecideResponse Answer(in Cp2Outcome<DecideResponse> outcome)
-        => outcome.Error is { } error ? throw Cp2Errors.ToException(error) : outcome.Answer!;
+    private static DecideResponse Answer(in Cp2Outcome<DecideResponse> outcome, ServerCallContext context)
+        => outcome.Error is { } error ? throw Cp2Errors.ToException(error) : Compressed(outcome.Answer!, context);
+
+    // The write options for this answer: gzip (when accepted) only from CompressFromBytes on.
+    private static T Compressed<T>(T message, ServerCallContext context) where T : Google.Protobuf.IMessage
+    {
+        context.WriteOptions = message.CalculateSize() >= CompressFromBytes ? WriteOptions.Default : Uncompressed;
+        return message;
+    }
 
     /// <inheritdoc />
     public override async Task Execute(DecideRequest request, IServerStreamWriter<ExecuteEvent> responseStream, ServerCallContext context)
@@ -36,12 +51,12 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
         ArgumentNullException.ThrowIfNull(context);
         var principal = Authenticate(context);
         var outcome = await processor.ExecuteAsync(request, principal, Face, Timeout(context),
-            (item, token) => responseStream.WriteAsync(item, token), context.CancellationToken).ConfigureAwait(false);
+            (item, token) => responseStream.WriteAsync(Compressed(item, context), token), context.CancellationToken).ConfigureAwait(false);
         if (outcome.Error is { } error)
         {
             throw Cp2Errors.ToException(error, outcome.FailedResult);
         }
-        await responseStream.WriteAsync(outcome.Answer!, context.CancellationToken).ConfigureAwait(false);
+        await responseStream.WriteAsync(Compressed(outcome.Answer!, context), context.CancellationToken).ConfigureAwait(false);
     }
 
     private TenantPrincipal Authenticate(ServerCallContext context)

@@ -108,16 +108,19 @@ public sealed class RouterGrpcDotnetTests(Cp2Fixture host) : IClassFixture<Cp2Fi
         Assert.Equal("m_echo", (await Client.DecideAsync(Request("dotnet-cancel-2"), Key(), DateTime.UtcNow + Wait)).ProviderId);
     }
 
-    [Fact]
-    public async Task Decide_ClientAcceptsGzip_AnswerIsGzipped()
+    [Theory]
+    [InlineData(4000, true)]
+    [InlineData(0, false)]
+    public async Task Execute_ClientAcceptsGzip_LargeAnswersAreGzippedSmallOnesNot(int textLength, bool gzipped)
     {
-        // Plain HTTP/2 (h2c): the frame as the gRPC wire format defines it, to see the encoding.
+        // Plain HTTP/2 (h2c): the frames as the gRPC wire format defines them, to see the encoding.
+        // The result of a non-streamed execute holds the whole answer (the echo of the text).
         using var http = new HttpClient();
-        var message = Request("raw-gzip-1", "echo").ToByteArray();
+        var message = Request($"raw-gzip-{textLength}", "echo", new string('z', textLength)).ToByteArray();
         var frame = new byte[5 + message.Length];
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
         message.CopyTo(frame, 5);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.Process.GrpcAddress, "beamline.router.v2.Router/Decide"))
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.Process.GrpcAddress, "beamline.router.v2.Router/Execute"))
         {
             Content = new ByteArrayContent(frame),
             Version = HttpVersion.Version20,
@@ -132,12 +135,20 @@ public sealed class RouterGrpcDotnetTests(Cp2Fixture host) : IClassFixture<Cp2Fi
         var body = await response.Content.ReadAsByteArrayAsync();
 
         Assert.True(response.Headers.TryGetValues("grpc-encoding", out var encoding), $"{response}\n{response.TrailingHeaders}");
-        Assert.Equal("gzip", Assert.Single(encoding));
-        Assert.Equal(1, body[0]); // the compressed flag
+        Assert.Equal("gzip", Assert.Single(encoding)); // the call's encoding; each message says whether it used it
+        Assert.Equal(gzipped ? 1 : 0, body[0]);
         var length = (int)BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1));
-        using var gzip = new GZipStream(new MemoryStream(body, 5, length), CompressionMode.Decompress);
-        var decision = DecideResponse.Parser.ParseFrom(gzip);
-        Assert.Equal("m_echo", decision.ProviderId);
+        Stream payload = new MemoryStream(body, 5, length);
+        if (gzipped)
+        {
+            payload = new GZipStream(payload, CompressionMode.Decompress);
+        }
+        using (payload)
+        {
+            var result = ExecuteEvent.Parser.ParseFrom(payload).Result;
+            Assert.Equal("ok", result.Status);
+            Assert.Equal(gzipped, result.Output.Length >= Beamline.Host.Grpc.RouterGrpcService.CompressFromBytes);
+        }
     }
 
     [Fact]
