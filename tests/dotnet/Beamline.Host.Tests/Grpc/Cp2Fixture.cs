@@ -70,7 +70,9 @@ public sealed class Cp2Fixture : IAsyncLifetime
                                  "fallbacks":[{"when":{"status":["timeout","5xx"]},"retry":1,"to":"m_backup"}]}
                                 """),
                             Policy("cheapest", """{"version":"1.0","strategy":"cheapest","providers":[{"name":"m_echo","weight":50},{"name":"m_backup","weight":50}]}"""),
-                            Policy("slow", """{"version":"1.0","providers":[{"name":"m_slow","weight":100}]}""")),
+                            Policy("slow", """{"version":"1.0","providers":[{"name":"m_slow","weight":100}]}"""),
+                            // A built-in validator: the decide completes after it (the pipeline's asynchronous path).
+                            Policy("guard", """{"version":"1.0","providers":[{"name":"m_echo","weight":100}],"validators":[{"id":"pii_guard","on_fail":"block"}]}""")),
                     },
                     new JsonObject
                     {

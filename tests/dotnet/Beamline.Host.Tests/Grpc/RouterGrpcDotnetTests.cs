@@ -80,6 +80,18 @@ public sealed class RouterGrpcDotnetTests(Cp2Fixture host) : IClassFixture<Cp2Fi
     }
 
     [Fact]
+    public async Task Decide_PolicyWithAValidator_AnswersAfterItOrIsBlockedByIt()
+    {
+        var clean = await Client.DecideAsync(Request("dotnet-guard-1", "guard", "nothing personal here"), Key(), DateTime.UtcNow + Wait);
+        var blocked = await Assert.ThrowsAsync<RpcException>(() =>
+            Client.DecideAsync(Request("dotnet-guard-2", "guard", "write to jane.doe@example.com please"), Key(), DateTime.UtcNow + Wait).ResponseAsync);
+
+        Assert.Equal("m_echo", clean.ProviderId);
+        Assert.Equal((StatusCode.PermissionDenied, "validator_blocked", null), Describe(blocked));
+        Assert.Equal("pii_guard", blocked.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["validator"]);
+    }
+
+    [Fact]
     public async Task Execute_StreamPastTheDeadline_IsDeadlineExceeded()
     {
         using var call = Client.Execute(Request("dotnet-deadline-1", "slow", stream: true), Key(), DateTime.UtcNow.AddMilliseconds(500));

@@ -47,6 +47,20 @@ public sealed class RouterNatsTests(Cp2Fixture host) : IClassFixture<Cp2Fixture>
         Assert.Equal("ok", replies[^1].GetProperty("event").GetProperty("result").GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task Decide_PolicyWithAValidator_RepliesAfterItOrIsBlockedByIt()
+    {
+        var replies = await Cp2NodeClients.NatsAsync(host.Nats.Url,
+            Call(Decide, Cp2NodeClients.Request("nats-guard-1", "guard", "nothing personal here")),
+            Call(Decide, Cp2NodeClients.Request("nats-guard-2", "guard", "write to jane.doe@example.com please")));
+
+        var clean = Assert.Single(replies[0].EnumerateArray());
+        var blocked = Assert.Single(replies[1].EnumerateArray());
+        Assert.Equal("m_echo", clean.GetProperty("decision").GetProperty("provider_id").GetString());
+        Assert.Equal(7, blocked.GetProperty("error").GetProperty("code").GetInt32()); // PERMISSION_DENIED
+        Assert.Equal("validator_blocked", blocked.GetProperty("error").GetProperty("reason").GetString());
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("bl_cp2test_WRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRO")]
