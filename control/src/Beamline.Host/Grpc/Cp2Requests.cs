@@ -66,6 +66,12 @@ internal static class Cp2Requests
             Message.PayloadOneofCase.PayloadJson => (Utf8(message.PayloadJson), PayloadKind.Json),
             _ => (ReadOnlyMemory<byte>.Empty, PayloadKind.None),
         };
+        // Extensions and providers read a JSON payload as JSON: one that is not is the caller's error, said here.
+        if (kind == PayloadKind.Json && !IsJson(payload.Span))
+        {
+            error = Invalid("message.payload_json", Cp1ErrorTypes.InvalidJson, "invalid field value: message.payload_json is not one JSON value");
+            return null;
+        }
         return new PipelineRequest
         {
             Caller = caller,
@@ -163,6 +169,22 @@ internal static class Cp2Requests
             AllowedPolicies = caller.AllowedPolicies,
             Principal = principal,
         };
+    }
+
+    private static bool IsJson(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(utf8, new System.Text.Json.JsonReaderOptions { MaxDepth = 64 });
+            while (reader.Read())
+            {
+            }
+            return reader.BytesConsumed > 0;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private static ReadOnlyMemory<byte> Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);

@@ -42,6 +42,18 @@ public sealed class Cp2RequestsTests
     }
 
     [Fact]
+    public void From_JsonPayload_IsPassedAsJson()
+    {
+        var request = Valid();
+        request.Message.PayloadJson = """{"messages":[{"role":"user","content":"hi"}]}""";
+
+        var pipeline = Cp2Requests.From(request, Principal, "test", null, stream: false, out var error);
+
+        Assert.Null(error);
+        Assert.Equal(PayloadKind.Json, pipeline!.PayloadKind);
+    }
+
+    [Fact]
     public void From_AllowedProviders_NarrowTheKeysButNeverWiden()
     {
         var request = Valid();
@@ -64,6 +76,9 @@ public sealed class Cp2RequestsTests
         { "budget.max_cost_usd", r => r.Budget = new CostBudget { MaxCostUsd = double.NaN } },
         { "budget.max_cost_nanos", r => r.Budget = new CostBudget { MaxCostNanos = -5 } },
         { "constraints.max_latency_ms", r => r.Constraints = new Constraints { MaxLatencyMs = double.PositiveInfinity } },
+        { "message.payload_json", r => r.Message.PayloadJson = "{\"unclosed\":" },
+        { "message.payload_json", r => r.Message.PayloadJson = "" },
+        { "message.payload_json", r => r.Message.PayloadJson = "{} {}" },
     };
 
     [Theory]
