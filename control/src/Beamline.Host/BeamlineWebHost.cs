@@ -89,6 +89,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineReplay(builder.Configuration, state.DataDirectory);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
+        builder.Services.AddCp2(hostOptions);
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
 
         var app = builder.Build();
@@ -100,6 +101,7 @@ public static class BeamlineWebHost
         app.MapBeamlineMetrics();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        app.MapCp2();
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
