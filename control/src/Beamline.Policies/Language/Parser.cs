@@ -1,0 +1,510 @@
+using System.Collections.Immutable;
+
+namespace Beamline.Policies.Language;
+
+/// <summary>
+/// A recursive-descent parser from tokens to a <see cref="PolicyModule"/>; the first error stops it
+/// (<see cref="PolicySourceException"/> with its line and column). The grammar is in docs/policy-language.md.
+/// </summary>
+internal sealed class Parser
+{
+    private readonly List<Token> _tokens;
+    private int _next;
+
+    private Parser(List<Token> tokens) => _tokens = tokens;
+
+    /// <summary>Parses one source file: any number of <c>def</c>s and exactly one <c>policy</c>.</summary>
+    public static PolicyModule Parse(string source)
+    {
+        var parser = new Parser(Lexer.Tokenize(source));
+        return parser.Module(source);
+    }
+
+    private Token Peek => _tokens[_next];
+
+    private Token Advance() => _tokens[_next++];
+
+    private PolicyModule Module(string source)
+    {
+        var functions = ImmutableArray.CreateBuilder<FunctionDecl>();
+        PolicyDecl? policy = null;
+        while (Peek.Kind != TokenKind.EndOfFile)
+        {
+            if (Peek.Kind == TokenKind.Newline)
+            {
+                Advance();
+            }
+            else if (Peek.IsKeyword("def"))
+            {
+                functions.Add(Function());
+            }
+            else if (Peek.IsKeyword("policy"))
+            {
+                if (policy is not null)
+                {
+                    throw Error(Peek, "a source holds one policy; put the other in its own source and `use` it");
+                }
+                policy = PolicyDeclaration();
+            }
+            else
+            {
+                throw Error(Peek, $"expected 'policy' or 'def', found {Peek.Describe()}");
+            }
+        }
+        if (policy is null)
+        {
+            throw Error(Peek, "no 'policy name(...):' declaration found");
+        }
+        return new PolicyModule(functions.ToImmutable(), policy, source);
+    }
+
+    private PolicyDecl PolicyDeclaration()
+    {
+        var start = Expect(TokenKind.Keyword, "policy");
+        var name = ExpectName("a policy name");
+        var parameters = Parameters(allowDefaults: true);
+        Expect(TokenKind.Symbol, ":");
+        return new PolicyDecl(name.Text, parameters, Block(), start.Line, start.Column);
+    }
+
+    private FunctionDecl Function()
+    {
+        var start = Expect(TokenKind.Keyword, "def");
+        var name = ExpectName("a function name");
+        var parameters = Parameters(allowDefaults: false);
+        Expect(TokenKind.Symbol, ":");
+        Expr body;
+        if (Peek.Kind == TokenKind.Newline)
+        {
+            Advance();
+            Expect(TokenKind.Indent, "");
+            body = Expression();
+            Expect(TokenKind.Newline, "\\n");
+            Expect(TokenKind.Dedent, "");
+        }
+        else
+        {
+            body = Expression();
+            Expect(TokenKind.Newline, "\\n");
+        }
+        return new FunctionDecl(name.Text, parameters, body, start.Line, start.Column);
+    }
+
+    private ImmutableArray<Parameter> Parameters(bool allowDefaults)
+    {
+        var parameters = ImmutableArray.CreateBuilder<Parameter>();
+        Expect(TokenKind.Symbol, "(");
+        while (!Peek.IsSymbol(")"))
+        {
+            var name = ExpectName("a parameter name");
+            Expr? value = null;
+            if (Peek.IsSymbol("="))
+            {
+                if (!allowDefaults)
+                {
+                    throw Error(Peek, "function parameters take no defaults");
+                }
+                Advance();
+                value = Expression();
+            }
+            parameters.Add(new Parameter(name.Text, value, name.Line, name.Column));
+            if (!Peek.IsSymbol(")"))
+            {
+                Expect(TokenKind.Symbol, ",");
+            }
+        }
+        Advance();
+        return parameters.ToImmutable();
+    }
+
+    // After a ':' — an indented block, or one statement on the same line.
+    private ImmutableArray<Stmt> Block()
+    {
+        if (Peek.Kind != TokenKind.Newline)
+        {
+            return [Statement()];
+        }
+        Advance();
+        if (Peek.Kind != TokenKind.Indent)
+        {
+            throw Error(Peek, "expected an indented block");
+        }
+        Advance();
+        var body = ImmutableArray.CreateBuilder<Stmt>();
+        while (Peek.Kind != TokenKind.Dedent && Peek.Kind != TokenKind.EndOfFile)
+        {
+            body.Add(Statement());
+        }
+        Expect(TokenKind.Dedent, "");
+        return body.ToImmutable();
+    }
+
+    private Stmt Statement()
+    {
+        var start = Peek;
+        if (start.Kind != TokenKind.Keyword)
+        {
+            throw Error(start, $"expected a statement (let, if, match, route, use, fallback, with, pass), found {start.Describe()}");
+        }
+        switch (start.Text)
+        {
+            case "let":
+                Advance();
+                var name = ExpectName("a variable name");
+                Expect(TokenKind.Symbol, "=");
+                return EndLine(new LetStmt(name.Text, Expression(), start.Line, start.Column));
+            case "if":
+                return If();
+            case "match":
+                return Match();
+            case "route":
+                Advance();
+                return EndLine(new RouteStmt(Expression(), start.Line, start.Column));
+            case "use":
+                Advance();
+                var policy = ExpectName("a policy name");
+                var (args, named) = Peek.IsSymbol("(") ? Arguments() : ([], []);
+                return EndLine(new UseStmt(policy.Text, args, named, start.Line, start.Column));
+            case "fallback":
+                Advance();
+                return EndLine(new FallbackStmt(Expression(), start.Line, start.Column));
+            case "with":
+                Advance();
+                return EndLine(new WithStmt(Expression(), start.Line, start.Column));
+            case "pass":
+                Advance();
+                return EndLine(new PassStmt(start.Line, start.Column));
+            default:
+                throw Error(start, $"'{start.Text}' cannot start a statement");
+        }
+    }
+
+    private T EndLine<T>(T statement)
+        where T : Stmt
+    {
+        if (Peek.Kind != TokenKind.Newline)
+        {
+            throw Error(Peek, $"expected the end of the line, found {Peek.Describe()}");
+        }
+        Advance();
+        return statement;
+    }
+
+    private IfStmt If()
+    {
+        var start = Advance();
+        var branches = ImmutableArray.CreateBuilder<IfBranch>();
+        var condition = Expression();
+        Expect(TokenKind.Symbol, ":");
+        branches.Add(new IfBranch(condition, Block()));
+        ImmutableArray<Stmt>? otherwise = null;
+        while (Peek.IsKeyword("elif"))
+        {
+            Advance();
+            condition = Expression();
+            Expect(TokenKind.Symbol, ":");
+            branches.Add(new IfBranch(condition, Block()));
+        }
+        if (Peek.IsKeyword("else"))
+        {
+            Advance();
+            Expect(TokenKind.Symbol, ":");
+            otherwise = Block();
+        }
+        return new IfStmt(branches.ToImmutable(), otherwise, start.Line, start.Column);
+    }
+
+    private MatchStmt Match()
+    {
+        var start = Advance();
+        var subject = Expression();
+        Expect(TokenKind.Symbol, ":");
+        Expect(TokenKind.Newline, "\\n");
+        if (Peek.Kind != TokenKind.Indent)
+        {
+            throw Error(Peek, "expected indented 'case' arms");
+        }
+        Advance();
+        var cases = ImmutableArray.CreateBuilder<MatchCase>();
+        while (Peek.Kind != TokenKind.Dedent && Peek.Kind != TokenKind.EndOfFile)
+        {
+            var arm = Expect(TokenKind.Keyword, "case");
+            var patterns = ImmutableArray.CreateBuilder<Expr?>();
+            do
+            {
+                if (patterns.Count > 0)
+                {
+                    Advance();
+                }
+                if (Peek.Is(TokenKind.Name, "_"))
+                {
+                    Advance();
+                    patterns.Add(null);
+                }
+                else
+                {
+                    patterns.Add(Additive());
+                }
+            }
+            while (Peek.IsSymbol(","));
+            Expect(TokenKind.Symbol, ":");
+            cases.Add(new MatchCase(patterns.ToImmutable(), Block(), arm.Line, arm.Column));
+        }
+        Expect(TokenKind.Dedent, "");
+        if (cases.Count == 0)
+        {
+            throw Error(start, "a match needs at least one case");
+        }
+        return new MatchStmt(subject, cases.ToImmutable(), start.Line, start.Column);
+    }
+
+    private (ImmutableArray<Expr> Args, ImmutableArray<NamedArg> Named) Arguments()
+    {
+        Expect(TokenKind.Symbol, "(");
+        var args = ImmutableArray.CreateBuilder<Expr>();
+        var named = ImmutableArray.CreateBuilder<NamedArg>();
+        while (!Peek.IsSymbol(")"))
+        {
+            if (Peek.Kind == TokenKind.Name && _tokens[_next + 1].IsSymbol("="))
+            {
+                var name = Advance();
+                Advance();
+                named.Add(new NamedArg(name.Text, Expression()));
+            }
+            else
+            {
+                if (named.Count > 0)
+                {
+                    throw Error(Peek, "a positional argument cannot follow a named one");
+                }
+                args.Add(Expression());
+            }
+            if (!Peek.IsSymbol(")"))
+            {
+                Expect(TokenKind.Symbol, ",");
+            }
+        }
+        Advance();
+        return (args.ToImmutable(), named.ToImmutable());
+    }
+
+    public Expr Expression()
+    {
+        var value = Or();
+        if (!Peek.IsKeyword("if"))
+        {
+            return value;
+        }
+        var at = Advance();
+        var condition = Or();
+        Expect(TokenKind.Keyword, "else");
+        return new ConditionalExpr(condition, value, Expression(), at.Line, at.Column);
+    }
+
+    private Expr Or()
+    {
+        var left = And();
+        while (Peek.IsKeyword("or"))
+        {
+            var op = Advance();
+            left = new BinaryExpr("or", left, And(), op.Line, op.Column);
+        }
+        return left;
+    }
+
+    private Expr And()
+    {
+        var left = Not();
+        while (Peek.IsKeyword("and"))
+        {
+            var op = Advance();
+            left = new BinaryExpr("and", left, Not(), op.Line, op.Column);
+        }
+        return left;
+    }
+
+    private Expr Not()
+    {
+        if (Peek.IsKeyword("not"))
+        {
+            var op = Advance();
+            return new UnaryExpr("not", Not(), op.Line, op.Column);
+        }
+        return Comparison();
+    }
+
+    private Expr Comparison()
+    {
+        var left = Additive();
+        var op = Peek;
+        string? name = null;
+        if (op.Kind == TokenKind.Symbol && op.Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
+        {
+            name = op.Text;
+            Advance();
+        }
+        else if (op.IsKeyword("in"))
+        {
+            name = "in";
+            Advance();
+        }
+        else if (op.IsKeyword("not") && _tokens[_next + 1].IsKeyword("in"))
+        {
+            name = "not in";
+            _next += 2;
+        }
+        if (name is null)
+        {
+            return left;
+        }
+        var right = Additive();
+        if (Peek.Kind == TokenKind.Symbol && Peek.Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
+        {
+            throw Error(Peek, "comparisons do not chain; join them with 'and'");
+        }
+        return new BinaryExpr(name, left, right, op.Line, op.Column);
+    }
+
+    private Expr Additive()
+    {
+        var left = Multiplicative();
+        while (Peek.IsSymbol("+") || Peek.IsSymbol("-"))
+        {
+            var op = Advance();
+            left = new BinaryExpr(op.Text, left, Multiplicative(), op.Line, op.Column);
+        }
+        return left;
+    }
+
+    private Expr Multiplicative()
+    {
+        var left = Unary();
+        while (Peek.IsSymbol("*") || Peek.IsSymbol("/") || Peek.IsSymbol("%"))
+        {
+            var op = Advance();
+            left = new BinaryExpr(op.Text, left, Unary(), op.Line, op.Column);
+        }
+        return left;
+    }
+
+    private Expr Unary()
+    {
+        if (Peek.IsSymbol("-"))
+        {
+            var op = Advance();
+            return new UnaryExpr("-", Unary(), op.Line, op.Column);
+        }
+        return Postfix();
+    }
+
+    private Expr Postfix()
+    {
+        var value = Primary();
+        while (true)
+        {
+            if (Peek.IsSymbol("."))
+            {
+                Advance();
+                var member = ExpectName("a member name");
+                value = new MemberExpr(value, member.Text, member.Line, member.Column);
+            }
+            else if (Peek.IsSymbol("["))
+            {
+                var open = Advance();
+                var index = Expression();
+                Expect(TokenKind.Symbol, "]");
+                value = new IndexExpr(value, index, open.Line, open.Column);
+            }
+            else
+            {
+                return value;
+            }
+        }
+    }
+
+    private Expr Primary()
+    {
+        var token = Advance();
+        switch (token.Kind)
+        {
+            case TokenKind.Number:
+            case TokenKind.Duration:
+                return new LiteralExpr(Value.Of(token.Number), token.Line, token.Column);
+            case TokenKind.String:
+                return new LiteralExpr(Value.Of(token.Text), token.Line, token.Column);
+            case TokenKind.Keyword when token.Text is "true" or "false":
+                return new LiteralExpr(Value.Of(token.Text == "true"), token.Line, token.Column);
+            case TokenKind.Keyword when token.Text == "none":
+                return new LiteralExpr(Value.None, token.Line, token.Column);
+            case TokenKind.Name:
+                if (Peek.IsSymbol("("))
+                {
+                    var (args, named) = Arguments();
+                    return new CallExpr(token.Text, args, named, token.Line, token.Column);
+                }
+                return new NameExpr(token.Text, token.Line, token.Column);
+            case TokenKind.Symbol when token.Text == "(":
+                var inner = Expression();
+                Expect(TokenKind.Symbol, ")");
+                return inner;
+            case TokenKind.Symbol when token.Text == "[":
+                var items = ImmutableArray.CreateBuilder<Expr>();
+                while (!Peek.IsSymbol("]"))
+                {
+                    items.Add(Expression());
+                    if (!Peek.IsSymbol("]"))
+                    {
+                        Expect(TokenKind.Symbol, ",");
+                    }
+                }
+                Advance();
+                return new ListExpr(items.ToImmutable(), token.Line, token.Column);
+            case TokenKind.Symbol when token.Text == "{":
+                var keys = ImmutableArray.CreateBuilder<Expr>();
+                var values = ImmutableArray.CreateBuilder<Expr>();
+                while (!Peek.IsSymbol("}"))
+                {
+                    keys.Add(Expression());
+                    Expect(TokenKind.Symbol, ":");
+                    values.Add(Expression());
+                    if (!Peek.IsSymbol("}"))
+                    {
+                        Expect(TokenKind.Symbol, ",");
+                    }
+                }
+                Advance();
+                return new MapExpr(keys.ToImmutable(), values.ToImmutable(), token.Line, token.Column);
+            default:
+                throw Error(token, $"expected a value, found {token.Describe()}");
+        }
+    }
+
+    private Token ExpectName(string what)
+    {
+        var token = Advance();
+        if (token.Kind != TokenKind.Name)
+        {
+            throw Error(token, $"expected {what}, found {token.Describe()}");
+        }
+        return token;
+    }
+
+    private Token Expect(TokenKind kind, string text)
+    {
+        var token = Peek;
+        if (token.Kind != kind || (kind is TokenKind.Symbol or TokenKind.Keyword && !string.Equals(token.Text, text, StringComparison.Ordinal)))
+        {
+            var wanted = kind switch
+            {
+                TokenKind.Newline => "the end of the line",
+                TokenKind.Indent => "an indented block",
+                TokenKind.Dedent => "the end of the block",
+                _ => $"'{text}'",
+            };
+            throw Error(token, $"expected {wanted}, found {token.Describe()}");
+        }
+        return Advance();
+    }
+
+    private static PolicySourceException Error(Token at, string message) => new(at.Line, at.Column, message);
+}
