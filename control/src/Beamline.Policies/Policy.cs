@@ -44,6 +44,13 @@ public sealed record Policy
 
     /// <summary>The <c>metadata</c> object's members (detached JSON values).</summary>
     public ImmutableDictionary<string, JsonElement> Metadata { get; init; } = ImmutableDictionary<string, JsonElement>.Empty;
+
+    /// <summary>
+    /// The source when the policy is written in the policy language (then <see cref="Strategy"/>
+    /// and <see cref="Providers"/> are unused: the program decides per request; <see cref="Fallbacks"/>
+    /// holds its top-level fallbacks); null for a CP1 JSON policy.
+    /// </summary>
+    public Language.LanguagePolicy? Language { get; init; }
 }
 
 /// <summary>How a policy picks its primary provider.</summary>
