@@ -50,8 +50,9 @@ internal sealed class Lexer
         {
             if (atLineStart && _brackets == 0)
             {
-                atLineStart = false;
-                if (!Indentation())
+                // A blank or comment-only line leaves the next line at a line start too.
+                atLineStart = !Indentation();
+                if (atLineStart)
                 {
                     continue;
                 }
@@ -59,8 +60,9 @@ internal sealed class Lexer
             var c = _text[_position];
             if (c == '\n')
             {
+                // Inside brackets a line end is only space: no new line starts.
+                atLineStart = _brackets == 0;
                 NewLine();
-                atLineStart = true;
                 continue;
             }
             if (c is ' ' or '\r' or '\t')
