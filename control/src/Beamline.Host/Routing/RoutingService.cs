@@ -148,6 +148,11 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
             foreach (var tenant in snapshot.Tenants.Values)
             {
                 var policies = new PolicySet(ReadPolicies(tenant));
+                foreach (var error in policies.Errors)
+                {
+                    // A language policy whose `use` does not resolve (unknown target, cycle) is left out.
+                    LogBadPolicy(tenant.Id, error.File, error.ToString());
+                }
                 var options = new RouterOptions
                 {
                     DefaultPolicyId = tenant.DefaultPolicyId ?? _options.DefaultPolicyId,
