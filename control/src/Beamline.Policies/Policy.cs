@@ -46,9 +46,10 @@ public sealed record Policy
     public ImmutableDictionary<string, JsonElement> Metadata { get; init; } = ImmutableDictionary<string, JsonElement>.Empty;
 
     /// <summary>
-    /// The source when the policy is written in the policy language (then <see cref="Strategy"/>
-    /// and <see cref="Providers"/> are unused: the program decides per request; <see cref="Fallbacks"/>
-    /// holds its top-level fallbacks); null for a CP1 JSON policy.
+    /// The source when the policy is written in the policy language (then the program decides per
+    /// request: <see cref="Strategy"/> is unused, <see cref="Providers"/> lists the providers its own
+    /// routes name, for views, and <see cref="Fallbacks"/> holds its top-level fallbacks); null for a
+    /// CP1 JSON policy.
     /// </summary>
     public Language.LanguagePolicy? Language { get; init; }
 }

@@ -155,8 +155,7 @@ internal sealed partial class Compiler
                 "max_latency_ms" => input => input.ConstantMode ? throw NotConstantException.Instance : Optional(input.MaxLatencyMs),
                 _ => null,
             },
-            MemberExpr { Target: MemberExpr { Target: NameExpr, Member: "context" }, Member: var key } =>
-                input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.GetContextValue(key)),
+            MemberExpr { Target: MemberExpr { Target: NameExpr, Member: "context" }, Member: var key } => ContextKey(key),
             IndexExpr { Target: MemberExpr { Target: NameExpr, Member: "context" } } index => ContextIndex(index, env),
             _ => null,
         };
@@ -174,7 +173,7 @@ internal sealed partial class Compiler
             var text = Operators.IsText(key.Constant)
                 ? key.Constant.AsString
                 : throw new PolicySourceException(index.Index.Line, index.Index.Column, "request.context[...] needs a string key");
-            return input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.GetContextValue(text));
+            return ContextKey(text);
         }
         var keyFn = key.Fn;
         return input =>
@@ -189,6 +188,15 @@ internal sealed partial class Compiler
                 : throw new PolicyRuntimeException(index.Line, index.Column, "request.context[...] needs a string key");
         };
     }
+
+    // session_id and user_id are fields; other keys are looked up in the context map.
+    private static Eval ContextKey(string key) => key switch
+    {
+        "session_id" => input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.SessionId),
+        "user_id" => input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.UserId),
+        _ => input => input.ConstantMode ? throw NotConstantException.Instance
+            : Value.Of(input.Context is { } context && context.TryGetValue(key, out var value) ? value : null),
+    };
 
     private static Value Optional(double? value) => value is { } number ? Value.Of(number) : Value.None;
 
@@ -210,8 +218,19 @@ internal sealed partial class Compiler
                 var unexpected = right.Constant;
                 return Fold(input => Value.Of(!l(input).Equals(unexpected)), constant);
             case "<" or "<=" or ">" or ">=":
-                var op = binary.Op;
+                var op = Operators.ToOrdering(binary.Op);
+                if (right.IsConstant)
+                {
+                    var bound = right.Constant;
+                    return Fold(input => Value.Of(Operators.Compare(op, l(input), bound, binary)), constant);
+                }
                 return Fold(input => Value.Of(Operators.Compare(op, l(input), r(input), binary)), constant);
+            case "in":
+                return Fold(input => Value.Of(Operators.Contains(r(input), l(input), binary)), constant);
+            case "not in":
+                return Fold(input => Value.Of(!Operators.Contains(r(input), l(input), binary)), constant);
+            case "+":
+                return Fold(input => Operators.Add(l(input), r(input), binary), constant);
             default:
                 var name = binary.Op;
                 return Fold(input => Operators.Binary(name, l(input), r(input), binary), constant);

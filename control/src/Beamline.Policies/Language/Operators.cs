@@ -29,8 +29,27 @@ internal static class Operators
         _ => Arithmetic(op, left, right, at),
     };
 
+    /// <summary>The ordering operators, resolved once when a policy compiles.</summary>
+    public enum Ordering
+    {
+        Less,
+        LessOrEqual,
+        Greater,
+        GreaterOrEqual,
+    }
+
+    public static Ordering ToOrdering(string op) => op switch
+    {
+        "<" => Ordering.Less,
+        "<=" => Ordering.LessOrEqual,
+        ">" => Ordering.Greater,
+        _ => Ordering.GreaterOrEqual,
+    };
+
+    public static bool Compare(string op, in Value left, in Value right, Node at) => Compare(ToOrdering(op), left, right, at);
+
     // Ordering with none on either side is false (an absent constraint meets no bound); other mixes are errors.
-    public static bool Compare(string op, in Value left, in Value right, Node at)
+    public static bool Compare(Ordering op, in Value left, in Value right, Node at)
     {
         if (left.IsNone || right.IsNone)
         {
@@ -52,13 +71,13 @@ internal static class Operators
         else
         {
             throw new PolicyRuntimeException(at.Line, at.Column,
-                $"cannot compare {Value.KindName(left.Kind)} with {Value.KindName(right.Kind)} using '{op}'");
+                $"cannot compare {Value.KindName(left.Kind)} with {Value.KindName(right.Kind)} using '{(at is BinaryExpr binary ? binary.Op : op.ToString())}'");
         }
         return op switch
         {
-            "<" => order < 0,
-            "<=" => order <= 0,
-            ">" => order > 0,
+            Ordering.Less => order < 0,
+            Ordering.LessOrEqual => order <= 0,
+            Ordering.Greater => order > 0,
             _ => order >= 0,
         };
     }
@@ -100,7 +119,7 @@ internal static class Operators
         }
     }
 
-    private static Value Add(in Value left, in Value right, Node at)
+    public static Value Add(in Value left, in Value right, Node at)
     {
         if (left.Kind == ValueKind.Number && right.Kind == ValueKind.Number)
         {

@@ -49,12 +49,15 @@ public static class PolicyLanguage
         {
             var module = Parser.Parse(source);
             var (program, declarations) = Compiler.Compile(module, id, _ => new UseTarget.Deferred());
+            // Every provider its own routes name, for views that list a policy's providers (breakers, stats).
+            var named = program.Directives.SelectMany(d => d.Providers).Select(p => p.Name).Distinct(StringComparer.Ordinal).ToList();
             return new PolicyLoadResult
             {
                 Policy = new Policy
                 {
                     Id = id,
                     Source = file,
+                    Providers = [.. named.Select(n => new ProviderWeight(n, 1, 1.0 / named.Count))],
                     Version = declarations.Version,
                     Fallbacks = declarations.Fallbacks,
                     CircuitBreaker = declarations.CircuitBreaker,

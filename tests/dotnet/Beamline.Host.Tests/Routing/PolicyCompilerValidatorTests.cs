@@ -58,4 +58,35 @@ public sealed class PolicyCompilerValidatorTests(ExecuteHostFixture host) : ICla
         using var stored = await _http.SendAsync(get);
         Assert.Equal(HttpStatusCode.NotFound, stored.StatusCode);
     }
+
+    [Fact]
+    public async Task PutPolicy_LanguageSourceAsTextPlain_IsValidatedWithLineAndColumn_AndStoredInItsWrapper()
+    {
+        using (var bad = await PutTextAsync("lang_bad", "policy lang_bad():\n  route nowhere\n"))
+        {
+            var body = await bad.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(bad.StatusCode == HttpStatusCode.BadRequest, body.ToString());
+            Assert.Equal("invalid_request", body.GetProperty("error").GetProperty("code").GetString());
+            Assert.Contains("2:9: unknown name 'nowhere'", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+        using (var good = await PutTextAsync("lang_ok", "policy lang_ok():\n  if request.message_type == \"chat\": route \"openai\"\n  route \"anthropic\"\n"))
+        {
+            Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        }
+        using var get = new HttpRequestMessage(HttpMethod.Get, new Uri(host.Process.BaseAddress, $"admin/v1/tenants/{ExecuteHostFixture.Tenant}/policies/lang_ok"));
+        get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ExecuteHostFixture.AdminKey);
+        using var stored = await _http.SendAsync(get);
+        var policy = (await stored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("policy");
+        Assert.StartsWith("policy lang_ok():", policy.GetProperty("language").GetString(), StringComparison.Ordinal);
+    }
+
+    private async Task<HttpResponseMessage> PutTextAsync(string id, string source)
+    {
+        using var put = new HttpRequestMessage(HttpMethod.Put, new Uri(host.Process.BaseAddress, $"admin/v1/tenants/{ExecuteHostFixture.Tenant}/policies/{id}"))
+        {
+            Content = new StringContent(source, Encoding.UTF8, "text/plain"),
+        };
+        put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ExecuteHostFixture.AdminKey);
+        return await _http.SendAsync(put);
+    }
 }
