@@ -211,6 +211,15 @@ internal sealed partial class Compiler
                 return Fold(input => Value.Of(Operators.Truthy(l(input)) && Operators.Truthy(r(input))), constant);
             case "or":
                 return Fold(input => Value.Of(Operators.Truthy(l(input)) || Operators.Truthy(r(input))), constant);
+            case "==" or "!=" when right.IsConstant && right.Constant.Kind == ValueKind.String:
+                // The common condition (`request.message_type == "chat"`): one kind test and an ordinal compare.
+                var text = right.Constant.AsString;
+                var equal = binary.Op == "==";
+                return Fold(input =>
+                {
+                    var value = l(input);
+                    return Value.Of(value.Kind is ValueKind.String or ValueKind.Symbol && string.Equals((string)value.Object!, text, StringComparison.Ordinal) == equal);
+                }, constant);
             case "==" when right.IsConstant:
                 var expected = right.Constant;
                 return Fold(input => Value.Of(l(input).Equals(expected)), constant);
@@ -219,10 +228,26 @@ internal sealed partial class Compiler
                 return Fold(input => Value.Of(!l(input).Equals(unexpected)), constant);
             case "<" or "<=" or ">" or ">=":
                 var op = Operators.ToOrdering(binary.Op);
-                if (right.IsConstant)
+                if (right.IsConstant && right.Constant.Kind == ValueKind.Number && !double.IsNaN(right.Constant.Number))
                 {
+                    // A number against a constant bound: no call unless the value is not a number.
+                    var limit = right.Constant.Number;
                     var bound = right.Constant;
-                    return Fold(input => Value.Of(Operators.Compare(op, l(input), bound, binary)), constant);
+                    return Fold(input =>
+                    {
+                        var value = l(input);
+                        if (value.Kind != ValueKind.Number || double.IsNaN(value.Number))
+                        {
+                            return Value.Of(Operators.Compare(op, value, bound, binary));
+                        }
+                        return Value.Of(op switch
+                        {
+                            Operators.Ordering.Less => value.Number < limit,
+                            Operators.Ordering.LessOrEqual => value.Number <= limit,
+                            Operators.Ordering.Greater => value.Number > limit,
+                            _ => value.Number >= limit,
+                        });
+                    }, constant);
                 }
                 return Fold(input => Value.Of(Operators.Compare(op, l(input), r(input), binary)), constant);
             case "in":
