@@ -194,8 +194,7 @@ internal sealed partial class Compiler
     {
         "session_id" => input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.SessionId),
         "user_id" => input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.UserId),
-        _ => input => input.ConstantMode ? throw NotConstantException.Instance
-            : Value.Of(input.Context is { } context && context.TryGetValue(key, out var value) ? value : null),
+        _ => input => input.ConstantMode ? throw NotConstantException.Instance : Value.Of(input.GetContextValueCached(key)),
     };
 
     private static Value Optional(double? value) => value is { } number ? Value.Of(number) : Value.None;

@@ -12,6 +12,8 @@ public sealed class PolicyInput
     internal const int MaxCallDepth = 128;
 
     private string? _payloadText;
+    private string? _cachedContextKey;
+    private string? _cachedContextValue;
 
     /// <summary>Creates an input with room for the evaluation's variables.</summary>
     public PolicyInput() => Stack = new Value[64];
@@ -82,8 +84,25 @@ public sealed class PolicyInput
         _ => Context is not null && Context.TryGetValue(key, out var value) ? value : null,
     };
 
+    /// <summary>
+    /// <c>request.context[key]</c> for a key fixed in the policy: the last one looked up is kept, as
+    /// policies often test the same key in rule after rule (keys are compared by reference: each
+    /// is one string of the compiled policy).
+    /// </summary>
+    internal string? GetContextValueCached(string key)
+    {
+        if (ReferenceEquals(key, _cachedContextKey))
+        {
+            return _cachedContextValue;
+        }
+        _cachedContextValue = Context is { } context && context.TryGetValue(key, out var value) ? value : null;
+        _cachedContextKey = key;
+        return _cachedContextValue;
+    }
+
     internal void Begin(int budget, int locals)
     {
+        _cachedContextKey = null;
         Steps = 0;
         Depth = 0;
         Budget = budget;
