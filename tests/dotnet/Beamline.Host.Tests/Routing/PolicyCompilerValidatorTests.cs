@@ -80,6 +80,43 @@ public sealed class PolicyCompilerValidatorTests(ExecuteHostFixture host) : ICla
         Assert.StartsWith("policy lang_ok():", policy.GetProperty("language").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Decide_WithALanguagePolicy_RoutesByItsConditions_AndAReplacementTakesEffectLive()
+    {
+        using (var put = await PutTextAsync("lang_live", "policy lang_live():\n  if request.message_type == \"chat\": route \"echo_cpu\"\n  route \"sleepy\"\n"))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+        Assert.Equal("echo_cpu", await DecideAsync("lang_live", "chat"));
+        Assert.Equal("sleepy", await DecideAsync("lang_live", "embedding"));
+
+        using (var put = await PutTextAsync("lang_live", "policy lang_live():\n  route \"echo_cpu\"\n"))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+        Assert.Equal("echo_cpu", await DecideAsync("lang_live", "embedding"));
+    }
+
+    private async Task<string?> DecideAsync(string policy, string type)
+    {
+        using var decide = new HttpRequestMessage(HttpMethod.Post, new Uri(host.Process.BaseAddress, "api/v1/routes/decide"))
+        {
+            Content = new StringContent(new System.Text.Json.Nodes.JsonObject
+            {
+                ["version"] = "1",
+                ["tenant_id"] = ExecuteHostFixture.Tenant,
+                ["request_id"] = Guid.NewGuid().ToString("N"),
+                ["policy_id"] = policy,
+                ["task"] = new System.Text.Json.Nodes.JsonObject { ["type"] = type, ["payload"] = new System.Text.Json.Nodes.JsonObject { ["text"] = "hi" } },
+            }.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        decide.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ExecuteHostFixture.Key);
+        using var response = await _http.SendAsync(decide);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body.ToString());
+        return body.GetProperty("decision").GetProperty("provider_id").GetString();
+    }
+
     private async Task<HttpResponseMessage> PutTextAsync(string id, string source)
     {
         using var put = new HttpRequestMessage(HttpMethod.Put, new Uri(host.Process.BaseAddress, $"admin/v1/tenants/{ExecuteHostFixture.Tenant}/policies/{id}"))
