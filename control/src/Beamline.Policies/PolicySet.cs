@@ -34,11 +34,15 @@ public sealed class PolicySet
         }
         _policies = map.ToFrozenDictionary(StringComparer.Ordinal);
         _programs = linked.Programs.ToFrozenDictionary(StringComparer.Ordinal);
-        Errors = linked.Errors;
+        LeftOut = linked.Errors;
+        Errors = [.. linked.Errors.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Value)];
     }
 
-    /// <summary>The errors of language policies left out of the set (unknown <c>use</c> targets, cycles).</summary>
+    /// <summary>The errors of language policies left out of the set (unknown <c>use</c> targets, cycles), by policy id order.</summary>
     public ImmutableArray<PolicyError> Errors { get; }
+
+    /// <summary>The language policies left out of the set, by id, with their errors.</summary>
+    public ImmutableDictionary<string, PolicyError> LeftOut { get; }
 
     /// <summary>The compiled program of a language policy.</summary>
     public bool TryGetProgram(string id, [MaybeNullWhen(false)] out PolicyProgram program) => _programs.TryGetValue(id, out program);

@@ -124,7 +124,7 @@ internal static class PolicyCommand
     }
 
     private static PolicyError? Link(string path, Policy policy) =>
-        Siblings(path, policy).Errors.FirstOrDefault(e => e.File == (policy.Source ?? policy.Id));
+        Siblings(path, policy).LeftOut.GetValueOrDefault(policy.Id);
 
     private static string Plan(string path, Policy policy) =>
         Siblings(path, policy).TryGetProgram(policy.Id, out var program) ? program.Describe() : string.Empty;

@@ -156,10 +156,10 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
             foreach (var tenant in snapshot.Tenants.Values)
             {
                 var policies = new PolicySet(ReadPolicies(tenant));
-                foreach (var error in policies.Errors)
+                foreach (var (id, error) in policies.LeftOut)
                 {
                     // A language policy whose `use` does not resolve (unknown target, cycle) is left out.
-                    LogBadPolicy(tenant.Id, error.File, error.ToString());
+                    LogBadPolicy(tenant.Id, id, error.ToString());
                 }
                 var options = new RouterOptions
                 {

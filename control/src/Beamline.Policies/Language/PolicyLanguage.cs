@@ -23,8 +23,8 @@ public sealed class LanguagePolicy
 
 /// <summary>The outcome of linking a set's language policies.</summary>
 /// <param name="Programs">The program of every language policy that linked, by id.</param>
-/// <param name="Errors">The errors of those that did not (unknown <c>use</c> targets, composition cycles...).</param>
-public sealed record PolicyLinkResult(ImmutableDictionary<string, PolicyProgram> Programs, ImmutableArray<PolicyError> Errors);
+/// <param name="Errors">The error of each that did not (unknown <c>use</c> targets, composition cycles...), by policy id.</param>
+public sealed record PolicyLinkResult(ImmutableDictionary<string, PolicyProgram> Programs, ImmutableDictionary<string, PolicyError> Errors);
 
 /// <summary>
 /// Entry points of the policy language: load a source into a <see cref="Policy"/> (parse, check,
@@ -92,7 +92,7 @@ public static class PolicyLanguage
             ? target.Language is { } language ? new UseTarget.Language(language.Module) : new UseTarget.Json(target)
             : null;
         var programs = ImmutableDictionary.CreateBuilder<string, PolicyProgram>(StringComparer.Ordinal);
-        var errors = ImmutableArray.CreateBuilder<PolicyError>();
+        var errors = ImmutableDictionary.CreateBuilder<string, PolicyError>(StringComparer.Ordinal);
         foreach (var policy in byId.Values.OrderBy(p => p.Id, StringComparer.Ordinal))
         {
             if (policy.Language is not { } language)
@@ -105,7 +105,7 @@ public static class PolicyLanguage
             }
             catch (PolicySourceException e)
             {
-                errors.Add(e.ToPolicyError(policy.Source ?? policy.Id));
+                errors[policy.Id] = e.ToPolicyError(policy.Source ?? policy.Id);
             }
         }
         return new PolicyLinkResult(programs.ToImmutable(), errors.ToImmutable());
