@@ -26,13 +26,21 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     private readonly RouterOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RoutingService> _logger;
+    private readonly Beamline.Routing.Bandits.IBanditSelector _bandits;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _changes;
     private RoutingState _state = RoutingState.Empty;
 
     /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token.</summary>
-    public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger)
+    /// <param name="directory">Tenancy: the tenants, their policies and the provider entries.</param>
+    /// <param name="options">Router settings.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">The log.</param>
+    /// <param name="bandits">Picks the arms of language policies' <c>bandit(...)</c> calls.</param>
+    public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger,
+        Beamline.Routing.Bandits.IBanditSelector bandits)
     {
+        _bandits = bandits;
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
         _directory = directory;
@@ -148,14 +156,20 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
             foreach (var tenant in snapshot.Tenants.Values)
             {
                 var policies = new PolicySet(ReadPolicies(tenant));
+                foreach (var (id, error) in policies.LeftOut)
+                {
+                    // A language policy whose `use` does not resolve (unknown target, cycle) is left out.
+                    LogBadPolicy(tenant.Id, id, error.ToString());
+                }
                 var options = new RouterOptions
                 {
                     DefaultPolicyId = tenant.DefaultPolicyId ?? _options.DefaultPolicyId,
                     StickyCapacity = _options.StickyCapacity,
                     DefaultInputTokens = _options.DefaultInputTokens,
                     DefaultOutputTokens = _options.DefaultOutputTokens,
+                    PolicyStepBudget = _options.PolicyStepBudget,
                 };
-                tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time), policies, options.DefaultPolicyId);
+                tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time, bandits: _bandits), policies, options.DefaultPolicyId);
             }
             var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal), IndexModels(catalog));
             Volatile.Write(ref _state, state);
