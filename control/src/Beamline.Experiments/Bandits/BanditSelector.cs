@@ -167,7 +167,13 @@ public sealed class BanditSelector : IBanditSelector
         {
             return state;
         }
-        // New site, or a reloaded policy that changed the reward: start over.
+        return AddSite(key, site);
+    }
+
+    // New site, or a reloaded policy that changed the reward: start over. Apart from State so that
+    // its closure is not allocated on every pick.
+    private BanditSiteState AddSite(SiteKey key, BanditSite site)
+    {
         var fresh = new BanditSiteState(site);
         return _sites.AddOrUpdate(key, fresh, (_, existing) => existing.Site.Reward == fresh.Site.Reward ? existing : fresh);
     }
