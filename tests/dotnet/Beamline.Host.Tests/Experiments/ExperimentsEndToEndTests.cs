@@ -163,7 +163,7 @@ public sealed class ExperimentsEndToEndTests : IAsyncLifetime
 
     private async Task<string> ExecuteAsync(string key, string tenant, string requestId, string user)
     {
-        var body = $$"""{"version":"1","tenant_id":"{{tenant}}","request_id":"{{requestId}}","task":{"type":"chat","payload":{"text":"hello"}},"policy_id":"chat","context":{"user_id":"{{user}}"}}""";
+        var body = $$$"""{"version":"1","tenant_id":"{{{tenant}}}","request_id":"{{{requestId}}}","task":{"type":"chat","payload":{"text":"hello"}},"policy_id":"chat","context":{"user_id":"{{{user}}}"}}""";
         var (status, answer) = await SendAsync(HttpMethod.Post, "v1/execute", key, body);
         Assert.True(status == HttpStatusCode.OK, answer.ToString());
         return answer.GetProperty("route").GetProperty("provider_id").GetString()!;
