@@ -9,9 +9,29 @@ internal sealed class ArmMetrics
     public long Executions;
     public long Errors;
     public long CostNanos;
-    public readonly RunningSummary Latency = new();
-    public readonly RunningSummary Cost = new();
-    public readonly RunningSummary Quality = new();
+    public readonly RunningSummary Latency;
+    public readonly RunningSummary Cost;
+    public readonly RunningSummary Quality;
+
+    public ArmMetrics()
+    {
+        Latency = new();
+        Cost = new();
+        Quality = new();
+    }
+
+    public ArmMetrics(ArmState state)
+    {
+        Requests = state.Requests;
+        Executions = state.Executions;
+        Errors = state.Errors;
+        CostNanos = state.CostNanos;
+        Latency = new(state.Latency);
+        Cost = new(state.Cost);
+        Quality = new(state.Quality);
+    }
+
+    public ArmState State() => new(Requests, Executions, Errors, CostNanos, Latency.State, Cost.State, Quality.State);
 
     /// <summary>How many observations of <paramref name="metric"/> the arm has.</summary>
     public long Observations(ExperimentMetric metric) => metric switch
@@ -37,6 +57,16 @@ internal sealed class ArmMetrics
         Quality = Quality.Snapshot(),
     };
 }
+
+/// <summary>One arm's running figures, exactly, for saving and restoring them.</summary>
+/// <param name="Requests">Requests routed to the arm.</param>
+/// <param name="Executions">Executes that reached a provider.</param>
+/// <param name="Errors">Executes that failed.</param>
+/// <param name="CostNanos">The total cost, in nano-dollars.</param>
+/// <param name="Latency">Latency of successful executes, in ms.</param>
+/// <param name="Cost">Cost of successful executes, in nano-dollars.</param>
+/// <param name="Quality">Feedback scores.</param>
+public sealed record ArmState(long Requests, long Executions, long Errors, long CostNanos, SummaryState Latency, SummaryState Cost, SummaryState Quality);
 
 /// <summary>One arm's figures at a moment.</summary>
 public sealed record ArmResult

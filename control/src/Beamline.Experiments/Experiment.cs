@@ -36,6 +36,25 @@ public sealed class Experiment
         }
     }
 
+    /// <summary>Restores an experiment saved with <see cref="Save"/> (its looks, status and every arm's figures).</summary>
+    public Experiment(ExperimentSnapshot snapshot)
+        : this(snapshot?.Definition ?? throw new ArgumentNullException(nameof(snapshot)), snapshot.CreatedAt)
+    {
+        if (snapshot.Arms.Length != _metrics.Length || snapshot.Winner >= _metrics.Length || snapshot.Looks < 0)
+        {
+            throw new ArgumentException("the saved state does not fit its definition", nameof(snapshot));
+        }
+        for (var i = 0; i < _metrics.Length; i++)
+        {
+            _metrics[i] = new ArmMetrics(snapshot.Arms[i]);
+        }
+        _status = snapshot.Status;
+        _winner = snapshot.Winner;
+        _looks = snapshot.Looks;
+        _lastThreshold = snapshot.LastThreshold;
+        _endedAt = snapshot.EndedAt;
+    }
+
     /// <summary>The definition.</summary>
     public ExperimentDefinition Definition { get; }
 
@@ -119,6 +138,30 @@ public sealed class Experiment
             _status = ExperimentStatus.Stopped;
             _endedAt = now;
             return true;
+        }
+    }
+
+    /// <summary>Everything needed to restore this experiment exactly (<see cref="Experiment(ExperimentSnapshot)"/>).</summary>
+    public ExperimentSnapshot Save()
+    {
+        lock (_lock)
+        {
+            var arms = new ArmState[_metrics.Length];
+            for (var i = 0; i < arms.Length; i++)
+            {
+                arms[i] = _metrics[i].State();
+            }
+            return new ExperimentSnapshot
+            {
+                Definition = Definition,
+                CreatedAt = CreatedAt,
+                Status = _status,
+                Winner = _winner,
+                Looks = _looks,
+                LastThreshold = _lastThreshold,
+                EndedAt = _endedAt,
+                Arms = [.. arms],
+            };
         }
     }
 

@@ -27,6 +27,11 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
     /// <summary>The clock experiments are stamped with.</summary>
     public TimeProvider Time { get; } = time ?? throw new ArgumentNullException(nameof(time));
 
+    private long _version;
+
+    /// <summary>Grows with every change (a created, stopped or deleted experiment, a recorded observation): a saver compares it.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
     /// <summary>True when no experiment may route (the routing hook's fast path).</summary>
     public bool IsRoutingEmpty => _routingCount == 0;
 
@@ -49,7 +54,43 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
             _routing[(definition.TenantId, definition.PolicyId)] = experiment;
             _routingCount = _routing.Count;
         }
+        Interlocked.Increment(ref _version);
         return experiment;
+    }
+
+    /// <summary>Every tenant's experiments, saved (<see cref="Experiment.Save"/>).</summary>
+    public IReadOnlyList<ExperimentSnapshot> Save()
+    {
+        var saved = new List<ExperimentSnapshot>();
+        foreach (var experiment in _experiments.Values)
+        {
+            saved.Add(experiment.Save());
+        }
+        saved.Sort(static (a, b) => a.CreatedAt.CompareTo(b.CreatedAt));
+        return saved;
+    }
+
+    /// <summary>Puts saved experiments back (at start, before traffic); one whose id is taken already is skipped.</summary>
+    public void Restore(IEnumerable<ExperimentSnapshot> snapshots)
+    {
+        ArgumentNullException.ThrowIfNull(snapshots);
+        lock (_changeLock)
+        {
+            foreach (var snapshot in snapshots)
+            {
+                var experiment = new Experiment(snapshot);
+                var definition = experiment.Definition;
+                if (!_experiments.TryAdd((definition.TenantId, definition.Id), experiment))
+                {
+                    continue;
+                }
+                if (experiment.RoutesTraffic && !(_routing.TryGetValue((definition.TenantId, definition.PolicyId), out var other) && other.RoutesTraffic))
+                {
+                    _routing[(definition.TenantId, definition.PolicyId)] = experiment;
+                }
+            }
+            _routingCount = _routing.Count;
+        }
     }
 
     /// <summary>The tenant's experiment with the id.</summary>
@@ -94,6 +135,7 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
         }
         experiment.Stop(Time.GetUtcNow());
         Unroute(experiment);
+        Interlocked.Increment(ref _version);
         return true;
     }
 
@@ -106,6 +148,7 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
         }
         experiment.Stop(Time.GetUtcNow());
         Unroute(experiment);
+        Interlocked.Increment(ref _version);
         return true;
     }
 
@@ -123,8 +166,17 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
         Settle(experiment, experiment.RecordQuality(arm, score, Time.GetUtcNow()));
     }
 
+    /// <summary>Counts a request routed to <paramref name="arm"/> (a decide or an execute).</summary>
+    public void RecordRequest(Experiment experiment, int arm)
+    {
+        ArgumentNullException.ThrowIfNull(experiment);
+        experiment.RecordRequest(arm);
+        Interlocked.Increment(ref _version);
+    }
+
     private void Settle(Experiment experiment, ExperimentResults? promoted)
     {
+        Interlocked.Increment(ref _version);
         if (!experiment.RoutesTraffic)
         {
             Unroute(experiment);

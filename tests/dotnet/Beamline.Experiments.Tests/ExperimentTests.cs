@@ -162,6 +162,34 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Throws<ArgumentException>(() => new Experiment(bad, DateTimeOffset.UnixEpoch));
     }
 
+    [Fact]
+    public void SaveAndRestore_KeepLooksStatusAndEveryFigure()
+    {
+        var registry = new ExperimentRegistry(TimeProvider.System);
+        var experiment = registry.Create(ExperimentSimulation.Definition(ExperimentMetric.Quality, samplesPerLook: 3, maxLooks: 4));
+        var random = new Random(1);
+        for (var i = 0; i < 7; i++)
+        {
+            registry.RecordRequest(experiment, i % 2);
+            registry.RecordExecution(experiment, i % 2, failed: i == 3, 50 + random.NextDouble(), 1_000 + i);
+            registry.RecordQuality(experiment, i % 2, 0.5 + (random.NextDouble() * 0.01));
+        }
+        var before = experiment.Results();
+
+        var restored = new ExperimentRegistry(TimeProvider.System);
+        restored.Restore(registry.Save());
+
+        Assert.True(restored.TryGetRouting("t1", "default", out var again));
+        var after = again.Results();
+        Assert.Equal(before.Looks, after.Looks);
+        Assert.Equal(1, after.Looks);
+        Assert.Equal(before.Status, after.Status);
+        Assert.Equal(before.LastThreshold, after.LastThreshold);
+        Assert.Equal(before.Arms, after.Arms);
+        Assert.Equal(before.Comparisons, after.Comparisons);
+        Assert.True(registry.Version > 0);
+    }
+
     private sealed class RecordingPromotions(List<ExperimentResults> promoted) : IExperimentPromotions
     {
         public void Promoted(ExperimentResults results) => promoted.Add(results);

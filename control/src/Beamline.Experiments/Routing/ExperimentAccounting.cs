@@ -21,7 +21,7 @@ public sealed class ExperimentAccounting(ExperimentRegistry registry, Experiment
         var assignment = tracker.Finish(request.RequestId, request.TenantId);
         if (assignment is not null)
         {
-            assignment.Experiment.RecordRequest(assignment.Arm);
+            registry.RecordRequest(assignment.Experiment, assignment.Arm);
         }
         tracker.Remember(request.RequestId, new FinishedRequest(request.TenantId, result.Decision.ProviderId, assignment, !result.IsSuccess));
     }
@@ -37,7 +37,7 @@ public sealed class ExperimentAccounting(ExperimentRegistry registry, Experiment
         var reachedProvider = result.Attempts.Count > 0 || result.ProviderId is not null;
         if (assignment is not null)
         {
-            assignment.Experiment.RecordRequest(assignment.Arm);
+            registry.RecordRequest(assignment.Experiment, assignment.Arm);
             if (reachedProvider)
             {
                 registry.RecordExecution(assignment.Experiment, assignment.Arm, !result.IsSuccess, latencyMs, result.CostNanos);

@@ -8,6 +8,19 @@ public sealed class RunningSummary
 {
     private double _m2;
 
+    /// <summary>An empty summary.</summary>
+    public RunningSummary()
+    {
+    }
+
+    /// <summary>A summary restored from <see cref="State"/>.</summary>
+    public RunningSummary(SummaryState state)
+    {
+        Count = state.Count;
+        Mean = state.Mean;
+        _m2 = state.M2;
+    }
+
     /// <summary>How many observations were added.</summary>
     public long Count { get; private set; }
 
@@ -28,7 +41,16 @@ public sealed class RunningSummary
 
     /// <summary>A copy of the current figures.</summary>
     public SampleStatistics Snapshot() => new(Count, Mean, Variance);
+
+    /// <summary>What restores this summary exactly (count, mean and the sum of squared deviations).</summary>
+    public SummaryState State => new(Count, Mean, _m2);
 }
+
+/// <summary>A <see cref="RunningSummary"/>'s exact state, for saving and restoring it.</summary>
+/// <param name="Count">The number of observations.</param>
+/// <param name="Mean">Their mean.</param>
+/// <param name="M2">The sum of squared deviations from the mean.</param>
+public readonly record struct SummaryState(long Count, double Mean, double M2);
 
 /// <summary>A sample's size, mean and sample variance.</summary>
 /// <param name="Count">The number of observations.</param>

@@ -21,20 +21,31 @@ public sealed class ExperimentsEndToEndTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
-    private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-experiments-{Guid.NewGuid():N}.json");
+    private readonly string _root = Directory.CreateTempSubdirectory("beamline-experiments-").FullName;
     private ControlPlaneProcess _server = null!;
+
+    private string ConfigFile => Path.Combine(_root, "beamline.json");
+
+    private string DataDirectory => Path.Combine(_root, "data");
 
     public async Task InitializeAsync()
     {
-        await File.WriteAllTextAsync(_configFile, Config());
-        _server = await ControlPlaneProcess.StartAsync("--config", _configFile);
+        await File.WriteAllTextAsync(ConfigFile, Config());
+        Directory.CreateDirectory(DataDirectory);
+        _server = await ControlPlaneProcess.StartOnDataDirectoryAsync(DataDirectory, "--config", ConfigFile);
     }
 
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
         _http.Dispose();
-        File.Delete(_configFile);
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     [Fact]
@@ -110,6 +121,41 @@ public sealed class ExperimentsEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AfterARestart_ThePromotedWinnerKeepsItsTraffic_AndARunningExperimentItsFigures()
+    {
+        var (created, _) = await SendAsync(HttpMethod.Post, "admin/v1/tenants/lab/experiments", AdminKey, """
+            {"id":"won","policy_id":"chat","metric":"quality","samples_per_look":3,"max_looks":1,
+             "arms":[{"name":"control","provider":"mock_a","weight":50},{"name":"challenger","provider":"mock_b","weight":50}]}
+            """);
+        Assert.Equal(HttpStatusCode.Created, created);
+        for (var i = 0; i < 60 && await StatusAsync("won") == "running"; i++)
+        {
+            var provider = await ExecuteAsync(LabKey, "lab", $"won-{i}", $"user-{i}");
+            await SendAsync(HttpMethod.Post, "v1/feedback", LabKey, $$"""{"request_id":"won-{{i}}","score":{{(provider == "mock_b" ? 0.9 - (0.05 * (i % 2)) : 0.1 + (0.05 * (i % 2)))}}}""");
+        }
+        Assert.Equal("promoted", await StatusAsync("won"));
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "admin/v1/tenants/rival/experiments", AdminKey,
+            """{"id":"ongoing","policy_id":"chat","metric":"latency","arms":[{"name":"control","provider":"mock_a","weight":50},{"name":"b","provider":"mock_b","weight":50}]}""")).Status);
+        for (var i = 0; i < 6; i++)
+        {
+            await ExecuteAsync(RivalKey, "rival", $"ongoing-{i}", $"user-{i}");
+        }
+        var before = (await SendAsync(HttpMethod.Get, "admin/v1/tenants/rival/experiments/ongoing", AdminKey, null)).Body.GetProperty("experiment");
+
+        _server.Process.Terminate();
+        Assert.Equal(0, await _server.Process.WaitForExitAsync(Wait));
+        await _server.DisposeAsync();
+        _server = await ControlPlaneProcess.StartOnDataDirectoryAsync(DataDirectory, "--config", ConfigFile);
+
+        Assert.Equal("promoted", await StatusAsync("won"));
+        Assert.Equal("mock_b", await ExecuteAsync(LabKey, "lab", "won-after-restart", "someone-new"));
+        var after = (await SendAsync(HttpMethod.Get, "admin/v1/tenants/rival/experiments/ongoing", AdminKey, null)).Body.GetProperty("experiment");
+        Assert.Equal("running", after.GetProperty("status").GetString());
+        Assert.Equal(before.GetProperty("arms").ToString(), after.GetProperty("arms").ToString());
+        Assert.Equal(6, after.GetProperty("arms").EnumerateArray().Sum(a => a.GetProperty("executions").GetInt64()));
+    }
+
+    [Fact]
     public async Task AnotherTenant_CannotSeeTheExperiment_NorGiveFeedbackOnItsRequests()
     {
         var (created, _) = await SendAsync(HttpMethod.Post, "admin/v1/tenants/lab/experiments", AdminKey,
@@ -158,8 +204,8 @@ public sealed class ExperimentsEndToEndTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "admin/v1/tenants/lab/experiments/private", AdminKey, null)).Status);
     }
 
-    private async Task<string?> StatusAsync()
-        => (await SendAsync(HttpMethod.Get, "admin/v1/tenants/lab/experiments/e1", AdminKey, null)).Body.GetProperty("experiment").GetProperty("status").GetString();
+    private async Task<string?> StatusAsync(string id = "e1")
+        => (await SendAsync(HttpMethod.Get, $"admin/v1/tenants/lab/experiments/{id}", AdminKey, null)).Body.GetProperty("experiment").GetProperty("status").GetString();
 
     private async Task<string> ExecuteAsync(string key, string tenant, string requestId, string user)
     {
