@@ -24,6 +24,7 @@ internal sealed partial class ExperimentPersistence(IServiceProvider services, E
     private string _path = "";
     private long _savedVersion = -1;
     private Task _saving = Task.CompletedTask;
+    private int _disposed;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -43,8 +44,13 @@ internal sealed partial class ExperimentPersistence(IServiceProvider services, E
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    // The container disposes this once per registration (itself and as a hosted service): the second is a no-op.
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stopping.Cancel();
         _saving.Wait(TimeSpan.FromSeconds(5));
         Save();

@@ -143,7 +143,8 @@ public sealed class ExperimentsEndToEndTests : IAsyncLifetime
         var before = (await SendAsync(HttpMethod.Get, "admin/v1/tenants/rival/experiments/ongoing", AdminKey, null)).Body.GetProperty("experiment");
 
         _server.Process.Terminate();
-        Assert.Equal(0, await _server.Process.WaitForExitAsync(Wait));
+        var exitCode = await _server.Process.WaitForExitAsync(Wait);
+        Assert.True(exitCode == 0, _server.Process.Output);
         await _server.DisposeAsync();
         _server = await ControlPlaneProcess.StartOnDataDirectoryAsync(DataDirectory, "--config", ConfigFile);
 
