@@ -35,7 +35,7 @@ public class BanditBenchmarks
             {
                 var request = new RouteRequest { TenantId = "tenant_bench", RequestId = $"warm-{i}", MessageType = i % 2 == 0 ? "chat" : "completion", InputTokens = 100 + (i % 900) };
                 var pick = _selector.Select(site, Arms, request);
-                _selector.RecordOutcome(request.RequestId!, Arms[pick], outcomes.NextDouble() < means[pick], 100, 1_000);
+                _selector.RecordOutcome("tenant_bench", request.RequestId!, Arms[pick], outcomes.NextDouble() < means[pick], 100, 1_000);
             }
         }
         _request = new RouteRequest { TenantId = "tenant_bench", PolicyId = "chat", RequestId = "req-bench-0001", MessageType = "chat", InputTokens = 420, UserId = "user-42" };

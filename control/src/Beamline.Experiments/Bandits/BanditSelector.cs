@@ -77,19 +77,20 @@ public sealed class BanditSelector : IBanditSelector
     /// cost, s/(s + x) of the picked arm's call (0 when it failed or another provider answered);
     /// for quality, 0 when it failed, else the pick waits for <see cref="RecordQuality"/>.
     /// </summary>
-    public void RecordOutcome(string requestId, string? providerId, bool succeeded, double latencyMs, long costNanos)
+    public void RecordOutcome(string tenantId, string requestId, string? providerId, bool succeeded, double latencyMs, long costNanos)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(requestId);
         var slot = _pending[requestId.GetHashCode() & _pendingMask];
         lock (slot)
         {
-            if (!string.Equals(slot.RequestId, requestId, StringComparison.Ordinal) || slot.Site is null || slot.Arm is null)
+            if (!Awaits(slot, tenantId, requestId) || slot is not { Site: { } site, Arm: { } arm })
             {
                 return;
             }
-            var answered = succeeded && string.Equals(providerId, slot.Arm.Name, StringComparison.Ordinal);
+            var answered = succeeded && string.Equals(providerId, arm.Name, StringComparison.Ordinal);
             double reward;
-            switch (slot.Site.Site.Reward)
+            switch (site.Site.Reward)
             {
                 case BanditReward.Quality when answered:
                     return; // the feedback score is the reward
@@ -107,14 +108,15 @@ public sealed class BanditSelector : IBanditSelector
         }
     }
 
-    /// <summary>A feedback score (0..1) for a request whose pick awaits a quality reward. False when none awaits it.</summary>
-    public bool RecordQuality(string requestId, double score)
+    /// <summary>A feedback score (0..1) for a request of the tenant whose pick awaits a quality reward. False when none awaits it.</summary>
+    public bool RecordQuality(string tenantId, string requestId, double score)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(requestId);
         var slot = _pending[requestId.GetHashCode() & _pendingMask];
         lock (slot)
         {
-            if (!string.Equals(slot.RequestId, requestId, StringComparison.Ordinal) || slot.Site is not { Site.Reward: BanditReward.Quality })
+            if (!Awaits(slot, tenantId, requestId) || slot.Site is not { Site.Reward: BanditReward.Quality })
             {
                 return false;
             }
@@ -147,18 +149,10 @@ public sealed class BanditSelector : IBanditSelector
         return views;
     }
 
-    /// <summary>The reward the arm picked for <paramref name="requestId"/> would learn directly (tests and simulations).</summary>
-    internal void Reward(string requestId, double reward)
-    {
-        var slot = _pending[requestId.GetHashCode() & _pendingMask];
-        lock (slot)
-        {
-            if (string.Equals(slot.RequestId, requestId, StringComparison.Ordinal) && slot.Site is not null)
-            {
-                Learn(slot, Math.Clamp(reward, 0, 1));
-            }
-        }
-    }
+    // Request ids are the clients' own: a pick is rewarded only by its own tenant's request.
+    private static bool Awaits(PendingPick slot, string tenantId, string requestId)
+        => slot.Site is not null && string.Equals(slot.RequestId, requestId, StringComparison.Ordinal)
+            && string.Equals(slot.Site.Site.TenantId, tenantId, StringComparison.Ordinal);
 
     private BanditSiteState State(in BanditSite site)
     {

@@ -43,7 +43,7 @@ public sealed class ExperimentAccounting(ExperimentRegistry registry, Experiment
                 registry.RecordExecution(assignment.Experiment, assignment.Arm, !result.IsSuccess, latencyMs, result.CostNanos);
             }
         }
-        bandits?.RecordOutcome(request.RequestId, providerId, result.IsSuccess, latencyMs, result.CostNanos);
+        bandits?.RecordOutcome(request.TenantId, request.RequestId, providerId, result.IsSuccess, latencyMs, result.CostNanos);
         tracker.Remember(request.RequestId, new FinishedRequest(request.TenantId, providerId, assignment, !result.IsSuccess));
     }
 
@@ -71,7 +71,7 @@ public sealed class ExperimentAccounting(ExperimentRegistry registry, Experiment
         }
         if (first)
         {
-            bandits?.RecordQuality(requestId, score);
+            bandits?.RecordQuality(tenantId, requestId, score);
         }
         return true;
     }

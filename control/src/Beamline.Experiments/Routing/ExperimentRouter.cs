@@ -44,7 +44,7 @@ public sealed class ExperimentRouter(IPolicyRouter inner, ExperimentRegistry reg
 
     /// <inheritdoc />
     public RouteDecision DecideFallback(in RouteRequest request, ref FallbackCursor cursor, string failedProvider, FailureKinds failure)
-        => TryArm(request, out var routed, out _, out _) && tracker.IsAssigned(request.RequestId)
+        => TryArm(request, out var routed, out _, out _) && tracker.IsAssigned(request.TenantId, request.RequestId)
             ? Inner.DecideFallback(routed, ref cursor, failedProvider, failure)
             : Inner.DecideFallback(request, ref cursor, failedProvider, failure);
 

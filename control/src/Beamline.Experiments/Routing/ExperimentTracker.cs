@@ -11,9 +11,11 @@ namespace Beamline.Experiments.Routing;
 /// </summary>
 public sealed class ExperimentTracker(int capacity = 100_000)
 {
-    private readonly ConcurrentDictionary<string, Assignment> _inFlight = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, FinishedRequest> _finished = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<string> _finishedOrder = new();
+    // Keyed by tenant and request id: request ids are the clients' own, and one tenant's must never
+    // overwrite or answer for another's.
+    private readonly ConcurrentDictionary<(string Tenant, string RequestId), Assignment> _inFlight = new();
+    private readonly ConcurrentDictionary<(string Tenant, string RequestId), FinishedRequest> _finished = new();
+    private readonly ConcurrentQueue<(string Tenant, string RequestId)> _finishedOrder = new();
 
     /// <summary>How many requests each table holds at most.</summary>
     public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));
@@ -23,23 +25,25 @@ public sealed class ExperimentTracker(int capacity = 100_000)
     {
         if (_inFlight.Count < Capacity)
         {
-            _inFlight[requestId] = new Assignment(tenantId, experiment, arm);
+            _inFlight[(tenantId, requestId)] = new Assignment(tenantId, experiment, arm);
         }
     }
 
-    /// <summary>Whether the request is in flight with an experiment arm.</summary>
-    public bool IsAssigned(string? requestId) => requestId is not null && _inFlight.ContainsKey(requestId);
+    /// <summary>Whether the tenant's request is in flight with an experiment arm.</summary>
+    public bool IsAssigned(string? tenantId, string? requestId) => tenantId is not null && requestId is not null && _inFlight.ContainsKey((tenantId, requestId));
 
     /// <summary>Takes the request's assignment at its end (null when it had none).</summary>
     public Assignment? Finish(string requestId, string tenantId)
-        => _inFlight.TryRemove(requestId, out var assignment) && assignment.TenantId == tenantId ? assignment : null;
+        => _inFlight.TryRemove((tenantId, requestId), out var assignment) ? assignment : null;
 
     /// <summary>Remembers a finished request for feedback.</summary>
     public void Remember(string requestId, FinishedRequest request)
     {
-        if (_finished.TryAdd(requestId, request))
+        ArgumentNullException.ThrowIfNull(request);
+        var key = (request.TenantId, requestId);
+        if (_finished.TryAdd(key, request))
         {
-            _finishedOrder.Enqueue(requestId);
+            _finishedOrder.Enqueue(key);
             while (_finished.Count > Capacity && _finishedOrder.TryDequeue(out var oldest))
             {
                 _finished.TryRemove(oldest, out _);
@@ -47,19 +51,14 @@ public sealed class ExperimentTracker(int capacity = 100_000)
         }
         else
         {
-            _finished[requestId] = request; // a request id used again: the latest request counts
+            _finished[key] = request; // a request id used again by the tenant: the latest request counts
         }
     }
 
     /// <summary>The finished request <paramref name="requestId"/> of <paramref name="tenantId"/> (another tenant's is not found).</summary>
     public bool TryGetFinished(string tenantId, string requestId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out FinishedRequest? request)
     {
-        if (_finished.TryGetValue(requestId, out request) && request.TenantId == tenantId)
-        {
-            return true;
-        }
-        request = null;
-        return false;
+        return _finished.TryGetValue((tenantId, requestId), out request);
     }
 }
 

@@ -62,7 +62,7 @@ public sealed class BanditSelectorTests(ITestOutputHelper output)
             {
                 correctLate += (chat ? pick == 0 : pick == 1) ? 1 : 0;
             }
-            selector.RecordOutcome(request.RequestId!, arms[pick], outcomes.NextDouble() < success, 100, 1000);
+            selector.RecordOutcome("t1", request.RequestId!, arms[pick], outcomes.NextDouble() < success, 100, 1000);
         }
         output.WriteLine($"LinUCB: {correctLate}/1000 late picks were the context's best arm");
         Assert.True(correctLate >= 900, $"{correctLate} of the last 1,000 picks were the context's best arm");
@@ -109,17 +109,17 @@ public sealed class BanditSelectorTests(ITestOutputHelper output)
 
         selector.Select(latency, two, new RouteRequest { TenantId = "t1", RequestId = "r-lat" });
         var picked = selector.Sites("t1").Single(s => s.Site.SiteId == "lat").Arms.Single(a => a.Pulls == 1).Name;
-        selector.RecordOutcome("r-lat", picked, succeeded: true, latencyMs: 1_000, costNanos: 0);
+        selector.RecordOutcome("t1", "r-lat", picked, succeeded: true, latencyMs: 1_000, costNanos: 0);
         selector.Select(quality, two, new RouteRequest { TenantId = "t1", RequestId = "r-q" });
         var qualityArm = selector.Sites("t1").Single(s => s.Site.SiteId == "q").Arms.Single(a => a.Pulls == 1).Name;
-        selector.RecordOutcome("r-q", qualityArm, succeeded: true, latencyMs: 5, costNanos: 0); // waits for feedback
+        selector.RecordOutcome("t1", "r-q", qualityArm, succeeded: true, latencyMs: 5, costNanos: 0); // waits for feedback
 
         var latencyView = selector.Sites("t1").Single(s => s.Site.SiteId == "lat").Arms.Single(a => a.Name == picked);
         Assert.Equal(1, latencyView.Rewards);
         Assert.Equal(0.5, latencyView.MeanReward, 9); // s/(s + latency) with s = 1,000 ms
         Assert.Equal(0, selector.Sites("t1").Single(s => s.Site.SiteId == "q").Arms.Sum(a => a.Rewards));
-        Assert.True(selector.RecordQuality("r-q", 0.9));
-        Assert.False(selector.RecordQuality("r-q", 0.9)); // learned once
+        Assert.True(selector.RecordQuality("t1", "r-q", 0.9));
+        Assert.False(selector.RecordQuality("t1", "r-q", 0.9)); // learned once
         Assert.Equal(0.9, selector.Sites("t1").Single(s => s.Site.SiteId == "q").Arms.Single(a => a.Name == qualityArm).MeanReward, 9);
         Assert.Equal(0, selector.Select(latency, arms, new RouteRequest { TenantId = "t1", RequestId = "r-one" }));
         Assert.Empty(selector.Sites("t2"));
@@ -132,10 +132,27 @@ public sealed class BanditSelectorTests(ITestOutputHelper output)
         var site = BanditSimulation.Site(BanditAlgorithm.Thompson);
         string[] arms = ["a", "b"];
         var pick = selector.Select(site, arms, new RouteRequest { TenantId = "t1", RequestId = "r1" });
-        selector.RecordOutcome("r1", arms[1 - pick], succeeded: true, 10, 10);
+        selector.RecordOutcome("t1", "r1", arms[1 - pick], succeeded: true, 10, 10);
         var view = selector.Sites(null).Single().Arms.Single(a => a.Name == arms[pick]);
         Assert.Equal(1, view.Rewards);
         Assert.Equal(0, view.MeanReward);
+    }
+
+    [Fact]
+    public void AnotherTenantsRequestWithTheSameId_RewardsNothing()
+    {
+        var selector = new BanditSelector(new BanditOptions { ExplorationFloor = 0 }, new RandomSource(5));
+        var site = BanditSimulation.Site(BanditAlgorithm.Thompson, BanditReward.Quality);
+        string[] arms = ["a", "b"];
+        var pick = selector.Select(site, arms, new RouteRequest { TenantId = "t1", RequestId = "shared-id" });
+
+        selector.RecordOutcome("t2", "shared-id", arms[pick], succeeded: false, 10, 10);
+        Assert.False(selector.RecordQuality("t2", "shared-id", 0.0));
+        Assert.True(selector.RecordQuality("t1", "shared-id", 1.0));
+
+        var arm = selector.Sites("t1").Single().Arms.Single(a => a.Name == arms[pick]);
+        Assert.Equal(1, arm.Rewards);
+        Assert.Equal(1.0, arm.MeanReward);
     }
 
     [Fact]
@@ -150,7 +167,7 @@ public sealed class BanditSelectorTests(ITestOutputHelper output)
             {
                 var id = $"w{worker}-{i}";
                 var pick = selector.Select(site, arms, new RouteRequest { TenantId = "t1", RequestId = id, MessageType = "chat" });
-                selector.RecordOutcome(id, arms[pick], i % 3 != 0, 50, 100);
+                selector.RecordOutcome("t1", id, arms[pick], i % 3 != 0, 50, 100);
             }
         });
         Assert.Equal(40_000, selector.Sites("t1").Sum(s => s.Arms.Sum(a => a.Pulls)));

@@ -25,7 +25,7 @@ internal static class BanditSimulation
             var pick = selector.Select(site, arms, request);
             picks[pick]++;
             regret += best - means[pick];
-            selector.RecordOutcome(request.RequestId!, arms[pick], outcomes.NextDouble() < means[pick], 100, 1000);
+            selector.RecordOutcome("t1", request.RequestId!, arms[pick], outcomes.NextDouble() < means[pick], 100, 1000);
         }
         return (regret, picks);
     }

@@ -23,7 +23,7 @@ public sealed class ExperimentRouterTests
     public void WithoutAnExperiment_DecidesAsThePolicy()
     {
         Assert.Equal("a", _router.Decide(Request("u1")).ProviderId);
-        Assert.False(_tracker.IsAssigned("r-u1"));
+        Assert.False(_tracker.IsAssigned("t1", "r-u1"));
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class ExperimentRouterTests
             seen.Add(decision.ProviderId!);
         }
         Assert.Equal(2, seen.Count);
-        Assert.True(_tracker.IsAssigned("r-user0"));
+        Assert.True(_tracker.IsAssigned("t1", "r-user0"));
     }
 
     [Fact]
@@ -68,8 +68,8 @@ public sealed class ExperimentRouterTests
 
         Assert.Equal("c", _router.Decide(Request("u1") with { PinnedProvider = "c" }).ProviderId);
         Assert.Equal("b", _router.Decide(Request("u2") with { DryRun = true }).ProviderId);
-        Assert.False(_tracker.IsAssigned("r-u1"));
-        Assert.False(_tracker.IsAssigned("r-u2"));
+        Assert.False(_tracker.IsAssigned("t1", "r-u1"));
+        Assert.False(_tracker.IsAssigned("t1", "r-u2"));
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class ExperimentRouterTests
         var decision = _router.Decide(Request("u1") with { AllowedProviders = ImmutableArray.Create("a") });
 
         Assert.Equal("a", decision.ProviderId);
-        Assert.False(_tracker.IsAssigned("r-u1"));
+        Assert.False(_tracker.IsAssigned("t1", "r-u1"));
     }
 
     [Fact]
@@ -108,6 +108,23 @@ public sealed class ExperimentRouterTests
         Assert.Equal(0, arm.Errors);
         Assert.Equal(1, arm.Quality.Count);
         Assert.Equal(0.75, arm.Quality.Mean);
+    }
+
+    [Fact]
+    public void AnotherTenantsRequestWithTheSameId_NeitherStealsTheAssignmentNorItsFeedback()
+    {
+        var experiment = _registry.Create(Definition(new ExperimentArm { Name = "control", ProviderId = "a", WeightBasisPoints = 0 },
+            new ExperimentArm { Name = "b", ProviderId = "b", WeightBasisPoints = 10_000 }));
+        var accounting = new ExperimentAccounting(_registry, _tracker);
+        _router.Decide(Request("u1", requestId: "same"));
+
+        accounting.Executed(new PipelineRequest { Caller = new Caller { TenantId = "t2" }, RequestId = "same", MessageType = "chat" }, new ExecuteResult { ProviderId = "a" });
+        accounting.Executed(new PipelineRequest { Caller = new Caller { TenantId = "t1" }, RequestId = "same", MessageType = "chat" }, new ExecuteResult { ProviderId = "b" });
+
+        Assert.Equal(1, experiment.Results().Arms[1].Executions);
+        Assert.True(accounting.Feedback("t1", "same", 0.9));
+        Assert.True(accounting.Feedback("t2", "same", 0.1)); // its own request of that id
+        Assert.Equal(0.9, experiment.Results().Arms[1].Quality.Mean);
     }
 
     private static RouteRequest Request(string user, string? requestId = null) =>
