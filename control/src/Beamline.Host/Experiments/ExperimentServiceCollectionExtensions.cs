@@ -33,7 +33,8 @@ public static class ExperimentServiceCollectionExtensions
         services.TryAddSingleton(sp => new ExperimentRegistry(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IExperimentPromotions>()));
         services.TryAddSingleton(_ => new ExperimentTracker());
         services.TryAddSingleton(sp => new BanditSelector(sp.GetRequiredService<IOptions<BanditOptions>>().Value, time: sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<IBanditSelector>(sp => sp.GetRequiredService<BanditSelector>());
+        // Replaces the uniform default the routing port ships with, whichever is registered first.
+        services.Replace(ServiceDescriptor.Singleton<IBanditSelector>(sp => sp.GetRequiredService<BanditSelector>()));
         services.TryAddSingleton(sp => new ExperimentAccounting(sp.GetRequiredService<ExperimentRegistry>(), sp.GetRequiredService<ExperimentTracker>(),
             sp.GetRequiredService<BanditSelector>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRequestAccounting, ExperimentAccounting>(sp => sp.GetRequiredService<ExperimentAccounting>()));
