@@ -7,9 +7,12 @@
 #   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
 #   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
 #                       `bench telemetry`: only the cost of metrics and tracing on the gateway path)
+#   ./build.ps1 chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
+#                       killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
+#                       (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
 #   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
-    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'fuzz')][string]$Verb,
+    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'chaos', 'fuzz')][string]$Verb,
     [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest
 )
 $ErrorActionPreference = 'Stop'
@@ -504,6 +507,16 @@ function Invoke-Bench {
     }
 }
 
+# The chaos suite, as build.sh's cmd_chaos: the harness starts and kills its own processes per
+# scenario and writes the table into docs/reliability.md; its exit status is the verdict.
+function Invoke-Chaos {
+    Invoke-Deps; Invoke-Build
+    Log 'chaos suite (about 3 minutes): the table goes to docs/reliability.md'
+    & dotnet (Join-Path $Root "control/bench/chaos/Beamline.Chaos/bin/$Configuration/net10.0/Beamline.Chaos.dll") `
+        --report (Join-Path $Root 'docs/reliability.md') --label "commit $(git -C $Root rev-parse --short HEAD)" @Rest
+    exit $LASTEXITCODE
+}
+
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
 # BEAMLINE_FUZZ_SECONDS (default 60) from its seed corpus; crash inputs land in build/fuzz/artifacts/.
 function Invoke-Fuzz {
@@ -546,6 +559,7 @@ switch ($Verb) {
     'test' { Invoke-Test }
     'run' { Invoke-Deps; Invoke-Build; & (Join-Path $Root $(if ($IsWindows) { 'out/control/beamline.exe' } else { 'out/bin/beamline' })) serve --config (Join-Path $Root 'control/src/Beamline.Cli/examples/beamline.example.json') --data-dir (Join-Path $Root 'build/data') @Rest; exit $LASTEXITCODE }
     'bench' { Invoke-Bench }
+    'chaos' { Invoke-Chaos }
     'fuzz' { Invoke-Fuzz }
-    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 9 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
+    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 12 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
 }

@@ -7,6 +7,9 @@
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
 #   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
 #                      `bench telemetry`: only the cost of metrics and tracing on the gateway path)
+#   ./build.sh chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
+#                      killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
+#                      (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
 #   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
@@ -531,6 +534,18 @@ cmd_bench() {
      --filter '*InProcessExec*' '*Decide*' '*UsageLedger*' '*AuditAppend*' '*BanditBenchmarks*' --join "${@}")
 }
 
+# The chaos suite (docs/reliability.md): control/bench/chaos/Beamline.Chaos starts its own nats-server
+# (JetStream), control planes and workers on loopback per scenario, kills them under load and counts
+# every request's answers and executions. Nice'd: it shares the machine with whatever else runs.
+# Exit status: 0 when nothing was lost or run twice and service returned in time, 1 otherwise.
+cmd_chaos() {
+  cmd_deps
+  cmd_build
+  log "chaos suite (about 3 minutes): the table goes to docs/reliability.md"
+  nice dotnet "$ROOT/control/bench/chaos/Beamline.Chaos/bin/$CONFIGURATION/net10.0/Beamline.Chaos.dll" \
+    --report "$ROOT/docs/reliability.md" --label "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$@"
+}
+
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
 # BEAMLINE_FUZZ_SECONDS (default 60) from its seed corpus; crash inputs land in build/fuzz/artifacts/.
 FUZZ_PACKAGES=(clang libclang-rt-dev)
@@ -571,9 +586,10 @@ case "$verb" in
   test) cmd_test ;;
   run) cmd_run "$@" ;;
   bench) cmd_bench "$@" ;;
+  chaos) cmd_chaos "$@" ;;
   fuzz) cmd_fuzz ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

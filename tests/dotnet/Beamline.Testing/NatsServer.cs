@@ -34,6 +34,26 @@ public sealed class NatsServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// As the other overload; with <paramref name="jetStream"/>, JetStream is on (<c>-js</c>), its
+    /// store in a fresh temporary directory that survives <see cref="KillAsync"/> and
+    /// <see cref="RestartAsync"/> (streams and KV buckets come back) and is deleted on dispose.
+    /// </summary>
+    public static async Task<NatsServer> StartAsync(bool jetStream, params string[] extraArgs)
+    {
+        if (!jetStream)
+        {
+            return await StartAsync(extraArgs).ConfigureAwait(false);
+        }
+        var storeDir = Directory.CreateTempSubdirectory("beamline-js-").FullName;
+        var server = new NatsServer(FreePort.Next(), ["-js", "-sd", storeDir, .. extraArgs]) { StoreDir = storeDir };
+        await server.RestartAsync().ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>The JetStream store directory; null without JetStream.</summary>
+    public string? StoreDir { get; private init; }
+
     /// <summary>Kills the server (SIGKILL): clients see the connection drop.</summary>
     public async Task KillAsync()
     {
@@ -78,5 +98,12 @@ public sealed class NatsServer : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => new(KillAsync());
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync().ConfigureAwait(false);
+        if (StoreDir is not null && Directory.Exists(StoreDir))
+        {
+            Directory.Delete(StoreDir, recursive: true);
+        }
+    }
 }
