@@ -550,7 +550,7 @@ function Invoke-Bench {
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')
         try { Invoke-Checked dotnet (@('run', '-c', $Configuration, '--project', (Join-Path $Root 'control/bench/Beamline.Benchmarks'), '--',
-                    '--filter', '*InProcessExec*', '*Decide*', '*UsageLedger*', '*AuditAppend*', '--join') + $Rest) }
+                    '--filter', '*InProcessExec*', '*Decide*', '*UsageLedger*', '*AuditAppend*', '*BanditBenchmarks*', '--join') + $Rest) }
         finally { Pop-Location }
     }
     finally {

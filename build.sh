@@ -582,7 +582,7 @@ cmd_bench() {
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
   (cd "$ROOT/build" && dotnet run -c "$CONFIGURATION" --project "$ROOT/control/bench/Beamline.Benchmarks" -- \
-     --filter '*InProcessExec*' '*Decide*' '*UsageLedger*' '*AuditAppend*' --join "${@}")
+     --filter '*InProcessExec*' '*Decide*' '*UsageLedger*' '*AuditAppend*' '*BanditBenchmarks*' --join "${@}")
 }
 
 # The chaos suite (docs/reliability.md): control/bench/chaos/Beamline.Chaos starts its own nats-server

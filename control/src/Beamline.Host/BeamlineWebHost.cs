@@ -84,6 +84,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineTracing(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineUsage(builder.Configuration);
+        builder.Services.AddBeamlineExperiments(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddBeamlineDashboard(builder.Configuration);
         builder.Services.AddBeamlineReplay(builder.Configuration, state.DataDirectory);
@@ -115,6 +116,7 @@ public static class BeamlineWebHost
         app.MapTenancyAdmin();
         app.MapDashboard();
         app.MapAuditEndpoints();
+        Beamline.Host.Experiments.ExperimentEndpoints.MapExperimentEndpoints(app);
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));
