@@ -5,7 +5,8 @@ namespace Beamline.Host.Tests.Grpc;
 
 /// <summary>
 /// A real nats-server and a real <c>beamline serve</c> on it, configured as an operator would:
-/// a tenant whose key never runs out, a tenant whose key allows two requests a minute, and mock
+/// a tenant whose key never runs out, a tenant whose key allows two requests a minute, a tenant
+/// with no keys (it calls over the trusted NATS bus) allowed two requests a minute, and mock
 /// providers that echo (one streaming in small chunks, one answering after 20 s).
 /// </summary>
 public sealed class Cp2Fixture : IAsyncLifetime
@@ -18,6 +19,9 @@ public sealed class Cp2Fixture : IAsyncLifetime
 
     /// <summary>An API key of <c>tenant_cp2_tight</c>: two requests a minute.</summary>
     public const string TightKey = "bl_cp2tight_Qm8Rz2Wn5Tt7Yp1Ls4Hd6Gf9Jk3Xc0Vb2Nn8Mm4Aa1Z";
+
+    /// <summary>A tenant with no API keys and a tenant quota of two requests a minute (CP2 over NATS names it in Beamline-Tenant).</summary>
+    public const string TightBusTenant = "tenant_cp2_bus_tight";
 
     private readonly string _configFile = Path.Combine(Path.GetTempPath(), $"beamline-cp2-{Guid.NewGuid():N}.json");
 
@@ -80,6 +84,13 @@ public sealed class Cp2Fixture : IAsyncLifetime
                         ["default_policy"] = "echo",
                         ["limits"] = new JsonObject { ["requests_per_minute"] = 2 },
                         ["keys"] = new JsonArray(new JsonObject { ["name"] = "tight key", ["key"] = TightKey }),
+                        ["policies"] = new JsonArray(Policy("echo", """{"version":"1.0","providers":[{"name":"m_echo","weight":100}]}""")),
+                    },
+                    new JsonObject
+                    {
+                        ["id"] = TightBusTenant,
+                        ["default_policy"] = "echo",
+                        ["limits"] = new JsonObject { ["requests_per_minute"] = 2 },
                         ["policies"] = new JsonArray(Policy("echo", """{"version":"1.0","providers":[{"name":"m_echo","weight":100}]}""")),
                     }),
                 ["providers"] = new JsonArray(

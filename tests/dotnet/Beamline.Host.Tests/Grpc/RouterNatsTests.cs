@@ -6,17 +6,19 @@ namespace Beamline.Host.Tests.Grpc;
 /// <summary>
 /// CP2 over NATS (<c>beamline.router.v2.decide</c>, <c>beamline.router.v2.execute</c>) with a
 /// client that no one here wrote: the official <c>nats</c> package, bodies encoded by protobufjs
-/// from the .proto; the API key in the Authorization header, the kind of each reply in Beamline-Kind.
+/// from the .proto; the tenant in the Beamline-Tenant header (the bus is trusted: no API key travels
+/// on NATS), the kind of each reply in Beamline-Kind.
 /// </summary>
 public sealed class RouterNatsTests(Cp2Fixture host) : IClassFixture<Cp2Fixture>
 {
     private const string Decide = "beamline.router.v2.decide";
     private const string Execute = "beamline.router.v2.execute";
 
-    private static JsonObject Call(string subject, JsonObject? request, string? key = Cp2Fixture.Key, int timeoutMs = 0) => new()
+    private static JsonObject Call(string subject, JsonObject? request, string? tenant = Cp2Fixture.Tenant, int timeoutMs = 0, string? authorization = null) => new()
     {
         ["subject"] = subject,
-        ["key"] = key,
+        ["tenant"] = tenant,
+        ["authorization"] = authorization,
         ["timeout_ms"] = timeoutMs,
         ["request"] = request,
     };
@@ -25,7 +27,7 @@ public sealed class RouterNatsTests(Cp2Fixture host) : IClassFixture<Cp2Fixture>
         => Assert.Single(await Cp2NodeClients.NatsAsync(host.Nats.Url, call)).EnumerateArray().ToArray();
 
     [Fact]
-    public async Task Decide_WithTheKeyInAHeader_AnswersADecision()
+    public async Task Decide_WithTheTenantInAHeader_AnswersADecision()
     {
         var reply = Assert.Single(await RepliesAsync(Call(Decide, Cp2NodeClients.Request("nats-decide-1", "echo"))));
 
@@ -63,14 +65,42 @@ public sealed class RouterNatsTests(Cp2Fixture host) : IClassFixture<Cp2Fixture>
 
     [Theory]
     [InlineData(null)]
-    [InlineData("bl_cp2test_WRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRO")]
-    public async Task Decide_WithoutAValidKey_RepliesUnauthenticated(string? key)
+    [InlineData("tenant_nope")]
+    public async Task Decide_WithoutAKnownTenant_RepliesUnauthenticated(string? tenant)
     {
-        var reply = Assert.Single(await RepliesAsync(Call(Decide, Cp2NodeClients.Request("nats-nokey"), key)));
+        var reply = Assert.Single(await RepliesAsync(Call(Decide, Cp2NodeClients.Request("nats-notenant"), tenant)));
 
         Assert.Equal("error", reply.GetProperty("kind").GetString());
         Assert.Equal(16, reply.GetProperty("error").GetProperty("code").GetInt32()); // UNAUTHENTICATED
         Assert.Equal("unauthorized", reply.GetProperty("error").GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData(Decide)]
+    [InlineData(Execute)]
+    public async Task Request_WithAnAuthorizationHeader_IsRefusedEvenWithAValidKey(string subject)
+    {
+        var reply = Assert.Single(await RepliesAsync(Call(subject, Cp2NodeClients.Request("nats-key-1"), authorization: $"Bearer {Cp2Fixture.Key}")));
+
+        Assert.Equal("error", reply.GetProperty("kind").GetString());
+        var error = reply.GetProperty("error");
+        Assert.Equal(3, error.GetProperty("code").GetInt32()); // INVALID_ARGUMENT
+        Assert.Equal("invalid_request", error.GetProperty("reason").GetString());
+        Assert.Contains("Beamline-Tenant", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Cp2Fixture.Key, error.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Decide_PastTheTenantsQuota_RepliesResourceExhausted()
+    {
+        var calls = Enumerable.Range(0, 3).Select(i => Call(Decide, Cp2NodeClients.Request($"nats-tight-{i}"), Cp2Fixture.TightBusTenant)).ToArray();
+
+        var replies = (await Cp2NodeClients.NatsAsync(host.Nats.Url, calls)).Select(r => Assert.Single(r.EnumerateArray())).ToArray();
+
+        Assert.All(replies[..2], r => Assert.Equal("decision", r.GetProperty("kind").GetString()));
+        Assert.Equal("error", replies[2].GetProperty("kind").GetString());
+        Assert.Equal(8, replies[2].GetProperty("error").GetProperty("code").GetInt32()); // RESOURCE_EXHAUSTED
+        Assert.Equal("quota_exceeded", replies[2].GetProperty("error").GetProperty("reason").GetString());
     }
 
     [Fact]

@@ -1,9 +1,11 @@
 // A CP2 client on the official `nats` package with protobufjs: encodes each call's request as a
-// beamline.router.v2.DecideRequest, sends it with the API key in the Authorization header, and
-// collects the replies on its own inbox until one that is not a chunk (Beamline-Kind header).
+// beamline.router.v2.DecideRequest, sends it with the tenant in the Beamline-Tenant header (the
+// bus is trusted: no API key travels on NATS), and collects the replies on its own inbox until one
+// that is not a chunk (Beamline-Kind header). `authorization` sends that Authorization header as
+// given, to check that the control plane refuses it.
 // Usage: node cp2-nats.mjs <plan.json>
-//   plan: {"url": "nats://...", "proto_root": "...", "calls": [{"subject": "...", "key": "...",
-//          "timeout_ms": 0, "request": {...}, "raw_base64": "..."}]}
+//   plan: {"url": "nats://...", "proto_root": "...", "calls": [{"subject": "...", "tenant": "...",
+//          "authorization": "...", "timeout_ms": 0, "request": {...}, "raw_base64": "..."}]}
 import { readFileSync } from "node:fs";
 import { connect, createInbox, headers } from "nats";
 import protobuf from "protobufjs";
@@ -20,7 +22,8 @@ const nc = await connect({ servers: plan.url });
 const results = [];
 for (const call of plan.calls) {
   const h = headers();
-  if (call.key) h.set("Authorization", `Bearer ${call.key}`);
+  if (call.tenant) h.set("Beamline-Tenant", call.tenant);
+  if (call.authorization) h.set("Authorization", call.authorization);
   if (call.timeout_ms) h.set("Beamline-Timeout-Ms", String(call.timeout_ms));
   const body = call.raw_base64 !== undefined
     ? Buffer.from(call.raw_base64, "base64")
