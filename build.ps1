@@ -456,7 +456,7 @@ function Invoke-BenchCp2Decide([string]$Seconds, [string]$Inflight) {
         $rounds = if ($env:BENCH_ROUNDS) { [int]$env:BENCH_ROUNDS } else { 3 }
         $arguments = @{
             'cp2-grpc' = @('--grpc', "http://127.0.0.1:$grpcPort", '--key', $key)
-            'cp2-nats' = @('--nats', $url, '--key', $key)
+            'cp2-nats' = @('--nats', $url, '--tenant', 'tenant_bench')
             'cp1-nats' = @('--nats', $url, '--body-file', (Join-Path $Root 'control/bench/decide-request.json'))
         }
         foreach ($n in $Inflight, '1') {

@@ -467,7 +467,7 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 # Decide over the three wire protocols in one run (docs/benchmarks.md, "CP2 decide"): one nats-server,
 # one control plane with gRPC on, the same tenant, policy and request (control/bench/decide-*.json;
-# CP2 carries the tenant's key); the same load tool (beamline bench decide) for each transport.
+# CP2 gRPC carries the tenant's key, CP2 NATS the tenant id in Beamline-Tenant); the same load tool (beamline bench decide) for each transport.
 bench_cp2_decide() {
   local seconds="$1" inflight="$2" dir="$ROOT/build/bench-cp2" port url http_port grpc_port
   mkdir -p "$dir"
@@ -488,7 +488,7 @@ bench_cp2_decide() {
       for t in cp2-grpc cp2-nats cp1-nats; do
         case "$t" in
           cp2-grpc) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
-          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
+          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --tenant tenant_bench --inflight "$n" --seconds "$seconds")" ;;
           cp1-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")" ;;
         esac
         echo "$line"

@@ -10,8 +10,9 @@ namespace Beamline.Cli.Commands;
 /// <summary>
 /// <c>beamline bench decide</c>: decide throughput and latency over CP1 NATS, CP2 NATS and CP2 gRPC
 /// from one process, with the same loop as the other bench tools (N callers, a fixed duration, one
-/// result line each). The CP1 body is a JSON file; the CP2 request says the same in protobuf, with
-/// the tenant's key (CP2 names no tenant in the message).
+/// result line each). The CP1 body is a JSON file; the CP2 request says the same in protobuf: over
+/// gRPC with the tenant's API key, over NATS (a trusted bus: no key travels on it) with the tenant
+/// named in the <c>Beamline-Tenant</c> header.
 /// </summary>
 internal static class DecideBenchCommand
 {
@@ -23,13 +24,14 @@ internal static class DecideBenchCommand
         var transport = new Option<string>("--transport") { Description = "cp1-nats, cp2-nats or cp2-grpc.", Required = true };
         var nats = new Option<string?>("--nats") { Description = "The NATS server URL (the NATS transports)." };
         var grpc = new Option<string?>("--grpc") { Description = "The control plane's gRPC URL, e.g. http://127.0.0.1:8081 (cp2-grpc)." };
-        var key = new Option<string?>("--key") { Description = "The tenant's API key (CP2)." };
+        var key = new Option<string?>("--key") { Description = "The tenant's API key (cp2-grpc)." };
+        var tenant = new Option<string?>("--tenant") { Description = "The tenant id, sent in the Beamline-Tenant header (cp2-nats; no key travels on NATS)." };
         var bodyFile = new Option<FileInfo?>("--body-file") { Description = "The CP1 decide request (cp1-nats)." };
         var policy = new Option<string>("--policy") { Description = "The policy (CP2).", DefaultValueFactory = _ => "default" };
         var name = new Option<string?>("--name") { Description = "The name printed at the start of the result line." };
         var command = new Command("decide", "Measure decide over CP1 NATS, CP2 NATS or CP2 gRPC.")
         {
-            inflight, seconds, warmup, transport, nats, grpc, key, bodyFile, policy, name,
+            inflight, seconds, warmup, transport, nats, grpc, key, tenant, bodyFile, policy, name,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,9 +63,10 @@ internal static class DecideBenchCommand
                 }
                 case "cp2-nats":
                 {
+                    var tenantId = parse.GetValue(tenant) ?? throw new ArgumentException("--tenant is required (cp2-nats)");
                     await using var connection = await ConnectAsync(parse.GetValue(nats)).ConfigureAwait(false);
                     var body = request.ToByteArray();
-                    var headers = new NatsHeaders { ["Authorization"] = "Bearer " + parse.GetValue(key) };
+                    var headers = new NatsHeaders { ["Beamline-Tenant"] = tenantId };
                     return await BenchCommand.MeasureAsync(label, body.Length, n, warm, duration, _ => async token =>
                     {
                         try

@@ -16,25 +16,25 @@ namespace Beamline.Host.Grpc;
 internal readonly record struct Cp2Outcome<T>(T? Answer, Cp1Error? Error, Cp2.ExecuteResult? FailedResult = null) where T : class;
 
 /// <summary>
-/// The CP2 face, transport aside (gRPC and NATS both call it): authenticate the key, check and
-/// translate the request, run the pipeline's decide or execute, translate the answer. Nothing here
+/// The CP2 face, transport aside (gRPC and NATS both call it, each with its caller: an API key's
+/// over gRPC, the named tenant's on the trusted NATS bus): check and translate the request, run the pipeline's decide or execute, translate the answer. Nothing here
 /// decides or calls a provider: the pipeline does, as for CP1.
 /// </summary>
 internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory directory, IEnumerable<IStreamTextCodec> textCodecs)
 {
     private readonly IStreamTextCodec[] _textCodecs = [.. textCodecs];
 
-    /// <summary>The tenant directory the keys are checked against.</summary>
+    /// <summary>The tenant directory the keys (gRPC) and tenant ids (NATS) are checked against.</summary>
     public ITenantDirectory Directory => directory;
 
     /// <summary>
     /// Decides. Completes synchronously when the policy has no pre or validator extensions (the
     /// NATS face then answers on its subscription's loop, as CP1 does).
     /// </summary>
-    public ValueTask<Cp2Outcome<DecideResponse>> DecideAsync(DecideRequest request, TenantPrincipal principal, string face, TimeSpan? timeout,
+    public ValueTask<Cp2Outcome<DecideResponse>> DecideAsync(DecideRequest request, Caller caller, string face, TimeSpan? timeout,
         CancellationToken cancellationToken)
     {
-        var pipelineRequest = Cp2Requests.From(request, principal, face, timeout, stream: false, out var invalid);
+        var pipelineRequest = Cp2Requests.From(request, caller, face, timeout, stream: false, out var invalid);
         if (pipelineRequest is null)
         {
             return new(new Cp2Outcome<DecideResponse>(null, invalid));
@@ -135,12 +135,12 @@ internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory di
     /// <c>stream.enabled</c>), then the outcome is returned: the result to send last, or the error.
     /// Only the caller's own cancellation escapes, as <see cref="OperationCanceledException"/>.
     /// </summary>
-    public async Task<Cp2Outcome<ExecuteEvent>> ExecuteAsync(DecideRequest request, TenantPrincipal principal, string face, TimeSpan? timeout,
+    public async Task<Cp2Outcome<ExecuteEvent>> ExecuteAsync(DecideRequest request, Caller caller, string face, TimeSpan? timeout,
         Func<ExecuteEvent, CancellationToken, Task> send, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(send);
         var streamed = request.Stream?.Enabled == true;
-        var pipelineRequest = Cp2Requests.From(request, principal, face, timeout, streamed, out var invalid);
+        var pipelineRequest = Cp2Requests.From(request, caller, face, timeout, streamed, out var invalid);
         if (pipelineRequest is null)
         {
             return new(null, invalid);

@@ -12,7 +12,8 @@ namespace Beamline.Host.Grpc;
 /// <summary>
 /// CP2 requests as the pipeline's request: checked field by field (the first problem is an
 /// <c>invalid_request</c> naming its field, as CP1's decoder does), the tenant and limits taken
-/// from the caller's API key, never from the message.
+/// from the caller, never from the message: the API key's over gRPC, the tenant's own on the
+/// trusted NATS bus (see <see cref="TrustedTenant"/>).
 /// </summary>
 internal static class Cp2Requests
 {
@@ -23,23 +24,33 @@ internal static class Cp2Requests
     public const int MaxIdLength = 128;
 
     /// <summary>
-    /// The pipeline request of <paramref name="request"/> from <paramref name="principal"/>, or the
-    /// error that refuses it. <paramref name="timeout"/> is the caller's deadline, if it gave one.
+    /// The pipeline request of <paramref name="request"/> from the API key's <paramref name="principal"/>,
+    /// or the error that refuses it. <paramref name="timeout"/> is the caller's deadline, if it gave one.
     /// </summary>
     public static PipelineRequest? From(DecideRequest request, TenantPrincipal principal, string face, TimeSpan? timeout, bool stream, out Cp1Error? error)
     {
-        ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(principal);
+        return From(request, KeyCaller.From(principal), face, timeout, stream, out error);
+    }
+
+    /// <summary>
+    /// The pipeline request of <paramref name="request"/> from <paramref name="caller"/> (a
+    /// <see cref="KeyCaller"/> over gRPC, <see cref="TrustedTenant"/>'s caller over NATS), or the
+    /// error that refuses it. <paramref name="timeout"/> is the caller's deadline, if it gave one.
+    /// </summary>
+    public static PipelineRequest? From(DecideRequest request, Caller caller, string face, TimeSpan? timeout, bool stream, out Cp1Error? error)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
         error = Validate(request);
         if (error is not null)
         {
             return null;
         }
         var message = request.Message;
-        var caller = KeyCaller.From(principal);
         if (request.Constraints is { AllowedProviders.Count: > 0 } constraints)
         {
-            caller = Narrowed(caller, principal, constraints.AllowedProviders);
+            caller = Narrowed(caller, constraints.AllowedProviders);
         }
         Dictionary<string, string> metadata = new(message.Metadata.Count, StringComparer.Ordinal);
         foreach (var (key, value) in message.Metadata)
@@ -149,26 +160,29 @@ internal static class Cp2Requests
         _ => null,
     };
 
-    // The request's allowed providers within what the key allows: it may narrow, never widen.
-    private static KeyCaller Narrowed(KeyCaller caller, TenantPrincipal principal, IReadOnlyList<string> asked)
+    // The request's allowed providers within what the caller (key or tenant) allows: it may narrow, never widen.
+    private static Caller Narrowed(Caller caller, IReadOnlyList<string> asked)
     {
-        var allowed = ImmutableArray.CreateBuilder<string>(asked.Count);
+        var builder = ImmutableArray.CreateBuilder<string>(asked.Count);
         foreach (var provider in asked)
         {
-            if (caller.AllowedProviders is not { } byKey || byKey.Contains(provider))
+            if (caller.AllowedProviders is not { } byCaller || byCaller.Contains(provider))
             {
-                allowed.Add(provider);
+                builder.Add(provider);
             }
         }
-        return new KeyCaller
-        {
-            TenantId = caller.TenantId,
-            KeyId = caller.KeyId,
-            TeamId = caller.TeamId,
-            AllowedProviders = allowed.ToImmutable(),
-            AllowedPolicies = caller.AllowedPolicies,
-            Principal = principal,
-        };
+        var allowed = builder.ToImmutable();
+        return caller is KeyCaller key
+            ? new KeyCaller
+            {
+                TenantId = key.TenantId,
+                KeyId = key.KeyId,
+                TeamId = key.TeamId,
+                AllowedProviders = allowed,
+                AllowedPolicies = key.AllowedPolicies,
+                Principal = key.Principal,
+            }
+            : new Caller { TenantId = caller.TenantId, AllowedProviders = allowed, AllowedPolicies = caller.AllowedPolicies };
     }
 
     private static bool IsJson(ReadOnlySpan<byte> utf8)
@@ -192,8 +206,8 @@ internal static class Cp2Requests
     private static Cp1Error Invalid(string field, string type, string message) => new(Cp1ErrorCodes.InvalidRequest, message, field, type);
 
     /// <summary>
-    /// The key a CP2 caller sent (<c>authorization: Bearer &lt;key&gt;</c>, in gRPC metadata or a
-    /// NATS header) as a principal, or the <c>unauthorized</c> error.
+    /// The key a CP2 caller sent over gRPC (<c>authorization: Bearer &lt;key&gt;</c> metadata) as a
+    /// principal, or the <c>unauthorized</c> error. Never over NATS: no secret travels on the bus.
     /// </summary>
     public static TenantPrincipal? Authenticate(string? authorization, ITenantDirectory directory, out Cp1Error? error)
     {
@@ -211,5 +225,28 @@ internal static class Cp2Requests
         }
         error = null;
         return principal;
+    }
+
+    /// <summary>
+    /// The caller on the trusted NATS bus, as CP1's: the tenant <paramref name="tenantId"/> names
+    /// (an id, not a secret; NATS permissions decide who may publish) with the tenant's own limits,
+    /// charged at the tenant level by the quota gate; or the <c>unauthorized</c> error for a
+    /// missing or unknown tenant. <paramref name="header"/> is where the id came from, for the message.
+    /// </summary>
+    public static Caller? TrustedTenant(string? tenantId, string header, ITenantDirectory directory, out Cp1Error? error)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (string.IsNullOrEmpty(tenantId))
+        {
+            error = new Cp1Error(Cp1ErrorCodes.Unauthorized, $"the tenant is required: the {header} header names it");
+            return null;
+        }
+        if (!directory.TryGetTenant(tenantId, out var tenant))
+        {
+            error = new Cp1Error(Cp1ErrorCodes.Unauthorized, "unknown tenant");
+            return null;
+        }
+        error = null;
+        return new Caller { TenantId = tenant.Id, AllowedProviders = tenant.Limits.AllowedProviders, AllowedPolicies = tenant.Limits.AllowedPolicies };
     }
 }

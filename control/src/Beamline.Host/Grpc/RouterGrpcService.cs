@@ -26,8 +26,8 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
     public override Task<DecideResponse> Decide(DecideRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var principal = Authenticate(context);
-        var pending = processor.DecideAsync(request, principal, Face, Timeout(context), context.CancellationToken);
+        var caller = Authenticate(context);
+        var pending = processor.DecideAsync(request, caller, Face, Timeout(context), context.CancellationToken);
         return pending.IsCompletedSuccessfully ? Task.FromResult(Answer(pending.Result, context)) : CompleteAsync(pending, context);
     }
 
@@ -49,8 +49,8 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
     {
         ArgumentNullException.ThrowIfNull(responseStream);
         ArgumentNullException.ThrowIfNull(context);
-        var principal = Authenticate(context);
-        var outcome = await processor.ExecuteAsync(request, principal, Face, Timeout(context),
+        var caller = Authenticate(context);
+        var outcome = await processor.ExecuteAsync(request, caller, Face, Timeout(context),
             (item, token) => responseStream.WriteAsync(Compressed(item, context), token), context.CancellationToken).ConfigureAwait(false);
         if (outcome.Error is { } error)
         {
@@ -59,9 +59,10 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
         await responseStream.WriteAsync(Compressed(outcome.Answer!, context), context.CancellationToken).ConfigureAwait(false);
     }
 
-    private TenantPrincipal Authenticate(ServerCallContext context)
-        => Cp2Requests.Authenticate(context.RequestHeaders.GetValue("authorization"), processor.Directory, out var error)
-            ?? throw Cp2Errors.ToException(error!);
+    // The API key in the call's metadata (HTTP/2 to the control plane) as the caller, charged at the key, team and tenant levels.
+    private Routing.KeyCaller Authenticate(ServerCallContext context)
+        => Routing.KeyCaller.From(Cp2Requests.Authenticate(context.RequestHeaders.GetValue("authorization"), processor.Directory, out var error)
+            ?? throw Cp2Errors.ToException(error!));
 
     // The caller's deadline as the pipeline's timeout (none: the pipeline's default).
     private static TimeSpan? Timeout(ServerCallContext context)

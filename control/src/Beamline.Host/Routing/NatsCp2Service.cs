@@ -17,9 +17,12 @@ namespace Beamline.Host.Routing;
 /// <summary>
 /// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/> and
 /// <see cref="ExecuteSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
-/// the queue group CP1 uses. Unlike CP1's trusted bus, a CP2 request names no tenant: the caller's
-/// API key in the <c>Authorization: Bearer</c> header says whose it is (the body carries no secret).
-/// Every reply says what it is in <see cref="KindHeader"/>; an execute sends its chunks, then one
+/// the queue group CP1 uses. The bus is trusted, as for CP1: no secret travels in a NATS message.
+/// The request names its tenant in <see cref="TenantHeader"/> (an id, not a key); NATS itself
+/// (accounts, user permissions on the subjects) controls who may publish. A missing or unknown
+/// tenant is <c>unauthorized</c>; a request that carries an <see cref="AuthorizationHeader"/> is
+/// refused (<c>invalid_request</c>), so that no client gets used to sending its key on the bus.
+/// The caller is the tenant with its own limits, charged at the tenant level. Every reply says what it is in <see cref="KindHeader"/>; an execute sends its chunks, then one
 /// result or error, to the reply subject. The faces only translate: <see cref="Cp2Processor"/> and
 /// the pipeline behind it do the work, as for gRPC.
 /// </summary>
@@ -42,7 +45,10 @@ internal sealed partial class NatsCp2Service(
     /// <summary>The request header with the caller's deadline in milliseconds, relative to its arrival (as gRPC's grpc-timeout).</summary>
     public const string TimeoutHeader = "Beamline-Timeout-Ms";
 
-    /// <summary>The request header with the caller's API key: <c>Bearer &lt;key&gt;</c>.</summary>
+    /// <summary>The request header naming the caller's tenant (its id, as CP1's <c>tenant_id</c> and the blocks' header).</summary>
+    public const string TenantHeader = "Beamline-Tenant";
+
+    /// <summary>A request header that is always refused here: API keys never travel on NATS.</summary>
     public const string AuthorizationHeader = "Authorization";
 
     private const string Face = "cp2_nats";
@@ -109,14 +115,14 @@ internal sealed partial class NatsCp2Service(
             var span = NatsTraceContext.StartFace(DecideSubject, msg.Headers);
             try
             {
-                var request = Read(body.Memory.Span, msg.Headers, _maxDecideBytes, out var principal, out var timeout, out var refused);
+                var request = Read(body.Memory.Span, msg.Headers, _maxDecideBytes, out var tenant, out var timeout, out var refused);
                 if (request is null)
                 {
                     kind = WriteError(buffer, refused!, null);
                 }
                 else
                 {
-                    var pending = processor.DecideAsync(request, principal!, Face, timeout, _stopping.Token);
+                    var pending = processor.DecideAsync(request, tenant!, Face, timeout, _stopping.Token);
                     if (!pending.IsCompletedSuccessfully)
                     {
                         _ = CompleteDecideAsync(pending, replyTo, span);
@@ -192,9 +198,9 @@ internal sealed partial class NatsCp2Service(
             {
                 refused = new Cp1Error(Cp1ErrorCodes.Internal, "the control plane is stopping");
             }
-            Tenancy.TenantPrincipal? principal = null;
+            Pipeline.Caller? tenant = null;
             TimeSpan? timeout = null;
-            var request = refused is null ? Read(body.Memory.Span, msg.Headers, _maxExecuteBytes, out principal, out timeout, out refused) : null;
+            var request = refused is null ? Read(body.Memory.Span, msg.Headers, _maxExecuteBytes, out tenant, out timeout, out refused) : null;
             if (request is null)
             {
                 Interlocked.Decrement(ref _inFlight);
@@ -203,11 +209,11 @@ internal sealed partial class NatsCp2Service(
                 await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
                 continue;
             }
-            _ = ExecuteAsync(request, principal!, timeout, replyTo, msg.Headers);
+            _ = ExecuteAsync(request, tenant!, timeout, replyTo, msg.Headers);
         }
     }
 
-    private async Task ExecuteAsync(DecideRequest request, Tenancy.TenantPrincipal principal, TimeSpan? timeout, string replyTo, NatsHeaders? headers)
+    private async Task ExecuteAsync(DecideRequest request, Pipeline.Caller tenant, TimeSpan? timeout, string replyTo, NatsHeaders? headers)
     {
         using var span = NatsTraceContext.StartFace(ExecuteSubject, headers);
         await Task.Yield(); // off the subscription's loop before any work
@@ -217,7 +223,7 @@ internal sealed partial class NatsCp2Service(
             string kind;
             try
             {
-                var outcome = await processor.ExecuteAsync(request, principal, Face, timeout,
+                var outcome = await processor.ExecuteAsync(request, tenant, Face, timeout,
                     (item, token) => ReplyAsync(replyTo, item.ToByteArray(), "chunk").AsTask(), _stopping.Token).ConfigureAwait(false);
                 kind = outcome.Error is { } error ? WriteError(buffer, error, outcome.FailedResult) : Write(buffer, outcome.Answer!, "result");
             }
@@ -239,13 +245,22 @@ internal sealed partial class NatsCp2Service(
         }
     }
 
-    // The request, its key's principal and its deadline; or null and the refusal.
-    private DecideRequest? Read(ReadOnlySpan<byte> body, NatsHeaders? headers, int maxBytes, out Tenancy.TenantPrincipal? principal,
+    // The request, its tenant's caller and its deadline; or null and the refusal.
+    private DecideRequest? Read(ReadOnlySpan<byte> body, NatsHeaders? headers, int maxBytes, out Pipeline.Caller? tenant,
         out TimeSpan? timeout, out Cp1Error? refused)
     {
         timeout = null;
-        principal = Cp2Requests.Authenticate(Header(headers, AuthorizationHeader), processor.Directory, out refused);
-        if (principal is null)
+        tenant = null;
+        // Refused even when the key is valid (it is never looked at, nor echoed): the bus carries no secret.
+        if (HasHeader(headers, AuthorizationHeader))
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                $"API keys never travel on NATS: drop the {AuthorizationHeader} header and name the tenant in the {TenantHeader} header (NATS permissions control who may publish)",
+                AuthorizationHeader, Cp1ErrorTypes.InvalidValue);
+            return null;
+        }
+        tenant = Cp2Requests.TrustedTenant(Header(headers, TenantHeader), TenantHeader, processor.Directory, out refused);
+        if (tenant is null)
         {
             return null;
         }
@@ -273,6 +288,27 @@ internal sealed partial class NatsCp2Service(
             refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.DecideRequest", null, Cp1ErrorTypes.InvalidJson);
             return null;
         }
+    }
+
+    // Any spelling of the name counts (HTTP habits: "authorization").
+    private static bool HasHeader(NatsHeaders? headers, string name)
+    {
+        if (headers is null || headers.Count == 0)
+        {
+            return false;
+        }
+        if (headers.ContainsKey(name))
+        {
+            return true;
+        }
+        foreach (var key in headers.Keys)
+        {
+            if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static string? Header(NatsHeaders? headers, string name)

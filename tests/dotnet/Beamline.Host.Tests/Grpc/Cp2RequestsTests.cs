@@ -64,6 +64,23 @@ public sealed class Cp2RequestsTests
         Assert.Equal(["p2"], pipeline!.Caller.AllowedProviders!.Value.ToArray());
     }
 
+    [Fact]
+    public void From_TheTrustedBusTenantCaller_StaysATenantCallerWhenNarrowed()
+    {
+        var request = Valid();
+        request.Constraints = new Constraints { AllowedProviders = { "p1", "p3" } };
+        var tenant = new Caller { TenantId = "tenant_a", AllowedProviders = ImmutableArray.Create("p1", "p2") };
+
+        var pipeline = Cp2Requests.From(request, tenant, "test", null, stream: false, out var error);
+
+        Assert.Null(error);
+        // Not a key's caller: the quota gate charges the tenant level alone, as for CP1 over NATS.
+        Assert.IsNotType<Beamline.Host.Routing.KeyCaller>(pipeline!.Caller);
+        Assert.Equal("tenant_a", pipeline.TenantId);
+        Assert.Null(pipeline.Caller.KeyId);
+        Assert.Equal(["p1"], pipeline.Caller.AllowedProviders!.Value.ToArray());
+    }
+
     public static TheoryData<string, Action<DecideRequest>> Invalid => new()
     {
         { "version", r => r.Version = "1" },

@@ -182,7 +182,7 @@ public sealed class RouterGrpcDotnetTests(Cp2Fixture host) : IClassFixture<Cp2Fi
     [InlineData("cheapest")]
     public async Task Decide_SameInput_Cp1AndCp2DecideAlike(string policy)
     {
-        // CP1 over HTTP with the same key, CP2 over gRPC and CP2 over NATS (nats.js).
+        // CP1 over HTTP with the same key, CP2 over gRPC with it and CP2 over NATS (nats.js) naming the key's tenant.
         using var http = new HttpClient { BaseAddress = host.Process.BaseAddress, Timeout = Wait };
         using var cp1Request = new HttpRequestMessage(HttpMethod.Post, "api/v1/routes/decide")
         {
@@ -197,7 +197,7 @@ public sealed class RouterGrpcDotnetTests(Cp2Fixture host) : IClassFixture<Cp2Fi
         var nats = Assert.Single(Assert.Single(await Cp2NodeClients.NatsAsync(host.Nats.Url, new System.Text.Json.Nodes.JsonObject
         {
             ["subject"] = "beamline.router.v2.decide",
-            ["key"] = Cp2Fixture.Key,
+            ["tenant"] = Cp2Fixture.Tenant,
             ["request"] = Cp2NodeClients.Request($"parity-nats-{policy}", policy),
         })).EnumerateArray()).GetProperty("decision");
 
