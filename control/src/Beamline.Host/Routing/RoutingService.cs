@@ -4,6 +4,8 @@ using System.Text;
 using Beamline.Pipeline.Routing;
 using Beamline.Policies;
 using Beamline.Routing;
+using Beamline.Routing.Breakers;
+using Beamline.Routing.Shared;
 using Beamline.Routing.Catalog;
 using Beamline.Routing.Fallbacks;
 using Beamline.Tenancy;
@@ -18,9 +20,11 @@ namespace Beamline.Host.Routing;
 /// from that tenant's own policies only (a key of tenant A can never decide with tenant B's
 /// policy), sharing one <see cref="ProviderCatalog"/> built from tenancy's provider entries.
 /// The whole set is rebuilt and swapped atomically when tenancy's routing view changes (no
-/// restart); a rebuild starts fresh statistics, breakers and sticky sessions.
+/// restart); a rebuild starts fresh statistics, breakers and sticky sessions. With an
+/// <see cref="IRoutingStateShare"/> (several control planes on one NATS), breaker transitions and
+/// sticky sessions are shared with the other control planes.
 /// </summary>
-public sealed partial class RoutingService : IPolicyRouter, IDisposable
+public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListener, IDisposable
 {
     private readonly ITenantDirectory _directory;
     private readonly RouterOptions _options;
@@ -28,13 +32,17 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     private readonly ILogger<RoutingService> _logger;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _changes;
+    private readonly IRoutingStateShare? _share;
     private RoutingState _state = RoutingState.Empty;
 
-    /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token.</summary>
-    public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger)
+    /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token and shares breakers and sessions through <paramref name="share"/> when given.</summary>
+    public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger,
+        IRoutingStateShare? share = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
+        _share = share;
+        share?.Listen(this);
         _directory = directory;
         _options = options.Value;
         _time = time;
@@ -133,6 +141,28 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     /// <inheritdoc />
     public void Dispose() => _changes.Dispose();
 
+    /// <summary>
+    /// Another control plane's breaker changed: the same breaker here follows it (created when
+    /// missing, with the policy's settings). An open whose timeout has already passed is ignored.
+    /// </summary>
+    public void OnBreakerChanged(in BreakerKey key, CircuitState state, DateTimeOffset openedAt)
+    {
+        if (!Current.Tenants.TryGetValue(key.TenantId, out var tenant)
+            || !tenant.Policies.TryGet(key.PolicyId, out var policy) || policy.CircuitBreaker is not { } settings)
+        {
+            return;
+        }
+        if (state == CircuitState.Open && _time.GetUtcNow() - openedAt >= settings.OpenTimeout)
+        {
+            return;
+        }
+        if (state == CircuitState.Closed && !tenant.Router.Breakers.TryGet(key, out _))
+        {
+            return;
+        }
+        tenant.Router.Breakers.GetOrAdd(key, settings).ApplyShared(state, openedAt);
+    }
+
     private RoutingState Rebuild()
     {
         lock (_rebuildLock)
@@ -155,7 +185,13 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
                     DefaultInputTokens = _options.DefaultInputTokens,
                     DefaultOutputTokens = _options.DefaultOutputTokens,
                 };
-                tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time), policies, options.DefaultPolicyId);
+                var router = new Router(catalog, policies, options, _time);
+                if (_share is not null)
+                {
+                    router.Breakers.Attach(_share);
+                    router.Sessions.Attach(_share, _time);
+                }
+                tenants[tenant.Id] = new TenantRouting(router, policies, options.DefaultPolicyId);
             }
             var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal), IndexModels(catalog));
             Volatile.Write(ref _state, state);

@@ -3,8 +3,8 @@ namespace Beamline.Tenancy.Replication;
 /// <summary>
 /// Where tenancy's changes go so that other control planes apply them (JetStream KV in
 /// <c>Beamline.SharedState</c>). Tenancy is described as entities: one key per tenant, team, API
-/// key, policy and provider (<c>tenant.&lt;id&gt;</c>, <c>team.&lt;tenant&gt;.&lt;id&gt;</c>,
-/// <c>key.&lt;id&gt;</c>, <c>policy.&lt;tenant&gt;.&lt;id&gt;</c>, <c>provider.&lt;id&gt;</c>)
+/// key, policy and provider (<c>tenant/&lt;id&gt;</c>, <c>team/&lt;tenant&gt;/&lt;id&gt;</c>,
+/// <c>key/&lt;id&gt;</c>, <c>policy/&lt;tenant&gt;/&lt;id&gt;</c>, <c>provider/&lt;id&gt;</c>; ids never hold '/')
 /// whose value is a JSON document only tenancy reads.
 /// </summary>
 public interface ITenancyReplica

@@ -13,23 +13,23 @@ internal static class TenancyEntities
         var entities = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var row in rows.Tenants)
         {
-            entities[$"tenant.{row.Id}"] = JsonSerializer.Serialize(row, Json);
+            entities[$"tenant/{row.Id}"] = JsonSerializer.Serialize(row, Json);
         }
         foreach (var row in rows.Teams)
         {
-            entities[$"team.{row.TenantId}.{row.Id}"] = JsonSerializer.Serialize(row, Json);
+            entities[$"team/{row.TenantId}/{row.Id}"] = JsonSerializer.Serialize(row, Json);
         }
         foreach (var row in rows.Keys)
         {
-            entities[$"key.{row.Id}"] = JsonSerializer.Serialize(row, Json);
+            entities[$"key/{row.Id}"] = JsonSerializer.Serialize(row, Json);
         }
         foreach (var row in rows.Policies)
         {
-            entities[$"policy.{row.TenantId}.{row.Id}"] = JsonSerializer.Serialize(row, Json);
+            entities[$"policy/{row.TenantId}/{row.Id}"] = JsonSerializer.Serialize(row, Json);
         }
         foreach (var row in rows.Providers)
         {
-            entities[$"provider.{row.Id}"] = JsonSerializer.Serialize(row, Json);
+            entities[$"provider/{row.Id}"] = JsonSerializer.Serialize(row, Json);
         }
         return entities;
     }
@@ -49,7 +49,7 @@ internal static class TenancyEntities
         {
             try
             {
-                switch (key[..key.IndexOf('.', StringComparison.Ordinal)])
+                switch (key[..key.IndexOf('/', StringComparison.Ordinal)])
                 {
                     case "tenant": Add(tenants, json); break;
                     case "team": Add(teams, json); break;
