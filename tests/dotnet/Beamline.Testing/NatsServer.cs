@@ -6,12 +6,14 @@ namespace Beamline.Testing;
 public sealed class NatsServer : IAsyncDisposable
 {
     private readonly string[] _extraArgs;
+    private readonly string? _storeDirectory;
     private ChildProcess? _process;
 
-    private NatsServer(int port, string[] extraArgs)
+    private NatsServer(int port, string[] extraArgs, string? storeDirectory = null)
     {
         Port = port;
-        _extraArgs = extraArgs;
+        _extraArgs = storeDirectory is null ? extraArgs : ["-js", "-sd", storeDirectory, .. extraArgs];
+        _storeDirectory = storeDirectory;
     }
 
     /// <summary>The client port.</summary>
@@ -31,6 +33,27 @@ public sealed class NatsServer : IAsyncDisposable
     {
         var server = new NatsServer(FreePort.Next(), extraArgs);
         await server.RestartAsync().ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>
+    /// Starts a server with JetStream (<c>-js -sd DIR</c>) on a fresh temporary store directory,
+    /// which survives <see cref="KillAsync"/> and <see cref="RestartAsync"/> (streams and KV buckets
+    /// come back) and is deleted on dispose.
+    /// </summary>
+    public static async Task<NatsServer> StartWithJetStreamAsync(params string[] extraArgs)
+    {
+        var store = Directory.CreateTempSubdirectory("beamline-js-").FullName;
+        var server = new NatsServer(FreePort.Next(), extraArgs, store);
+        try
+        {
+            await server.RestartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            Directory.Delete(store, recursive: true);
+            throw;
+        }
         return server;
     }
 
@@ -78,5 +101,19 @@ public sealed class NatsServer : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => new(KillAsync());
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync().ConfigureAwait(false);
+        if (_storeDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_storeDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temp folder left behind harms nothing.
+            }
+        }
+    }
 }

@@ -10,6 +10,8 @@ namespace Beamline.SharedState.Meters;
 /// </summary>
 internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILogger<MeterSet> logger) : IHostedService, IDisposable
 {
+    private const int MinWorkerThreads = 128;
+
     private readonly ConcurrentDictionary<string, SharedMeter> _meters = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Thread? _thread;
@@ -40,6 +42,12 @@ internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILog
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        // A meter whose allowance is spent blocks its request thread for one KV round trip, while
+        // the NATS client needs pool threads to complete it: a floor of threads keeps a burst of
+        // such waits from starving the pool (the usual remedy for sync-over-async, as with Redis clients).
+        EnsureThreadFloor();
+        // Create the bucket now rather than on the first request (NATS may be down: not awaited).
+        _ = WarmUpAsync();
         _thread = new Thread(Loop) { IsBackground = true, Name = "beamline-meter-flush" };
         _thread.Start();
         return Task.CompletedTask;
@@ -63,6 +71,27 @@ internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILog
     }
 
     public void Dispose() => _stopping.Dispose();
+
+    /// <summary>Raises the thread pool's floor of worker threads to <see cref="MinWorkerThreads"/> (never lowers it).</summary>
+    public static void EnsureThreadFloor()
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, MinWorkerThreads), io);
+    }
+
+    private async Task WarmUpAsync()
+    {
+        try
+        {
+            await store.WarmUpAsync(_stopping.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // NATS down at start: the first use creates the bucket.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            LogFlushFailed(error);
+        }
+    }
 
     private void Loop()
     {

@@ -15,6 +15,9 @@ internal sealed class MeterStore(SharedStateConnection connection)
     /// <summary>Whether NATS is connected now.</summary>
     public bool IsConnected => connection.IsConnected;
 
+    /// <summary>Creates the counters bucket if needed.</summary>
+    public Task WarmUpAsync(CancellationToken cancellationToken) => connection.CountersAsync(cancellationToken);
+
     /// <summary>The meter's value and revision (0 when it has none yet).</summary>
     /// <exception cref="MeterStoreUnavailableException">NATS did not answer in time.</exception>
     public (MeterValue Value, ulong Revision) Get(string key) => Run(async token =>

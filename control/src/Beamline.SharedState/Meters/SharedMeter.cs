@@ -42,6 +42,7 @@ internal sealed class SharedMeter
     private readonly string _self;
     private readonly long _holderTimeoutMs;
     private readonly long _idleReturnMs;
+    private readonly long _exhaustedForMs;
     private readonly object _gate = new();
     private long _held;
     private long _reserved;
@@ -53,6 +54,8 @@ internal sealed class SharedMeter
     private long _lastActiveMs;
     private long _lastWriteMs;
     private long _unavailableUntilMs;
+    private long _exhaustedUntilMs;
+    private MeterRefusal _exhausted;
     private MeterLimits _limits = new(MeterLimits.Unlimited, MeterLimits.Unlimited);
 
     public SharedMeter(MeterStore store, string key, MeterKind kind)
@@ -63,6 +66,7 @@ internal sealed class SharedMeter
         _self = KvKeys.Token(store.Options.InstanceId);
         _holderTimeoutMs = (long)store.Options.HolderTimeout.TotalMilliseconds;
         _idleReturnMs = (long)store.Options.IdleReturn.TotalMilliseconds;
+        _exhaustedForMs = Math.Max(1, (long)store.Options.FlushInterval.TotalMilliseconds);
     }
 
     /// <summary>The KV key.</summary>
@@ -86,7 +90,11 @@ internal sealed class SharedMeter
         refusal = default;
         lock (_gate)
         {
-            _limits = limits;
+            if (limits != _limits)
+            {
+                _limits = limits;
+                _exhaustedUntilMs = 0;
+            }
             _lastActiveMs = now.UnixMs;
             if (!limits.Any || _reserved + _pending < _held)
             {
@@ -94,8 +102,20 @@ internal sealed class SharedMeter
                 LocalGrants++;
                 return true;
             }
+            if (now.UnixMs < _exhaustedUntilMs)
+            {
+                // The shared counter was at its limit a moment ago: refuse without a round trip
+                // (under load every refused request would otherwise write).
+                refusal = _exhausted;
+                return false;
+            }
             var result = Sync(limits, amount, now, keep: true);
             refusal = result.Refusal;
+            if (result.Written && !result.Admitted)
+            {
+                _exhausted = result.Refusal;
+                _exhaustedUntilMs = now.UnixMs + _exhaustedForMs;
+            }
             return result.Admitted;
         }
     }
@@ -124,6 +144,7 @@ internal sealed class SharedMeter
         lock (_gate)
         {
             _reserved = Math.Max(0, _reserved - amount);
+            _exhaustedUntilMs = 0;
         }
     }
 
