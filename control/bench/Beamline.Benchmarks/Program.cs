@@ -1,3 +1,9 @@
 using BenchmarkDotNet.Running;
 
+if (args is ["shared-state", ..])
+{
+    await Beamline.Benchmarks.SharedStateLoop.RunAsync();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Beamline.Benchmarks.InProcessExecBenchmarks).Assembly).Run(args);

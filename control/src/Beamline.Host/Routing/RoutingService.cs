@@ -42,12 +42,12 @@ public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListene
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
         _share = share;
-        share?.Listen(this);
         _directory = directory;
         _options = options.Value;
         _time = time;
         _logger = logger;
         _changes = ChangeToken.OnChange(directory.GetChangeToken, () => _ = Current);
+        share?.Listen(this);
     }
 
     /// <summary>A unique id of this process, reported as <c>instance_id</c> in decision metadata.</summary>
@@ -195,6 +195,8 @@ public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListene
             }
             var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal), IndexModels(catalog));
             Volatile.Write(ref _state, state);
+            // The new routers take the other control planes' breaker states (Current is already this state).
+            _share?.Listen(this);
             LogRebuilt(snapshot.RoutingVersion, tenants.Count, catalog.Entries.Count);
             return state;
         }

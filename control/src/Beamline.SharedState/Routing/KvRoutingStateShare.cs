@@ -32,6 +32,7 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
     private readonly Channel<(string Key, byte[] Value)> _writes = Channel.CreateBounded<(string, byte[])>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly ConcurrentDictionary<StickyKey, (string ProviderId, long ExpiresAtMs)> _sessions = new();
+    private readonly ConcurrentDictionary<BreakerKey, (CircuitState State, DateTimeOffset OpenedAt)> _breakers = new();
     private readonly string _self = connection.Options.InstanceId;
     private volatile IRoutingStateListener? _listener;
     private long _nextSweepMs;
@@ -69,8 +70,20 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
         return false;
     }
 
-    /// <inheritdoc />
-    public void Listen(IRoutingStateListener listener) => _listener = listener;
+    /// <summary>
+    /// Sends the other control planes' breaker changes to <paramref name="listener"/> from now on,
+    /// after the latest state of each breaker seen so far (so a listener that comes late, or rebuilt
+    /// its routers, misses nothing).
+    /// </summary>
+    public void Listen(IRoutingStateListener listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _listener = listener;
+        foreach (var (key, (state, openedAt)) in _breakers)
+        {
+            listener.OnBreakerChanged(key, state, openedAt);
+        }
+    }
 
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
@@ -155,10 +168,13 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
             _sessions[new StickyKey(tenant, policy, last)] = (value.State, value.At);
             Sweep();
         }
-        else if (parts[0] == "breaker" && _listener is { } listener)
+        else if (parts[0] == "breaker")
         {
+            var key = new BreakerKey(tenant, policy, last);
             var state = value.State == "open" ? CircuitState.Open : CircuitState.Closed;
-            listener.OnBreakerChanged(new BreakerKey(tenant, policy, last), state, DateTimeOffset.FromUnixTimeMilliseconds(value.At));
+            var openedAt = DateTimeOffset.FromUnixTimeMilliseconds(value.At);
+            _breakers[key] = (state, openedAt);
+            _listener?.OnBreakerChanged(key, state, openedAt);
         }
     }
 
