@@ -54,6 +54,15 @@ public sealed class SharedStateOptions
     /// <summary>How long a request waits for one KV operation before treating NATS as unavailable. Defaults to 1 s.</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The floor of thread pool worker threads while state is shared. A reservation whose
+    /// allowance is spent blocks its request thread for one KV round trip (the budget and quota
+    /// ports are synchronous), and the NATS client needs a pool thread to complete it: under a
+    /// burst of such reservations a low floor starves the pool and round trips time out. Raised
+    /// (never lowered) at start. Defaults to 512.
+    /// </summary>
+    public int MinWorkerThreads { get; set; } = 512;
+
     /// <summary>How long sticky sessions and breaker states are kept in the routing bucket (its max age). Defaults to 1 h.</summary>
     public TimeSpan RoutingMaxAge { get; set; } = TimeSpan.FromHours(1);
 }
@@ -76,6 +85,10 @@ public sealed class SharedStateOptionsValidator : IValidateOptions<SharedStateOp
         if (string.IsNullOrEmpty(options.InstanceId))
         {
             failures.Add("Beamline:SharedState:InstanceId must not be empty.");
+        }
+        if (options.MinWorkerThreads is < 1 or > 32_767)
+        {
+            failures.Add("Beamline:SharedState:MinWorkerThreads must be 1 to 32767.");
         }
         if (options.AllowancePercent is < 1 or > 100)
         {

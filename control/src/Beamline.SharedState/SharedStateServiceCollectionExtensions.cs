@@ -21,8 +21,8 @@ public static class SharedStateServiceCollectionExtensions
     /// <summary>
     /// When <c>Beamline:Nats:Url</c> is set (and <c>Beamline:SharedState:Enabled</c> is not false):
     /// budget and quota counters (<see cref="IBudgetCounters"/>, <see cref="IQuotaCounters"/>),
-    /// breaker states and sticky sessions (<see cref="IRoutingStateShare"/>) and tenancy's
-    /// configuration live in JetStream KV, shared by every control plane on that NATS. Otherwise
+    /// breaker states and sticky sessions (<see cref="IRoutingStateShare"/>), tenancy's
+    /// configuration and the extension registry's admin entries live in JetStream KV, shared by every control plane on that NATS. Otherwise
     /// nothing is registered and each control plane keeps its own state in process. Needs the NATS
     /// connection (<c>AddBeamlineNats</c>) and tenancy (<c>AddBeamlineTenancy</c>); call it before
     /// or after them.
@@ -52,6 +52,7 @@ public static class SharedStateServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<KvRoutingStateShare>());
         services.TryAddSingleton<KvTenancyReplica>();
         services.AddHostedService(sp => sp.GetRequiredService<KvTenancyReplica>());
+        services.AddHostedService<KvExtensionReplica>();
         return services;
     }
 }

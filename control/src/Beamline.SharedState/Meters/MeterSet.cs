@@ -10,8 +10,6 @@ namespace Beamline.SharedState.Meters;
 /// </summary>
 internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILogger<MeterSet> logger) : IHostedService, IDisposable
 {
-    private const int MinWorkerThreads = 128;
-
     private readonly ConcurrentDictionary<string, SharedMeter> _meters = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Thread? _thread;
@@ -45,7 +43,7 @@ internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILog
         // A meter whose allowance is spent blocks its request thread for one KV round trip, while
         // the NATS client needs pool threads to complete it: a floor of threads keeps a burst of
         // such waits from starving the pool (the usual remedy for sync-over-async, as with Redis clients).
-        EnsureThreadFloor();
+        EnsureThreadFloor(store.Options.MinWorkerThreads);
         // Create the bucket now rather than on the first request (NATS may be down: not awaited).
         _ = WarmUpAsync();
         _thread = new Thread(Loop) { IsBackground = true, Name = "beamline-meter-flush" };
@@ -72,11 +70,11 @@ internal sealed partial class MeterSet(MeterStore store, TimeProvider time, ILog
 
     public void Dispose() => _stopping.Dispose();
 
-    /// <summary>Raises the thread pool's floor of worker threads to <see cref="MinWorkerThreads"/> (never lowers it).</summary>
-    public static void EnsureThreadFloor()
+    /// <summary>Raises the thread pool's floor of worker threads to <paramref name="minWorkerThreads"/> (never lowers it).</summary>
+    public static void EnsureThreadFloor(int minWorkerThreads = 512)
     {
         ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, MinWorkerThreads), io);
+        ThreadPool.SetMinThreads(Math.Max(workers, minWorkerThreads), io);
     }
 
     private async Task WarmUpAsync()
