@@ -9,10 +9,11 @@ namespace Beamline.SharedState.Meters;
 /// (<see cref="MeterValue.Holders"/>). Every write is a compare-and-set on the entry's revision.
 /// A control plane takes an allowance in one write: its reservations in flight plus up to one
 /// chunk (<see cref="SharedStateOptions.AllowancePercent"/> of the limit), never more than the
-/// room left (limit − settled − everyone's holdings). It then grants from it locally, without
-/// NATS, while what it reserved and settled since its last write is below what it holds, adding
-/// each reservation whatever its size; once that is spent, the next reservation writes again
-/// (checking the limit against the shared total) and takes a new allowance.
+/// room left (limit − settled − everyone's holdings). It then grants from that allowance locally,
+/// without NATS, while any of it is left, adding each reservation whatever its size; once it is
+/// spent, the next reservation writes again (checking the limit against the shared total) and
+/// takes a new one. What a settle or release frees is not granted again locally: it goes back to
+/// the shared counter at the next write, so that one busy control plane cannot keep a limit to itself.
 /// </para>
 /// <para>
 /// The bound: the sum of the holdings plus the settled usage never passes the limit by a grant
@@ -44,7 +45,11 @@ internal sealed class SharedMeter
     private readonly long _idleReturnMs;
     private readonly long _exhaustedForMs;
     private readonly object _gate = new();
+    // What the entry says this control plane holds (as of its last write), and the part of it
+    // not yet granted: the local allowance. A settle or release does not refill the allowance:
+    // what it frees goes back to the shared counter at the next write, for every control plane.
     private long _held;
+    private long _allowance;
     private long _reserved;
     private long _pending;
     private long _seedFirst = -1;
@@ -96,8 +101,10 @@ internal sealed class SharedMeter
                 _exhaustedUntilMs = 0;
             }
             _lastActiveMs = now.UnixMs;
-            if (!limits.Any || _reserved + _pending < _held)
+            if (!limits.Any || _allowance > 0)
             {
+                // Granted whatever its size while some allowance is left: past it by one reservation at most.
+                _allowance -= amount;
                 _reserved = MeterValue.Sum(_reserved, amount);
                 LocalGrants++;
                 return true;
@@ -127,7 +134,7 @@ internal sealed class SharedMeter
         lock (_gate)
         {
             _limits = limits;
-            if (!limits.Any || _reserved + _pending < _held)
+            if (!limits.Any || _allowance > 0)
             {
                 return true;
             }
@@ -206,7 +213,8 @@ internal sealed class SharedMeter
         {
             var idle = now.UnixMs - _lastActiveMs >= _idleReturnMs;
             var due = _pending != 0 || _seedFirst >= 0
-                || (_held > _reserved && (idle || final))
+                || (_allowance > 0 && (idle || final))
+                || _reserved + Math.Max(0, _allowance) < _held
                 || (_held > 0 && now.UnixMs - _lastWriteMs >= _holderTimeoutMs / 3);
             if (!due || now.UnixMs < _unavailableUntilMs)
             {
@@ -265,11 +273,8 @@ internal sealed class SharedMeter
                     }
                 }
                 var admit = want > 0 && room > 0;
-                var held = MeterValue.Sum(_reserved, admit ? want : 0);
-                if (keep && limits.Any)
-                {
-                    held = MeterValue.Sum(held, Math.Clamp(room - (admit ? want : 0), 0, Chunk(limits)));
-                }
+                var allowance = keep && limits.Any ? Math.Clamp(room - (admit ? want : 0), 0, Chunk(limits)) : 0;
+                var held = MeterValue.Sum(MeterValue.Sum(_reserved, admit ? want : 0), allowance);
                 if (held > 0)
                 {
                     value.Holders[_self] = (held, now.UnixMs);
@@ -290,6 +295,7 @@ internal sealed class SharedMeter
                 _seedFirst = -1;
                 _seedSecond = -1;
                 _held = held;
+                _allowance = allowance;
                 _lastWriteMs = now.UnixMs;
                 Writes++;
                 if (admit)
