@@ -87,11 +87,11 @@ internal sealed partial class KvTenancyReplica(SharedStateConnection connection,
                 var store = await connection.ConfigAsync(stoppingToken).ConfigureAwait(false);
                 var opts = new NatsKVWatchOpts
                 {
-                    // An empty bucket: the initial state is complete at once.
+                    // An empty bucket: the initial state is complete at once; go on watching (false).
                     OnNoData = async token =>
                     {
                         await InitializeAsync(token).ConfigureAwait(false);
-                        return true;
+                        return false;
                     },
                 };
                 await foreach (var entry in store.WatchAsync<byte[]>(">", opts: opts, cancellationToken: stoppingToken).ConfigureAwait(false))
