@@ -15,6 +15,7 @@ public sealed class SharedStateConnection
     private readonly INatsConnection _connection;
     private readonly NatsKVContext _kv;
     private readonly ConcurrentDictionary<string, Lazy<Task<INatsKVStore>>> _stores = new(StringComparer.Ordinal);
+    private readonly Lazy<bool> _jetStream;
 
     /// <summary>The buckets over <paramref name="connection"/>, named by <paramref name="options"/>.</summary>
     public SharedStateConnection(INatsConnection connection, IOptions<SharedStateOptions> options)
@@ -23,8 +24,18 @@ public sealed class SharedStateConnection
         ArgumentNullException.ThrowIfNull(options);
         _connection = connection;
         Options = options.Value;
-        _kv = new NatsKVContext(new NatsJSContext(connection));
+        var js = new NatsJSContext(connection);
+        _kv = new NatsKVContext(js);
+        _jetStream = new Lazy<bool>(() => ProbeJetStream(js), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <summary>
+    /// Whether state is shared: false only when the NATS server answered and has no JetStream
+    /// (then each control plane keeps its own state, as without NATS, and a warning says so).
+    /// When NATS cannot be reached at the first call, state is shared (and limits fail closed
+    /// until NATS comes). Decided once, at the first call, which waits up to a few seconds.
+    /// </summary>
+    public bool IsShared => _jetStream.Value;
 
     /// <summary>The settings.</summary>
     public SharedStateOptions Options { get; }
@@ -44,6 +55,35 @@ public sealed class SharedStateConnection
     /// <summary>The configuration bucket (one entry per tenant, team, API key, policy, provider).</summary>
     public Task<INatsKVStore> ConfigAsync(CancellationToken cancellationToken)
         => StoreAsync(new NatsKVConfig(Options.ConfigBucket) { History = 5, Description = "Beamline configuration" }, cancellationToken);
+
+    private bool ProbeJetStream(NatsJSContext js)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            Task.Run(async () =>
+            {
+                await _connection.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+                await js.GetAccountInfoAsync(timeout.Token).ConfigureAwait(false);
+            }).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Exception e) when (_connection.ConnectionState == NatsConnectionState.Open
+            && (e is NatsNoRespondersException || (e is NatsJSApiException api && api.Error.Code == 503)))
+        {
+            NoJetStream = true;
+            return false;
+        }
+#pragma warning disable CA1031 // NATS unreachable now: share (fail closed) and let it come.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
+        }
+    }
+
+    /// <summary>True when the probe found a NATS server without JetStream.</summary>
+    public bool NoJetStream { get; private set; }
 
     private Task<INatsKVStore> StoreAsync(NatsKVConfig config, CancellationToken cancellationToken)
     {

@@ -43,16 +43,24 @@ public static class SharedStateServiceCollectionExtensions
         services.TryAddSingleton<MeterStore>();
         services.TryAddSingleton<MeterSet>();
         services.AddHostedService(sp => sp.GetRequiredService<MeterSet>());
+        // A NATS server without JetStream: each control plane keeps its own state (with a warning).
         services.RemoveAll<IBudgetCounters>();
-        services.AddSingleton<IBudgetCounters, KvBudgetCounters>();
+        services.AddSingleton<IBudgetCounters>(sp => sp.GetRequiredService<SharedStateConnection>().IsShared
+            ? ActivatorUtilities.CreateInstance<KvBudgetCounters>(sp)
+            : new InProcessBudgetCounters());
         services.RemoveAll<IQuotaCounters>();
-        services.AddSingleton<IQuotaCounters, KvQuotaCounters>();
+        services.AddSingleton<IQuotaCounters>(sp => sp.GetRequiredService<SharedStateConnection>().IsShared
+            ? ActivatorUtilities.CreateInstance<KvQuotaCounters>(sp)
+            : InProcessQuotaCounters.Instance);
         services.TryAddSingleton<KvRoutingStateShare>();
-        services.TryAddSingleton<IRoutingStateShare>(sp => sp.GetRequiredService<KvRoutingStateShare>());
+        services.TryAddSingleton<IRoutingStateShare>(sp => sp.GetRequiredService<SharedStateConnection>().IsShared
+            ? sp.GetRequiredService<KvRoutingStateShare>()
+            : null!);
         services.AddHostedService(sp => sp.GetRequiredService<KvRoutingStateShare>());
         services.TryAddSingleton<KvTenancyReplica>();
         services.AddHostedService(sp => sp.GetRequiredService<KvTenancyReplica>());
         services.AddHostedService<KvExtensionReplica>();
+        services.AddHostedService<SharedStateStartup>();
         return services;
     }
 }

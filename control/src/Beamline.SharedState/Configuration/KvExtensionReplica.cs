@@ -28,7 +28,7 @@ internal sealed partial class KvExtensionReplica(SharedStateConnection connectio
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _registry = services.GetService<ExtensionRegistry>();
-        if (_registry is null)
+        if (_registry is null || !await Task.Run(() => connection.IsShared, stoppingToken).ConfigureAwait(false))
         {
             return;
         }

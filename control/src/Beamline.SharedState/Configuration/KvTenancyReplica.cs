@@ -73,8 +73,13 @@ internal sealed partial class KvTenancyReplica(SharedStateConnection connection,
     }
 
     /// <inheritdoc />
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
-        => Task.WhenAll(WatchLoopAsync(stoppingToken), ApplyLoopAsync(stoppingToken));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (await Task.Run(() => connection.IsShared, stoppingToken).ConfigureAwait(false))
+        {
+            await Task.WhenAll(WatchLoopAsync(stoppingToken), ApplyLoopAsync(stoppingToken)).ConfigureAwait(false);
+        }
+    }
 
     private async Task WatchLoopAsync(CancellationToken stoppingToken)
     {

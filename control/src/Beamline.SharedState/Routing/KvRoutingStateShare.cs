@@ -86,8 +86,13 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
     }
 
     /// <inheritdoc />
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
-        => Task.WhenAll(WriteLoopAsync(stoppingToken), WatchLoopAsync(stoppingToken));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (await Task.Run(() => connection.IsShared, stoppingToken).ConfigureAwait(false))
+        {
+            await Task.WhenAll(WriteLoopAsync(stoppingToken), WatchLoopAsync(stoppingToken)).ConfigureAwait(false);
+        }
+    }
 
     private async Task WriteLoopAsync(CancellationToken stoppingToken)
     {
