@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -10,32 +11,56 @@ namespace Beamline.SharedState;
 /// The JetStream KV buckets of the shared state over the control plane's one NATS connection;
 /// each bucket is created (or its settings updated) the first time it is used.
 /// </summary>
-public sealed class SharedStateConnection
+public sealed partial class SharedStateConnection
 {
     private readonly INatsConnection _connection;
     private readonly NatsKVContext _kv;
     private readonly ConcurrentDictionary<string, Lazy<Task<INatsKVStore>>> _stores = new(StringComparer.Ordinal);
-    private readonly Lazy<bool> _jetStream;
+    private readonly NatsJSContext _js;
+    private readonly ILogger<SharedStateConnection>? _logger;
+    private readonly Lock _probeLock = new();
+
+    // 0: not known yet (NATS not reached); 1: the server has JetStream; 2: it answered without it.
+    private volatile int _jetStream;
 
     /// <summary>The buckets over <paramref name="connection"/>, named by <paramref name="options"/>.</summary>
-    public SharedStateConnection(INatsConnection connection, IOptions<SharedStateOptions> options)
+    public SharedStateConnection(INatsConnection connection, IOptions<SharedStateOptions> options, ILogger<SharedStateConnection>? logger = null)
     {
+        _logger = logger;
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
         _connection = connection;
         Options = options.Value;
-        var js = new NatsJSContext(connection);
-        _kv = new NatsKVContext(js);
-        _jetStream = new Lazy<bool>(() => ProbeJetStream(js), LazyThreadSafetyMode.ExecutionAndPublication);
+        _js = new NatsJSContext(connection);
+        _kv = new NatsKVContext(_js);
     }
 
     /// <summary>
-    /// Whether state is shared: false only when the NATS server answered and has no JetStream
-    /// (then each control plane keeps its own state, as without NATS, and a warning says so).
-    /// When NATS cannot be reached at the first call, state is shared (and limits fail closed
-    /// until NATS comes). Decided once, at the first call, which waits up to a few seconds.
+    /// Whether state is shared: false once the NATS server has answered without JetStream (then
+    /// each control plane keeps its own state, as without NATS, and a warning says so). While
+    /// NATS has not been reached it counts as shared (limits fail closed until NATS comes) and
+    /// each call asks again, waiting up to a few seconds.
     /// </summary>
-    public bool IsShared => _jetStream.Value;
+    public bool IsShared
+    {
+        get
+        {
+            if (_jetStream == 0)
+            {
+                lock (_probeLock)
+                {
+                    if (_jetStream == 0)
+                    {
+                        Probe();
+                    }
+                }
+            }
+            return _jetStream != 2;
+        }
+    }
+
+    /// <summary>True once the NATS server has answered without JetStream: counters then stay in this process.</summary>
+    public bool NoJetStream => _jetStream == 2;
 
     /// <summary>The settings.</summary>
     public SharedStateOptions Options { get; }
@@ -56,7 +81,7 @@ public sealed class SharedStateConnection
     public Task<INatsKVStore> ConfigAsync(CancellationToken cancellationToken)
         => StoreAsync(new NatsKVConfig(Options.ConfigBucket) { History = 5, Description = "Beamline configuration" }, cancellationToken);
 
-    private bool ProbeJetStream(NatsJSContext js)
+    private void Probe()
     {
         try
         {
@@ -64,26 +89,32 @@ public sealed class SharedStateConnection
             Task.Run(async () =>
             {
                 await _connection.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-                await js.GetAccountInfoAsync(timeout.Token).ConfigureAwait(false);
+                await _js.GetAccountInfoAsync(timeout.Token).ConfigureAwait(false);
             }).GetAwaiter().GetResult();
-            return true;
+            _jetStream = 1;
         }
-        catch (Exception e) when (_connection.ConnectionState == NatsConnectionState.Open
-            && (e is NatsNoRespondersException || (e is NatsJSApiException api && api.Error.Code == 503)))
-        {
-            NoJetStream = true;
-            return false;
-        }
-#pragma warning disable CA1031 // NATS unreachable now: share (fail closed) and let it come.
-        catch (Exception)
+#pragma warning disable CA1031 // NATS unreachable now: not known yet.
+        catch (Exception error)
 #pragma warning restore CA1031
         {
-            return true;
+            Classify(error);
         }
     }
 
-    /// <summary>True when the probe found a NATS server without JetStream.</summary>
-    public bool NoJetStream { get; private set; }
+    /// <summary>Records a JetStream failure: the server answered that it has no JetStream (it is connected, nobody serves the JetStream API).</summary>
+    internal void Classify(Exception error)
+    {
+        if (_jetStream != 2 && _connection.ConnectionState == NatsConnectionState.Open
+            && (error is NatsNoRespondersException || error.InnerException is NatsNoRespondersException
+                || (error is NatsJSApiException api && api.Error.Code == 503)))
+        {
+            _jetStream = 2;
+            if (_logger is not null)
+            {
+                LogNoJetStream(_logger);
+            }
+        }
+    }
 
     private Task<INatsKVStore> StoreAsync(NatsKVConfig config, CancellationToken cancellationToken)
     {
@@ -100,6 +131,20 @@ public sealed class SharedStateConnection
     private async Task<INatsKVStore> CreateAsync(NatsKVConfig config)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        return await _kv.CreateOrUpdateStoreAsync(config, timeout.Token).ConfigureAwait(false);
+        try
+        {
+            var store = await _kv.CreateOrUpdateStoreAsync(config, timeout.Token).ConfigureAwait(false);
+            _jetStream = 1;
+            return store;
+        }
+        catch (Exception error)
+        {
+            Classify(error);
+            throw;
+        }
     }
+
+    [LoggerMessage(1, LogLevel.Warning, "The NATS server has no JetStream (start it with -js): budgets, quotas, breakers, sticky sessions "
+        + "and configuration stay per control plane.")]
+    private static partial void LogNoJetStream(ILogger logger);
 }

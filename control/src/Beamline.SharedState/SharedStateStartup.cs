@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Beamline.SharedState;
 
-/// <summary>Says at start whether state is shared, and why not when the NATS server has no JetStream.</summary>
+/// <summary>Says at start that state is shared (the connection warns when the NATS server has no JetStream).</summary>
 internal sealed partial class SharedStateStartup(SharedStateConnection connection, ILogger<SharedStateStartup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
@@ -11,13 +11,10 @@ internal sealed partial class SharedStateStartup(SharedStateConnection connectio
         // Off the start path: the probe waits for NATS up to a few seconds.
         _ = Task.Run(() =>
         {
+            // Without JetStream the connection itself warns (also when that is found out later).
             if (connection.IsShared)
             {
                 LogShared(connection.Options.InstanceId, connection.Options.CountersBucket, connection.Options.ConfigBucket);
-            }
-            else
-            {
-                LogNoJetStream();
             }
         }, CancellationToken.None);
         return Task.CompletedTask;
@@ -28,7 +25,4 @@ internal sealed partial class SharedStateStartup(SharedStateConnection connectio
     [LoggerMessage(1, LogLevel.Information, "Shared state on JetStream KV as '{InstanceId}' (buckets {Counters}, {Config}, ...).")]
     private partial void LogShared(string instanceId, string counters, string config);
 
-    [LoggerMessage(2, LogLevel.Warning, "The NATS server has no JetStream (start it with -js): budgets, quotas, breakers, sticky sessions "
-        + "and configuration stay per control plane. Several control planes on this NATS each grant a tenant its whole quota.")]
-    private partial void LogNoJetStream();
 }

@@ -75,6 +75,10 @@ internal sealed partial class KvExtensionReplica(SharedStateConnection connectio
             catch (Exception error)
 #pragma warning restore CA1031
             {
+                if (connection.NoJetStream)
+                {
+                    return;
+                }
                 LogWatchFailed(error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }
@@ -117,7 +121,7 @@ internal sealed partial class KvExtensionReplica(SharedStateConnection connectio
     // A local change (admin API, or one applied from the bucket): what changed and differs from the bucket is written.
     private void OnLocalChange()
     {
-        if (_registry is not { } registry)
+        if (_registry is not { } registry || connection.NoJetStream)
         {
             return;
         }

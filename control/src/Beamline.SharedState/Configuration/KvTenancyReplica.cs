@@ -134,6 +134,10 @@ internal sealed partial class KvTenancyReplica(SharedStateConnection connection,
             catch (Exception error)
 #pragma warning restore CA1031
             {
+                if (connection.NoJetStream)
+                {
+                    return;
+                }
                 LogWatchFailed(error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }

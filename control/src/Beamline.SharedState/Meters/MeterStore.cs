@@ -10,6 +10,9 @@ namespace Beamline.SharedState.Meters;
 /// </summary>
 internal sealed class MeterStore(SharedStateConnection connection)
 {
+    // When the NATS server has no JetStream: the same meters over this process's memory (state per control plane).
+    private readonly Dictionary<string, (byte[] Value, ulong Revision)> _local = new(StringComparer.Ordinal);
+
     public SharedStateOptions Options => connection.Options;
 
     /// <summary>Whether NATS is connected now.</summary>
@@ -20,7 +23,41 @@ internal sealed class MeterStore(SharedStateConnection connection)
 
     /// <summary>The meter's value and revision (0 when it has none yet).</summary>
     /// <exception cref="MeterStoreUnavailableException">NATS did not answer in time.</exception>
-    public (MeterValue Value, ulong Revision) Get(string key) => Run(async token =>
+    public (MeterValue Value, ulong Revision) Get(string key)
+    {
+        if (!connection.NoJetStream)
+        {
+            try
+            {
+                return GetShared(key);
+            }
+            catch (MeterStoreUnavailableException) when (connection.NoJetStream)
+            {
+                // This call found that the server has no JetStream: from now on, this process's memory.
+            }
+        }
+        return GetLocal(key);
+    }
+
+    /// <summary>Writes <paramref name="value"/> if the meter is still at <paramref name="revision"/>: the new revision, or null when another wrote first.</summary>
+    /// <exception cref="MeterStoreUnavailableException">NATS did not answer in time.</exception>
+    public ulong? TryWrite(string key, MeterValue value, ulong revision)
+    {
+        if (!connection.NoJetStream)
+        {
+            try
+            {
+                return TryWriteShared(key, value, revision);
+            }
+            catch (MeterStoreUnavailableException) when (connection.NoJetStream)
+            {
+                // As in Get.
+            }
+        }
+        return TryWriteLocal(key, value, revision);
+    }
+
+    private (MeterValue Value, ulong Revision) GetShared(string key) => Run(async token =>
     {
         var store = await connection.CountersAsync(token).ConfigureAwait(false);
         var result = await store.TryGetEntryAsync<byte[]>(key, cancellationToken: token).ConfigureAwait(false);
@@ -33,9 +70,7 @@ internal sealed class MeterStore(SharedStateConnection connection)
         return (MeterValue.Decode(result.Value.Value), result.Value.Revision);
     });
 
-    /// <summary>Writes <paramref name="value"/> if the meter is still at <paramref name="revision"/>: the new revision, or null when another wrote first.</summary>
-    /// <exception cref="MeterStoreUnavailableException">NATS did not answer in time.</exception>
-    public ulong? TryWrite(string key, MeterValue value, ulong revision) => Run<ulong?>(async token =>
+    private ulong? TryWriteShared(string key, MeterValue value, ulong revision) => Run<ulong?>(async token =>
     {
         var store = await connection.CountersAsync(token).ConfigureAwait(false);
         var bytes = value.Encode();
@@ -51,6 +86,28 @@ internal sealed class MeterStore(SharedStateConnection connection)
             : throw new MeterStoreUnavailableException(result.Error.Message, result.Error);
     });
 
+    private (MeterValue, ulong) GetLocal(string key)
+    {
+        lock (_local)
+        {
+            return _local.TryGetValue(key, out var entry) ? (MeterValue.Decode(entry.Value), entry.Revision) : (new MeterValue(), 0UL);
+        }
+    }
+
+    private ulong? TryWriteLocal(string key, MeterValue value, ulong revision)
+    {
+        lock (_local)
+        {
+            var current = _local.TryGetValue(key, out var entry) ? entry.Revision : 0UL;
+            if (current != revision)
+            {
+                return null;
+            }
+            _local[key] = (value.Encode(), current + 1);
+            return current + 1;
+        }
+    }
+
     private T Run<T>(Func<CancellationToken, Task<T>> operation)
     {
         if (!connection.IsConnected)
@@ -64,6 +121,7 @@ internal sealed class MeterStore(SharedStateConnection connection)
         }
         catch (Exception error) when (error is not MeterStoreUnavailableException)
         {
+            connection.Classify(error);
             throw new MeterStoreUnavailableException(error.Message, error);
         }
     }

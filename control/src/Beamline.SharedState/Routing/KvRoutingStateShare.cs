@@ -111,7 +111,10 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
             catch (Exception error)
 #pragma warning restore CA1031
             {
-                LogWriteFailed(key, error.Message);
+                if (!connection.NoJetStream)
+                {
+                    LogWriteFailed(key, error.Message);
+                }
             }
         }
     }
@@ -137,6 +140,10 @@ internal sealed partial class KvRoutingStateShare(SharedStateConnection connecti
             catch (Exception error)
 #pragma warning restore CA1031
             {
+                if (connection.NoJetStream)
+                {
+                    return;
+                }
                 LogWatchFailed(error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
             }
