@@ -24,5 +24,4 @@ internal sealed partial class SharedStateStartup(SharedStateConnection connectio
 
     [LoggerMessage(1, LogLevel.Information, "Shared state on JetStream KV as '{InstanceId}' (buckets {Counters}, {Config}, ...).")]
     private partial void LogShared(string instanceId, string counters, string config);
-
 }
