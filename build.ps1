@@ -6,10 +6,14 @@
 #   ./build.ps1 test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
 #   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
-#                       `bench telemetry`: only the cost of metrics and tracing on the gateway path)
+#                       `bench telemetry`: only the cost of metrics and tracing on the gateway path;
+#                       `bench decide`: decide over CP2 gRPC, CP2 NATS and CP1 NATS side by side)
+#   ./build.ps1 chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
+#                       killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
+#                       (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
 #   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
-    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'fuzz')][string]$Verb,
+    [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'chaos', 'fuzz')][string]$Verb,
     [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest
 )
 $ErrorActionPreference = 'Stop'
@@ -429,6 +433,54 @@ function Wait-Port([int]$Port, [int]$Tries = 200) {
 
 function Get-Field([string]$Line, [string]$Name) { [double]([regex]::Match($Line, " $Name=([0-9.]+)").Groups[1].Value) }
 
+# Decide over the three wire protocols in one run, as build.sh's bench_cp2_decide: one nats-server, one
+# control plane with gRPC on, the same tenant, policy and request; the transports alternate over
+# BENCH_ROUNDS rounds (3) and each ratio compares medians.
+function Invoke-BenchCp2Decide([string]$Seconds, [string]$Inflight) {
+    $dir = Join-Path $Root 'build/bench-cp2'
+    New-Item -ItemType Directory -Force $dir | Out-Null
+    $beamline = Join-Path $Root 'out/bin/beamline'
+    $port = Get-FreePort; $url = "nats://127.0.0.1:$port"
+    $nats = Start-Process nats-server -ArgumentList @('-a', '127.0.0.1', '-p', $port) -PassThru
+    $httpPort = Get-FreePort; $grpcPort = Get-FreePort
+    $serve = Start-Process $beamline -ArgumentList @('serve', '--nats', $url, '--urls', "http://127.0.0.1:$httpPort", '--grpc-urls', "http://127.0.0.1:$grpcPort",
+        '--data-dir', (Join-Path $dir 'data'), '--config', (Join-Path $Root 'control/bench/decide-config.json')) `
+        -RedirectStandardOutput (Join-Path $dir 'serve.log') -PassThru
+    try {
+        foreach ($p in $httpPort, $grpcPort) {
+            for ($i = 0; $i -lt 200; $i++) {
+                try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $p); $c.Dispose(); break } catch { Start-Sleep -Milliseconds 50 }
+            }
+        }
+        $key = 'bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U'
+        $rounds = if ($env:BENCH_ROUNDS) { [int]$env:BENCH_ROUNDS } else { 3 }
+        $arguments = @{
+            'cp2-grpc' = @('--grpc', "http://127.0.0.1:$grpcPort", '--key', $key)
+            'cp2-nats' = @('--nats', $url, '--key', $key)
+            'cp1-nats' = @('--nats', $url, '--body-file', (Join-Path $Root 'control/bench/decide-request.json'))
+        }
+        foreach ($n in $Inflight, '1') {
+            Log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+            $lines = @{ 'cp2-grpc' = @(); 'cp2-nats' = @(); 'cp1-nats' = @() }
+            for ($r = 0; $r -lt $rounds; $r++) {
+                foreach ($t in 'cp2-grpc', 'cp2-nats', 'cp1-nats') {
+                    $line = & $beamline bench decide --transport $t @($arguments[$t]) --inflight $n --seconds $Seconds
+                    Write-Host $line
+                    $lines[$t] += $line
+                }
+            }
+            $median = { param($t, $f) $v = @($lines[$t] | ForEach-Object { Get-Field $_ $f } | Sort-Object); $v[[int][Math]::Floor(($v.Count - 1) / 2)] }
+            Write-Host ('decide {0} in flight (medians): cp2_grpc req_per_s={1:F0} p50_us={2:F1} p99_us={3:F1}; cp2_nats req_per_s={4:F0} p50_us={5:F1} p99_us={6:F1}; cp1_nats req_per_s={7:F0} p50_us={8:F1} p99_us={9:F1}' -f $n,
+                (& $median 'cp2-grpc' 'req_per_s'), (& $median 'cp2-grpc' 'p50_us'), (& $median 'cp2-grpc' 'p99_us'),
+                (& $median 'cp2-nats' 'req_per_s'), (& $median 'cp2-nats' 'p50_us'), (& $median 'cp2-nats' 'p99_us'),
+                (& $median 'cp1-nats' 'req_per_s'), (& $median 'cp1-nats' 'p50_us'), (& $median 'cp1-nats' 'p99_us'))
+            Write-Host ('ratio decide {0} in flight: cp2_nats/cp1_nats = {1:F2}, cp2_grpc/cp1_nats = {2:F2} (target >= 1.00)' -f $n,
+                ((& $median 'cp2-nats' 'req_per_s') / (& $median 'cp1-nats' 'req_per_s')), ((& $median 'cp2-grpc' 'req_per_s') / (& $median 'cp1-nats' 'req_per_s')))
+        }
+    }
+    finally { foreach ($p in $serve, $nats) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }
+}
+
 function Invoke-Bench {
     Invoke-Deps; Invoke-Build
     $seconds = if ($env:BENCH_SECONDS) { $env:BENCH_SECONDS } else { '5' }
@@ -436,6 +488,10 @@ function Invoke-Bench {
         $started = @()
         try { $started = Invoke-BenchGateway $seconds }
         finally { foreach ($p in $started) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }
+        return
+    }
+    if ($Rest -and $Rest[0] -eq 'decide') {
+        Invoke-BenchCp2Decide $seconds $(if ($env:BENCH_INFLIGHT) { $env:BENCH_INFLIGHT } else { '64' })
         return
     }
     if ($Rest -and $Rest[0] -eq 'telemetry') {
@@ -494,7 +550,7 @@ function Invoke-Bench {
         & (Join-Path $bin 'beamline') bench dispatch --inflight 1 --payload-bytes $payload --seconds $seconds --name cs_inprocess_echo
         Push-Location (Join-Path $Root 'build')
         try { Invoke-Checked dotnet (@('run', '-c', $Configuration, '--project', (Join-Path $Root 'control/bench/Beamline.Benchmarks'), '--',
-                    '--filter', '*InProcessExec*', '*Decide*', '*UsageLedger*', '*AuditAppend*', '--join') + $Rest) }
+                    '--filter', '*InProcessExec*', '*Decide*', '*UsageLedger*', '*AuditAppend*', '*BanditBenchmarks*', '--join') + $Rest) }
         finally { Pop-Location }
     }
     finally {
@@ -502,6 +558,16 @@ function Invoke-Bench {
         foreach ($p in $others) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue }
         Stop-Process -Id $server.Id -ErrorAction SilentlyContinue
     }
+}
+
+# The chaos suite, as build.sh's cmd_chaos: the harness starts and kills its own processes per
+# scenario and writes the table into docs/reliability.md; its exit status is the verdict.
+function Invoke-Chaos {
+    Invoke-Deps; Invoke-Build
+    Log 'chaos suite (about 3 minutes): the table goes to docs/reliability.md'
+    & dotnet (Join-Path $Root "control/bench/chaos/Beamline.Chaos/bin/$Configuration/net10.0/Beamline.Chaos.dll") `
+        --report (Join-Path $Root 'docs/reliability.md') --label "commit $(git -C $Root rev-parse --short HEAD)" @Rest
+    exit $LASTEXITCODE
 }
 
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
@@ -546,6 +612,7 @@ switch ($Verb) {
     'test' { Invoke-Test }
     'run' { Invoke-Deps; Invoke-Build; & (Join-Path $Root $(if ($IsWindows) { 'out/control/beamline.exe' } else { 'out/bin/beamline' })) serve --config (Join-Path $Root 'control/src/Beamline.Cli/examples/beamline.example.json') --data-dir (Join-Path $Root 'build/data') @Rest; exit $LASTEXITCODE }
     'bench' { Invoke-Bench }
+    'chaos' { Invoke-Chaos }
     'fuzz' { Invoke-Fuzz }
-    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 9 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
+    default { Get-Content $PSCommandPath | Select-Object -Skip 1 -First 12 | ForEach-Object { $_ -replace '^# ?', '' }; exit 2 }
 }

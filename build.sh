@@ -6,7 +6,11 @@
 #   ./build.sh test    deps + build, then GoogleTest (ctest) and xunit; ends with "N passed, N failed, N skipped"
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
 #   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
-#                      `bench telemetry`: only the cost of metrics and tracing on the gateway path)
+#                      `bench telemetry`: only the cost of metrics and tracing on the gateway path;
+#                      `bench decide`: decide over CP2 gRPC, CP2 NATS and CP1 NATS side by side)
+#   ./build.sh chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
+#                      killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
+#                      (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
 #   ./build.sh fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 set -euo pipefail
 
@@ -461,6 +465,51 @@ stop_bench_processes() {
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
+# Decide over the three wire protocols in one run (docs/benchmarks.md, "CP2 decide"): one nats-server,
+# one control plane with gRPC on, the same tenant, policy and request (control/bench/decide-*.json;
+# CP2 carries the tenant's key); the same load tool (beamline bench decide) for each transport.
+bench_cp2_decide() {
+  local seconds="$1" inflight="$2" dir="$ROOT/build/bench-cp2" port url http_port grpc_port
+  mkdir -p "$dir"
+  port="$(free_port)"; url="nats://127.0.0.1:$port"
+  nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$port"
+  http_port="$(free_port)"; grpc_port="$(free_port)"
+  "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --grpc-urls "http://127.0.0.1:$grpc_port" \
+    --data-dir "$dir/data" --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
+  wait_port "$http_port"; wait_port "$grpc_port"
+  local key="bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U" rounds="${BENCH_ROUNDS:-3}" n r t line lines
+  # Rounds alternate the transports, so that a neighbour's burst of load or the server's JIT
+  # does not fall on one transport only; each ratio compares medians.
+  for n in "$inflight" 1; do
+    log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+    lines=""
+    for r in $(seq 1 "$rounds"); do
+      for t in cp2-grpc cp2-nats cp1-nats; do
+        case "$t" in
+          cp2-grpc) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
+          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
+          cp1-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")" ;;
+        esac
+        echo "$line"
+        lines+="$line"$'\n'
+      done
+    done
+    awk -v n="$n" '
+      function median(name, key,   i, c, v, tmp) { c = 0; for (i = 1; i <= rows; i++) if (label[i] == name) v[++c] = val[i, key];
+        for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { tmp = v[i]; v[i] = v[j]; v[j] = tmp }
+        return c ? v[int((c + 1) / 2)] : 0 }
+      NF { rows++; label[rows] = $1; for (f = 2; f <= NF; f++) { split($f, kv, "="); val[rows, kv[1]] = kv[2] } }
+      END {
+        g = median("decide_cp2_grpc", "req_per_s"); c2 = median("decide_cp2_nats", "req_per_s"); c1 = median("decide_cp1_nats", "req_per_s")
+        printf "decide %s in flight (medians): cp2_grpc req_per_s=%d p50_us=%.1f p99_us=%.1f; cp2_nats req_per_s=%d p50_us=%.1f p99_us=%.1f; cp1_nats req_per_s=%d p50_us=%.1f p99_us=%.1f\n", n,
+          g, median("decide_cp2_grpc", "p50_us"), median("decide_cp2_grpc", "p99_us"), c2, median("decide_cp2_nats", "p50_us"), median("decide_cp2_nats", "p99_us"),
+          c1, median("decide_cp1_nats", "p50_us"), median("decide_cp1_nats", "p99_us")
+        printf "ratio decide %s in flight: cp2_nats/cp1_nats = %.2f, cp2_grpc/cp1_nats = %.2f (target >= 1.00)\n", n, c2 / c1, g / c1
+      }' <<<"$lines"
+  done
+}
+
 # The benchmarks of docs/benchmarks.md, in one run on this machine: the two echo references (the
 # nats.c pair and the NATS.Net pair; the faster is "best_echo"), the same traffic through the
 # control plane and the CAF worker, CP1 decide over NATS, executors, and in-process P/Invoke.
@@ -471,6 +520,11 @@ cmd_bench() {
   if [[ "${1:-}" == gateway ]]; then
     trap stop_bench_processes EXIT
     bench_gateway "$seconds"
+    return
+  fi
+  if [[ "${1:-}" == decide ]]; then
+    trap stop_bench_processes EXIT
+    bench_cp2_decide "$seconds" "$inflight"
     return
   fi
   if [[ "${1:-}" == telemetry ]]; then
@@ -528,7 +582,19 @@ cmd_bench() {
   log "(3) in-process P/Invoke (BenchmarkDotNet; target: echo < 1 us median)"
   "$ROOT/out/bin/beamline" bench dispatch --inflight 1 --payload-bytes "$payload" --seconds "$seconds" --name cs_inprocess_echo
   (cd "$ROOT/build" && dotnet run -c "$CONFIGURATION" --project "$ROOT/control/bench/Beamline.Benchmarks" -- \
-     --filter '*InProcessExec*' '*Decide*' '*UsageLedger*' '*AuditAppend*' --join "${@}")
+     --filter '*InProcessExec*' '*Decide*' '*UsageLedger*' '*AuditAppend*' '*BanditBenchmarks*' --join "${@}")
+}
+
+# The chaos suite (docs/reliability.md): control/bench/chaos/Beamline.Chaos starts its own nats-server
+# (JetStream), control planes and workers on loopback per scenario, kills them under load and counts
+# every request's answers and executions. Nice'd: it shares the machine with whatever else runs.
+# Exit status: 0 when nothing was lost or run twice and service returned in time, 1 otherwise.
+cmd_chaos() {
+  cmd_deps
+  cmd_build
+  log "chaos suite (about 3 minutes): the table goes to docs/reliability.md"
+  nice dotnet "$ROOT/control/bench/chaos/Beamline.Chaos/bin/$CONFIGURATION/net10.0/Beamline.Chaos.dll" \
+    --report "$ROOT/docs/reliability.md" --label "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$@"
 }
 
 # libFuzzer targets of tests/native/fuzz (CMake preset "fuzz": clang, ASan + UBSan), each run for
@@ -571,9 +637,10 @@ case "$verb" in
   test) cmd_test ;;
   run) cmd_run "$@" ;;
   bench) cmd_bench "$@" ;;
+  chaos) cmd_chaos "$@" ;;
   fuzz) cmd_fuzz ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -1,5 +1,11 @@
 using BenchmarkDotNet.Running;
 
+if (args is ["--policy-cpu-time", ..])
+{
+    Beamline.Benchmarks.PolicyLanguageBenchmarks.ReportCpuTime();
+    return;
+}
+
 if (args is ["shared-state", ..])
 {
     await Beamline.Benchmarks.SharedStateLoop.RunAsync();

@@ -85,11 +85,13 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineTracing(builder.Configuration);
         builder.Services.AddBeamlineWorkers(builder.Configuration);
         builder.Services.AddBeamlineUsage(builder.Configuration);
+        builder.Services.AddBeamlineExperiments(builder.Configuration);
         builder.Services.AddBeamlineDecide(builder.Configuration);
         builder.Services.AddBeamlineDashboard(builder.Configuration);
         builder.Services.AddBeamlineReplay(builder.Configuration, state.DataDirectory);
         builder.Services.AddGrpc(grpc => grpc.ResponseCompressionAlgorithm = "gzip");
         builder.Services.AddGrpcReflection();
+        builder.Services.AddCp2(hostOptions);
         builder.Services.AddGrpcHealthChecks().AddCheck<NatsHealthCheck>("nats");
 
         var app = builder.Build();
@@ -101,6 +103,7 @@ public static class BeamlineWebHost
         app.MapBeamlineMetrics();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        app.MapCp2();
         app.MapBlockEndpoints();
         app.MapDecideEndpoints();
         Beamline.Host.Gateway.OpenAIEndpoints.MapOpenAIEndpoints(app);
@@ -114,6 +117,7 @@ public static class BeamlineWebHost
         app.MapTenancyAdmin();
         app.MapDashboard();
         app.MapAuditEndpoints();
+        Beamline.Host.Experiments.ExperimentEndpoints.MapExperimentEndpoints(app);
         app.Lifetime.ApplicationStarted.Register(() => state.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host")));
         app.Lifetime.ApplicationStarted.Register(() => ConfiguredKeys.Log(app.Configuration,
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Beamline.Host"), hostOptions.Urls.Split(';')[0]));

@@ -123,6 +123,7 @@ public sealed class PipelineRequest
     public RouteRequest ToRouteRequest() => new()
     {
         TenantId = TenantId,
+        Payload = Payload,
         PolicyId = PolicyId,
         RequestId = RequestId,
         MessageType = MessageType,

@@ -44,6 +44,14 @@ public sealed record Policy
 
     /// <summary>The <c>metadata</c> object's members (detached JSON values).</summary>
     public ImmutableDictionary<string, JsonElement> Metadata { get; init; } = ImmutableDictionary<string, JsonElement>.Empty;
+
+    /// <summary>
+    /// The source when the policy is written in the policy language (then the program decides per
+    /// request: <see cref="Strategy"/> is unused, <see cref="Providers"/> lists the providers its own
+    /// routes name, for views, and <see cref="Fallbacks"/> holds its top-level fallbacks); null for a
+    /// CP1 JSON policy.
+    /// </summary>
+    public Language.LanguagePolicy? Language { get; init; }
 }
 
 /// <summary>How a policy picks its primary provider.</summary>

@@ -21,6 +21,17 @@ public static class PolicyDescriber
         }
         text.AppendLine(":");
 
+        if (policy.Language is { } language)
+        {
+            var routes = language.CheckedProgram.Directives;
+            text.AppendLine(inv, $"  Routing: a policy-language program with {routes.Length} route(s) of its own (beamline policy check prints the linked plan)");
+            foreach (var route in routes)
+            {
+                text.AppendLine(inv, $"    - {route.Location}: {route.Describe()}");
+            }
+            return text.ToString();
+        }
+
         switch (policy.Strategy)
         {
             case RoutingStrategy.Weighted:

@@ -8,6 +8,16 @@ namespace Beamline.Policies;
 /// <param name="Message">What is wrong, in words.</param>
 public sealed record PolicyError(string File, string Path, string Message)
 {
+    /// <summary>The line (from 1) of an error in policy-language source; 0 for JSON policies.</summary>
+    public int Line { get; init; }
+
+    /// <summary>The column (from 1) of an error in policy-language source; 0 for JSON policies.</summary>
+    public int Column { get; init; }
+
+    /// <summary>An error at a line and column of policy-language source (its path is <c>line:column</c>).</summary>
+    public static PolicyError At(string file, int line, int column, string message) =>
+        new(file, $"{line}:{column}", message) { Line = line, Column = column };
+
     /// <summary><c>file: path: message</c>.</summary>
     public override string ToString() => $"{File}: {Path}: {Message}";
 }

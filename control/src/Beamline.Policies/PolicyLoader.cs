@@ -34,10 +34,21 @@ public static class PolicyLoader
         MaxDepth = 64,
     };
 
-    /// <summary>Loads a policy file; its id is the file name without the extension.</summary>
+    /// <summary>Loads a policy file (CP1 JSON, or policy language for <c>.bpl</c>); its id is the file name without the extension.</summary>
     public static PolicyLoadResult LoadFile(string path, PolicyLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (path.EndsWith(Language.PolicyLanguage.FileExtension, StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return Language.PolicyLanguage.Load(Path.GetFileNameWithoutExtension(path), File.ReadAllText(path), path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new PolicyLoadResult { Errors = [new PolicyError(path, "$", $"cannot read the file: {e.Message}")] };
+            }
+        }
         byte[] bytes;
         try
         {
@@ -95,12 +106,35 @@ public static class PolicyLoader
         }
     }
 
+    // {"id": .., "language": "..source.."}: a policy-language source wrapped in JSON (how the admin API stores one).
+    private static Policy? ReadLanguage(string id, JsonElement root, JsonElement language, LoadContext context)
+    {
+        if (language.ValueKind != JsonValueKind.String)
+        {
+            return context.Error<Policy>("$.language", "must be the policy's source text");
+        }
+        if (root.TryGetProperty("id", out var idElement) && (idElement.ValueKind != JsonValueKind.String || idElement.GetString() != id))
+        {
+            return context.Error<Policy>("$.id", $"must be the policy id '{id}'");
+        }
+        var result = Language.PolicyLanguage.Load(id, language.GetString()!, context.File);
+        foreach (var error in result.Errors)
+        {
+            context.Errors.Add(error);
+        }
+        return result.Policy;
+    }
+
     private static Policy? Read(string id, JsonElement root, LoadContext context)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
             context.Error("$", "a policy must be a JSON object");
             return null;
+        }
+        if (root.TryGetProperty("language", out var language))
+        {
+            return ReadLanguage(id, root, language, context);
         }
         string? version = null;
         if (root.TryGetProperty("version", out var versionElement))

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
+using Beamline.Policies.Language;
 
 namespace Beamline.Policies;
 
@@ -8,8 +9,13 @@ namespace Beamline.Policies;
 public sealed class PolicySet
 {
     private readonly FrozenDictionary<string, Policy> _policies;
+    private readonly FrozenDictionary<string, PolicyProgram> _programs;
 
-    /// <summary>Creates a set; a later policy with the same id replaces an earlier one.</summary>
+    /// <summary>
+    /// Creates a set; a later policy with the same id replaces an earlier one. Language policies are
+    /// linked against the set here: one whose <c>use</c>s do not resolve (an unknown policy, a
+    /// composition cycle) is left out and its error kept in <see cref="Errors"/>.
+    /// </summary>
     public PolicySet(IEnumerable<Policy> policies)
     {
         ArgumentNullException.ThrowIfNull(policies);
@@ -18,8 +24,28 @@ public sealed class PolicySet
         {
             map[policy.Id] = policy;
         }
+        var linked = PolicyLanguage.Link(map.Values);
+        foreach (var policy in map.Values.ToList())
+        {
+            if (policy.Language is not null && !linked.Programs.ContainsKey(policy.Id))
+            {
+                map.Remove(policy.Id);
+            }
+        }
         _policies = map.ToFrozenDictionary(StringComparer.Ordinal);
+        _programs = linked.Programs.ToFrozenDictionary(StringComparer.Ordinal);
+        LeftOut = linked.Errors;
+        Errors = [.. linked.Errors.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Value)];
     }
+
+    /// <summary>The errors of language policies left out of the set (unknown <c>use</c> targets, cycles), by policy id order.</summary>
+    public ImmutableArray<PolicyError> Errors { get; }
+
+    /// <summary>The language policies left out of the set, by id, with their errors.</summary>
+    public ImmutableDictionary<string, PolicyError> LeftOut { get; }
+
+    /// <summary>The compiled program of a language policy.</summary>
+    public bool TryGetProgram(string id, [MaybeNullWhen(false)] out PolicyProgram program) => _programs.TryGetValue(id, out program);
 
     /// <summary>An empty set.</summary>
     public static PolicySet Empty { get; } = new([]);
@@ -34,7 +60,7 @@ public sealed class PolicySet
     public bool TryGet(string id, [MaybeNullWhen(false)] out Policy policy) => _policies.TryGetValue(id, out policy);
 
     /// <summary>
-    /// Loads every <c>*.json</c> file in a folder (ids are the file names). Throws
+    /// Loads every <c>*.json</c> and <c>*.bpl</c> file in a folder (ids are the file names). Throws
     /// <see cref="PolicyValidationException"/> listing the errors of every invalid file.
     /// </summary>
     public static PolicySet LoadDirectory(string directory, PolicyLoadOptions? options = null)
@@ -42,7 +68,7 @@ public sealed class PolicySet
         ArgumentNullException.ThrowIfNull(directory);
         var policies = new List<Policy>();
         var errors = ImmutableArray.CreateBuilder<PolicyError>();
-        var files = Directory.GetFiles(directory, "*.json");
+        var files = Directory.GetFiles(directory, "*.json").Concat(Directory.GetFiles(directory, "*" + PolicyLanguage.FileExtension)).ToArray();
         Array.Sort(files, StringComparer.Ordinal);
         foreach (var file in files)
         {
@@ -53,10 +79,12 @@ public sealed class PolicySet
             }
             errors.AddRange(result.Errors);
         }
+        var set = new PolicySet(policies);
+        errors.AddRange(set.Errors);
         if (errors.Count > 0)
         {
             throw new PolicyValidationException(errors.ToImmutable());
         }
-        return new PolicySet(policies);
+        return set;
     }
 }

@@ -28,6 +28,9 @@ public static class RouteReasons
 
     /// <summary>The best-quality provider within the constraints.</summary>
     public const string BestQuality = "best_quality";
+
+    /// <summary>A language policy's <c>bandit(...)</c> pick (the bandit selector chose).</summary>
+    public const string Bandit = "bandit";
 }
 
 /// <summary>The CP1 error codes a decision can fail with.</summary>

@@ -45,6 +45,9 @@ public readonly struct RouteRequest
     /// </summary>
     public string? PinnedProvider { get; init; }
 
+    /// <summary>The request's payload (UTF-8), for language policies that read <c>request.payload</c>; empty when not given.</summary>
+    public ReadOnlyMemory<byte> Payload { get; init; }
+
     /// <summary>Estimated input tokens; 0 for <see cref="RouterOptions.DefaultInputTokens"/>.</summary>
     public int InputTokens { get; init; }
 

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using Beamline.Policies;
+using Beamline.Routing.Bandits;
 using Beamline.Routing.Breakers;
 using Beamline.Routing.Catalog;
 using Beamline.Routing.Fallbacks;
@@ -15,7 +16,7 @@ namespace Beamline.Routing;
 /// walks small arrays and returns a struct: no locks, no LINQ, no allocation on the common
 /// path (a new sticky session stores one entry; a breaker not in the closed state takes its own lock).
 /// </summary>
-public sealed class Router : IRouter
+public sealed partial class Router : IRouter
 {
     private readonly ProviderCatalog _catalog;
     private readonly TimeProvider _time;
@@ -25,6 +26,8 @@ public sealed class Router : IRouter
     private readonly string _defaultPolicyId;
     private readonly int _defaultInputTokens;
     private readonly int _defaultOutputTokens;
+    private readonly int _stepBudget;
+    private readonly IBanditSelector _bandits;
     private FrozenDictionary<string, CompiledPolicy> _policies;
 
     /// <summary>Creates a router.</summary>
@@ -33,7 +36,9 @@ public sealed class Router : IRouter
     /// <param name="options">Settings; defaults when null.</param>
     /// <param name="time">The clock (tests pass a fake one). Defaults to <see cref="TimeProvider.System"/>.</param>
     /// <param name="random">The weighted strategy's random source. Defaults to <see cref="RandomSource.Shared"/>.</param>
-    public Router(ProviderCatalog catalog, PolicySet policies, RouterOptions? options = null, TimeProvider? time = null, IRandomSource? random = null)
+    /// <param name="bandits">Picks the arm of a language policy's <c>bandit(...)</c>. Defaults to <see cref="UniformBanditSelector"/> over <paramref name="random"/>.</param>
+    public Router(ProviderCatalog catalog, PolicySet policies, RouterOptions? options = null, TimeProvider? time = null, IRandomSource? random = null,
+        IBanditSelector? bandits = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(policies);
@@ -51,6 +56,8 @@ public sealed class Router : IRouter
         _defaultPolicyId = options.DefaultPolicyId;
         _defaultInputTokens = options.DefaultInputTokens;
         _defaultOutputTokens = options.DefaultOutputTokens;
+        _stepBudget = options.PolicyStepBudget;
+        _bandits = bandits ?? new UniformBanditSelector(_random);
         _policies = Compile(policies);
     }
 
@@ -78,6 +85,10 @@ public sealed class Router : IRouter
         if (!Volatile.Read(ref _policies).TryGetValue(policyId, out var policy))
         {
             return RouteDecision.Failure(RouteErrorCodes.PolicyNotFound, $"policy not found: {policyId}", policyId);
+        }
+        if (policy.Program is not null && !TryRunProgram(ref policy, request, out var failed))
+        {
+            return failed;
         }
         var tenant = request.TenantId ?? string.Empty;
         var inputTokens = request.InputTokens > 0 ? request.InputTokens : _defaultInputTokens;
@@ -122,7 +133,7 @@ public sealed class Router : IRouter
             return RouteDecision.Failure(RouteErrorCodes.DecisionFailed, NoneMeetMessage(request), policy.Id);
         }
 
-        var pick = Select(policy, eligible, inputTokens, outputTokens);
+        var pick = Select(policy, eligible, inputTokens, outputTokens, request);
         var chosen = slots[pick].Entry;
         if (policy.Breaker is not null && !Acquire(policy, tenant, chosen, request.DryRun))
         {
@@ -145,7 +156,7 @@ public sealed class Router : IRouter
             }
             if (count > 0)
             {
-                pick = Select(policy, eligible, inputTokens, outputTokens);
+                pick = Select(policy, eligible, inputTokens, outputTokens, request);
                 chosen = slots[pick].Entry;
             }
             if (count == 0 || !Acquire(policy, tenant, chosen, request.DryRun))
@@ -174,6 +185,10 @@ public sealed class Router : IRouter
         if (!Volatile.Read(ref _policies).TryGetValue(policyId, out var policy))
         {
             return RouteDecision.Failure(RouteErrorCodes.PolicyNotFound, $"policy not found: {policyId}", policyId);
+        }
+        if (policy.Program is not null && !TryRunProgram(ref policy, request, out var failed))
+        {
+            return failed;
         }
         var tenant = request.TenantId ?? string.Empty;
         var inputTokens = request.InputTokens > 0 ? request.InputTokens : _defaultInputTokens;
@@ -258,13 +273,19 @@ public sealed class Router : IRouter
         var compiled = new Dictionary<string, CompiledPolicy>(StringComparer.Ordinal);
         foreach (var policy in policies.Policies)
         {
-            compiled[policy.Id] = new CompiledPolicy(policy, _catalog, _time);
+            compiled[policy.Id] = policies.TryGetProgram(policy.Id, out var program)
+                ? CompileProgram(policy, program)
+                : new CompiledPolicy(policy, _catalog, _time);
         }
         return compiled.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    private int Select(CompiledPolicy policy, ReadOnlySpan<bool> eligible, int inputTokens, int outputTokens)
+    private int Select(CompiledPolicy policy, ReadOnlySpan<bool> eligible, int inputTokens, int outputTokens, in RouteRequest request)
     {
+        if (policy.Bandit is not null)
+        {
+            return SelectBandit(policy, eligible, request);
+        }
         var slots = policy.Slots;
         var best = -1;
         switch (policy.Strategy)

@@ -19,6 +19,12 @@ public sealed class RouterOptions
 
     /// <summary>Output tokens assumed when a request gives no estimate. Defaults to 500.</summary>
     public int DefaultOutputTokens { get; set; } = 500;
+
+    /// <summary>
+    /// The steps (statements executed and function calls) a language policy may take per decision;
+    /// past it the decision fails with <c>decision_failed</c>. Defaults to 10,000.
+    /// </summary>
+    public int PolicyStepBudget { get; set; } = Beamline.Policies.Language.PolicyProgram.DefaultStepBudget;
 }
 
 /// <summary>Validates <see cref="RouterOptions"/>.</summary>
@@ -40,6 +46,10 @@ public sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
         if (options.DefaultInputTokens < 0 || options.DefaultOutputTokens < 0)
         {
             failures.Add("DefaultInputTokens and DefaultOutputTokens must not be negative.");
+        }
+        if (options.PolicyStepBudget <= 0)
+        {
+            failures.Add("PolicyStepBudget must be positive.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -50,7 +50,7 @@ public sealed class JetStreamFixture : IAsyncLifetime
 {
     public NatsServer Server { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Server = await NatsServer.StartWithJetStreamAsync();
+    public async Task InitializeAsync() => Server = await NatsServer.StartAsync(jetStream: true);
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }

@@ -6,14 +6,12 @@ namespace Beamline.Testing;
 public sealed class NatsServer : IAsyncDisposable
 {
     private readonly string[] _extraArgs;
-    private readonly string? _storeDirectory;
     private ChildProcess? _process;
 
-    private NatsServer(int port, string[] extraArgs, string? storeDirectory = null)
+    private NatsServer(int port, string[] extraArgs)
     {
         Port = port;
-        _extraArgs = storeDirectory is null ? extraArgs : ["-js", "-sd", storeDirectory, .. extraArgs];
-        _storeDirectory = storeDirectory;
+        _extraArgs = extraArgs;
     }
 
     /// <summary>The client port.</summary>
@@ -37,25 +35,24 @@ public sealed class NatsServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts a server with JetStream (<c>-js -sd DIR</c>) on a fresh temporary store directory,
-    /// which survives <see cref="KillAsync"/> and <see cref="RestartAsync"/> (streams and KV buckets
-    /// come back) and is deleted on dispose.
+    /// As the other overload; with <paramref name="jetStream"/>, JetStream is on (<c>-js</c>), its
+    /// store in a fresh temporary directory that survives <see cref="KillAsync"/> and
+    /// <see cref="RestartAsync"/> (streams and KV buckets come back) and is deleted on dispose.
     /// </summary>
-    public static async Task<NatsServer> StartWithJetStreamAsync(params string[] extraArgs)
+    public static async Task<NatsServer> StartAsync(bool jetStream, params string[] extraArgs)
     {
-        var store = Directory.CreateTempSubdirectory("beamline-js-").FullName;
-        var server = new NatsServer(FreePort.Next(), extraArgs, store);
-        try
+        if (!jetStream)
         {
-            await server.RestartAsync().ConfigureAwait(false);
+            return await StartAsync(extraArgs).ConfigureAwait(false);
         }
-        catch
-        {
-            Directory.Delete(store, recursive: true);
-            throw;
-        }
+        var storeDir = Directory.CreateTempSubdirectory("beamline-js-").FullName;
+        var server = new NatsServer(FreePort.Next(), ["-js", "-sd", storeDir, .. extraArgs]) { StoreDir = storeDir };
+        await server.RestartAsync().ConfigureAwait(false);
         return server;
     }
+
+    /// <summary>The JetStream store directory; null without JetStream.</summary>
+    public string? StoreDir { get; private init; }
 
     /// <summary>Kills the server (SIGKILL): clients see the connection drop.</summary>
     public async Task KillAsync()
@@ -104,16 +101,9 @@ public sealed class NatsServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await KillAsync().ConfigureAwait(false);
-        if (_storeDirectory is not null)
+        if (StoreDir is not null && Directory.Exists(StoreDir))
         {
-            try
-            {
-                Directory.Delete(_storeDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a temp folder left behind harms nothing.
-            }
+            Directory.Delete(StoreDir, recursive: true);
         }
     }
 }

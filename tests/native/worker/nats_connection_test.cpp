@@ -125,4 +125,26 @@ TEST(NatsConnectionTest, KnowsWhenTheServerIsGone) {
   nats.close();
 }
 
+TEST(NatsConnectionTest, CountsWhatIsPublishedWhileTheServerIsGone) {
+  SKIP_WITHOUT_NATS_SERVER();
+  nats_server server;
+  ASSERT_TRUE(server.started());
+  nats_connection nats{server.settings()};
+  const std::string body(100, 'x');
+  ASSERT_EQ(nats.publish("t.before", body.data(), body.size()), NATS_OK);
+  EXPECT_EQ(nats.held_while_away(), 0);
+  server.stop();
+  for (int i = 0; i < 500 && !nats.away(); ++i)  // both disconnect callbacks have run
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  ASSERT_TRUE(nats.away());
+  ASSERT_FALSE(nats.connected());
+  // Held in nats.c's reconnect buffer (so the publish succeeds), and counted.
+  ASSERT_EQ(nats.publish("t.away", body.data(), body.size()), NATS_OK);
+  ASSERT_EQ(nats.publish_reply("t.away", beamline::worker::kind_result,
+                               reinterpret_cast<const uint8_t*>(body.data()), body.size(), true),
+            NATS_OK);
+  EXPECT_EQ(nats.held_while_away(), 200);
+  nats.close();
+}
+
 }  // namespace

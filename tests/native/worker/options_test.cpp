@@ -293,4 +293,63 @@ TEST(WorkerOptionsTest, Cp1DedupeResultBytes) {
   EXPECT_FALSE(parse({"--cp1-dedupe-result-bytes", "-1"}).options);
 }
 
+TEST(WorkerOptionsTest, Cp1JetStream) {
+  const auto defaults = parse({});
+  ASSERT_TRUE(defaults.options) << defaults.error;
+  EXPECT_FALSE(defaults.options->cp1_jetstream);
+  EXPECT_EQ(defaults.options->cp1_ack_wait_ms, 30'000u);
+  EXPECT_EQ(defaults.options->cp1_max_deliver, 5u);
+  EXPECT_FALSE(defaults.options->cp1_idempotent_types);
+  auto r = parse({"--cp1-jetstream", "on", "--cp1-ack-wait-ms", "1500", "--cp1-max-deliver=3",
+                  "--cp1-nak-delay-ms", "0", "--cp1-results-ttl-ms", "60000",
+                  "--cp1-idempotent-types", "echo,fs.read"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->cp1_jetstream);
+  EXPECT_EQ(r.options->cp1_ack_wait_ms, 1500u);
+  EXPECT_EQ(r.options->cp1_max_deliver, 3u);
+  EXPECT_EQ(r.options->cp1_nak_delay_ms, 0u);
+  EXPECT_EQ(r.options->cp1_results_ttl_ms, 60'000u);
+  EXPECT_EQ(r.options->cp1_idempotent_types, "echo,fs.read");
+  EXPECT_FALSE(parse({"--cp1-jetstream", "yes"}).options);
+  EXPECT_FALSE(parse({"--cp1-ack-wait-ms", "10"}).options);
+  EXPECT_FALSE(parse({"--cp1-max-deliver", "0"}).options);
+}
+
+TEST_F(WorkerConfigFileTest, Cp1JetStreamKeys) {
+  auto r = parse({"--config", write(R"({"cp1": {"jetstream": true, "ack_wait_ms": 2000, "max_deliver": 9,
+    "nak_delay_ms": 10, "results_ttl_ms": 5000, "idempotent_types": "none"}})")});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->cp1_jetstream);
+  EXPECT_EQ(r.options->cp1_ack_wait_ms, 2000u);
+  EXPECT_EQ(r.options->cp1_max_deliver, 9u);
+  EXPECT_EQ(r.options->cp1_idempotent_types, "none");
+  EXPECT_FALSE(parse({"--config", write(R"({"cp1": {"jetstream": "on"}})")}).options);
+}
+
+} // namespace
+
+namespace {
+
+TEST(WorkerOptionsTest, HardDeadlineGraceAndReconnectWait) {
+  auto r = parse({});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 5000u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 500u);
+  r = parse({"--hard-deadline-grace-ms", "250", "--reconnect-wait-ms=100"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 250u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 100u);
+  EXPECT_FALSE(parse({"--reconnect-wait-ms", "0"}).options);
+  EXPECT_FALSE(parse({"--hard-deadline-grace-ms", "x"}).options);
+}
+
+TEST_F(WorkerConfigFileTest, HardDeadlineGraceAndReconnectWaitFromTheFile) {
+  const char* file = write(R"({"hard_deadline_grace_ms": 750, "reconnect_wait_ms": 250})");
+  auto r = parse({"--config", file});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->hard_deadline_grace_ms, 750u);
+  EXPECT_EQ(r.options->reconnect_wait_ms, 250u);
+  EXPECT_FALSE(parse({"--config", write(R"({"reconnect_wait_ms": 5})")}).options);
+}
+
 } // namespace

@@ -16,6 +16,8 @@ std::string make_heartbeat(const std::string& worker_id, const std::vector<pool_
     status->set_capacity(p.capacity);
     status->set_in_flight(p.in_flight);
     status->set_queued(p.queued);
+    status->set_stuck(p.stuck);
+    status->set_replaced(p.replaced);
   }
   for (const auto& e : executors)
     hb.add_executors(e);

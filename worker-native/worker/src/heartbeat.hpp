@@ -15,6 +15,10 @@ struct pool_snapshot {
   uint32_t capacity = 0;
   uint32_t in_flight = 0;
   uint32_t queued = 0;
+  /// Runners given up on whose threads still run (PoolStatus.stuck).
+  uint32_t stuck = 0;
+  /// Runners replaced since the start (PoolStatus.replaced).
+  uint64_t replaced = 0;
 };
 
 /// Encodes a WorkerHeartbeat stamped with the current wall-clock time.

@@ -3,9 +3,12 @@
 // Lifecycle: parse options (and --config) → find GPU devices → load executors and plugins →
 // connect to NATS → start the actor system, one pool per --pool and the gpu pool → subscribe
 // (caf.exec.v2.<pool>, and caf.exec.assign.v1 for CP1) → print the ready line → heartbeat (v2
-// protobuf and v1 JSON) until SIGTERM or SIGINT → drain (stop taking work, finish what was admitted, flush replies) → final
-// heartbeat with draining=true → close NATS → exit 0.
+// protobuf and v1 JSON) until SIGTERM or SIGINT → drain, coordinated by actors (stop taking work,
+// finish what was admitted, within --drain-timeout-ms; see supervision/drain.hpp) → when NATS is
+// connected, flush replies and a final heartbeat with draining=true → close NATS → exit 0 (1 when
+// the drain timed out or a second signal came).
 
+#include "cp1/claims.hpp"
 #include "cp1/service.hpp"
 #include "exec_client.hpp"
 #include "gpu/device_slots.hpp"
@@ -16,12 +19,14 @@
 #include "options.hpp"
 #include "pool.hpp"
 #include "request_handler.hpp"
+#include "supervision/drain.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -29,6 +34,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -68,11 +74,19 @@ void load_plugins(exec_client& exec, const std::string& dir) {
   }
 }
 
+/// Tells the main thread that the drain coordinator has reported (see run()).
+constexpr int drain_done_signal = SIGUSR1;
+
 std::vector<pool_snapshot> snapshot(const std::vector<std::unique_ptr<pool>>& pools) {
   std::vector<pool_snapshot> result;
   for (const auto& p : pools)
-    result.push_back({p->name(), p->size(), p->admission().in_flight(), p->admission().queued()});
+    result.push_back(p->snapshot());
   return result;
+}
+
+int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+    .count();
 }
 
 /// Waits up to `ms` for SIGTERM/SIGINT; returns the signal, or 0 on timeout.
@@ -99,7 +113,8 @@ std::string read_executor_config(const std::string& path) {
   return text;
 }
 
-int run(const worker_options& opts, const sigset_t& signals) {
+/// `signals`: SIGTERM and SIGINT; `drain_signals`: those and drain_done_signal. All blocked.
+int run(const worker_options& opts, const sigset_t& signals, const sigset_t& drain_signals) {
   auto executor_config = runtime_config_json(!opts.executor_config.empty()
                                                ? read_executor_config(opts.executor_config)
                                                : opts.executor_config_json,
@@ -107,7 +122,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   if (!executor_config.error.empty())
     throw std::runtime_error(executor_config.error);
   if (opts.enable_diagnostics)
-    log_info("diagnostic executors (debug.sleep) are enabled");
+    log_info("diagnostic executors (debug.sleep, debug.hang) are enabled");
 
   // The gpu pool: one runner per device slot; without devices it exists with capacity 0, so
   // that heartbeats say this worker offers none.
@@ -137,6 +152,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   connect_to.tls_ca = opts.tls_ca;
   connect_to.tls_cert = opts.tls_cert;
   connect_to.tls_key = opts.tls_key;
+  connect_to.reconnect_wait_ms = opts.reconnect_wait_ms;
   nats_connection nats{connect_to};
 
   caf::actor_system_config cfg;
@@ -149,10 +165,12 @@ int run(const worker_options& opts, const sigset_t& signals) {
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
 
+  supervision_settings supervision;
+  supervision.hard_deadline_grace = std::chrono::milliseconds{opts.hard_deadline_grace_ms};
   std::vector<std::unique_ptr<pool>> pools;
   for (const auto& spec : specs)
     pools.push_back(std::make_unique<pool>(sys, nats, handler, spec.name, spec.size, opts.queue_limit,
-                                           spec.name == "gpu" ? &gpu_slots : nullptr));
+                                           spec.name == "gpu" ? &gpu_slots : nullptr, supervision));
   for (auto& p : pools)
     p->subscribe();
 
@@ -166,6 +184,12 @@ int run(const worker_options& opts, const sigset_t& signals) {
     settings.dedupe_ttl = std::chrono::milliseconds{opts.cp1_dedupe_ttl_ms};
     settings.dedupe_capacity = opts.cp1_dedupe_capacity;
     settings.dedupe_result_bytes = opts.cp1_dedupe_result_bytes;
+    settings.jetstream.enabled = opts.cp1_jetstream;
+    settings.jetstream.ack_wait = std::chrono::milliseconds{opts.cp1_ack_wait_ms};
+    settings.jetstream.max_deliver = opts.cp1_max_deliver;
+    settings.jetstream.nak_delay = std::chrono::milliseconds{opts.cp1_nak_delay_ms};
+    settings.jetstream.results_ttl = std::chrono::milliseconds{opts.cp1_results_ttl_ms};
+    settings.jetstream.idempotent_types = cp1::idempotent_types(opts.cp1_idempotent_types);
     cp1_service.emplace(nats, opts.worker_id, std::move(raw), std::move(settings));
     cp1_service->subscribe();
   }
@@ -193,70 +217,102 @@ int run(const worker_options& opts, const sigset_t& signals) {
               pool_list.c_str());
   std::fflush(stdout);
   log_info("ready: worker_id=", opts.worker_id, " pools=", pool_list, " nats=", redact_url(opts.nats_url),
-           " executors=", executors.size(), " cp1=", opts.cp1 ? "on" : "off");
+           " executors=", executors.size(), " cp1=", opts.cp1 ? (opts.cp1_jetstream ? "jetstream" : "on") : "off");
 
   int sig = 0;
   while ((sig = wait_for_signal(signals, opts.heartbeat_ms)) == 0)
     publish_heartbeat(false);
 
   // --- drain ---------------------------------------------------------------------------------
+  // The pools' supervisors drain (supervision/supervisor.hpp) under a drain coordinator, an actor
+  // that reports once: all drained, or the timeout. Nothing here waits on a dead connection.
   log_info("signal ", sig, ": draining (no new blocks; finishing queued and running ones)");
-  const auto drain_deadline =
-    std::chrono::steady_clock::now() + std::chrono::milliseconds{opts.drain_timeout_ms};
+  const auto started = std::chrono::steady_clock::now();
+  const auto drain_deadline = started + std::chrono::milliseconds{opts.drain_timeout_ms};
   auto ms_left = [&] {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       drain_deadline - std::chrono::steady_clock::now());
     return std::max<int64_t>(0, left.count());
   };
-  // A drain needs the server (it flushes an UNSUB): while NATS is gone it could only wait out the
-  // timeout, so then the subscriptions are dropped at once; the blocks already admitted still run.
-  const bool drain = nats.connected();
-  if (!drain)
+  // Kept for the final flush and heartbeat, so that the process still ends within the timeout.
+  const auto reserve = std::chrono::milliseconds{std::min<uint32_t>(1000, opts.drain_timeout_ms / 10)};
+  const bool connected = nats.connected();
+  if (!connected)
     log_warn("NATS is not connected: unsubscribing without a drain (blocks the client holds but "
              "has not admitted are dropped); finishing the admitted ones");
-  // All at once, then one wait against one deadline: never a drain timeout per subscription.
-  if (cp1_service)
-    cp1_service->stop_taking_work(drain);
-  for (auto& p : pools)
-    p->stop_taking_work(drain);
-  if (cp1_service && !cp1_service->wait_stopped(ms_left()))
-    log_warn("cp1: subscription drain did not complete in time");
-  for (auto& p : pools)
-    if (!p->wait_stopped(ms_left()))
-      log_warn("pool ", p->name(), ": subscription drain did not complete in time");
-  publish_heartbeat(true);
+  if (cp1_service) {
+    cp1_service->stop_taking_work(connected);
+    // Before the pools: an assignment still being delivered would be submitted to them.
+    if (!cp1_service->wait_stopped(ms_left()))
+      log_warn("cp1: subscription drain did not complete in time");
+  }
+  if (connected)
+    publish_heartbeat(true); // control planes stop sending here at once
+
+  std::promise<drain_outcome> reported;
+  auto outcome = reported.get_future();
+  const pthread_t main_thread = pthread_self();
+  std::vector<caf::actor> supervisors;
+  for (const auto& p : pools)
+    supervisors.push_back(p->supervisor());
+  const auto coordinator_timeout = std::max(
+    std::chrono::milliseconds{0},
+    std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline - reserve
+                                                          - std::chrono::steady_clock::now()));
+  start_drain(sys, std::move(supervisors), coordinator_timeout,
+              [&reported, main_thread](drain_outcome result) {
+                reported.set_value(result);
+                pthread_kill(main_thread, drain_done_signal); // wakes the wait below
+              });
+
   bool forced = false;
-  auto all_idle = [&] {
-    return std::all_of(pools.begin(), pools.end(), [](const auto& p) { return p->idle(); });
-  };
-  while (!all_idle()) {
-    if (std::chrono::steady_clock::now() >= drain_deadline) {
-      log_warn("drain timed out after ", opts.drain_timeout_ms, " ms; blocks still running are abandoned");
+  for (;;) {
+    const int s = wait_for_signal(drain_signals, static_cast<uint32_t>(ms_left()) + 1000);
+    if (s == drain_done_signal) {
+      if (outcome.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
+        continue; // someone else's SIGUSR1
+      // A drain that timed out with nothing left (a zero timeout beats every reply) is complete.
+      const bool idle = std::all_of(pools.begin(), pools.end(), [](const auto& p) { return p->idle(); });
+      if (outcome.get() == drain_outcome::timed_out && !idle) {
+        log_warn("drain timed out after ", opts.drain_timeout_ms, " ms; blocks still running are abandoned");
+        forced = true;
+      }
+    } else if (s == 0) {
+      log_error("the drain coordinator did not report in time");
       forced = true;
-      break;
-    }
-    if (wait_for_signal(signals, 5) != 0) {
+    } else {
       log_warn("second signal: stopping without waiting for running blocks");
       forced = true;
-      break;
     }
+    break;
   }
+
+  uint32_t stuck = 0;
+  for (const auto& p : pools)
+    stuck += p->stuck();
   // A flush waits for the server's PONG: without a server it would only wait out its timeout.
   if (!nats.connected()) {
-    log_warn("NATS is not connected: replies not yet sent are lost");
+    log_warn("NATS is not connected: ", nats.held_while_away(),
+             " bytes of replies and heartbeats published since it went away are dropped");
   } else {
-    if (natsStatus s = nats.flush(5000); s != NATS_OK)
+    const auto flush_ms = [&] { return std::max<int64_t>(1, std::min<int64_t>(ms_left(), 2000)); };
+    if (natsStatus s = nats.flush(flush_ms()); s != NATS_OK)
       log_warn("flushing replies failed: ", natsStatus_GetText(s));
     publish_heartbeat(true);
-    if (natsStatus s = nats.flush(2000); s != NATS_OK)
+    if (natsStatus s = nats.flush(flush_ms()); s != NATS_OK)
       log_warn("flushing the final heartbeat failed: ", natsStatus_GetText(s));
   }
-  if (forced) {
+  if (forced || stuck > 0) {
     // Runner threads may be inside an executor: do not wait for them.
-    log_warn("exiting with blocks unfinished");
-    nats.close();
+    if (forced)
+      log_warn("exiting with blocks unfinished after ", elapsed_ms(started), " ms");
+    else
+      log_warn("exiting with ", stuck, " stuck runner(s) still inside their executors (their ",
+               "callers were answered deadline_exceeded)");
+    if (nats.connected())
+      nats.close();
     std::fflush(stderr);
-    std::_Exit(1);
+    std::_Exit(forced ? 1 : 0);
   }
   for (auto& p : pools)
     p->shutdown();
@@ -264,7 +320,7 @@ int run(const worker_options& opts, const sigset_t& signals) {
   cp1_service.reset();
   pools.clear();
   nats.close();
-  log_info("drained; bye");
+  log_info("drained in ", elapsed_ms(started), " ms; bye");
   return 0;
 }
 
@@ -280,7 +336,9 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t drain_signals = signals;
+  sigaddset(&drain_signals, drain_done_signal);
+  pthread_sigmask(SIG_BLOCK, &drain_signals, nullptr);
   // A reply subject that vanished must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 
@@ -296,7 +354,7 @@ int main(int argc, char** argv) {
   set_log_format(parsed.options->log_format == "json" ? log_format::json : log_format::text);
   int rc = 1;
   try {
-    rc = run(*parsed.options, signals);
+    rc = run(*parsed.options, signals, drain_signals);
   } catch (const std::exception& e) {
     log_error("fatal: ", e.what());
     rc = 1;

@@ -16,28 +16,36 @@ void check(natsStatus s, const std::string& what) {
     throw nats_error(what, s);
 }
 
-// The closure of the connection callbacks: which of the two connections it is.
-constexpr const char* main_label = "nats";
-constexpr const char* now_label = "nats (replies)";
-
-void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* label) {
-  log_warn(static_cast<const char*>(label), ": asynchronous error: ", natsStatus_GetText(err));
+// The closure of the connection callbacks: the watch of the connection (its label, its outage).
+void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
+  log_warn(static_cast<detail::connection_watch*>(closure)->label, ": asynchronous error: ",
+           natsStatus_GetText(err));
 }
 
-void on_disconnected(natsConnection* nc, void* label) {
-  if (!natsConnection_IsClosed(nc)) // Close() reports a disconnect too: not worth a warning
-    log_warn(static_cast<const char*>(label), ": disconnected; reconnecting");
+void on_disconnected(natsConnection* nc, void* closure) {
+  auto* watch = static_cast<detail::connection_watch*>(closure);
+  if (natsConnection_IsClosed(nc)) // Close() reports a disconnect too: not worth a warning
+    return;
+  watch->away.store(true);
+  log_warn(watch->label, ": disconnected; reconnecting");
 }
 
-void on_reconnected(natsConnection* nc, void* label) {
+void on_reconnected(natsConnection* nc, void* closure) {
+  auto* watch = static_cast<detail::connection_watch*>(closure);
+  watch->away.store(false);
+  const auto held = watch->held.exchange(0);
   char url[512] = {};
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
   // The URL may carry a password.
-  log_info(static_cast<const char*>(label), ": reconnected to ", redact_url(url));
+  if (held > 0)
+    log_info(watch->label, ": reconnected to ", redact_url(url), "; sending the ", held,
+             " bytes published meanwhile");
+  else
+    log_info(watch->label, ": reconnected to ", redact_url(url));
 }
 
-void set_callbacks(natsOptions* opts, const char* label) {
-  void* closure = const_cast<char*>(label);
+void set_callbacks(natsOptions* opts, detail::connection_watch& watch) {
+  void* closure = &watch;
   check(natsOptions_SetErrorHandler(opts, on_async_error, closure), "natsOptions_SetErrorHandler");
   check(natsOptions_SetDisconnectedCB(opts, on_disconnected, closure), "natsOptions_SetDisconnectedCB");
   check(natsOptions_SetReconnectedCB(opts, on_reconnected, closure), "natsOptions_SetReconnectedCB");
@@ -45,10 +53,16 @@ void set_callbacks(natsOptions* opts, const char* label) {
 
 void on_subscription_closed(void* closure) {
   auto* state = static_cast<detail::subscription_state*>(closure);
-  // Notified under the lock: once a waiter sees `closed`, this callback no longer touches state.
-  std::lock_guard<std::mutex> guard{state->mutex};
-  state->closed = true;
-  state->cv.notify_all();
+  std::function<void()> then;
+  {
+    // Notified under the lock: once a waiter sees `closed`, this callback no longer touches state.
+    std::lock_guard<std::mutex> guard{state->mutex};
+    state->closed = true;
+    then = std::move(state->on_closed);
+    state->cv.notify_all();
+  }
+  if (then)
+    then();
 }
 
 /// How long the flusher waits for the PONG of its PING. The write itself happens first; this only
@@ -97,6 +111,17 @@ bool nats_subscription::wait_closed(int64_t timeout_ms) noexcept {
                              [&] { return state_->closed; });
 }
 
+void nats_subscription::on_closed(std::function<void()> fn) {
+  if (state_ != nullptr) {
+    std::unique_lock<std::mutex> lock{state_->mutex};
+    if (!state_->closed) {
+      state_->on_closed = std::move(fn);
+      return;
+    }
+  }
+  fn();
+}
+
 // --- the connection ------------------------------------------------------------------------------
 
 nats_connection::nats_connection(const nats_settings& settings) {
@@ -116,8 +141,9 @@ nats_connection::nats_connection(const nats_settings& settings) {
     check(natsOptions_SetName(opts_, settings.name.c_str()), "natsOptions_SetName");
     // No SendAsap: publishes are buffered and written by request_flush (see the header).
     check(natsOptions_SetMaxReconnect(opts_, -1), "natsOptions_SetMaxReconnect"); // -1: forever
-    check(natsOptions_SetReconnectWait(opts_, 500), "natsOptions_SetReconnectWait");
-    set_callbacks(opts_, main_label);
+    check(natsOptions_SetReconnectWait(opts_, settings.reconnect_wait_ms), "natsOptions_SetReconnectWait");
+    check(natsOptions_SetReconnectBufSize(opts_, reconnect_buffer_bytes), "natsOptions_SetReconnectBufSize");
+    set_callbacks(opts_, main_watch_);
 
     if (!settings.creds_file.empty()) {
       check(natsOptions_SetUserCredentialsFromFiles(opts_, settings.creds_file.c_str(), nullptr),
@@ -151,7 +177,7 @@ nats_connection::nats_connection(const nats_settings& settings) {
     // options when connecting, so changing them now leaves the first alone).
     check(natsOptions_SetName(opts_, (settings.name + " (replies)").c_str()), "natsOptions_SetName");
     check(natsOptions_SetSendAsap(opts_, true), "natsOptions_SetSendAsap");
-    set_callbacks(opts_, now_label);
+    set_callbacks(opts_, now_watch_);
     check(natsConnection_Connect(&now_conn_, opts_), "cannot connect to " + shown);
     flusher_ = std::thread{[this] { flusher_loop(); }};
   } catch (...) {
@@ -197,6 +223,8 @@ natsStatus nats_connection::publish_reply(const char* subject, const char* kind,
   if (s == NATS_OK)
     s = natsConnection_PublishMsg(now ? now_conn_ : conn_, msg);
   natsMsg_Destroy(msg);
+  if (s == NATS_OK)
+    note_published(now ? now_watch_ : main_watch_, size);
   if (!now)
     unflushed_.store(true, std::memory_order_release);
   return s;
@@ -205,6 +233,8 @@ natsStatus nats_connection::publish_reply(const char* subject, const char* kind,
 natsStatus nats_connection::publish(const char* subject, const void* data, size_t size) noexcept {
   const natsStatus s = natsConnection_Publish(conn_, subject, data, static_cast<int>(size));
   unflushed_.store(true, std::memory_order_release);
+  if (s == NATS_OK)
+    note_published(main_watch_, size);
   return s;
 }
 
@@ -251,6 +281,10 @@ size_t nats_connection::max_reply_size(const char* kind) const noexcept {
   const auto header = static_cast<int64_t>(10 + std::strlen(kind_header) + 2 + std::strlen(kind) + 2 + 2);
   const int64_t max = max_payload();
   return max > header ? static_cast<size_t>(max - header) : 0;
+}
+
+int64_t nats_connection::held_while_away() const noexcept {
+  return main_watch_.held.load() + now_watch_.held.load();
 }
 
 bool nats_connection::connected() const noexcept {

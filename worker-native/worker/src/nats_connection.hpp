@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -64,14 +65,32 @@ struct nats_settings {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  /// How long nats.c waits before trying a lost server again (--reconnect-wait-ms).
+  int64_t reconnect_wait_ms = 500;
 };
 
+/// What nats.c keeps of publishes made while it reconnects, per connection: sent once it is back,
+/// and a publish that does not fit fails (the caller logs it and the requester times out). What
+/// is left in it when the worker exits before the server returns is dropped.
+inline constexpr int reconnect_buffer_bytes = 8 << 20;
+
 namespace detail {
+/// What the worker knows of one connection's outages, from nats.c's callbacks.
+struct connection_watch {
+  const char* label;
+  /// Between a disconnect and the reconnect.
+  std::atomic<bool> away{false};
+  /// Bytes published while away: nats.c holds them in its reconnect buffer until it is back.
+  std::atomic<int64_t> held{0};
+};
+
 /// Set by nats.c once a subscription is closed and its last callback has returned.
 struct subscription_state {
   std::mutex mutex;
   std::condition_variable cv;
   bool closed = false;
+  /// Called once, after `closed` is set (see nats_subscription::on_closed).
+  std::function<void()> on_closed;
 };
 } // namespace detail
 
@@ -97,6 +116,9 @@ public:
   bool stop(bool drain) noexcept;
   /// Waits until no callback runs any more and none will; false when `timeout_ms` passed first.
   [[nodiscard]] bool wait_closed(int64_t timeout_ms) noexcept;
+  /// Has `fn` called once when no callback runs any more and none will: at once (on this thread)
+  /// when that is already so, else on nats.c's thread. `fn` must not block or throw.
+  void on_closed(std::function<void()> fn);
 
 private:
   natsSubscription* sub_;
@@ -138,8 +160,17 @@ public:
   /// The largest reply body publish_reply can send with `kind` (max_payload less the header).
   [[nodiscard]] size_t max_reply_size(const char* kind) const noexcept;
 
+  /// The nats.c connection, for JetStream (cp1/service_jetstream.cpp); owned by this object.
+  [[nodiscard]] natsConnection* native() const noexcept { return conn_; }
+
   /// True while connected; false while reconnecting or once closed.
   [[nodiscard]] bool connected() const noexcept;
+  /// Bytes published since the connections were lost, which nats.c holds in its reconnect buffers
+  /// until the server is back (0 while connected). Counted from nats.c's disconnect callbacks,
+  /// which run a moment after the loss: a publish in between is not counted.
+  [[nodiscard]] int64_t held_while_away() const noexcept;
+  /// True once both connections have reported losing the server, until they are back.
+  [[nodiscard]] bool away() const noexcept { return main_watch_.away.load() && now_watch_.away.load(); }
 
   /// Stops the flusher and closes the connection (also done by the destructor).
   void close() noexcept;
@@ -147,6 +178,15 @@ public:
 private:
   void flusher_loop() noexcept;
 
+  /// Count what is published while away (see held_while_away).
+  void note_published(detail::connection_watch& watch, size_t size) noexcept {
+    if (watch.away.load(std::memory_order_relaxed))
+      watch.held.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+  }
+
+  detail::connection_watch main_watch_{"nats"};
+  /// Of now_conn_.
+  detail::connection_watch now_watch_{"nats (replies)"};
   natsOptions* opts_ = nullptr;
   natsConnection* conn_ = nullptr;
   /// Publish-only, SendAsap: replies that leave a pool idle.

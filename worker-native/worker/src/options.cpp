@@ -187,6 +187,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
       error = u32(value, "heartbeat_ms", 10, 3'600'000, opts.heartbeat_ms);
     } else if (key == "drain_timeout_ms") {
       error = u32(value, "drain_timeout_ms", 0, 3'600'000, opts.drain_timeout_ms);
+    } else if (key == "hard_deadline_grace_ms") {
+      error = u32(value, "hard_deadline_grace_ms", 0, 3'600'000, opts.hard_deadline_grace_ms);
+    } else if (key == "reconnect_wait_ms") {
+      error = u32(value, "reconnect_wait_ms", 10, 60'000, opts.reconnect_wait_ms);
     } else if (key == "cp1") {
       if (!value.is_object())
         return where + "\"cp1\" must be an object";
@@ -203,6 +207,22 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
           error = u32(v, "cp1.dedupe_capacity", 1, 10'000'000, opts.cp1_dedupe_capacity);
         } else if (k == "dedupe_result_bytes") {
           error = u32(v, "cp1.dedupe_result_bytes", 0, UINT32_MAX, opts.cp1_dedupe_result_bytes);
+        } else if (k == "jetstream") {
+          if (!v.is_boolean())
+            return where + "\"cp1.jetstream\" must be true or false";
+          opts.cp1_jetstream = v.get<bool>();
+        } else if (k == "ack_wait_ms") {
+          error = u32(v, "cp1.ack_wait_ms", 100, 3'600'000, opts.cp1_ack_wait_ms);
+        } else if (k == "max_deliver") {
+          error = u32(v, "cp1.max_deliver", 1, 1000, opts.cp1_max_deliver);
+        } else if (k == "nak_delay_ms") {
+          error = u32(v, "cp1.nak_delay_ms", 0, 3'600'000, opts.cp1_nak_delay_ms);
+        } else if (k == "results_ttl_ms") {
+          error = u32(v, "cp1.results_ttl_ms", 1000, UINT32_MAX, opts.cp1_results_ttl_ms);
+        } else if (k == "idempotent_types") {
+          std::string list;
+          error = str(v, "cp1.idempotent_types", list);
+          opts.cp1_idempotent_types = list;
         } else {
           return where + "unknown key \"cp1." + k + "\"";
         }
@@ -329,8 +349,8 @@ std::string usage() {
          "  --plugin-dir DIR       load every *.so in DIR as an executor plugin\n"
          "  --executor-config FILE executor configuration, a JSON object per executor family\n"
          "                         (fs, sql, http, cpu, gpu, debug; default: none)\n"
-         "  --enable-diagnostics   register the diagnostic executors (debug.sleep); for tests and\n"
-         "                         drills, not production (default off)\n"
+         "  --enable-diagnostics   register the diagnostic executors (debug.sleep, debug.hang);\n"
+         "                         for tests and drills, not production (default off)\n"
          "  --log-format text|json how stderr lines are written; json adds a line per traced block\n"
          "                         (trace_id, span_id, parent_span_id, queue_us, exec_us)\n"
          "  --heartbeat-ms N       heartbeat interval on caf.worker.heartbeat.v2 and .v1 (default 2000)\n"
@@ -340,8 +360,20 @@ std::string usage() {
          "  --cp1-dedupe-capacity N  at most this many remembered ids (default 100000)\n"
          "  --cp1-dedupe-result-bytes N  results kept for redelivered assignments, in bytes\n"
          "                         (default 67108864)\n"
+         "  --cp1-jetstream on|off take assignments from the JetStream stream BEAMLINE_CP1_ASSIGN\n"
+         "                         (durable consumer, results in KV; default off)\n"
+         "  --cp1-ack-wait-ms N    JetStream: redelivery after a silent worker (default 30000)\n"
+         "  --cp1-max-deliver N    JetStream: deliveries of one assignment at most (default 5)\n"
+         "  --cp1-nak-delay-ms N   JetStream: redelivery delay after a full pool (default 1000)\n"
+         "  --cp1-results-ttl-ms N JetStream: how long results and claims are kept (default 86400000)\n"
+         "  --cp1-idempotent-types LIST  JetStream: block types re-run after a lost worker\n"
+         "                         (comma-separated, or none; default: the read-only built-ins)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
+         "  --hard-deadline-grace-ms N  how long past its deadline a block may run before its\n"
+         "                         runner is declared stuck, answered deadline_exceeded and\n"
+         "                         replaced (default 5000)\n"
+         "  --reconnect-wait-ms N  wait before trying a lost NATS server again (default 500)\n"
          "  --help                 this text\n";
 }
 
@@ -472,6 +504,24 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--cp1-dedupe-result-bytes") {
       if (!parse_u32(value, 0, UINT32_MAX, opts.cp1_dedupe_result_bytes))
         return fail("invalid " + shown + ": expected 0..4294967295");
+    } else if (name == "--cp1-jetstream") {
+      if (value != "on" && value != "off")
+        return fail("invalid " + shown + ": expected on or off");
+      opts.cp1_jetstream = value == "on";
+    } else if (name == "--cp1-ack-wait-ms") {
+      if (!parse_u32(value, 100, 3'600'000, opts.cp1_ack_wait_ms))
+        return fail("invalid " + shown + ": expected 100..3600000");
+    } else if (name == "--cp1-max-deliver") {
+      if (!parse_u32(value, 1, 1000, opts.cp1_max_deliver))
+        return fail("invalid " + shown + ": expected 1..1000");
+    } else if (name == "--cp1-nak-delay-ms") {
+      if (!parse_u32(value, 0, 3'600'000, opts.cp1_nak_delay_ms))
+        return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--cp1-results-ttl-ms") {
+      if (!parse_u32(value, 1000, UINT32_MAX, opts.cp1_results_ttl_ms))
+        return fail("invalid " + shown + ": expected 1000..4294967295");
+    } else if (name == "--cp1-idempotent-types") {
+      opts.cp1_idempotent_types = std::string{value};
     } else if (name == "--queue-limit") {
       if (!parse_u32(value, 0, 1'000'000, opts.queue_limit))
         return fail("invalid " + shown + ": expected 0..1000000");
@@ -487,6 +537,12 @@ parse_result parse_options(int argc, const char* const* argv) {
     } else if (name == "--drain-timeout-ms") {
       if (!parse_u32(value, 0, 3'600'000, opts.drain_timeout_ms))
         return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--hard-deadline-grace-ms") {
+      if (!parse_u32(value, 0, 3'600'000, opts.hard_deadline_grace_ms))
+        return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--reconnect-wait-ms") {
+      if (!parse_u32(value, 10, 60'000, opts.reconnect_wait_ms))
+        return fail("invalid " + shown + ": expected 10..60000");
     } else {
       return fail("unknown option " + std::string{name});
     }

@@ -59,7 +59,7 @@ struct worker_options {
   /// when no executor_config file is named.
   std::string executor_config_json;
   /// --enable-diagnostics (config file: "enable_diagnostics": true): register the diagnostic
-  /// executors (debug.sleep), which let a caller hold a runner as long as it likes. Passed to the
+  /// executors (debug.sleep, debug.hang), which let a caller hold a runner as long as it likes. Passed to the
   /// runtime as {"debug": {"enabled": true}} in the executor configuration (see
   /// runtime_config_json). Defaults to false.
   bool enable_diagnostics = false;
@@ -74,10 +74,35 @@ struct worker_options {
   /// --cp1-dedupe-result-bytes N: bytes of published results kept, in all, so that a redelivered
   /// assignment gets its result again. Defaults to 67108864 (64 MiB).
   uint32_t cp1_dedupe_result_bytes = 64u << 20;
+  /// --cp1-jetstream on|off: take assignments from the JetStream work-queue stream
+  /// BEAMLINE_CP1_ASSIGN through the durable consumer all workers share, with results and claims
+  /// in the KV bucket beamline-cp1-results (docs/cp1-worker.md). Defaults to off (core NATS).
+  bool cp1_jetstream = false;
+  /// --cp1-ack-wait-ms N: the consumer's ack wait (when this worker creates it): how long an
+  /// assignment whose worker went silent waits before redelivery. Defaults to 30000.
+  uint32_t cp1_ack_wait_ms = 30'000;
+  /// --cp1-max-deliver N: deliveries of one assignment at most (consumer creation). Defaults to 5.
+  uint32_t cp1_max_deliver = 5;
+  /// --cp1-nak-delay-ms N: redelivery delay of an assignment refused by a full pool. Defaults to 1000.
+  uint32_t cp1_nak_delay_ms = 1000;
+  /// --cp1-results-ttl-ms N: how long results and claims stay in the KV bucket (bucket
+  /// creation). Defaults to 86400000 (1 day).
+  uint32_t cp1_results_ttl_ms = 86'400'000;
+  /// --cp1-idempotent-types LIST: block types that may run again when their first worker was lost
+  /// mid-block (comma-separated; "none" for none). Defaults to the read-only built-ins (cp1/claims.hpp).
+  std::optional<std::string> cp1_idempotent_types;
   /// --heartbeat-ms N. Defaults to 2000.
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.
   uint32_t drain_timeout_ms = 30000;
+  /// --hard-deadline-grace-ms N (config file: "hard_deadline_grace_ms"): how long past its
+  /// deadline a block may still run before its runner is declared stuck: its caller is answered
+  /// deadline_exceeded, a fresh runner takes its place and the old thread's late result is
+  /// discarded (see pool.hpp). Blocks without a deadline are never declared stuck. Defaults to 5000.
+  uint32_t hard_deadline_grace_ms = 5000;
+  /// --reconnect-wait-ms N (config file: "reconnect_wait_ms"): how long nats.c waits before it
+  /// tries a server again after losing it. Defaults to 500.
+  uint32_t reconnect_wait_ms = 500;
   /// --log-format text|json (config file: "log_format"): how log lines on stderr are written.
   /// json: one JSON object a line, and a line per traced block with its trace and span ids (see
   /// log.hpp). Defaults to text.

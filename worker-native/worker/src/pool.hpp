@@ -16,49 +16,50 @@
 // in turn, and when that thread is running a long block the runner waits there until an idle
 // thread steals it, which an idle thread tries only every 10 ms (work-stealing's relaxed
 // polling). See "Runners: detached or scheduled" in docs/benchmarks.md for the figures.
+//
+// A supervisor actor per pool monitors the runners, replaces one that dies or is stuck past a
+// block's hard deadline, and drains the pool when the drain coordinator asks
+// (supervision/supervisor.hpp, supervision/drain.hpp).
 
 #include "gpu/device_slots.hpp"
+#include "heartbeat.hpp"
 #include "nats_connection.hpp"
 #include "request_handler.hpp"
-#include "run_queue.hpp"
+#include "supervision/runner.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
 namespace beamline::worker {
 
-namespace detail {
-
-struct nats_msg_deleter {
-  void operator()(natsMsg* msg) const noexcept { natsMsg_Destroy(msg); }
+/// How a pool's supervisor watches its runners (supervision/supervisor.hpp).
+struct supervision_settings {
+  /// How long past its deadline a block may run before its runner is given up on
+  /// (--hard-deadline-grace-ms). Defaults to 5 s.
+  std::chrono::milliseconds hard_deadline_grace{5000};
+  /// For tests: called on the runner before each block with its request; an exception from it
+  /// ends the runner, as a fault of the runner itself would. Empty (the default): nothing.
+  std::function<void(std::string_view)> before_block;
 };
-
-/// One admitted block and when it came: either a CP2 NATS message (request bytes and reply
-/// subject), or request bytes with their own reply sink (a CP1 assignment).
-struct block_job {
-  std::unique_ptr<natsMsg, nats_msg_deleter> msg;
-  steady_clock::time_point received_at;
-  std::string request;
-  std::unique_ptr<reply_sink> sink;
-};
-
-} // namespace detail
 
 class pool {
 public:
   /// `slots`, when given (the gpu pool), leases a device slot to every block it runs; its
   /// capacity must equal `size`. A pool of size 0 never subscribes and refuses every block.
   pool(caf::actor_system& sys, nats_connection& nats, const request_handler& handler,
-       std::string name, uint32_t size, uint32_t queue_limit, device_slots* slots = nullptr);
+       std::string name, uint32_t size, uint32_t queue_limit, device_slots* slots = nullptr,
+       supervision_settings supervision = {});
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
-  /// Shuts down and waits for the runners to end: they work on this pool's members.
+  /// Shuts down and waits for the supervisor and every runner to end (given-up runners too,
+  /// whose blocks must return first): they work on this pool's members.
   ~pool();
 
   /// Subscribes to caf.exec.v2.<name> in queue group caf-workers-<name> (not when size is 0).
@@ -80,21 +81,17 @@ public:
   /// actors; call when idle(). Blocks that come through submit() afterwards are never run.
   void shutdown();
 
-  [[nodiscard]] bool idle() const noexcept { return admission_.idle(); }
-  [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  [[nodiscard]] uint32_t size() const noexcept { return size_; }
-  [[nodiscard]] const pool_admission& admission() const noexcept { return admission_; }
+  /// The pool's supervisor: the drain coordinator sends it `drain`.
+  [[nodiscard]] const caf::actor& supervisor() const noexcept { return state_->supervisor; }
+  /// Capacity, running, queued, stuck and replaced runners, for the heartbeat.
+  [[nodiscard]] pool_snapshot snapshot() const noexcept;
 
-  /// What a runner works with; owned by the pool, which outlives its runners' work.
-  /// `runners_` is never shrunk while the pool lives: a NATS or CP1 callback may still be waking
-  /// one of them while the pool shuts down.
-  struct runner_context {
-    nats_connection* nats;
-    const request_handler* handler;
-    pool_admission* admission;
-    run_queue<detail::block_job>* queue;
-    device_slots* slots;
-  };
+  [[nodiscard]] bool idle() const noexcept { return state_->admission.idle(); }
+  [[nodiscard]] const std::string& name() const noexcept { return state_->name; }
+  [[nodiscard]] uint32_t size() const noexcept { return size_; }
+  [[nodiscard]] const pool_admission& admission() const noexcept { return state_->admission; }
+  /// Runners given up on whose blocks still run.
+  [[nodiscard]] uint32_t stuck() const noexcept { return state_->stuck.load(); }
 
 private:
   static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
@@ -102,15 +99,10 @@ private:
   void enqueue(detail::block_job job);
 
   caf::actor_system& sys_;
-  std::string name_;
   uint32_t size_;
-  nats_connection& nats_;
-  const request_handler& handler_;
-  pool_admission admission_;
-  run_queue<detail::block_job> queue_;
-  device_slots* slots_;
-  std::vector<caf::actor> runners_;
+  std::unique_ptr<detail::pool_state> state_;
   std::optional<nats_subscription> subscription_;
+  bool shut_down_ = false;
 };
 
 } // namespace beamline::worker

@@ -13,6 +13,7 @@
 // it off the list before anyone else can see the job; so a slow block never holds up the ones
 // behind it while another runner could take them.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -52,7 +53,9 @@ public:
   [[nodiscard]] std::optional<Job> next_or_idle(uint32_t runner) {
     std::lock_guard<std::mutex> guard{mutex_};
     if (jobs_.empty()) {
-      idle_.push_back(runner);
+      // A runner that replaced one that died while idle finds its index listed already.
+      if (std::find(idle_.begin(), idle_.end(), runner) == idle_.end())
+        idle_.push_back(runner);
       return std::nullopt;
     }
     std::optional<Job> job{std::move(jobs_.front())};

@@ -60,7 +60,7 @@ internal static class BenchCommand
             return await MeasureAsync(label, template.Payload.Length, n, TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 TimeSpan.FromSeconds(parse.GetValue(seconds)), loop => DispatchLoop(dispatcher, template, loop), cancellationToken).ConfigureAwait(false);
         });
-        return new Command("bench", "Load tools for docs/benchmarks.md.") { dispatch, EchoCommand.Create(), RequestCommand.Create(), ResponderCommand.Create() };
+        return new Command("bench", "Load tools for docs/benchmarks.md.") { dispatch, EchoCommand.Create(), RequestCommand.Create(), ResponderCommand.Create(), DecideBenchCommand.Create() };
     }
 
     // One loop's operation: dispatch its own copy of the template, true when the block succeeded.

@@ -20,6 +20,33 @@ public sealed class AssignmentOptions
 
     /// <summary>The allow-list after defaults.</summary>
     public IReadOnlyList<string> EffectiveAllowedSubjects => AllowedSubjects is { Length: > 0 } subjects ? subjects : [DecideRequest.DefaultAssignmentSubject];
+
+    /// <summary>
+    /// Whether assignments go through a JetStream work-queue stream (<see cref="StreamName"/>,
+    /// capturing the allowed subjects) instead of core NATS: each is published with
+    /// <c>Nats-Msg-Id</c> = its <c>assignment_id</c> and a decide says <c>published</c> only once
+    /// the stream has stored it. Workers must then run with <c>--cp1-jetstream</c>
+    /// (docs/cp1-worker.md). Defaults to false: core NATS, which every CP1 worker takes.
+    /// </summary>
+    public bool JetStream { get; set; }
+
+    /// <summary>The work-queue stream's name. Defaults to <c>BEAMLINE_CP1_ASSIGN</c>.</summary>
+    public string StreamName { get; set; } = DefaultStreamName;
+
+    /// <summary>
+    /// How long the stream drops a second publish with the same <c>Nats-Msg-Id</c>. Defaults to
+    /// 10 minutes, the worker's default dedupe window.
+    /// </summary>
+    public TimeSpan DuplicateWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long an assignment no worker took stays in the stream. Defaults to 1 hour.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a decide waits for the stream's acknowledgement of a publish. Defaults to 5 seconds.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The default <see cref="StreamName"/>.</summary>
+    public const string DefaultStreamName = "BEAMLINE_CP1_ASSIGN";
 }
 
 /// <summary>Validates <see cref="AssignmentOptions"/> at start.</summary>
@@ -35,6 +62,21 @@ public sealed class AssignmentOptionsValidator : IValidateOptions<AssignmentOpti
             if (string.IsNullOrEmpty(subject) || subject.AsSpan().IndexOfAny(" \t\r\n*>") >= 0 || subject.StartsWith('$'))
             {
                 failures.Add($"Beamline:Assignments:AllowedSubjects: '{subject}' is not a plain NATS subject (no wildcards, spaces or $ system subjects).");
+            }
+        }
+        if (options.JetStream)
+        {
+            if (string.IsNullOrEmpty(options.StreamName) || options.StreamName.AsSpan().IndexOfAny(" \t\r\n.*>/\\") >= 0)
+            {
+                failures.Add($"Beamline:Assignments:StreamName: '{options.StreamName}' is not a JetStream stream name (no spaces, '.', '*', '>', '/' or '\\').");
+            }
+            if (options.DuplicateWindow <= TimeSpan.Zero || options.MaxAge <= TimeSpan.Zero || options.DuplicateWindow > options.MaxAge)
+            {
+                failures.Add("Beamline:Assignments: DuplicateWindow and MaxAge must be positive, and DuplicateWindow at most MaxAge.");
+            }
+            if (options.PublishTimeout <= TimeSpan.Zero)
+            {
+                failures.Add("Beamline:Assignments:PublishTimeout must be positive.");
             }
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

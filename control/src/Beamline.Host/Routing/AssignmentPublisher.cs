@@ -16,11 +16,22 @@ namespace Beamline.Host.Routing;
 /// <c>Beamline:Nats:Url</c>) or while NATS is down nothing is published and the decision says so.
 /// Only subjects of <see cref="AssignmentOptions.AllowedSubjects"/> and the CP1 task types may be
 /// pushed, and a published assignment keeps its decide's quota slots (<see cref="AssignmentTracker"/>).
+/// With <see cref="AssignmentOptions.JetStream"/> the publish goes through the work-queue stream
+/// (<see cref="AssignmentStream"/>) and is awaited (<see cref="PublishAsync"/>).
 /// </summary>
 internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> logger, IOptions<AssignmentOptions> options, AssignmentTracker tracker,
-    INatsConnection? connection = null)
+    ILoggerFactory loggers, INatsConnection? connection = null)
 {
     private readonly FrozenSet<string> _allowedSubjects = options.Value.EffectiveAllowedSubjects.ToFrozenSet(StringComparer.Ordinal);
+    private readonly AssignmentStream? _stream = options.Value.JetStream && connection is not null
+        ? new AssignmentStream(loggers.CreateLogger<AssignmentStream>(), options, connection)
+        : null;
+
+    /// <summary>
+    /// Whether a push waits for JetStream's acknowledgement: then decides that push go through
+    /// <see cref="PublishAsync"/>, never <see cref="TryPublish"/>.
+    /// </summary>
+    public bool WaitsForStream => _stream is not null;
 
     /// <summary>What became of a push.</summary>
     public enum Outcome
@@ -33,6 +44,9 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
 
         /// <summary>The assignment is larger than the server's <c>max_payload</c>: nothing was published.</summary>
         TooLarge,
+
+        /// <summary>JetStream did not acknowledge the assignment (no stream, a timeout, a refusal): it may not have been stored.</summary>
+        NotStored,
     }
 
     /// <summary>
@@ -68,17 +82,9 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
         {
             return Outcome.NotConnected;
         }
-        var buffer = new ArrayBufferWriter<byte>(512);
-        var assignmentId = Guid.NewGuid().ToString("D");
-        long deadlineMs;
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            deadlineMs = Write(writer, request, decision, assignmentId);
-        }
+        var (buffer, assignmentId, deadlineMs) = Encode(request, decision);
         var subject = request.AssignmentSubject;
-        // The server refuses a message over its max_payload (and NATS.Net throws): say so instead.
-        // Subject and headers count too; 512 bytes covers the protocol line.
-        if (connection.ServerInfo is { MaxPayload: > 0 } info && buffer.WrittenCount + subject.Length + 512 > info.MaxPayload)
+        if (!Fits(connection, buffer, subject))
         {
             return Outcome.TooLarge;
         }
@@ -100,6 +106,51 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
         }
         return Outcome.Published;
     }
+
+    /// <summary>
+    /// Publishes through the JetStream work-queue stream, with <c>Nats-Msg-Id</c> = the
+    /// assignment id, and returns once the stream has stored it (<see cref="Outcome.Published"/>)
+    /// or has not (<see cref="Outcome.NotStored"/>, with the reason). The lease is
+    /// handled as by <see cref="TryPublish"/>.
+    /// </summary>
+    public async ValueTask<(Outcome Outcome, string? Reason)> PublishAsync(DecideRequest request, RouteDecision decision, IDisposable? lease,
+        CancellationToken cancellationToken)
+    {
+        if (_stream is null || connection is not { ConnectionState: NatsConnectionState.Open })
+        {
+            return (Outcome.NotConnected, null);
+        }
+        var (buffer, assignmentId, deadlineMs) = Encode(request, decision);
+        var subject = request.AssignmentSubject;
+        if (!Fits(connection, buffer, subject))
+        {
+            return (Outcome.TooLarge, null);
+        }
+        // Tracked first: a worker may answer before the stream's acknowledgement reaches us.
+        tracker.Track(assignmentId, lease, TimeSpan.FromMilliseconds(deadlineMs));
+        var refused = await _stream.PublishAsync(subject, buffer.WrittenMemory, assignmentId, cancellationToken).ConfigureAwait(false);
+        if (refused is not null)
+        {
+            tracker.Complete(assignmentId);
+            return (Outcome.NotStored, refused);
+        }
+        return (Outcome.Published, null);
+    }
+
+    private static (ArrayBufferWriter<byte> Buffer, string AssignmentId, long DeadlineMs) Encode(DecideRequest request, in RouteDecision decision)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        var assignmentId = Guid.NewGuid().ToString("D");
+        using var writer = new Utf8JsonWriter(buffer);
+        var deadlineMs = Write(writer, request, decision, assignmentId);
+        writer.Flush();
+        return (buffer, assignmentId, deadlineMs);
+    }
+
+    // The server refuses a message over its max_payload (and NATS.Net throws): say so instead.
+    // Subject and headers (Nats-Msg-Id included) count too; 512 bytes covers them and the protocol line.
+    private static bool Fits(INatsConnection connection, ArrayBufferWriter<byte> buffer, string subject)
+        => connection.ServerInfo is not { MaxPayload: > 0 } info || buffer.WrittenCount + subject.Length + 512 <= info.MaxPayload;
 
     private static bool IsTaskType(string type)
     {

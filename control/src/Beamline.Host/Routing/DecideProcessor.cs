@@ -27,6 +27,12 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
     /// <summary>Metadata <c>assignment</c> when no NATS connection exists to publish it on.</summary>
     public const string AssignmentNotConfigured = "not_published: NATS is not configured (Beamline:Nats:Url)";
 
+    /// <summary>
+    /// Metadata <c>assignment</c> begins so when JetStream did not acknowledge the assignment
+    /// (<see cref="AssignmentOptions.JetStream"/>); the reason follows.
+    /// </summary>
+    public const string AssignmentNotStoredPrefix = "not_published: JetStream did not store it: ";
+
     /// <summary>The request metadata extensions add that a decide reports in its decision's metadata.</summary>
     private static readonly string[] ExtensionMetadata = ["validator_warnings", "extensions_skipped"];
 
@@ -58,18 +64,43 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
         }
         var pipelineRequest = Cp1PipelineRequests.From(request, principal, directory, face);
         var pending = pipeline.DecideAsync(pipelineRequest, cancellationToken);
-        if (pending.IsCompletedSuccessfully)
+        // A push through JetStream waits for the stream's acknowledgement: never on the caller's loop.
+        if (pending.IsCompletedSuccessfully && !(request.PushAssignment && publisher.WaitsForStream))
         {
             return new DecideStart(Finish(request, pipelineRequest, pending.Result, writer), request, default);
         }
-        return new DecideStart(0, request, pending) { PipelineRequest = pipelineRequest };
+        return new DecideStart(0, request, pending) { PipelineRequest = pipelineRequest, CancellationToken = cancellationToken };
     }
 
     /// <summary>Awaits a pending decide and writes its reply to <paramref name="writer"/>; returns its HTTP status.</summary>
     public async Task<int> CompleteAsync(DecideStart start, Utf8JsonWriter writer)
     {
         var result = await start.Pending.ConfigureAwait(false);
-        return Finish(start.Request!, start.PipelineRequest!, result, writer);
+        var request = start.Request!;
+        if (request.PushAssignment && publisher.WaitsForStream && result.Error is null)
+        {
+            return await PushThroughStreamAsync(request, start.PipelineRequest!, result, writer, start.CancellationToken).ConfigureAwait(false);
+        }
+        return Finish(request, start.PipelineRequest!, result, writer);
+    }
+
+    // As Finish and Reply, with the push awaited: the decision says 'published' only once the stream has the assignment.
+    private async Task<int> PushThroughStreamAsync(DecideRequest request, PipelineRequest pipelineRequest, DecideResult result, Utf8JsonWriter writer,
+        CancellationToken cancellationToken)
+    {
+        var lease = result.Lease!;
+        try
+        {
+            var slots = lease.Detach();
+            var decision = result.Decision;
+            var (outcome, reason) = await publisher.PublishAsync(WithPipelinePayload(request, pipelineRequest), decision, slots, cancellationToken)
+                .ConfigureAwait(false);
+            return Reply(request, pipelineRequest, decision, outcome, reason, slots, writer);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
     }
 
     /// <summary>Writes the reply of a decide the pipeline has answered; returns its HTTP status.</summary>
@@ -84,7 +115,13 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
         // A published assignment keeps the slots (the tracker gives them back); anything else gives them back here.
         try
         {
-            return Reply(request, pipelineRequest, result.Decision, lease, writer);
+            if (!request.PushAssignment)
+            {
+                return Reply(request, pipelineRequest, result.Decision, null, null, null, writer);
+            }
+            var slots = lease.Detach();
+            var outcome = publisher.TryPublish(WithPipelinePayload(request, pipelineRequest), result.Decision, slots);
+            return Reply(request, pipelineRequest, result.Decision, outcome, null, slots, writer);
         }
         finally
         {
@@ -92,18 +129,18 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
         }
     }
 
-    private int Reply(DecideRequest request, PipelineRequest pipelineRequest, in RouteDecision decision, AdmissionLease lease, Utf8JsonWriter writer)
+    // outcome: what became of the push, null without one; slots: the lease's, the tracker's when published.
+    private int Reply(DecideRequest request, PipelineRequest pipelineRequest, in RouteDecision decision, AssignmentPublisher.Outcome? outcome, string? reason,
+        IDisposable? slots, Utf8JsonWriter writer)
     {
         var extra = _instanceOnly;
-        if (request.PushAssignment)
+        if (outcome is { } pushed)
         {
-            var slots = lease.Detach();
-            var outcome = publisher.TryPublish(WithPipelinePayload(request, pipelineRequest), decision, slots);
-            if (outcome != AssignmentPublisher.Outcome.Published)
+            if (pushed != AssignmentPublisher.Outcome.Published)
             {
                 slots?.Dispose();
             }
-            if (outcome == AssignmentPublisher.Outcome.TooLarge)
+            if (pushed == AssignmentPublisher.Outcome.TooLarge)
             {
                 // Nothing was sent: the decision is not used, so its breaker trial slot goes back too.
                 pipeline.Routing.ReleaseTrial(request.TenantId, decision.PolicyId, decision.ProviderId!);
@@ -112,8 +149,13 @@ internal sealed class DecideProcessor(RequestPipeline pipeline, AssignmentPublis
                 DecideCodec.WriteError(writer, error, request.RequestId, request.TraceId);
                 return error.HttpStatus;
             }
-            var published = outcome == AssignmentPublisher.Outcome.Published;
-            extra = [new("instance_id", pipeline.Routing.InstanceId), new("assignment", published ? AssignmentPublished : AssignmentNotConfigured)];
+            var assignment = pushed switch
+            {
+                AssignmentPublisher.Outcome.Published => AssignmentPublished,
+                AssignmentPublisher.Outcome.NotStored => AssignmentNotStoredPrefix + reason,
+                _ => AssignmentNotConfigured,
+            };
+            extra = [new("instance_id", pipeline.Routing.InstanceId), new("assignment", assignment)];
         }
         extra = WithExtensionMetadata(extra, pipelineRequest);
         DecideCodec.WriteOk(writer, decision, request.RequestId, request.TraceId, extra);
@@ -196,4 +238,7 @@ internal readonly record struct DecideStart(int Status, DecideRequest? Request, 
 {
     /// <summary>The pipeline request of a pending decide.</summary>
     public PipelineRequest? PipelineRequest { get; init; }
+
+    /// <summary>The decide's cancellation, for what completes it later (a push through JetStream).</summary>
+    public CancellationToken CancellationToken { get; init; }
 }

@@ -30,15 +30,23 @@ public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListene
     private readonly RouterOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RoutingService> _logger;
+    private readonly Beamline.Routing.Bandits.IBanditSelector _bandits;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _changes;
     private readonly IRoutingStateShare? _share;
     private RoutingState _state = RoutingState.Empty;
 
     /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token and shares breakers and sessions through <paramref name="share"/> when given.</summary>
+    /// <param name="directory">Tenancy: the tenants, their policies and the provider entries.</param>
+    /// <param name="options">Router settings.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">The log.</param>
+    /// <param name="bandits">Picks the arms of language policies' <c>bandit(...)</c> calls.</param>
+    /// <param name="share">Where breaker states and sticky sessions are shared with other control planes (none: per process).</param>
     public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger,
-        IRoutingStateShare? share = null)
+        Beamline.Routing.Bandits.IBanditSelector bandits, IRoutingStateShare? share = null)
     {
+        _bandits = bandits;
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
         _share = share;
@@ -178,14 +186,20 @@ public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListene
             foreach (var tenant in snapshot.Tenants.Values)
             {
                 var policies = new PolicySet(ReadPolicies(tenant));
+                foreach (var (id, error) in policies.LeftOut)
+                {
+                    // A language policy whose `use` does not resolve (unknown target, cycle) is left out.
+                    LogBadPolicy(tenant.Id, id, error.ToString());
+                }
                 var options = new RouterOptions
                 {
                     DefaultPolicyId = tenant.DefaultPolicyId ?? _options.DefaultPolicyId,
                     StickyCapacity = _options.StickyCapacity,
                     DefaultInputTokens = _options.DefaultInputTokens,
                     DefaultOutputTokens = _options.DefaultOutputTokens,
+                    PolicyStepBudget = _options.PolicyStepBudget,
                 };
-                var router = new Router(catalog, policies, options, _time);
+                var router = new Router(catalog, policies, options, _time, bandits: _bandits);
                 if (_share is not null)
                 {
                     router.Breakers.Attach(_share);

@@ -26,6 +26,7 @@ public static class RoutingServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.Replace(ServiceDescriptor.Singleton<Beamline.Tenancy.IPolicyValidator, PolicyCompilerValidator>());
         services.TryAddSingleton<Beamline.Tenancy.IProviderValidator, ProviderEntryValidator>();
+        services.TryAddSingleton<Beamline.Routing.Bandits.IBanditSelector>(_ => new Beamline.Routing.Bandits.UniformBanditSelector());
         services.TryAddSingleton<RoutingService>();
         services.AddOptions<AssignmentOptions>().Bind(configuration.GetSection(AssignmentOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AssignmentOptions>, AssignmentOptionsValidator>());

@@ -8,13 +8,19 @@ namespace Beamline.Host.Workers;
 /// <param name="Version">The worker's version.</param>
 /// <param name="Draining">Whether it has stopped taking work (SIGTERM) and is finishing what it has.</param>
 /// <param name="Executors">The block types it runs.</param>
-/// <param name="Pools">Its pools: capacity, in flight, queued.</param>
+/// <param name="Pools">Its pools: capacity, in flight, queued, stuck and replaced runners.</param>
 /// <param name="SeenAt">When the control plane received the heartbeat.</param>
 internal sealed record WorkerView(string WorkerId, string Version, bool Draining, IReadOnlyList<string> Executors, IReadOnlyList<PoolView> Pools,
     DateTimeOffset SeenAt);
 
 /// <summary>One pool of a worker.</summary>
-internal readonly record struct PoolView(string Name, uint Capacity, uint InFlight, uint Queued);
+/// <param name="Name">The pool's name.</param>
+/// <param name="Capacity">Its runners.</param>
+/// <param name="InFlight">Blocks running.</param>
+/// <param name="Queued">Blocks waiting.</param>
+/// <param name="Stuck">Runners given up on past a block's deadline plus the worker's grace, whose threads still run.</param>
+/// <param name="Replaced">Runners replaced since the worker started (stuck, or ended by a fault).</param>
+internal readonly record struct PoolView(string Name, uint Capacity, uint InFlight, uint Queued, uint Stuck, ulong Replaced);
 
 /// <summary>
 /// The workers on the bus, from their heartbeats (<c>caf.worker.heartbeat.v2</c>): the last one
@@ -53,7 +59,7 @@ internal sealed class WorkerDirectory(TimeProvider time)
         for (var i = 0; i < pools.Length; i++)
         {
             var pool = heartbeat.Pools[i];
-            pools[i] = new PoolView(pool.Name, pool.Capacity, pool.InFlight, pool.Queued);
+            pools[i] = new PoolView(pool.Name, pool.Capacity, pool.InFlight, pool.Queued, pool.Stuck, pool.Replaced);
         }
         _workers[heartbeat.WorkerId] = new WorkerView(heartbeat.WorkerId, heartbeat.Version, heartbeat.Draining, [.. heartbeat.Executors], pools,
             time.GetUtcNow());

@@ -75,6 +75,8 @@ internal static class WorkerEndpoints
                     writer.WriteNumber("capacity", pool.Capacity);
                     writer.WriteNumber("in_flight", pool.InFlight);
                     writer.WriteNumber("queued", pool.Queued);
+                    writer.WriteNumber("stuck", pool.Stuck);
+                    writer.WriteNumber("replaced", pool.Replaced);
                     writer.WriteEndObject();
                 }
                 writer.WriteEndArray();

@@ -25,6 +25,8 @@ internal sealed class WorkerGauges
             "Blocks running in each worker pool, from the worker's last heartbeat.");
         meter.CreateObservableGauge("beamline.worker.pool.queued", () => Pools(directory, static p => p.Queued), "{block}",
             "Blocks waiting in each worker pool, from the worker's last heartbeat.");
+        meter.CreateObservableGauge("beamline.worker.pool.stuck", () => Pools(directory, static p => p.Stuck), "{runner}",
+            "Runners of each worker pool given up on past a block's hard deadline whose threads still run, from the worker's last heartbeat.");
         meter.CreateObservableGauge("beamline.workers", () => Workers(directory), "{worker}",
             "Workers heard from in the last two minutes, by state (alive, draining, gone).");
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Beamline.Policies;
+using Beamline.Policies.Language;
 using Beamline.Routing.Catalog;
 using Beamline.Routing.Fallbacks;
 
@@ -9,12 +10,17 @@ namespace Beamline.Routing.Internal;
 /// <summary>A policy resolved against the catalog once, so that deciding only walks arrays.</summary>
 internal sealed class CompiledPolicy
 {
-    public CompiledPolicy(Policy policy, ProviderCatalog catalog, TimeProvider time)
+    /// <param name="policy">The policy (for a language policy's directive, the policy that directive stands for).</param>
+    /// <param name="catalog">The providers.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="directive">The language directive this compiles, or null for a CP1 policy.</param>
+    public CompiledPolicy(Policy policy, ProviderCatalog catalog, TimeProvider time, RouteDirective? directive = null)
     {
         Policy = policy;
         Id = policy.Id;
         Strategy = policy.Strategy;
-        Reason = policy.Strategy switch
+        Bandit = directive?.Bandit;
+        Reason = Bandit is not null ? RouteReasons.Bandit : policy.Strategy switch
         {
             RoutingStrategy.Cheapest => RouteReasons.Cheapest,
             RoutingStrategy.Fastest => RouteReasons.Fastest,
@@ -58,9 +64,29 @@ internal sealed class CompiledPolicy
 
         var weights = WeightsJson(policy);
         var algorithm = policy.Strategy == RoutingStrategy.Weighted ? "weighted_random" : Reason;
-        PrimaryMetadata = policy.Strategy == RoutingStrategy.Weighted
+        var primary = policy.Strategy == RoutingStrategy.Weighted && Bandit is null
             ? new Dictionary<string, string> { ["algorithm"] = algorithm, ["weights"] = weights }
             : new Dictionary<string, string> { ["algorithm"] = algorithm };
+        if (Bandit is not null)
+        {
+            // The site and algorithm let rewards be attributed to this bandit later.
+            primary["algorithm"] = Bandit.Algorithm;
+            primary["bandit_site"] = Bandit.SiteId;
+            primary["reward"] = Bandit.Reward;
+            BanditAlgorithm = Bandit.Algorithm == "linucb" ? Bandits.BanditAlgorithm.LinUcb : Bandits.BanditAlgorithm.Thompson;
+            BanditReward = Bandit.Reward switch
+            {
+                "success" => Bandits.BanditReward.Success,
+                "latency" => Bandits.BanditReward.Latency,
+                "cost" => Bandits.BanditReward.Cost,
+                _ => Bandits.BanditReward.Quality,
+            };
+        }
+        if (directive is not null)
+        {
+            primary["rule"] = directive.Location;
+        }
+        PrimaryMetadata = primary;
         StickyMetadata = new Dictionary<string, string>
         {
             ["algorithm"] = "sticky",
@@ -70,6 +96,19 @@ internal sealed class CompiledPolicy
     }
 
     public Policy Policy { get; }
+
+    /// <summary>The program of a language policy (then <see cref="Directives"/> holds what it can route to); null otherwise.</summary>
+    public PolicyProgram? Program { get; init; }
+
+    /// <summary>A language policy's directives compiled like policies, by directive index.</summary>
+    public CompiledPolicy[] Directives { get; init; } = [];
+
+    /// <summary>The bandit site when this directive is a <c>bandit(...)</c>; null otherwise.</summary>
+    public BanditDirective? Bandit { get; }
+
+    public Bandits.BanditAlgorithm BanditAlgorithm { get; }
+
+    public Bandits.BanditReward BanditReward { get; }
 
     public string Id { get; }
 

@@ -73,6 +73,9 @@ internal sealed class AdminRequest(HttpContext context, TenantDirectory director
 
     public Task<string> ReadTextAsync() => AdminJson.ReadBodyTextAsync(context, maxRequestBytes);
 
+    /// <summary>True when the body is sent as <c>text/plain</c> (a policy-language source).</summary>
+    public bool IsPlainText => context.Request.ContentType?.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase) == true;
+
     /// <summary>The body as a JSON object with only the <paramref name="members"/> allowed.</summary>
     public async Task<JsonDocument> ReadObjectAsync(params string[] members)
     {

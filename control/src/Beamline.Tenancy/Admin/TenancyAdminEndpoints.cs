@@ -311,6 +311,12 @@ public static class TenancyAdminEndpoints
         var tenantId = request.Route("tenantId");
         var policyId = request.Route("policyId");
         var json = await request.ReadTextAsync().ConfigureAwait(false);
+        if (request.IsPlainText && json.AsSpan().TrimStart() is [not ('{' or '[' or '"'), ..])
+        {
+            // A policy-language source (text/plain, not JSON: clients that send JSON as text/plain
+            // keep working): stored in its JSON wrapper, validated like any policy.
+            json = new System.Text.Json.Nodes.JsonObject { ["id"] = policyId, ["language"] = json }.ToJsonString();
+        }
         await request.Directory.PutPolicyAsync(tenantId, policyId, json, request.Aborted).ConfigureAwait(false);
         await request.OkAsync(writer =>
         {

@@ -21,7 +21,7 @@ public sealed class GrpcEndpointTests : IAsyncLifetime
     public async Task Health_OverH2c_IsServing()
     {
         using var channel = GrpcChannel.ForAddress(_controlPlane.GrpcAddress);
-        var reply = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        var reply = await new global::Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
     }
 
@@ -44,7 +44,7 @@ public sealed class GrpcEndpointTests : IAsyncLifetime
         await nats.KillAsync();
         await using var controlPlane = await ControlPlaneProcess.StartAsync("--nats", nats.Url);
         using var channel = GrpcChannel.ForAddress(controlPlane.GrpcAddress);
-        var reply = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        var reply = await new global::Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, reply.Status);
     }
 }

@@ -25,6 +25,8 @@ public sealed class WorkersViewTests(ExecuteOverNatsFixture host) : IClassFixtur
         Assert.False(worker.GetProperty("draining").GetBoolean());
         var cpu = worker.GetProperty("pools").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "cpu");
         Assert.Equal(2, cpu.GetProperty("capacity").GetInt32());
+        Assert.Equal(0, cpu.GetProperty("stuck").GetInt32());
+        Assert.Equal(0, cpu.GetProperty("replaced").GetInt64());
         Assert.Contains(worker.GetProperty("executors").EnumerateArray(), e => e.GetString() == "echo");
     }
 

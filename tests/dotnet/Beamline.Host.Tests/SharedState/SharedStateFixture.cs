@@ -39,7 +39,7 @@ public sealed class SharedStateFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Nats = await NatsServer.StartWithJetStreamAsync();
+        Nats = await NatsServer.StartAsync(jetStream: true);
         await File.WriteAllTextAsync(_configFile, Config(Nats.Url));
         A = await ControlPlaneProcess.StartAsync("--config", _configFile);
         B = await ControlPlaneProcess.StartAsync("--config", _configFile);

@@ -114,7 +114,7 @@ public sealed class SharedMeterTests(JetStreamFixture fixture) : IClassFixture<J
     [Fact]
     public async Task NatsDown_GrantsFromTheAllowanceHeld_ThenRefusesAsUnavailable()
     {
-        await using var server = await NatsServer.StartWithJetStreamAsync();
+        await using var server = await NatsServer.StartAsync(jetStream: true);
         await using var a = await SharedStateInstance.StartAsync(server.Url, "a", _bucket);
         var limits = new MeterLimits(1_000, MeterLimits.Unlimited);
         var meter = a.Meters.Get("budget.tenant.t.t.usd", MeterKind.Spend);

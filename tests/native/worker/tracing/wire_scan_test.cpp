@@ -38,6 +38,7 @@ TEST(WireScanTest, ReadsTheRequestsIdsAroundEveryOtherField) {
   EXPECT_EQ(fields.type, "echo");
   EXPECT_EQ(fields.pool, "cpu");
   EXPECT_EQ(fields.traceparent, req.traceparent());
+  EXPECT_EQ(fields.deadline_ms, 1234u);
 }
 
 TEST(WireScanTest, StopsAtMalformedBytesKeepingWhatItRead) {

@@ -35,9 +35,9 @@ const char* status_name(beamline::worker::v2::ExecStatus status) {
 /// Turns the block's ExecResult into a CP1 ExecResult on caf.exec.result.v1.
 class result_sink final : public reply_sink {
 public:
-  result_sink(nats_connection& nats, dedupe_window& dedupe, result_context ctx,
-              std::string worker_id, steady_clock::time_point received_at)
-    : nats_(nats), dedupe_(dedupe), ctx_(std::move(ctx)), worker_id_(std::move(worker_id)),
+  result_sink(nats_connection& nats, service& owner, result_context ctx, std::string worker_id,
+              steady_clock::time_point received_at)
+    : nats_(nats), owner_(owner), ctx_(std::move(ctx)), worker_id_(std::move(worker_id)),
       received_at_(received_at) {}
 
   bool send_chunk(const uint8_t*, size_t) override { return true; } // CP1 blocks are not streamed
@@ -73,16 +73,12 @@ public:
       outcome.output.clear();
       json = encode_result(ctx_, outcome, worker_id_, now_unix_ms());
     }
-    // Kept first: a redelivery that comes once this one is lost must find it.
-    dedupe_.finished(ctx_.assignment_id, json);
-    if (natsStatus s = nats_.publish(result_subject, json.data(), json.size()); s != NATS_OK)
-      log_warn("cp1: result of assignment ", ctx_.assignment_id, " not published: ",
-               natsStatus_GetText(s));
+    owner_.finished(ctx_.assignment_id, std::move(json));
   }
 
 private:
   nats_connection& nats_;
-  dedupe_window& dedupe_;
+  service& owner_;
   result_context ctx_;
   std::string worker_id_;
   steady_clock::time_point received_at_;
@@ -90,27 +86,46 @@ private:
 
 } // namespace
 
-service::service(nats_connection& nats, std::string worker_id, std::vector<pool*> pools,
-                 service_settings settings)
-  : nats_(nats), worker_id_(std::move(worker_id)), pools_(std::move(pools)),
-    settings_(std::move(settings)),
-    dedupe_(settings_.dedupe_ttl, settings_.dedupe_capacity, settings_.dedupe_result_bytes) {
-  for (const auto* p : pools_)
-    pool_names_.push_back(p->name());
+std::unique_ptr<reply_sink> detail::make_result_sink(nats_connection& nats, service& owner,
+                                                     result_context ctx, std::string worker_id,
+                                                     steady_clock::time_point received_at) {
+  return std::make_unique<result_sink>(nats, owner, std::move(ctx), std::move(worker_id),
+                                       received_at);
 }
 
+// service::service and ~service are in service_jetstream.cpp, where js_state is complete.
+
 void service::subscribe() {
+  if (settings_.jetstream.enabled) {
+    js_subscribe();
+    return;
+  }
   subscription_.emplace(
     nats_.queue_subscribe(assign_subject, settings_.queue_group, &service::on_message, this));
 }
 
 void service::stop_taking_work(bool drain) noexcept {
+  if (js_)
+    js_stop();
   if (subscription_ && !subscription_->stop(drain))
     log_warn("cp1: subscription drain failed; unsubscribed instead");
 }
 
 bool service::wait_stopped(int64_t timeout_ms) noexcept {
+  if (js_)
+    return js_wait_stopped(timeout_ms);
   return !subscription_ || subscription_->wait_closed(timeout_ms);
+}
+
+void service::finished(const std::string& assignment_id, std::string json) {
+  if (js_) {
+    js_store_and_publish(assignment_id, std::move(json));
+    return;
+  }
+  // Kept first: a redelivery that comes once this one is lost must find it.
+  dedupe_.finished(assignment_id, json);
+  if (natsStatus s = nats_.publish(result_subject, json.data(), json.size()); s != NATS_OK)
+    log_warn("cp1: result of assignment ", assignment_id, " not published: ", natsStatus_GetText(s));
 }
 
 void service::publish_heartbeat(const std::vector<pool_snapshot>& pools,
@@ -211,7 +226,7 @@ void service::handle(std::string_view data, steady_clock::time_point received_at
     }
     return;
   }
-  auto sink = std::make_unique<result_sink>(nats_, dedupe_, ctx, worker_id_, received_at);
+  auto sink = detail::make_result_sink(nats_, *this, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at, [&] {
     ack_message ack;
     ack.assignment_id = a.assignment_id;

@@ -5,6 +5,11 @@
 // caf.exec.assign.v1.ack, runs it through the same pools as CP2 blocks and publishes its
 // ExecResult on caf.exec.result.v1. Redelivered assignment ids are not run twice; one whose block
 // has finished gets its result published again (the first may have been lost).
+//
+// With `jetstream.enabled` the assignments come instead from the work-queue stream
+// BEAMLINE_CP1_ASSIGN through the durable consumer all workers share, and results and claims
+// live in the KV bucket beamline-cp1-results, so that "not run twice" holds across workers
+// (cp1/claims.hpp; the JetStream half is in service_jetstream.cpp).
 
 #include "cp1/dedupe.hpp"
 #include "cp1/messages.hpp"
@@ -16,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace beamline::worker::cp1 {
@@ -26,6 +32,21 @@ struct service_settings {
   size_t dedupe_capacity = 100'000;
   /// Bytes of published results kept for redeliveries, in all.
   size_t dedupe_result_bytes = size_t{64} << 20;
+
+  /// JetStream mode (worker_options::cp1_jetstream and the flags after it).
+  struct jetstream_settings {
+    bool enabled = false;
+    /// The consumer's ack wait and deliveries when this worker creates it; one that exists is
+    /// taken as it is.
+    std::chrono::milliseconds ack_wait{30'000};
+    int64_t max_deliver = 5;
+    /// Redelivery delay of an assignment a full pool refused.
+    std::chrono::milliseconds nak_delay{1'000};
+    /// The results bucket's TTL when this worker creates it.
+    std::chrono::milliseconds results_ttl{86'400'000};
+    /// Block types that may run again after their first worker was lost (cp1/claims.hpp).
+    std::unordered_set<std::string> idempotent_types;
+  } jetstream;
 };
 
 class service {
@@ -36,7 +57,10 @@ public:
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  /// Subscribes to caf.exec.assign.v1.
+  ~service();
+
+  /// Subscribes to caf.exec.assign.v1; in JetStream mode makes the stream, consumer and bucket
+  /// when missing and starts pulling. Throws nats_error.
   void subscribe();
   /// Stops taking assignments, without waiting: drains the subscription when `drain` (what the
   /// client already holds is still handled), else unsubscribes (see pool::stop_taking_work).
@@ -47,7 +71,12 @@ public:
   void publish_heartbeat(const std::vector<pool_snapshot>& pools,
                          const std::vector<std::string>& executors, bool draining);
 
+  /// A block's ExecResult JSON, from the runner that finished it: kept for redeliveries and
+  /// published (core NATS), or handed to the JetStream finisher (stored in KV, published, acked).
+  void finished(const std::string& assignment_id, std::string json);
+
 private:
+  struct js_state;
   static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   void handle(std::string_view data, steady_clock::time_point received_at);
   void publish_ack(const ack_message& ack);
@@ -56,6 +85,20 @@ private:
   void reject(const result_context& ctx, const std::string& error_code, const std::string& reason);
   [[nodiscard]] pool* find_pool(const std::string& name) const noexcept;
 
+  // JetStream mode (service_jetstream.cpp).
+  void js_subscribe();
+  void js_stop() noexcept;
+  [[nodiscard]] bool js_wait_stopped(int64_t timeout_ms) noexcept;
+  void js_pull_loop(natsSubscription* sub) noexcept;
+  /// `ticks`: this one also sends the in-progress acks.
+  void js_finish_loop(bool ticks) noexcept;
+  /// One delivery; owns `msg` (acks, naks, terms, holds or destroys it).
+  void js_handle(natsMsg* msg);
+  /// A retryable refusal: nak with a delay, or on the last delivery answer the error and term.
+  void js_refuse(natsMsg* msg, uint64_t delivered, const result_context& ctx,
+                 const std::string& error_code, const std::string& reason);
+  void js_store_and_publish(const std::string& assignment_id, std::string json);
+
   nats_connection& nats_;
   std::string worker_id_;
   std::vector<pool*> pools_;
@@ -63,6 +106,17 @@ private:
   service_settings settings_;
   dedupe_window dedupe_;
   std::optional<nats_subscription> subscription_;
+  std::unique_ptr<js_state> js_;
 };
+
+namespace detail {
+/// The sink of an assignment's block: turns its ExecResult into the CP1 ExecResult JSON (latency
+/// from `received_at`, result_too_large past the server's max payload) and hands it to
+/// service::finished.
+[[nodiscard]] std::unique_ptr<reply_sink> make_result_sink(nats_connection& nats, service& owner,
+                                                           result_context ctx,
+                                                           std::string worker_id,
+                                                           steady_clock::time_point received_at);
+} // namespace detail
 
 } // namespace beamline::worker::cp1

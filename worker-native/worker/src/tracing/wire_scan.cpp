@@ -79,6 +79,7 @@ request_fields scan_request(const uint8_t* data, size_t size) noexcept {
     switch (number) {
     case 1: fields.block_id = bytes; break;
     case 3: fields.type = bytes; break;
+    case 6: fields.deadline_ms = value; break;
     case 8: fields.pool = bytes; break;
     case 9: fields.traceparent = bytes; break;
     default: break;

@@ -17,6 +17,7 @@ struct request_fields {
   std::string_view type;        // 3
   std::string_view pool;        // 8
   std::string_view traceparent; // 9
+  uint64_t deadline_ms = 0;     // 6 (0: none)
 };
 
 /// Fields of an ExecResult.

@@ -216,6 +216,36 @@
     fill($('extension-rows'), rows, 5, 'no extensions in use');
   }
 
+  // ---- Experiments: /admin/v1/experiments -------------------------------------------------------
+
+  const EXPERIMENT_TONES = { running: 'warn', promoted: 'ok', completed: '', stopped: '' };
+
+  async function refreshExperiments() {
+    const { experiments } = await getJson('/admin/v1/experiments');
+    const rows = [];
+    for (const x of experiments) {
+      const tests = Object.fromEntries(x.comparisons.map((c) => [c.arm, c[x.metric]]));
+      x.arms.forEach((arm, i) => {
+        const winner = x.winner === arm.name;
+        const p = tests[arm.name] ? tests[arm.name].p_value : null;
+        rows.push(el('tr', { className: winner ? 'winner' : '' },
+          el('td', { className: 'mono' }, i === 0 ? x.tenant_id : ''),
+          el('td', { className: 'mono', title: `${x.metric}, α = ${x.alpha}, policy ${x.policy_id}` }, i === 0 ? x.id : ''),
+          el('td', {}, i === 0 ? pill(x.status, EXPERIMENT_TONES[x.status]) : ''),
+          el('td', { className: 'num' }, i === 0 ? `${x.looks}/${x.max_looks}` : ''),
+          el('td', { className: 'mono' }, arm.name + (winner ? ' ★' : '') + (i === 0 ? ' (control)' : '')),
+          el('td', { className: 'mono' }, arm.provider || `policy ${arm.policy}`),
+          el('td', { className: 'num' }, arm.weight + '%'),
+          el('td', { className: 'num' }, num(arm.requests)),
+          el('td', { className: 'num' }, arm.executions ? pct(arm.error_rate) : '—'),
+          el('td', { className: 'num' }, ms(arm.latency_ms.mean)),
+          el('td', { className: 'num' }, arm.quality.n ? `${arm.quality.mean.toFixed(3)} (${num(arm.quality.n)})` : '—'),
+          el('td', { className: 'num' }, p == null ? '—' : p < 0.0001 ? p.toExponential(1) : p.toFixed(4))));
+      });
+    }
+    fill($('experiment-rows'), rows, 12, 'no experiments');
+  }
+
   // ---- Tenants, spend against budget: /admin/v1/tenants + .../usage --------------------------
 
   let tenantIds = [];
@@ -342,6 +372,7 @@
     every(VIEWS_EVERY_MS, refreshProviders);
     every(VIEWS_EVERY_MS, refreshExtensions);
     every(VIEWS_EVERY_MS, refreshWorkers);
+    every(VIEWS_EVERY_MS, refreshExperiments);
     every(SPEND_EVERY_MS, refreshSpend);
   });
 })();

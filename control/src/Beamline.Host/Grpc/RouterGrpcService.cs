@@ -1,0 +1,76 @@
+using Beamline.Cp2;
+using DecideRequest = Beamline.Cp2.DecideRequest;
+using Beamline.Tenancy;
+using Grpc.Core;
+
+namespace Beamline.Host.Grpc;
+
+/// <summary>
+/// CP2 over gRPC: <c>beamline.router.v2.Router</c> on the h2c endpoint. The caller's API key comes
+/// in the <c>authorization: Bearer</c> metadata, as on HTTP; its deadline (grpc-timeout) bounds the
+/// pipeline's work and its cancellation stops it. Errors end the call with a google.rpc.Status
+/// (<see cref="Cp2Errors"/>). Only a face: <see cref="Cp2Processor"/> and the pipeline do the work.
+/// Answers of <see cref="CompressFromBytes"/> or more are gzipped for a client that accepts gzip;
+/// smaller ones (every decision) go as they are: gzip would cost CPU and add bytes.
+/// </summary>
+internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.Router.RouterBase
+{
+    private const string Face = "cp2_grpc";
+
+    /// <summary>The smallest answer compressed (when the client accepts gzip).</summary>
+    public const int CompressFromBytes = 1024;
+
+    private static readonly WriteOptions Uncompressed = new(WriteFlags.NoCompress);
+
+    /// <inheritdoc />
+    public override Task<DecideResponse> Decide(DecideRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var principal = Authenticate(context);
+        var pending = processor.DecideAsync(request, principal, Face, Timeout(context), context.CancellationToken);
+        return pending.IsCompletedSuccessfully ? Task.FromResult(Answer(pending.Result, context)) : CompleteAsync(pending, context);
+    }
+
+    private static async Task<DecideResponse> CompleteAsync(ValueTask<Cp2Outcome<DecideResponse>> pending, ServerCallContext context)
+        => Answer(await pending.ConfigureAwait(false), context);
+
+    private static DecideResponse Answer(in Cp2Outcome<DecideResponse> outcome, ServerCallContext context)
+        => outcome.Error is { } error ? throw Cp2Errors.ToException(error) : Compressed(outcome.Answer!, context);
+
+    // The write options for this answer: gzip (when accepted) only from CompressFromBytes on.
+    private static T Compressed<T>(T message, ServerCallContext context) where T : Google.Protobuf.IMessage
+    {
+        context.WriteOptions = message.CalculateSize() >= CompressFromBytes ? WriteOptions.Default : Uncompressed;
+        return message;
+    }
+
+    /// <inheritdoc />
+    public override async Task Execute(DecideRequest request, IServerStreamWriter<ExecuteEvent> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
+        var principal = Authenticate(context);
+        var outcome = await processor.ExecuteAsync(request, principal, Face, Timeout(context),
+            (item, token) => responseStream.WriteAsync(Compressed(item, context), token), context.CancellationToken).ConfigureAwait(false);
+        if (outcome.Error is { } error)
+        {
+            throw Cp2Errors.ToException(error, outcome.FailedResult);
+        }
+        await responseStream.WriteAsync(Compressed(outcome.Answer!, context), context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private TenantPrincipal Authenticate(ServerCallContext context)
+        => Cp2Requests.Authenticate(context.RequestHeaders.GetValue("authorization"), processor.Directory, out var error)
+            ?? throw Cp2Errors.ToException(error!);
+
+    // The caller's deadline as the pipeline's timeout (none: the pipeline's default).
+    private static TimeSpan? Timeout(ServerCallContext context)
+    {
+        if (context.Deadline == DateTime.MaxValue)
+        {
+            return null;
+        }
+        var left = context.Deadline - DateTime.UtcNow;
+        return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+    }
+}

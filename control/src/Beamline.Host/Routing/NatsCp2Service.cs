@@ -1,0 +1,372 @@
+using System.Buffers;
+using System.Globalization;
+using Beamline.Cp1;
+using Beamline.Host.Grpc;
+using Beamline.Host.Tracing;
+using Beamline.Cp2;
+using DecideRequest = Beamline.Cp2.DecideRequest;
+using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NATS.Client.Core;
+
+namespace Beamline.Host.Routing;
+
+/// <summary>
+/// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/> and
+/// <see cref="ExecuteSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
+/// the queue group CP1 uses. Unlike CP1's trusted bus, a CP2 request names no tenant: the caller's
+/// API key in the <c>Authorization: Bearer</c> header says whose it is (the body carries no secret).
+/// Every reply says what it is in <see cref="KindHeader"/>; an execute sends its chunks, then one
+/// result or error, to the reply subject. The faces only translate: <see cref="Cp2Processor"/> and
+/// the pipeline behind it do the work, as for gRPC.
+/// </summary>
+internal sealed partial class NatsCp2Service(
+    Cp2Processor processor,
+    IServiceProvider services,
+    IOptions<HostOptions> hostOptions,
+    IOptions<ShutdownOptions> shutdownOptions,
+    ILogger<NatsCp2Service> logger) : IHostedService
+{
+    /// <summary>The CP2 decide subject (body: DecideRequest; reply: DecideResponse or google.rpc.Status).</summary>
+    public const string DecideSubject = "beamline.router.v2.decide";
+
+    /// <summary>The CP2 execute subject (body: DecideRequest; replies: ExecuteEvent chunks, then an ExecuteEvent result or a google.rpc.Status).</summary>
+    public const string ExecuteSubject = "beamline.router.v2.execute";
+
+    /// <summary>The reply header saying what the body is: <c>decision</c>, <c>chunk</c>, <c>result</c> or <c>error</c>.</summary>
+    public const string KindHeader = "Beamline-Kind";
+
+    /// <summary>The request header with the caller's deadline in milliseconds, relative to its arrival (as gRPC's grpc-timeout).</summary>
+    public const string TimeoutHeader = "Beamline-Timeout-Ms";
+
+    /// <summary>The request header with the caller's API key: <c>Bearer &lt;key&gt;</c>.</summary>
+    public const string AuthorizationHeader = "Authorization";
+
+    private const string Face = "cp2_nats";
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(5);
+
+    private readonly int _maxDecideBytes = hostOptions.Value.MaxDecideRequestBytes;
+    private readonly int _maxExecuteBytes = hostOptions.Value.MaxRequestBytes;
+    private readonly int _maxExecutesInFlight = hostOptions.Value.MaxNatsExecutesInFlight;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
+    private readonly List<Task> _loops = [];
+    private INatsConnection? _connection;
+    private Task? _subscribing;
+    private int _inFlight;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _connection = services.GetService<INatsConnection>();
+        if (_connection is null)
+        {
+            return; // CP1's service says that NATS is off
+        }
+        _subscribing = SubscribeAllAsync(_connection);
+        var started = await Task.WhenAny(_subscribing, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
+        if (started == _subscribing)
+        {
+            await _subscribing.ConfigureAwait(false);
+        }
+    }
+
+    private async Task SubscribeAllAsync(INatsConnection connection)
+    {
+        await SubscribeAsync(connection, DecideSubject, ServeDecideAsync).ConfigureAwait(false);
+        await SubscribeAsync(connection, ExecuteSubject, ServeExecuteAsync).ConfigureAwait(false);
+        await connection.PingAsync(_stopping.Token).ConfigureAwait(false);
+        LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject);
+    }
+
+    private async Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
+    {
+        // No token: cancelling it would drop what the server already sent instead of draining it.
+        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, NatsDecideService.QueueGroup).ConfigureAwait(false);
+        lock (_subscriptions)
+        {
+            _subscriptions.Add(subscription);
+            _loops.Add(Task.Run(() => serve(subscription)));
+        }
+    }
+
+    // Decides answer on the loop when the pipeline answers at once (no extensions), as CP1 does.
+    private async Task ServeDecideAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            using var body = msg.Data;
+            if (msg.ReplyTo is not { } replyTo)
+            {
+                continue;
+            }
+            buffer.ResetWrittenCount();
+            string kind;
+            var caller = System.Diagnostics.Activity.Current;
+            var span = NatsTraceContext.StartFace(DecideSubject, msg.Headers);
+            try
+            {
+                var request = Read(body.Memory.Span, msg.Headers, _maxDecideBytes, out var principal, out var timeout, out var refused);
+                if (request is null)
+                {
+                    kind = WriteError(buffer, refused!, null);
+                }
+                else
+                {
+                    var pending = processor.DecideAsync(request, principal!, Face, timeout, _stopping.Token);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        _ = CompleteDecideAsync(pending, replyTo, span);
+                        span = null; // ends with the decide
+                        continue;
+                    }
+                    kind = Write(buffer, pending.Result);
+                }
+            }
+            catch (Exception e)
+            {
+                LogFailed(DecideSubject, e);
+                buffer.ResetWrittenCount();
+                kind = WriteError(buffer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null);
+            }
+            finally
+            {
+                span?.Dispose();
+                System.Diagnostics.Activity.Current = caller;
+            }
+            await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CompleteDecideAsync(ValueTask<Cp2Outcome<DecideResponse>> pending, string replyTo, System.Diagnostics.Activity? span)
+    {
+        using var _ = span;
+        Interlocked.Increment(ref _inFlight);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        try
+        {
+            string kind;
+            try
+            {
+                kind = Write(buffer, await pending.ConfigureAwait(false));
+            }
+            catch (Exception e)
+            {
+                var stopped = e is OperationCanceledException && _stopping.IsCancellationRequested;
+                if (!stopped)
+                {
+                    LogFailed(DecideSubject, e);
+                }
+                buffer.ResetWrittenCount();
+                kind = WriteError(buffer, new Cp1Error(Cp1ErrorCodes.Internal, stopped ? "the control plane stopped before the decide finished" : "internal error"), null);
+            }
+            await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    // Executes await providers: each runs off the loop, on its own copy of the request.
+    private async Task ServeExecuteAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            using var body = msg.Data;
+            if (msg.ReplyTo is not { } replyTo)
+            {
+                continue;
+            }
+            Cp1Error? refused = null;
+            if (Interlocked.Increment(ref _inFlight) > _maxExecutesInFlight)
+            {
+                refused = new Cp1Error(Cp1ErrorCodes.QuotaExceeded,
+                    $"this control plane already runs {_maxExecutesInFlight} executes from NATS (Beamline:Http:MaxNatsExecutesInFlight)") { RetryAfterSeconds = 1 };
+            }
+            else if (_stopping.IsCancellationRequested)
+            {
+                refused = new Cp1Error(Cp1ErrorCodes.Internal, "the control plane is stopping");
+            }
+            Tenancy.TenantPrincipal? principal = null;
+            TimeSpan? timeout = null;
+            var request = refused is null ? Read(body.Memory.Span, msg.Headers, _maxExecuteBytes, out principal, out timeout, out refused) : null;
+            if (request is null)
+            {
+                Interlocked.Decrement(ref _inFlight);
+                buffer.ResetWrittenCount();
+                var kind = WriteError(buffer, refused!, null);
+                await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
+                continue;
+            }
+            _ = ExecuteAsync(request, principal!, timeout, replyTo, msg.Headers);
+        }
+    }
+
+    private async Task ExecuteAsync(DecideRequest request, Tenancy.TenantPrincipal principal, TimeSpan? timeout, string replyTo, NatsHeaders? headers)
+    {
+        using var span = NatsTraceContext.StartFace(ExecuteSubject, headers);
+        await Task.Yield(); // off the subscription's loop before any work
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        try
+        {
+            string kind;
+            try
+            {
+                var outcome = await processor.ExecuteAsync(request, principal, Face, timeout,
+                    (item, token) => ReplyAsync(replyTo, item.ToByteArray(), "chunk").AsTask(), _stopping.Token).ConfigureAwait(false);
+                kind = outcome.Error is { } error ? WriteError(buffer, error, outcome.FailedResult) : Write(buffer, outcome.Answer!, "result");
+            }
+            catch (Exception e)
+            {
+                var stopped = e is OperationCanceledException && _stopping.IsCancellationRequested;
+                if (!stopped)
+                {
+                    LogFailed(ExecuteSubject, e);
+                }
+                buffer.ResetWrittenCount();
+                kind = WriteError(buffer, new Cp1Error(Cp1ErrorCodes.Internal, stopped ? "the control plane stopped before the execute finished" : "internal error"), null);
+            }
+            await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    // The request, its key's principal and its deadline; or null and the refusal.
+    private DecideRequest? Read(ReadOnlySpan<byte> body, NatsHeaders? headers, int maxBytes, out Tenancy.TenantPrincipal? principal,
+        out TimeSpan? timeout, out Cp1Error? refused)
+    {
+        timeout = null;
+        principal = Cp2Requests.Authenticate(Header(headers, AuthorizationHeader), processor.Directory, out refused);
+        if (principal is null)
+        {
+            return null;
+        }
+        if (body.Length > maxBytes)
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: {body.Length} bytes exceeds the limit of {maxBytes} bytes", null, Cp1ErrorTypes.TooLarge);
+            return null;
+        }
+        if (Header(headers, TimeoutHeader) is { } given)
+        {
+            if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
+            {
+                refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"invalid header value: {TimeoutHeader} must be a positive whole number of milliseconds",
+                    TimeoutHeader, Cp1ErrorTypes.InvalidValue);
+                return null;
+            }
+            timeout = TimeSpan.FromMilliseconds(ms);
+        }
+        try
+        {
+            return DecideRequest.Parser.ParseFrom(body);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.DecideRequest", null, Cp1ErrorTypes.InvalidJson);
+            return null;
+        }
+    }
+
+    private static string? Header(NatsHeaders? headers, string name)
+        => headers is not null && headers.TryGetValue(name, out var values) && values.Count == 1 ? values[0] : null;
+
+    private static string Write(ArrayBufferWriter<byte> buffer, in Cp2Outcome<DecideResponse> outcome)
+        => outcome.Error is { } error ? WriteError(buffer, error, null) : Write(buffer, outcome.Answer!, "decision");
+
+    private static string Write(ArrayBufferWriter<byte> buffer, IMessage message, string kind)
+    {
+        message.WriteTo(buffer);
+        return kind;
+    }
+
+    private static string WriteError(ArrayBufferWriter<byte> buffer, Cp1Error error, Cp2.ExecuteResult? result)
+    {
+        Cp2Errors.ToStatus(error, result).WriteTo(buffer);
+        return "error";
+    }
+
+    private async ValueTask ReplyAsync(string replyTo, ReadOnlyMemory<byte> body, string kind)
+    {
+        if (_connection is not { } connection)
+        {
+            return;
+        }
+        try
+        {
+            await connection.PublishAsync(replyTo, body, new NatsHeaders { [KindHeader] = kind }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+        {
+            LogReplyFailed(replyTo, e.Message); // the requester times out or sees the outage
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is null)
+        {
+            return;
+        }
+        var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
+        INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
+        Task[] loops;
+        lock (_subscriptions)
+        {
+            subscriptions = [.. _subscriptions];
+            loops = [.. _loops];
+        }
+        // Drain: what the server already sent is still answered, then the loops end.
+        var left = deadline - DateTime.UtcNow;
+        using var fence = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        var connected = _connection.ConnectionState == NatsConnectionState.Open;
+        foreach (var subscription in subscriptions)
+        {
+            try
+            {
+                if (connected)
+                {
+                    await subscription.DrainAsync(fence.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await subscription.UnsubscribeAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
+            {
+                LogReplyFailed(subscription.Subject, e.Message);
+            }
+        }
+        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(Max(deadline - DateTime.UtcNow), CancellationToken.None)).ConfigureAwait(false);
+        // Executes in flight get until shortly before the deadline, then are cancelled (and answered).
+        var grace = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, shutdownOptions.Value.Timeout.Ticks / 4));
+        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline - grace)
+        {
+            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan left) => left > TimeSpan.Zero ? left : TimeSpan.Zero;
+
+    [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject} and {ExecuteSubject}.")]
+    private partial void LogListening(string url, string decideSubject, string executeSubject);
+
+    [LoggerMessage(2, LogLevel.Error, "A CP2 request on {Subject} failed unexpectedly.")]
+    private partial void LogFailed(string subject, Exception error);
+
+    [LoggerMessage(3, LogLevel.Warning, "A CP2 reply to {ReplyTo} was not sent: {Reason}")]
+    private partial void LogReplyFailed(string replyTo, string reason);
+}

@@ -1,0 +1,71 @@
+#pragma once
+
+// The exactly-once rules of CP1 on JetStream (docs/cp1-worker.md, "JetStream mode"), free of
+// NATS so that they are unit-tested alone. Every assignment has two keys in the KV bucket
+// beamline-cp1-results: `claim.<id>` (which worker started it) and `result.<id>` (the ExecResult
+// published for it). A delivery first looks for the result (found: published again, never run
+// again), then creates the claim (kvStore_Create: only one worker wins); a delivery that finds a
+// claim and no result is what these rules decide.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+namespace beamline::worker::cp1 {
+
+/// The stream, consumer and bucket the control plane and the workers agree on.
+inline constexpr const char* js_stream = "BEAMLINE_CP1_ASSIGN";
+inline constexpr const char* js_consumer = "beamline-cp1-workers";
+inline constexpr const char* js_results_bucket = "beamline-cp1-results";
+
+/// The CP1 error code of an assignment whose first worker was lost mid-block and which may not
+/// run again: whether its effect happened is unknown.
+inline constexpr const char* worker_lost_code = "worker_lost";
+
+/// The part of a KV key that names assignment `id`: the id itself when it is made of
+/// [A-Za-z0-9_-] only (what the control plane's GUIDs are), else `x.` followed by its bytes in
+/// hex (KV keys allow only [-/_=.A-Za-z0-9]; a plain id has no dot, so the two forms never meet).
+[[nodiscard]] std::string kv_key_part(std::string_view id);
+/// `result.<part>`.
+[[nodiscard]] std::string result_key(std::string_view id);
+/// `claim.<part>`.
+[[nodiscard]] std::string claim_key(std::string_view id);
+
+/// A claim's value: `{"worker_id":"w-1","claimed_at":1700000000000}`.
+[[nodiscard]] std::string encode_claim(std::string_view worker_id, int64_t unix_ms);
+/// The worker id of a claim's value; nullopt when it is not one.
+[[nodiscard]] std::optional<std::string> claim_holder(std::string_view value);
+
+/// The block types that may run again after their first worker was lost mid-block: those without
+/// an effect outside the block (reads, hashes, echo). Everything else — writes, deletes, SQL
+/// exec, HTTP requests (a POST), plugins, provider calls — is not.
+[[nodiscard]] const std::unordered_set<std::string>& default_idempotent_types();
+/// `list` (comma-separated; "none" or empty for none) as a set; nullopt = the defaults.
+[[nodiscard]] std::unordered_set<std::string> idempotent_types(const std::optional<std::string>& list);
+
+/// What a delivery that finds `claim.<id>` (and no `result.<id>`) does.
+enum class claimed_step : uint8_t {
+  /// The claim is this worker's and its block still runs here (the delivery is a redelivery
+  /// after a missed ack wait): hold the new delivery, keep it in progress, answer once.
+  wait_running,
+  /// The claimer is gone (or the claim is this worker's from before a restart) and the block is
+  /// idempotent: take the claim over and run it.
+  run_again,
+  /// As above, but the block is not idempotent: it must not run twice; answer `worker_lost`.
+  answer_lost,
+};
+[[nodiscard]] claimed_step on_claimed(bool running_here, bool idempotent) noexcept;
+
+/// What a delivery refused for a retryable reason (a full pool, a pool this worker lacks) does.
+enum class refused_step : uint8_t {
+  /// Nak it (with a delay): another delivery, here or on another worker, will try again.
+  retry,
+  /// It was the last delivery the consumer allows: answer the error and terminate it.
+  give_up,
+};
+/// `delivered` counts this delivery (1 = first); `max_deliver` <= 0 means unlimited.
+[[nodiscard]] refused_step on_refused(uint64_t delivered, int64_t max_deliver) noexcept;
+
+}  // namespace beamline::worker::cp1
