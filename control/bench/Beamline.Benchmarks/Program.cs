@@ -6,4 +6,10 @@ if (args is ["--policy-cpu-time", ..])
     return;
 }
 
+if (args is ["shared-state", ..])
+{
+    await Beamline.Benchmarks.SharedStateLoop.RunAsync();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Beamline.Benchmarks.InProcessExecBenchmarks).Assembly).Run(args);

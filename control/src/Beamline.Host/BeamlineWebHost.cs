@@ -74,6 +74,7 @@ public static class BeamlineWebHost
         builder.Services.AddBeamlineDispatch(builder.Configuration, retryInitialConnect: true);
         builder.Services.AddBeamlineTenancy(builder.Configuration);
         builder.Services.AddBeamlineBudgets(builder.Configuration);
+        builder.Services.AddBeamlineSharedState(builder.Configuration);
         // The audit chain beside the tenancy database (audit.db, audit.head in the data directory).
         builder.Services.AddBeamlineAudit(builder.Configuration);
         // The activity bus and the extension registry first: the pipeline takes them (otherwise a

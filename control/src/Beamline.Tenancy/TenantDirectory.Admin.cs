@@ -2,6 +2,7 @@ using System.Text.Json;
 using Beamline.Tenancy.ApiKeys;
 using Beamline.Tenancy.Configuration;
 using Beamline.Tenancy.Internal;
+using Beamline.Tenancy.Replication;
 using Beamline.Tenancy.Storage;
 
 namespace Beamline.Tenancy;
@@ -196,8 +197,14 @@ public sealed partial class TenantDirectory
                 throw new InvalidOperationException("Tenancy is not initialized yet.");
             }
             var state = await change().ConfigureAwait(false);
+            var before = _exported;
             // The write is committed: rebuild even if the caller gave up meanwhile.
             await ReloadAsync(routing, CancellationToken.None).ConfigureAwait(false);
+            if (_replica is { } replica)
+            {
+                var (puts, deletes) = TenancyEntities.Diff(before, _exported);
+                await PublishAsync(replica, puts, deletes).ConfigureAwait(false);
+            }
             return result(state);
         }
         finally

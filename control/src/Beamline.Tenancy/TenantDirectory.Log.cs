@@ -23,4 +23,10 @@ public sealed partial class TenantDirectory
 
     [LoggerMessage(6, LogLevel.Information, "Tenancy admin: {Action} {What} '{Id}'.")]
     private partial void LogAdminChange(string action, string what, string id);
+
+    [LoggerMessage(7, LogLevel.Information, "Tenancy: applied the shared configuration ({Changed} entities changed, {Removed} removed).")]
+    private partial void LogReplicaApplied(int changed, int removed);
+
+    [LoggerMessage(8, LogLevel.Error, "Tenancy: a change was committed here but could not be published to the other control planes.")]
+    private partial void LogReplicaPublishFailed(Exception error);
 }

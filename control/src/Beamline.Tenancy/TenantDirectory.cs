@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Beamline.Tenancy.ApiKeys;
 using Beamline.Tenancy.Configuration;
+using Beamline.Tenancy.Replication;
 using Beamline.Tenancy.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,8 @@ public sealed partial class TenantDirectory : ITenantDirectory
     private TenancySnapshot _snapshot = TenancySnapshot.Empty;
     private CancellationTokenSource _changed = new();
     private ApiKeyHasher? _hasher;
+    private ITenancyReplica? _replica;
+    private Dictionary<string, string> _exported = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Tenancy over the database <see cref="TenancyOptions.ResolvedDatabasePath"/>; call <see cref="InitializeAsync"/> before use.
@@ -167,6 +170,7 @@ public sealed partial class TenantDirectory : ITenantDirectory
     private async Task ReloadAsync(bool routingChanged, CancellationToken cancellationToken)
     {
         var rows = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        _exported = TenancyEntities.Export(rows);
         var previous = Volatile.Read(ref _snapshot);
         var next = TenancySnapshot.Build(rows, _hasher!, previous.Version + 1,
             routingChanged ? previous.RoutingVersion + 1 : previous.RoutingVersion);

@@ -4,6 +4,8 @@ using System.Text;
 using Beamline.Pipeline.Routing;
 using Beamline.Policies;
 using Beamline.Routing;
+using Beamline.Routing.Breakers;
+using Beamline.Routing.Shared;
 using Beamline.Routing.Catalog;
 using Beamline.Routing.Fallbacks;
 using Beamline.Tenancy;
@@ -18,9 +20,11 @@ namespace Beamline.Host.Routing;
 /// from that tenant's own policies only (a key of tenant A can never decide with tenant B's
 /// policy), sharing one <see cref="ProviderCatalog"/> built from tenancy's provider entries.
 /// The whole set is rebuilt and swapped atomically when tenancy's routing view changes (no
-/// restart); a rebuild starts fresh statistics, breakers and sticky sessions.
+/// restart); a rebuild starts fresh statistics, breakers and sticky sessions. With an
+/// <see cref="IRoutingStateShare"/> (several control planes on one NATS), breaker transitions and
+/// sticky sessions are shared with the other control planes.
 /// </summary>
-public sealed partial class RoutingService : IPolicyRouter, IDisposable
+public sealed partial class RoutingService : IPolicyRouter, IRoutingStateListener, IDisposable
 {
     private readonly ITenantDirectory _directory;
     private readonly RouterOptions _options;
@@ -29,25 +33,29 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     private readonly Beamline.Routing.Bandits.IBanditSelector _bandits;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _changes;
+    private readonly IRoutingStateShare? _share;
     private RoutingState _state = RoutingState.Empty;
 
-    /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token.</summary>
+    /// <summary>Creates the service; it follows <paramref name="directory"/>'s change token and shares breakers and sessions through <paramref name="share"/> when given.</summary>
     /// <param name="directory">Tenancy: the tenants, their policies and the provider entries.</param>
     /// <param name="options">Router settings.</param>
     /// <param name="time">The clock.</param>
     /// <param name="logger">The log.</param>
     /// <param name="bandits">Picks the arms of language policies' <c>bandit(...)</c> calls.</param>
+    /// <param name="share">Where breaker states and sticky sessions are shared with other control planes (none: per process).</param>
     public RoutingService(ITenantDirectory directory, IOptions<RouterOptions> options, TimeProvider time, ILogger<RoutingService> logger,
-        Beamline.Routing.Bandits.IBanditSelector bandits)
+        Beamline.Routing.Bandits.IBanditSelector bandits, IRoutingStateShare? share = null)
     {
         _bandits = bandits;
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
+        _share = share;
         _directory = directory;
         _options = options.Value;
         _time = time;
         _logger = logger;
         _changes = ChangeToken.OnChange(directory.GetChangeToken, () => _ = Current);
+        share?.Listen(this);
     }
 
     /// <summary>A unique id of this process, reported as <c>instance_id</c> in decision metadata.</summary>
@@ -141,6 +149,28 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
     /// <inheritdoc />
     public void Dispose() => _changes.Dispose();
 
+    /// <summary>
+    /// Another control plane's breaker changed: the same breaker here follows it (created when
+    /// missing, with the policy's settings). An open whose timeout has already passed is ignored.
+    /// </summary>
+    public void OnBreakerChanged(in BreakerKey key, CircuitState state, DateTimeOffset openedAt)
+    {
+        if (!Current.Tenants.TryGetValue(key.TenantId, out var tenant)
+            || !tenant.Policies.TryGet(key.PolicyId, out var policy) || policy.CircuitBreaker is not { } settings)
+        {
+            return;
+        }
+        if (state == CircuitState.Open && _time.GetUtcNow() - openedAt >= settings.OpenTimeout)
+        {
+            return;
+        }
+        if (state == CircuitState.Closed && !tenant.Router.Breakers.TryGet(key, out _))
+        {
+            return;
+        }
+        tenant.Router.Breakers.GetOrAdd(key, settings).ApplyShared(state, openedAt);
+    }
+
     private RoutingState Rebuild()
     {
         lock (_rebuildLock)
@@ -169,10 +199,18 @@ public sealed partial class RoutingService : IPolicyRouter, IDisposable
                     DefaultOutputTokens = _options.DefaultOutputTokens,
                     PolicyStepBudget = _options.PolicyStepBudget,
                 };
-                tenants[tenant.Id] = new TenantRouting(new Router(catalog, policies, options, _time, bandits: _bandits), policies, options.DefaultPolicyId);
+                var router = new Router(catalog, policies, options, _time, bandits: _bandits);
+                if (_share is not null)
+                {
+                    router.Breakers.Attach(_share);
+                    router.Sessions.Attach(_share, _time);
+                }
+                tenants[tenant.Id] = new TenantRouting(router, policies, options.DefaultPolicyId);
             }
             var state = new RoutingState(snapshot.RoutingVersion, catalog, tenants.ToFrozenDictionary(StringComparer.Ordinal), IndexModels(catalog));
             Volatile.Write(ref _state, state);
+            // The new routers take the other control planes' breaker states (Current is already this state).
+            _share?.Listen(this);
             LogRebuilt(snapshot.RoutingVersion, tenants.Count, catalog.Entries.Count);
             return state;
         }

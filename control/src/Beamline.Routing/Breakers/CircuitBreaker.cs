@@ -48,6 +48,9 @@ public sealed class CircuitBreaker
     private int _consecutiveFailures;
     private int _halfOpenSuccesses;
 
+    // Told of each local open and close (shared state); null when the breaker is not shared.
+    private Action<CircuitState, DateTimeOffset>? _changed;
+
     /// <summary>Creates a closed breaker.</summary>
     public CircuitBreaker(CircuitBreakerSettings settings, TimeProvider time)
     {
@@ -186,6 +189,34 @@ public sealed class CircuitBreaker
         }
     }
 
+    /// <summary>
+    /// Takes the state another control plane's breaker for the same scope went to: open (since
+    /// <paramref name="openedAt"/>, so the open timeout ends when it ends there) or closed. Other
+    /// states are ignored; nothing is published back.
+    /// </summary>
+    public void ApplyShared(CircuitState state, DateTimeOffset openedAt)
+    {
+        lock (_gate)
+        {
+            if (state == CircuitState.Open)
+            {
+                var elapsed = _time.GetUtcNow() - openedAt;
+                var ticks = ToTicks(elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed, _time);
+                Volatile.Write(ref _openedAt, _time.GetTimestamp() - ticks);
+                _state = CircuitState.Open;
+                _trials.Clear();
+                _halfOpenSuccesses = 0;
+            }
+            else if (state == CircuitState.Closed && _state != CircuitState.Closed)
+            {
+                Close(publish: false);
+            }
+        }
+    }
+
+    /// <summary>Has <paramref name="changed"/> told of every open and close from now on (shared state).</summary>
+    internal void OnStateChanged(Action<CircuitState, DateTimeOffset> changed) => _changed = changed;
+
     /// <summary>Drops the trials taken longer than the trial timeout ago; true when a slot is free. Under the lock.</summary>
     private bool HasFreeTrialSlot()
     {
@@ -205,9 +236,10 @@ public sealed class CircuitBreaker
         _state = CircuitState.Open;
         _trials.Clear();
         _halfOpenSuccesses = 0;
+        _changed?.Invoke(CircuitState.Open, _time.GetUtcNow());
     }
 
-    private void Close()
+    private void Close(bool publish = true)
     {
         _state = CircuitState.Closed;
         _trials.Clear();
@@ -215,6 +247,10 @@ public sealed class CircuitBreaker
         Array.Clear(_bucketCalls);
         Array.Clear(_bucketFailures);
         Array.Clear(_bucketStart);
+        if (publish)
+        {
+            _changed?.Invoke(CircuitState.Closed, _time.GetUtcNow());
+        }
     }
 
     /// <summary>Adds one call to the current bucket and returns the window's totals.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using Beamline.Policies;
+using Beamline.Routing.Shared;
 
 namespace Beamline.Routing.Breakers;
 
@@ -21,6 +22,7 @@ public readonly record struct BreakerKey(string TenantId, string PolicyId, strin
 public sealed class CircuitBreakerRegistry(TimeProvider time)
 {
     private readonly ConcurrentDictionary<BreakerKey, CircuitBreaker> _breakers = new();
+    private IRoutingStateShare? _share;
 
     /// <summary>The number of breakers created.</summary>
     public int Count => _breakers.Count;
@@ -31,7 +33,28 @@ public sealed class CircuitBreakerRegistry(TimeProvider time)
 
     /// <summary>The breaker for <paramref name="key"/>, created closed when absent.</summary>
     public CircuitBreaker GetOrAdd(in BreakerKey key, CircuitBreakerSettings settings) =>
-        _breakers.GetOrAdd(key, static (_, state) => new CircuitBreaker(state.Settings, state.Time), (Settings: settings, Time: time));
+        _breakers.GetOrAdd(key, static (key, state) => Create(key, state.Settings, state.Time, state.Share),
+            (Settings: settings, Time: time, Share: Volatile.Read(ref _share)));
+
+    /// <summary>
+    /// Publishes every open and close of this registry's breakers to <paramref name="share"/>
+    /// (breakers created from now on), so other control planes follow them.
+    /// </summary>
+    public void Attach(IRoutingStateShare share)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        Volatile.Write(ref _share, share);
+    }
+
+    private static CircuitBreaker Create(BreakerKey key, CircuitBreakerSettings settings, TimeProvider time, IRoutingStateShare? share)
+    {
+        var breaker = new CircuitBreaker(settings, time);
+        if (share is not null)
+        {
+            breaker.OnStateChanged((state, openedAt) => share.PublishBreaker(key, state, openedAt));
+        }
+        return breaker;
+    }
 
     /// <summary>The state of a breaker (closed when it does not exist).</summary>
     public CircuitState GetState(in BreakerKey key) => TryGet(key, out var breaker) ? breaker.State : CircuitState.Closed;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using Beamline.Routing.Shared;
 
 namespace Beamline.Routing.Sticky;
 
@@ -24,6 +25,7 @@ public sealed class StickySessionStore
     private readonly int _capacity;
     private int _count;
     private int _sweeping;
+    private Shared? _shared;
 
     /// <summary>Creates a store holding at most <paramref name="capacity"/> sessions.</summary>
     public StickySessionStore(int capacity)
@@ -38,8 +40,29 @@ public sealed class StickySessionStore
     /// <summary>The number of sessions held (approximate under concurrency).</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>
+    /// Publishes every session assigned from now on to <paramref name="share"/> and, for a session
+    /// this process does not hold, asks it for one another control plane assigned.
+    /// <paramref name="time"/> is the clock whose timestamps <see cref="Set"/> is given.
+    /// </summary>
+    public void Attach(IRoutingStateShare share, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        ArgumentNullException.ThrowIfNull(time);
+        Volatile.Write(ref _shared, new Shared(share, time));
+    }
+
     /// <summary>The provider of a live session; an expired one is removed and not returned.</summary>
     public bool TryGet(in StickyKey key, long now, [MaybeNullWhen(false)] out string providerId)
+    {
+        if (TryGetLocal(key, now, out providerId))
+        {
+            return true;
+        }
+        return Volatile.Read(ref _shared) is { } shared && shared.Share.TryGetSession(key, out providerId);
+    }
+
+    private bool TryGetLocal(in StickyKey key, long now, [MaybeNullWhen(false)] out string providerId)
     {
         if (_map.TryGetValue(key, out var entry))
         {
@@ -61,6 +84,11 @@ public sealed class StickySessionStore
     public void Set(in StickyKey key, string providerId, long expiresAt, long now)
     {
         var entry = new Entry(providerId, expiresAt);
+        if (Volatile.Read(ref _shared) is { } shared)
+        {
+            var ttl = shared.Time.GetElapsedTime(now, expiresAt);
+            shared.Share.PublishSession(key, providerId, shared.Time.GetUtcNow() + ttl);
+        }
         if (_map.TryAdd(key, entry))
         {
             if (Interlocked.Increment(ref _count) > _capacity)
@@ -116,4 +144,6 @@ public sealed class StickySessionStore
     }
 
     private sealed record Entry(string ProviderId, long ExpiresAt);
+
+    private sealed record Shared(IRoutingStateShare Share, TimeProvider Time);
 }

@@ -9,7 +9,7 @@ namespace Beamline.Tenancy.Quotas;
 /// after it was counted) for 240 bytes per level, whatever the limit; a log of timestamps would
 /// grow with the limit. The window takes a tiny lock per level; in-flight counting is lock-free.
 /// </remarks>
-internal sealed class QuotaCounter
+internal sealed class QuotaCounter : QuotaMeter
 {
     /// <summary>The length of the window, in seconds.</summary>
     public const int WindowSeconds = 60;
@@ -41,7 +41,7 @@ internal sealed class QuotaCounter
     /// <see cref="Untake"/>); when refused, <paramref name="retryAfterSeconds"/> says when enough
     /// of the window will have slid out for one more request.
     /// </summary>
-    public bool TryTake(long second, int limit, out long charged, out int retryAfterSeconds)
+    public override bool TryTake(long second, int limit, out long charged, out int retryAfterSeconds)
     {
         lock (_lock)
         {
@@ -62,7 +62,7 @@ internal sealed class QuotaCounter
     }
 
     /// <summary>Takes back a request counted by <see cref="TryTake"/> (a later level refused it).</summary>
-    public void Untake(long charged)
+    public override void Untake(long charged)
     {
         lock (_lock)
         {
@@ -76,7 +76,7 @@ internal sealed class QuotaCounter
     }
 
     /// <summary>Takes an in-flight slot unless <paramref name="limit"/> are taken.</summary>
-    public bool TryEnter(int limit)
+    public override bool TryEnter(int limit)
     {
         if (Interlocked.Increment(ref _inFlight) <= limit)
         {
@@ -87,7 +87,7 @@ internal sealed class QuotaCounter
     }
 
     /// <summary>Gives back a slot taken by <see cref="TryEnter"/>.</summary>
-    public void Exit() => Interlocked.Decrement(ref _inFlight);
+    public override void Exit() => Interlocked.Decrement(ref _inFlight);
 
     private static int Bucket(long second) => (int)(((second % WindowSeconds) + WindowSeconds) % WindowSeconds);
 

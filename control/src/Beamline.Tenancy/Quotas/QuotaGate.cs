@@ -33,14 +33,19 @@ public sealed class QuotaGate : IDisposable
 {
     private readonly ITenantDirectory _directory;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<QuotaKey, QuotaCounter> _counters = new();
+    private readonly IQuotaCounters _factory;
+    private readonly ConcurrentDictionary<QuotaKey, QuotaMeter> _counters = new();
     private readonly IDisposable _changes;
 
-    /// <summary>Enforces the limits of <paramref name="directory"/>'s current snapshot, by <paramref name="time"/>'s clock.</summary>
-    public QuotaGate(ITenantDirectory directory, TimeProvider time)
+    /// <summary>
+    /// Enforces the limits of <paramref name="directory"/>'s current snapshot, by <paramref name="time"/>'s
+    /// clock, counting in <paramref name="counters"/> (in this process when null).
+    /// </summary>
+    public QuotaGate(ITenantDirectory directory, TimeProvider time, IQuotaCounters? counters = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(time);
+        _factory = counters ?? InProcessQuotaCounters.Instance;
         _directory = directory;
         _time = time;
         _changes = ChangeToken.OnChange(directory.GetChangeToken, DropRemoved);
@@ -87,7 +92,7 @@ public sealed class QuotaGate : IDisposable
 
     /// <summary>The counter of a level, when it has one (for tests).</summary>
     internal QuotaCounter? Find(QuotaLevel level, string tenantId, string id)
-        => _counters.TryGetValue(new QuotaKey(level, tenantId, id), out var counter) ? counter : null;
+        => _counters.TryGetValue(new QuotaKey(level, tenantId, id), out var counter) ? counter as QuotaCounter : null;
 
     /// <inheritdoc />
     public void Dispose() => _changes.Dispose();
@@ -144,8 +149,8 @@ public sealed class QuotaGate : IDisposable
         return true;
     }
 
-    private QuotaCounter Counter(QuotaKey key)
-        => _counters.TryGetValue(key, out var counter) ? counter : _counters.GetOrAdd(key, static _ => new QuotaCounter());
+    private QuotaMeter Counter(QuotaKey key)
+        => _counters.TryGetValue(key, out var counter) ? counter : _counters.GetOrAdd(key, static (k, factory) => factory.Create(k.Level, k.TenantId, k.Id), _factory);
 
     // A counter whose tenant, team or key is gone is dropped (a lease still holding it gives back
     // its slot to the dropped counter, which is harmless).
@@ -172,9 +177,9 @@ public sealed class QuotaGate : IDisposable
     private readonly record struct Level(QuotaLevel Kind, string TenantId, string Id, TenancyLimits? Limits);
 
     /// <summary>What one level took: its rate charge and its in-flight slot.</summary>
-    private readonly record struct Hold(QuotaCounter? Counter, long Charged, bool Rate, bool Concurrent)
+    private readonly record struct Hold(QuotaMeter? Counter, long Charged, bool Rate, bool Concurrent)
     {
-        public QuotaCounter? Slot => Concurrent ? Counter : null;
+        public QuotaMeter? Slot => Concurrent ? Counter : null;
 
         public void Undo()
         {

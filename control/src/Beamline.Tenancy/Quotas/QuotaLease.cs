@@ -12,12 +12,12 @@ namespace Beamline.Tenancy.Quotas;
 /// </remarks>
 public readonly struct QuotaLease : IDisposable
 {
-    private readonly QuotaCounter? _key;
-    private readonly QuotaCounter? _team;
-    private readonly QuotaCounter? _tenant;
+    private readonly QuotaMeter? _key;
+    private readonly QuotaMeter? _team;
+    private readonly QuotaMeter? _tenant;
     private readonly bool _refused;
 
-    internal QuotaLease(QuotaCounter? key, QuotaCounter? team, QuotaCounter? tenant)
+    internal QuotaLease(QuotaMeter? key, QuotaMeter? team, QuotaMeter? tenant)
     {
         _key = key;
         _team = team;

@@ -9,7 +9,7 @@ namespace Beamline.Tenancy.Storage;
 /// connection: writes come only from the admin API and start-up, and reads only when a new
 /// snapshot is built, never per request.
 /// </summary>
-internal sealed class TenancyStore
+internal sealed partial class TenancyStore
 {
     private const int SqliteConstraint = 19;
 
