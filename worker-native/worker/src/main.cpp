@@ -8,6 +8,7 @@
 
 #include "cp1/claims.hpp"
 #include "cp1/service.hpp"
+#include "dedupe/block_once.hpp"
 #include "exec_client.hpp"
 #include "gpu/device_slots.hpp"
 #include "gpu/nvml.hpp"
@@ -149,6 +150,17 @@ int run(const worker_options& opts, const sigset_t& signals) {
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
+
+  // Block dedupe (dedupe/block_once.hpp): declared before the pools, whose runners use it.
+  std::optional<dedupe::block_once> block_once;
+  if (opts.block_dedupe) {
+    dedupe::block_once_settings settings;
+    settings.ttl = std::chrono::milliseconds{opts.block_dedupe_ttl_ms};
+    settings.grace = std::chrono::milliseconds{opts.block_dedupe_grace_ms};
+    settings.idempotent_types = dedupe::idempotent_types(opts.cp1_idempotent_types);
+    block_once.emplace(nats, opts.worker_id, std::move(settings));
+    handler.set_gate(&*block_once);
+  }
 
   std::vector<std::unique_ptr<pool>> pools;
   for (const auto& spec : specs)
