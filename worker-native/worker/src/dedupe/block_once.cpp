@@ -3,6 +3,7 @@
 #include "dedupe/block_rules.hpp"
 #include "log.hpp"
 #include "request_handler.hpp"
+#include "tracing/wire_scan.hpp"
 
 #include <beamline/worker/v2/exec.pb.h>
 
@@ -108,6 +109,10 @@ gate_decision block_once::before_run(const uint8_t* request, size_t size) noexce
 
 gate_decision block_once::decide(const uint8_t* request, size_t size) {
   gate_decision decision;
+  // Most blocks are idempotent or carry no block_id: told from a scan, without decoding them.
+  const auto fields = scan_request(request, size);
+  if (fields.block_id.empty() || settings_.idempotent_types.count(std::string{fields.type}) != 0)
+    return decision;
   v2::ExecRequest req;
   if (size > static_cast<size_t>(INT_MAX) || !req.ParseFromArray(request, static_cast<int>(size)))
     return decision; // the executor answers invalid_input; nothing runs
