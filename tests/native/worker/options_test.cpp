@@ -330,6 +330,15 @@ TEST(WorkerOptionsTest, BlockDedupeFlags) {
   EXPECT_FALSE(parse({"--block-dedupe-ttl-ms", "10"}).options);
 }
 
+TEST_F(WorkerConfigFileTest, BlockDedupeKeys) {
+  auto r = parse({"--config", write(R"({"block_dedupe": {"enabled": true, "grace_ms": 100, "ttl_ms": 5000}})")});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->block_dedupe);
+  EXPECT_EQ(r.options->block_dedupe_grace_ms, 100u);
+  EXPECT_EQ(r.options->block_dedupe_ttl_ms, 5000u);
+  EXPECT_FALSE(parse({"--config", write(R"({"block_dedupe": {"on": true}})")}).options);
+}
+
 TEST_F(WorkerConfigFileTest, Cp1JetStreamKeys) {
   auto r = parse({"--config", write(R"({"cp1": {"jetstream": true, "ack_wait_ms": 2000, "max_deliver": 9,
     "nak_delay_ms": 10, "results_ttl_ms": 5000, "idempotent_types": "none"}})")});

@@ -225,6 +225,24 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
         if (!error.empty())
           return error;
       }
+    } else if (key == "block_dedupe") {
+      if (!value.is_object())
+        return where + "\"block_dedupe\" must be an object";
+      for (const auto& [k, v] : value.items()) {
+        if (k == "enabled") {
+          if (!v.is_boolean())
+            return where + "\"block_dedupe.enabled\" must be true or false";
+          opts.block_dedupe = v.get<bool>();
+        } else if (k == "grace_ms") {
+          error = u32(v, "block_dedupe.grace_ms", 0, 3'600'000, opts.block_dedupe_grace_ms);
+        } else if (k == "ttl_ms") {
+          error = u32(v, "block_dedupe.ttl_ms", 1000, UINT32_MAX, opts.block_dedupe_ttl_ms);
+        } else {
+          return where + "unknown key \"block_dedupe." + k + "\"";
+        }
+        if (!error.empty())
+          return error;
+      }
     } else {
       return where + "unknown key \"" + key + "\"";
     }
