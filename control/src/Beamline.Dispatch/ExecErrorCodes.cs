@@ -36,6 +36,13 @@ public static class ExecErrorCodes
     /// <summary>The block ran, but its result is larger than the transport carries (NATS max_payload).</summary>
     public const string ResultTooLarge = "result_too_large";
 
+    /// <summary>
+    /// The worker that took a non-idempotent block (same tenant and block_id, worker flag
+    /// <c>--block-dedupe on</c>) was lost before it stored a result: whether its effect happened is
+    /// unknown, and it is not run again.
+    /// </summary>
+    public const string WorkerLost = "worker_lost";
+
     /// <summary>The HTTP status for a failed block's error code.</summary>
     public static int HttpStatusFor(string errorCode) => errorCode switch
     {
@@ -44,7 +51,7 @@ public static class ExecErrorCodes
         "not_found" => 404,
         ResourceUnavailable or NoResponders => 503,
         DeadlineExceeded => 504,
-        ResultTooLarge => 502,
+        ResultTooLarge or WorkerLost => 502,
         Cancelled => 499,
         _ => 500,
     };

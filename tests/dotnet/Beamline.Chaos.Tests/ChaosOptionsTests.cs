@@ -25,7 +25,7 @@ public sealed class ChaosOptionsTests
 
         Assert.Equal(AssignmentTransport.JetStream, options.Assignments);
         Assert.Equal("true", options.ControlPlaneEnvironment["Beamline__Assignments__JetStream"]);
-        Assert.Equal(["--x", "--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000"], options.WorkerArgs);
+        Assert.Equal(["--x", "--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on"], options.WorkerArgs);
     }
 
     [Theory]

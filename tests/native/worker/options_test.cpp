@@ -315,6 +315,30 @@ TEST(WorkerOptionsTest, Cp1JetStream) {
   EXPECT_FALSE(parse({"--cp1-max-deliver", "0"}).options);
 }
 
+TEST(WorkerOptionsTest, BlockDedupeFlags) {
+  const auto defaults = parse({});
+  ASSERT_TRUE(defaults.options) << defaults.error;
+  EXPECT_FALSE(defaults.options->block_dedupe);
+  EXPECT_EQ(defaults.options->block_dedupe_grace_ms, 5'000u);
+  EXPECT_EQ(defaults.options->block_dedupe_ttl_ms, 86'400'000u);
+  auto r = parse({"--block-dedupe", "on", "--block-dedupe-grace-ms", "250", "--block-dedupe-ttl-ms=60000"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->block_dedupe);
+  EXPECT_EQ(r.options->block_dedupe_grace_ms, 250u);
+  EXPECT_EQ(r.options->block_dedupe_ttl_ms, 60'000u);
+  EXPECT_FALSE(parse({"--block-dedupe", "yes"}).options);
+  EXPECT_FALSE(parse({"--block-dedupe-ttl-ms", "10"}).options);
+}
+
+TEST_F(WorkerConfigFileTest, BlockDedupeKeys) {
+  auto r = parse({"--config", write(R"({"block_dedupe": {"enabled": true, "grace_ms": 100, "ttl_ms": 5000}})")});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->block_dedupe);
+  EXPECT_EQ(r.options->block_dedupe_grace_ms, 100u);
+  EXPECT_EQ(r.options->block_dedupe_ttl_ms, 5000u);
+  EXPECT_FALSE(parse({"--config", write(R"({"block_dedupe": {"on": true}})")}).options);
+}
+
 TEST_F(WorkerConfigFileTest, Cp1JetStreamKeys) {
   auto r = parse({"--config", write(R"({"cp1": {"jetstream": true, "ack_wait_ms": 2000, "max_deliver": 9,
     "nak_delay_ms": 10, "results_ttl_ms": 5000, "idempotent_types": "none"}})")});

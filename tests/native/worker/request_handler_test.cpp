@@ -115,6 +115,68 @@ TEST(RequestHandlerTest, RunsEchoAndRepliesWithTheResult) {
   EXPECT_EQ(result.worker_id(), "w-test");
 }
 
+/// A gate with a fixed decision that keeps what it was told: the KV store it stands for is
+/// tested against a real nats-server (BlockDedupeWorkerTests); here, only the handler's part.
+class fixed_gate final : public beamline::worker::block_gate {
+public:
+  explicit fixed_gate(beamline::worker::gate_decision decision) : decision_(std::move(decision)) {}
+  beamline::worker::gate_decision before_run(const uint8_t*, size_t) noexcept override {
+    ++asked;
+    return decision_;
+  }
+  std::string after_run(const beamline::worker::gate_decision& decision, std::string reply) noexcept override {
+    stored_under = decision.result_key;
+    stored = reply;
+    return first_stored.empty() ? reply : first_stored;
+  }
+  int asked = 0;
+  std::string stored_under;
+  std::string stored;
+  std::string first_stored;
+
+private:
+  beamline::worker::gate_decision decision_;
+};
+
+TEST(RequestHandlerTest, AGatedBlockWithAnAnswerIsNotRun_TheAnswerIsSentAsIs) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  beamline::worker::gate_decision decision;
+  decision.what = beamline::worker::gate_decision::kind::answer;
+  decision.answer = "stored bytes";
+  fixed_gate gate{decision};
+  handler.set_gate(&gate);
+  recording_sink sink;
+  const auto request = encode("echo", "payload");
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  EXPECT_EQ(sink.results[0], "stored bytes");
+  EXPECT_TRUE(gate.stored.empty());
+}
+
+TEST(RequestHandlerTest, AClaimedBlocksReplyIsStoredBeforeItIsSent_TheFirstStoredWins) {
+  exec_client exec{"w-test"};
+  request_handler handler{exec, "w-test"};
+  beamline::worker::gate_decision decision;
+  decision.what = beamline::worker::gate_decision::kind::run_claimed;
+  decision.result_key = "result.t61.b-42";
+  fixed_gate gate{decision};
+  handler.set_gate(&gate);
+  recording_sink sink;
+  const auto request = encode("echo", "payload");
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 1u);
+  EXPECT_EQ(gate.stored_under, "result.t61.b-42");
+  EXPECT_EQ(gate.stored, sink.results[0]);
+  EXPECT_EQ(decode(sink.results[0]).output(), "payload");
+
+  gate.first_stored = "an answer stored meanwhile";
+  handler.run(bytes(request), request.size(), steady_clock::now(), sink);
+  ASSERT_EQ(sink.results.size(), 2u);
+  EXPECT_EQ(sink.results[1], "an answer stored meanwhile");
+  EXPECT_EQ(gate.asked, 2);
+}
+
 /// A sink whose transport takes results of at most `limit` bytes, like a NATS reply.
 class limited_sink final : public beamline::worker::reply_sink {
 public:

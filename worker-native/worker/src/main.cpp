@@ -10,6 +10,7 @@
 
 #include "cp1/claims.hpp"
 #include "cp1/service.hpp"
+#include "dedupe/block_once.hpp"
 #include "exec_client.hpp"
 #include "gpu/device_slots.hpp"
 #include "gpu/nvml.hpp"
@@ -167,6 +168,18 @@ int run(const worker_options& opts, const sigset_t& signals, const sigset_t& dra
 
   supervision_settings supervision;
   supervision.hard_deadline_grace = std::chrono::milliseconds{opts.hard_deadline_grace_ms};
+
+  // Block dedupe (dedupe/block_once.hpp): declared before the pools, whose runners use it.
+  std::optional<dedupe::block_once> block_once;
+  if (opts.block_dedupe) {
+    dedupe::block_once_settings settings;
+    settings.ttl = std::chrono::milliseconds{opts.block_dedupe_ttl_ms};
+    settings.grace = std::chrono::milliseconds{opts.block_dedupe_grace_ms};
+    settings.idempotent_types = dedupe::idempotent_types(opts.cp1_idempotent_types);
+    block_once.emplace(nats, opts.worker_id, std::move(settings));
+    handler.set_gate(&*block_once);
+  }
+
   std::vector<std::unique_ptr<pool>> pools;
   for (const auto& spec : specs)
     pools.push_back(std::make_unique<pool>(sys, nats, handler, spec.name, spec.size, opts.queue_limit,

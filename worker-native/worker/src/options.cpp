@@ -229,6 +229,24 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
         if (!error.empty())
           return error;
       }
+    } else if (key == "block_dedupe") {
+      if (!value.is_object())
+        return where + "\"block_dedupe\" must be an object";
+      for (const auto& [k, v] : value.items()) {
+        if (k == "enabled") {
+          if (!v.is_boolean())
+            return where + "\"block_dedupe.enabled\" must be true or false";
+          opts.block_dedupe = v.get<bool>();
+        } else if (k == "grace_ms") {
+          error = u32(v, "block_dedupe.grace_ms", 0, 3'600'000, opts.block_dedupe_grace_ms);
+        } else if (k == "ttl_ms") {
+          error = u32(v, "block_dedupe.ttl_ms", 1000, UINT32_MAX, opts.block_dedupe_ttl_ms);
+        } else {
+          return where + "unknown key \"block_dedupe." + k + "\"";
+        }
+        if (!error.empty())
+          return error;
+      }
     } else {
       return where + "unknown key \"" + key + "\"";
     }
@@ -368,6 +386,10 @@ std::string usage() {
          "  --cp1-results-ttl-ms N JetStream: how long results and claims are kept (default 86400000)\n"
          "  --cp1-idempotent-types LIST  JetStream: block types re-run after a lost worker\n"
          "                         (comma-separated, or none; default: the read-only built-ins)\n"
+         "  --block-dedupe on|off  run non-idempotent CP2 blocks at most once by (tenant, block_id)\n"
+         "                         (JetStream KV beamline-block-results; default off)\n"
+         "  --block-dedupe-grace-ms N  a claim is lost this long past its block's deadline (default 5000)\n"
+         "  --block-dedupe-ttl-ms N  how long block claims and results are kept (default 86400000)\n"
          "  --drain-timeout-ms N   on SIGTERM, how long to wait for queued and running blocks\n"
          "                         (default 30000)\n"
          "  --hard-deadline-grace-ms N  how long past its deadline a block may run before its\n"
@@ -522,6 +544,16 @@ parse_result parse_options(int argc, const char* const* argv) {
         return fail("invalid " + shown + ": expected 1000..4294967295");
     } else if (name == "--cp1-idempotent-types") {
       opts.cp1_idempotent_types = std::string{value};
+    } else if (name == "--block-dedupe") {
+      if (value != "on" && value != "off")
+        return fail("invalid " + shown + ": expected on or off");
+      opts.block_dedupe = value == "on";
+    } else if (name == "--block-dedupe-grace-ms") {
+      if (!parse_u32(value, 0, 3'600'000, opts.block_dedupe_grace_ms))
+        return fail("invalid " + shown + ": expected 0..3600000");
+    } else if (name == "--block-dedupe-ttl-ms") {
+      if (!parse_u32(value, 1000, UINT32_MAX, opts.block_dedupe_ttl_ms))
+        return fail("invalid " + shown + ": expected 1000..4294967295");
     } else if (name == "--queue-limit") {
       if (!parse_u32(value, 0, 1'000'000, opts.queue_limit))
         return fail("invalid " + shown + ": expected 0..1000000");

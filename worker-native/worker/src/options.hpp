@@ -91,6 +91,14 @@ struct worker_options {
   /// --cp1-idempotent-types LIST: block types that may run again when their first worker was lost
   /// mid-block (comma-separated; "none" for none). Defaults to the read-only built-ins (cp1/claims.hpp).
   std::optional<std::string> cp1_idempotent_types;
+  /// --block-dedupe on|off: run non-idempotent CP2 blocks at most once by (tenant, block_id),
+  /// claims and results in the KV bucket beamline-block-results (needs JetStream; the types of
+  /// --cp1-idempotent-types run as before). Defaults to off (docs/worker.md, "Block dedupe").
+  bool block_dedupe = false;
+  /// --block-dedupe-grace-ms N: added to a block's deadline before its claim counts as lost.
+  uint32_t block_dedupe_grace_ms = 5'000;
+  /// --block-dedupe-ttl-ms N: how long block claims and results are kept (bucket creation).
+  uint32_t block_dedupe_ttl_ms = 86'400'000;
   /// --heartbeat-ms N. Defaults to 2000.
   uint32_t heartbeat_ms = 2000;
   /// --drain-timeout-ms N: how long SIGTERM waits for queued and running blocks. Defaults to 30000.

@@ -104,6 +104,13 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
                           std::string_view traceparent) const noexcept {
   const uint8_t* const original = request;
   const size_t original_size = size;
+  std::optional<gate_decision> gated;
+  // A claimed block's reply is stored before it is sent (the first stored one wins).
+  const auto stored = [&](std::string reply) {
+    return gated && gated->what == gate_decision::kind::run_claimed
+             ? gate_->after_run(*gated, std::move(reply))
+             : reply;
+  };
   try {
     const auto started = steady_clock::now();
     const uint64_t queue_us = micros_between(received_at, started);
@@ -134,6 +141,14 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
         size = adjusted.size();
       }
     }
+    // Block dedupe: a block that ran before (or runs elsewhere) is answered, not run again.
+    if (gate_ != nullptr) {
+      gated = gate_->before_run(request, size);
+      if (gated->what == gate_decision::kind::answer) {
+        sink.send_result(reinterpret_cast<const uint8_t*>(gated->answer.data()), gated->answer.size());
+        return;
+      }
+    }
     sink_listener listener{sink};
     const auto result = exec_.execute(request, size, &listener, gpu_device);
     const uint64_t exec_us = micros_since(started);
@@ -144,15 +159,17 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
     if (const size_t limit = sink.max_result_size(); reply.size() > limit) {
       log_warn("a block's result of ", reply.size(), " bytes exceeds the ", limit,
                " that its reply can carry; answering result_too_large");
-      const auto too_large = make_error_result(
+      const auto too_large = stored(make_error_result(
         original, original_size, "result_too_large",
         "the block's result of " + std::to_string(reply.size())
           + " bytes exceeds the largest reply the NATS server takes (" + std::to_string(limit)
           + " bytes)",
-        worker_id_, micros_since(received_at), queue_us);
+        worker_id_, micros_since(received_at), queue_us));
       sink.send_result(reinterpret_cast<const uint8_t*>(too_large.data()), too_large.size());
       return;
     }
+    if (gated && gated->what == gate_decision::kind::run_claimed)
+      reply = stored(std::move(reply));
     if (trace)
       log_traced_block(*trace, original, original_size, reinterpret_cast<const uint8_t*>(reply.data()),
                        reply.size(), worker_id_, queue_us, exec_us);
@@ -162,8 +179,8 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
   } catch (const std::exception& e) {
     log_error("block failed inside the worker: ", e.what());
     try {
-      const auto reply = make_error_result(original, original_size, "internal_error", e.what(), worker_id_,
-                                           micros_since(received_at));
+      const auto reply = stored(make_error_result(original, original_size, "internal_error", e.what(),
+                                                  worker_id_, micros_since(received_at)));
       sink.send_result(reinterpret_cast<const uint8_t*>(reply.data()), reply.size());
     } catch (...) {
       log_error("could not even build the internal_error reply");

@@ -3,6 +3,7 @@
 // Request handling of the worker, free of NATS and actors: admission per pool, running an
 // admitted block through the C ABI, and building replies.
 
+#include "dedupe/block_gate.hpp"
 #include "exec_client.hpp"
 
 #include <atomic>
@@ -108,9 +109,13 @@ public:
 
   [[nodiscard]] const std::string& worker_id() const noexcept { return worker_id_; }
 
+  /// Runs non-idempotent blocks at most once (--block-dedupe; null: off). Set before any run.
+  void set_gate(block_gate* gate) noexcept { gate_ = gate; }
+
 private:
   const exec_client& exec_;
   std::string worker_id_;
+  block_gate* gate_ = nullptr;
 };
 
 } // namespace beamline::worker

@@ -96,6 +96,7 @@ public sealed record ChaosOptions
           --cp1-jetstream        CP1 on the JetStream work-queue stream, end to end: --assignments
                                  jetstream, control planes with Beamline__Assignments__JetStream=true,
                                  workers with --cp1-jetstream on --cp1-ack-wait-ms 5000
+                                 --block-dedupe on (CP2 blocks at most once by tenant+block_id)
           --label TEXT           what was tested, shown in the report (./build.sh: the commit)
           --report FILE          write the table into FILE (docs/reliability.md) between its markers
         """;
@@ -149,7 +150,8 @@ public sealed record ChaosOptions
                     Assignments = AssignmentTransport.JetStream,
                     ControlPlaneEnvironment = Put(cpEnvironment, name, "Beamline__Assignments__JetStream=true"),
                     // A dead worker's assignment comes back after the ack wait: 5 s keeps that well inside the answer timeout.
-                    WorkerArgs = AddRange(workerArgs, ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000"]),
+                    // Block dedupe: a CP2 block retried on another control plane runs at most once.
+                    WorkerArgs = AddRange(workerArgs, ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on"]),
                 },
                 "--label" => options with { Label = Value() },
                 "--report" => options with { ReportFile = Value() },

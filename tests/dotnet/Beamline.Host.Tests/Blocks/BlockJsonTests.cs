@@ -130,6 +130,7 @@ public sealed class BlockJsonTests
     [InlineData("resource_unavailable", 503)]
     [InlineData("deadline_exceeded", 504)]
     [InlineData("result_too_large", 502)]
+    [InlineData("worker_lost", 502)]
     [InlineData("cancelled", 499)]
     [InlineData("internal_error", 500)]
     public void HttpStatusFor_ErrorCodes(string code, int status)

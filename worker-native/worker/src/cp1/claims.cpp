@@ -1,31 +1,8 @@
 #include "cp1/claims.hpp"
 
-#include <nlohmann/json.hpp>
+#include <utility>
 
 namespace beamline::worker::cp1 {
-
-std::string kv_key_part(std::string_view id) {
-  bool plain = !id.empty();
-  for (const char c : id) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return std::string{id};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "x.";
-  out.reserve(2 + id.size() * 2);
-  for (const char c : id) {
-    const auto b = static_cast<unsigned char>(c);
-    out += hex[b >> 4];
-    out += hex[b & 0xF];
-  }
-  if (id.empty()) out += "empty";
-  return out;
-}
 
 std::string result_key(std::string_view id) {
   return "result." + kv_key_part(id);
@@ -36,40 +13,16 @@ std::string claim_key(std::string_view id) {
 }
 
 std::string encode_claim(std::string_view worker_id, int64_t unix_ms) {
-  nlohmann::json claim = {{"worker_id", std::string{worker_id}}, {"claimed_at", unix_ms}};
-  return claim.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  dedupe::claim claim;
+  claim.worker_id = std::string{worker_id};
+  claim.claimed_at_ms = unix_ms;
+  return dedupe::encode_claim(claim);
 }
 
 std::optional<std::string> claim_holder(std::string_view value) {
-  const auto claim = nlohmann::json::parse(value, nullptr, false);
-  if (!claim.is_object()) return std::nullopt;
-  const auto it = claim.find("worker_id");
-  if (it == claim.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-const std::unordered_set<std::string>& default_idempotent_types() {
-  static const std::unordered_set<std::string> types = {
-      "echo",           "noop",           "debug.sleep", "cpu.hash", "cpu.compress",
-      "cpu.decompress", "cpu.regex_scan", "fs.read",     "fs.stat",  "fs.list",
-  };
-  return types;
-}
-
-std::unordered_set<std::string> idempotent_types(const std::optional<std::string>& list) {
-  if (!list) return default_idempotent_types();
-  std::unordered_set<std::string> types;
-  if (*list == "none") return types;
-  std::string_view rest = *list;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    auto item = rest.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) types.emplace(item);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-  }
-  return types;
+  auto claim = dedupe::decode_claim(value);
+  if (!claim) return std::nullopt;
+  return std::move(claim->worker_id);
 }
 
 claimed_step on_claimed(bool running_here, bool idempotent) noexcept {

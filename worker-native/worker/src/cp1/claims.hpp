@@ -7,11 +7,12 @@
 // again), then creates the claim (kvStore_Create: only one worker wins); a delivery that finds a
 // claim and no result is what these rules decide.
 
+#include "dedupe/claims.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 namespace beamline::worker::cp1 {
 
@@ -24,10 +25,8 @@ inline constexpr const char* js_results_bucket = "beamline-cp1-results";
 /// run again: whether its effect happened is unknown.
 inline constexpr const char* worker_lost_code = "worker_lost";
 
-/// The part of a KV key that names assignment `id`: the id itself when it is made of
-/// [A-Za-z0-9_-] only (what the control plane's GUIDs are), else `x.` followed by its bytes in
-/// hex (KV keys allow only [-/_=.A-Za-z0-9]; a plain id has no dot, so the two forms never meet).
-[[nodiscard]] std::string kv_key_part(std::string_view id);
+/// The key part of assignment `id` (dedupe/claims.hpp).
+using dedupe::kv_key_part;
 /// `result.<part>`.
 [[nodiscard]] std::string result_key(std::string_view id);
 /// `claim.<part>`.
@@ -38,12 +37,9 @@ inline constexpr const char* worker_lost_code = "worker_lost";
 /// The worker id of a claim's value; nullopt when it is not one.
 [[nodiscard]] std::optional<std::string> claim_holder(std::string_view value);
 
-/// The block types that may run again after their first worker was lost mid-block: those without
-/// an effect outside the block (reads, hashes, echo). Everything else — writes, deletes, SQL
-/// exec, HTTP requests (a POST), plugins, provider calls — is not.
-[[nodiscard]] const std::unordered_set<std::string>& default_idempotent_types();
-/// `list` (comma-separated; "none" or empty for none) as a set; nullopt = the defaults.
-[[nodiscard]] std::unordered_set<std::string> idempotent_types(const std::optional<std::string>& list);
+/// The block types that may run again after their first worker was lost (dedupe/claims.hpp).
+using dedupe::default_idempotent_types;
+using dedupe::idempotent_types;
 
 /// What a delivery that finds `claim.<id>` (and no `result.<id>`) does.
 enum class claimed_step : uint8_t {

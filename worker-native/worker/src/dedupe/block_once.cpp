@@ -1,0 +1,212 @@
+#include "dedupe/block_once.hpp"
+
+#include "dedupe/block_rules.hpp"
+#include "log.hpp"
+#include "request_handler.hpp"
+#include "tracing/wire_scan.hpp"
+
+#include <beamline/worker/v2/exec.pb.h>
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+#include <thread>
+
+namespace beamline::worker::dedupe {
+
+namespace {
+
+constexpr int64_t ns_per_ms = 1'000'000;
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct kv_read {
+  natsStatus status = NATS_NOT_FOUND;
+  bool found = false;
+  std::string value;
+};
+
+kv_read kv_get(kvStore* kv, const std::string& key) {
+  kv_read read;
+  kvEntry* entry = nullptr;
+  read.status = kvStore_Get(&entry, kv, key.c_str());
+  if (read.status == NATS_OK && entry != nullptr) {
+    read.found = true;
+    read.value.assign(static_cast<const char*>(kvEntry_Value(entry)),
+                      static_cast<size_t>(kvEntry_ValueLen(entry)));
+  }
+  kvEntry_Destroy(entry);
+  return read;
+}
+
+std::string status_text(natsStatus s) {
+  if (s == NATS_NO_RESPONDERS)
+    return "the NATS server has no JetStream (start nats-server with -js, or run the worker "
+           "without --block-dedupe)";
+  std::string text = natsStatus_GetText(s);
+  if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0')
+    text += std::string{" ("} + last + ")";
+  return text;
+}
+
+} // namespace
+
+block_once::block_once(nats_connection& nats, std::string worker_id, block_once_settings settings)
+  : worker_id_(std::move(worker_id)), settings_(std::move(settings)) {
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Wait = 5000;
+  if (natsStatus s = natsConnection_JetStream(&js_, nats.native(), &options); s != NATS_OK)
+    throw nats_error("block dedupe: JetStream context: " + status_text(s), s);
+  natsStatus s = js_KeyValue(&kv_, js_, blocks_bucket);
+  if (s == NATS_NOT_FOUND) {
+    kvConfig kv;
+    kvConfig_Init(&kv);
+    kv.Bucket = blocks_bucket;
+    kv.Description = "Beamline CP2 block claims and results by tenant and block_id (docs/worker.md)";
+    kv.History = 1;
+    kv.TTL = settings_.ttl.count() * ns_per_ms;
+    kv.StorageType = js_FileStorage;
+    s = js_CreateKeyValue(&kv_, js_, &kv);
+    if (s != NATS_OK) // made by another worker meanwhile?
+      s = js_KeyValue(&kv_, js_, blocks_bucket);
+  }
+  if (s != NATS_OK) {
+    jsCtx_Destroy(js_);
+    throw nats_error(std::string{"block dedupe: KV bucket "} + blocks_bucket + ": " + status_text(s), s);
+  }
+  log_info("block dedupe: on; non-idempotent blocks run at most once by (tenant, block_id), bucket ",
+           blocks_bucket);
+}
+
+block_once::~block_once() {
+  kvStore_Destroy(kv_);
+  jsCtx_Destroy(js_);
+}
+
+gate_decision block_once::before_run(const uint8_t* request, size_t size) noexcept {
+  try {
+    return decide(request, size);
+  } catch (const std::exception& e) {
+    log_error("block dedupe: ", e.what());
+  } catch (...) {
+    log_error("block dedupe: unknown failure");
+  }
+  gate_decision refused;
+  refused.what = gate_decision::kind::answer;
+  try {
+    refused.answer = make_error_result(request, size, "internal_error",
+                                       "the worker could not check whether the block already ran",
+                                       worker_id_, 0);
+  } catch (...) {
+  }
+  return refused;
+}
+
+gate_decision block_once::decide(const uint8_t* request, size_t size) {
+  gate_decision decision;
+  // Most blocks are idempotent or carry no block_id: told from a scan, without decoding them.
+  const auto fields = scan_request(request, size);
+  if (fields.block_id.empty() || settings_.idempotent_types.count(std::string{fields.type}) != 0)
+    return decision;
+  v2::ExecRequest req;
+  if (size > static_cast<size_t>(INT_MAX) || !req.ParseFromArray(request, static_cast<int>(size)))
+    return decision; // the executor answers invalid_input; nothing runs
+  if (req.block_id().empty() || settings_.idempotent_types.count(req.type()) != 0)
+    return decision;
+
+  const auto answer = [&](std::string_view code, std::string_view message) {
+    decision.what = gate_decision::kind::answer;
+    decision.answer = make_error_result(request, size, code, message, worker_id_, 0);
+    return decision;
+  };
+  const int64_t started = now_unix_ms();
+  const int64_t own_deadline = req.deadline_ms() > 0 ? started + req.deadline_ms() : 0;
+  const auto ckey = block_claim_key(req.tenant_id(), req.block_id());
+  const auto rkey = block_result_key(req.tenant_id(), req.block_id());
+  claim mine;
+  mine.worker_id = worker_id_;
+  mine.claimed_at_ms = started;
+  mine.stale_at_ms =
+    claim_stale_at(started, req.deadline_ms(), settings_.no_deadline.count(), settings_.grace.count());
+  const auto value = encode_claim(mine);
+  const natsStatus created =
+    kvStore_Create(nullptr, kv_, ckey.c_str(), value.data(), static_cast<int>(value.size()));
+  if (created == NATS_OK) {
+    decision.what = gate_decision::kind::run_claimed;
+    decision.result_key = rkey;
+    return decision;
+  }
+
+  // Claimed before: by a run on this or another worker. Look until it answers or is lost.
+  auto pause = std::chrono::milliseconds{10};
+  bool logged = false;
+  while (true) {
+    const auto stored = kv_get(kv_, rkey);
+    if (!stored.found && stored.status != NATS_NOT_FOUND)
+      return answer("resource_unavailable",
+                    "the block-results bucket could not be read: " + status_text(stored.status));
+    std::optional<claim> current;
+    if (!stored.found) {
+      const auto read = kv_get(kv_, ckey);
+      if (!read.found && read.status != NATS_NOT_FOUND)
+        return answer("resource_unavailable",
+                      "the block-results bucket could not be read: " + status_text(read.status));
+      if (read.found)
+        current = decode_claim(read.value);
+    }
+    switch (on_block_claimed(stored.found, current, now_unix_ms(), own_deadline)) {
+    case block_step::reply_stored:
+      log_info("block dedupe: block '", req.block_id(), "' already ran; replying its stored result");
+      decision.what = gate_decision::kind::answer;
+      decision.answer = stored.value;
+      return decision;
+    case block_step::answer_lost: {
+      const std::string holder = current ? current->worker_id : std::string{"?"};
+      log_warn("block dedupe: block '", req.block_id(), "' was claimed by worker '", holder,
+               "' and has no result; '", req.type(), "' is not idempotent: answering worker_lost");
+      return answer(worker_lost_code,
+                    "worker '" + holder + "' took this block and was lost before it stored a result; "
+                      "block type '" + req.type()
+                      + "' is not idempotent, so it is not run again: its effect is unknown");
+    }
+    case block_step::answer_deadline:
+      return answer("deadline_exceeded",
+                    "the block runs on worker '" + (current ? current->worker_id : std::string{"?"})
+                      + "' (the same block_id was sent before); its result did not come within "
+                        "this request's deadline");
+    case block_step::wait:
+      if (!logged) {
+        log_info("block dedupe: block '", req.block_id(), "' runs on worker '", current->worker_id,
+                 "'; waiting for its result");
+        logged = true;
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds{200});
+      break;
+    }
+  }
+}
+
+std::string block_once::after_run(const gate_decision& decision, std::string reply) noexcept {
+  try {
+    // Stored before it is sent: whatever is lost after this, a retry finds it.
+    if (kvStore_Create(nullptr, kv_, decision.result_key.c_str(), reply.data(),
+                       static_cast<int>(reply.size()))
+        != NATS_OK) {
+      if (auto first = kv_get(kv_, decision.result_key); first.found)
+        return std::move(first.value);
+      log_warn("block dedupe: result not stored under ", decision.result_key, ": ",
+               status_text(NATS_ERR));
+    }
+  } catch (...) {
+    log_error("block dedupe: result not stored");
+  }
+  return reply;
+}
+
+} // namespace beamline::worker::dedupe
