@@ -34,17 +34,20 @@ void log_traced_block(const trace_context& trace, const uint8_t* request, size_t
     const auto trace_id = to_hex(trace.trace_id);
     const auto span_id = to_hex(new_span_id());
     const auto parent_id = to_hex(trace.parent_span_id);
-    log_block({.trace_id = trace_id,
-               .span_id = span_id,
-               .parent_span_id = parent_id,
-               .block_id = req.block_id,
-               .type = req.type,
-               .pool = req.pool,
-               .status = status_name(res.status),
-               .error_code = res.error_code,
-               .worker_id = worker_id,
-               .queue_us = queue_us,
-               .exec_us = exec_us});
+    // C++17: no designated initializers, so the entry is filled field by field.
+    block_log_entry entry;
+    entry.trace_id = trace_id;
+    entry.span_id = span_id;
+    entry.parent_span_id = parent_id;
+    entry.block_id = req.block_id;
+    entry.type = req.type;
+    entry.pool = req.pool;
+    entry.status = status_name(res.status);
+    entry.error_code = res.error_code;
+    entry.worker_id = worker_id;
+    entry.queue_us = queue_us;
+    entry.exec_us = exec_us;
+    log_block(entry);
   } catch (...) {
   }
 }
