@@ -118,6 +118,23 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends SIGSTOP: the process stops answering anything (as one cut off from the network or
+    /// frozen by its host would) without dying; <see cref="Resume"/> lets it go on.
+    /// </summary>
+    public void Pause() => Signal(19, "SIGSTOP");
+
+    /// <summary>Sends SIGCONT to a process stopped by <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(18, "SIGCONT");
+
+    private void Signal(int signal, string name)
+    {
+        if (!_process.HasExited && kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {name}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
     /// <summary>Waits for the process to exit and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

@@ -113,7 +113,9 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
         // A short ack wait, so that the redelivery comes soon after the kill.
         var firstWorker = await StartWorkerAsync("js-killed", "cpu=1", "--cp1-ack-wait-ms", "1000");
         var id = Guid.NewGuid().ToString("N");
-        await PublishAsync(Assignment(id, "debug.sleep", "\"3000\"", deadlineMs: 30_000), msgId: id);
+        // The claim goes stale at its deadline plus the ack wait (5 s): only then may the heir
+        // answer for the dead worker (before, the worker might only be cut off and still answer).
+        await PublishAsync(Assignment(id, "debug.sleep", "\"3000\"", deadlineMs: 4_000), msgId: id);
         var accepted = await WaitAsync(_acks, id);
         Assert.Equal(firstWorker.WorkerId, accepted.GetProperty("worker_id").GetString());
         await firstWorker.DisposeAsync(); // SIGKILL, mid-block: no result, no ack
@@ -138,6 +140,31 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
             Assert.Contains(firstWorker.WorkerId, result.GetProperty("error_message").GetString(), StringComparison.Ordinal);
         }
         Assert.Single(Messages(_results, id));
+    }
+
+    [Fact]
+    public async Task WorkerCutOffMidBlock_AnswersWithItsResultOnceBack_TheRedeliveryWaitsInsteadOfAnsweringWorkerLost()
+    {
+        // Cut off (frozen) past the ack wait: the assignment is redelivered to the other worker,
+        // which finds the claim and no result. The frozen worker is not lost: it finishes and
+        // stores its result once it runs again, before its claim goes stale (deadline + ack wait).
+        var runner = await StartWorkerAsync("js-frozen", "cpu=1", "--cp1-ack-wait-ms", "1000", "--cp1-idempotent-types", "none");
+        var id = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(id, "debug.sleep", "\"1000\"", deadlineMs: 10_000), msgId: id);
+        await WaitAsync(_acks, id);
+        runner.Process.Pause();
+        var heir = await StartWorkerAsync("js-waiting", "cpu=1", "--cp1-idempotent-types", "none");
+        await heir.Process.WaitForLineAsync("which may still store its result", Wait);
+        runner.Process.Resume();
+
+        var result = await ResultAsync(id);
+
+        Assert.Equal("success", result.GetProperty("status").GetString());
+        Assert.Equal(runner.WorkerId, result.GetProperty("worker_id").GetString());
+        // The runner's ack ends the deliveries; one the heir took before it finds the stored
+        // result and publishes it again. Never worker_lost.
+        Assert.DoesNotContain("answering worker_lost", heir.Process.Output, StringComparison.Ordinal);
+        Assert.All(Messages(_results, id), json => Assert.Contains("\"success\"", json, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -74,6 +74,31 @@ TEST(Cp1Claims, AClaimWithoutAResult) {
   EXPECT_EQ(on_claimed(false, false), claimed_step::answer_lost);
 }
 
+TEST(Cp1Claims, AClaimWhoseWorkerMayStillAnswerIsWaitedFor) {
+  // Another worker's claim that is not stale: wait for its result, whatever the type...
+  EXPECT_EQ(on_claimed(false, false, true, false), claimed_step::wait_holder);
+  EXPECT_EQ(on_claimed(false, true, true, false), claimed_step::wait_holder);
+  // ...unless this is the last delivery, which cannot be put back.
+  EXPECT_EQ(on_claimed(false, false, true, true), claimed_step::answer_lost);
+  EXPECT_EQ(on_claimed(false, true, true, true), claimed_step::run_again);
+  // Running here is still running here.
+  EXPECT_EQ(on_claimed(true, false, true, false), claimed_step::wait_running);
+}
+
+TEST(Cp1Claims, AClaimGoesStaleAtItsDeadlinePlusTheGrace) {
+  EXPECT_EQ(claim_stale_at(1'000, 5'000, 30'000), 36'000);
+  EXPECT_EQ(claim_stale_at(1'000, 0, 30'000), 0);  // no deadline: never by age
+  const auto live = encode_claim("w-1", 1'000, 36'000);
+  EXPECT_TRUE(claim_live(live, 35'999));
+  EXPECT_FALSE(claim_live(live, 36'000));
+  EXPECT_FALSE(claim_live(encode_claim("w-1", 1'000), 2'000));  // a claim without a stale time
+  EXPECT_FALSE(claim_live("not json", 2'000));
+  // Put back until stale (and a little more), within the bounds.
+  EXPECT_EQ(wait_for_claim_ms(live, 35'000, 30'000), 1'100);
+  EXPECT_EQ(wait_for_claim_ms(live, 1'000, 5'000), 5'000);
+  EXPECT_EQ(wait_for_claim_ms(live, 36'000, 5'000), 100);
+}
+
 TEST(Cp1Claims, RefusalsRetryUntilTheLastDelivery) {
   EXPECT_EQ(on_refused(1, 5), refused_step::retry);
   EXPECT_EQ(on_refused(4, 5), refused_step::retry);

@@ -32,10 +32,21 @@ using dedupe::kv_key_part;
 /// `claim.<part>`.
 [[nodiscard]] std::string claim_key(std::string_view id);
 
-/// A claim's value: `{"worker_id":"w-1","claimed_at":1700000000000}`.
-[[nodiscard]] std::string encode_claim(std::string_view worker_id, int64_t unix_ms);
+/// A claim's value: `{"worker_id":"w-1","claimed_at":1700000000000[,"stale_at":...]}`.
+[[nodiscard]] std::string encode_claim(std::string_view worker_id, int64_t unix_ms, int64_t stale_at_ms = 0);
 /// The worker id of a claim's value; nullopt when it is not one.
 [[nodiscard]] std::optional<std::string> claim_holder(std::string_view value);
+
+/// Until when a claim made at `claimed_at_ms` may still be answered by its worker: the block's
+/// deadline, then `grace_ms` (the ack wait) to store its result — a worker cut off from NATS
+/// keeps trying that long. 0 (never by age) for a block without a deadline.
+[[nodiscard]] int64_t claim_stale_at(int64_t claimed_at_ms, uint32_t deadline_ms, int64_t grace_ms) noexcept;
+/// Whether the claim in `value` is another worker's that may still store its result at
+/// `now_ms`: the redelivery that found it waits for that result instead of answering for it.
+[[nodiscard]] bool claim_live(std::string_view value, int64_t now_ms) noexcept;
+/// How long a delivery waiting for a live claim is put back: until the claim is stale (plus a
+/// little), at least 100 ms, at most `max_ms`.
+[[nodiscard]] int64_t wait_for_claim_ms(std::string_view value, int64_t now_ms, int64_t max_ms) noexcept;
 
 /// The block types that may run again after their first worker was lost (dedupe/claims.hpp).
 using dedupe::default_idempotent_types;
@@ -46,13 +57,19 @@ enum class claimed_step : uint8_t {
   /// The claim is this worker's and its block still runs here (the delivery is a redelivery
   /// after a missed ack wait): hold the new delivery, keep it in progress, answer once.
   wait_running,
+  /// Another worker's claim that may still be answered (its worker was cut off from NATS, not
+  /// necessarily lost): put the delivery back until it is answered or stale.
+  wait_holder,
   /// The claimer is gone (or the claim is this worker's from before a restart) and the block is
   /// idempotent: take the claim over and run it.
   run_again,
   /// As above, but the block is not idempotent: it must not run twice; answer `worker_lost`.
   answer_lost,
 };
-[[nodiscard]] claimed_step on_claimed(bool running_here, bool idempotent) noexcept;
+/// `holder_live`: claim_live() of the claim; `last_delivery`: the consumer allows no other
+/// delivery after this one, so it cannot wait any more.
+[[nodiscard]] claimed_step on_claimed(bool running_here, bool idempotent, bool holder_live = false,
+                                      bool last_delivery = false) noexcept;
 
 /// What a delivery refused for a retryable reason (a full pool, a pool this worker lacks) does.
 enum class refused_step : uint8_t {

@@ -98,6 +98,9 @@ private:
   void js_refuse(natsMsg* msg, uint64_t delivered, const result_context& ctx,
                  const std::string& error_code, const std::string& reason);
   void js_store_and_publish(const std::string& assignment_id, std::string json);
+  /// Stores `json` as the result of `assignment_id` (retrying while NATS is away, until
+  /// `store_until`, unix ms); `json` becomes the stored answer when another was there first.
+  void js_store_result(const std::string& assignment_id, std::string& json, int64_t store_until);
 
   nats_connection& nats_;
   std::string worker_id_;

@@ -96,6 +96,9 @@ struct service::js_state {
   std::deque<std::pair<std::string, std::string>> done;  // (assignment id, result JSON), by mutex
   /// The current delivery of each assignment running here, acked when its result is stored.
   std::unordered_map<std::string, natsMsg*> held;  // guarded by mutex
+  /// Until when (unix ms) the result of each assignment claimed here may still be stored: its
+  /// claim's stale time. A store that fails (NATS away) is tried again until then.
+  std::unordered_map<std::string, int64_t> store_until;  // guarded by mutex
 
   ~js_state() {
     for (auto& [id, msg] : held)
@@ -336,7 +339,9 @@ void service::js_handle(natsMsg* msg) {
   // Claim it: exactly one worker starts an assignment. The usual delivery wins at once (one KV
   // write); a result is only ever stored under a claim, so only a lost claim needs a look at it.
   const auto ckey = claim_key(a.assignment_id);
-  const auto claim = encode_claim(worker_id_, now_unix_ms());
+  const auto claimed_at = now_unix_ms();
+  const auto stale_at = claim_stale_at(claimed_at, a.deadline_ms, js_->ack_wait_ms);
+  const auto claim = encode_claim(worker_id_, claimed_at, stale_at);
   uint64_t revision = 0;
   if (kvStore_Create(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size())) !=
       NATS_OK) {
@@ -383,7 +388,17 @@ void service::js_handle(natsMsg* msg) {
     }
     const bool idempotent = settings_.jetstream.idempotent_types.count(a.job_type) != 0;
     const auto holder = claim_holder(existing.value).value_or("?");
-    switch (on_claimed(false, idempotent)) {
+    const auto now = now_unix_ms();
+    const bool last = on_refused(delivered, js_->max_deliver) == refused_step::give_up;
+    switch (on_claimed(false, idempotent, claim_live(existing.value, now), last)) {
+      case claimed_step::wait_holder: {
+        const auto wait = wait_for_claim_ms(existing.value, now, js_->ack_wait_ms);
+        log_info("cp1: assignment '", a.assignment_id, "' (delivery ", delivered, ") is claimed by worker '", holder,
+                 "', which may still store its result; looking again in ", wait, " ms");
+        natsMsg_NakWithDelay(msg, wait, nullptr);
+        natsMsg_Destroy(msg);
+        return;
+      }
       case claimed_step::wait_running:  // handled above
       case claimed_step::run_again:
         if (kvStore_Update(&revision, js_->kv, ckey.c_str(), claim.data(), static_cast<int>(claim.size()),
@@ -422,6 +437,9 @@ void service::js_handle(natsMsg* msg) {
   {
     std::lock_guard lock{js_->mutex};
     js_->held[a.assignment_id] = msg;  // before submit: the block may finish at once
+    // No deadline: the claim never goes stale, and a redelivery answers at once; still give a
+    // store one ack wait to get through.
+    js_->store_until[a.assignment_id] = stale_at > 0 ? stale_at : claimed_at + js_->ack_wait_ms;
   }
   auto sink = detail::make_result_sink(nats_, *this, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at,
@@ -430,6 +448,7 @@ void service::js_handle(natsMsg* msg) {
     {
       std::lock_guard lock{js_->mutex};
       js_->held.erase(a.assignment_id);
+      js_->store_until.erase(a.assignment_id);
     }
     kvStore_Delete(js_->kv, ckey.c_str());  // not started: the next delivery claims it afresh
     js_refuse(msg, delivered, ctx, "resource_unavailable",
@@ -460,6 +479,31 @@ void service::js_store_and_publish(const std::string& assignment_id, std::string
   js_->cv.notify_one();
 }
 
+void service::js_store_result(const std::string& id, std::string& json, int64_t store_until) {
+  // Stored before it is published and acked: whatever is lost after this, a redelivery finds it.
+  // The first stored answer wins (a worker_lost written meanwhile, say): publish that one. While
+  // NATS is away the store is tried again until the claim goes stale, so that a worker cut off
+  // mid-block still answers with its result rather than leave the redelivery to guess worker_lost.
+  const auto key = result_key(id);
+  auto wait = std::chrono::milliseconds{50};
+  while (true) {
+    if (kvStore_Create(nullptr, js_->kv, key.c_str(), json.data(), static_cast<int>(json.size())) == NATS_OK)
+      return;
+    auto first = kv_get(js_->kv, key);
+    if (first.found) {
+      log_warn("cp1: assignment '", id, "' already has a stored answer; publishing that one");
+      json = std::move(first.value);
+      return;
+    }
+    if (now_unix_ms() + wait.count() >= store_until) {
+      log_warn("cp1: result of assignment '", id, "' not stored: ", natsStatus_GetText(first.status));
+      return;
+    }
+    std::this_thread::sleep_for(wait);
+    wait = std::min(wait * 2, std::chrono::milliseconds{500});
+  }
+}
+
 void service::js_finish_loop(bool ticks) noexcept {
   // In-progress acks well inside the ack wait keep a long block's assignment from redelivery
   // (sent by one finisher for all).
@@ -481,20 +525,14 @@ void service::js_finish_loop(bool ticks) noexcept {
     }
     auto [id, json] = std::move(js_->done.front());
     js_->done.pop_front();
+    int64_t store_until = 0;
+    if (auto it = js_->store_until.find(id); it != js_->store_until.end()) {
+      store_until = it->second;
+      js_->store_until.erase(it);
+    }
     lock.unlock();
     try {
-      // Stored before it is published and acked: whatever is lost after this, a redelivery finds
-      // it. The first stored answer wins (a worker_lost written meanwhile, say): publish that one.
-      const auto key = result_key(id);
-      if (kvStore_Create(nullptr, js_->kv, key.c_str(), json.data(), static_cast<int>(json.size())) !=
-          NATS_OK) {
-        if (auto first = kv_get(js_->kv, key); first.found) {
-          log_warn("cp1: assignment '", id, "' already has a stored answer; publishing that one");
-          json = std::move(first.value);
-        } else {
-          log_warn("cp1: result of assignment '", id, "' not stored: ", natsStatus_GetText(first.status));
-        }
-      }
+      js_store_result(id, json, store_until);
       if (natsStatus s = nats_.publish(result_subject, json.data(), json.size()); s != NATS_OK)
         log_warn("cp1: result of assignment ", id, " not published: ", natsStatus_GetText(s));
     } catch (const std::exception& e) {
