@@ -87,7 +87,7 @@ TEST(Cp1Claims, AClaimWhoseWorkerMayStillAnswerIsWaitedFor) {
 
 TEST(Cp1Claims, AClaimGoesStaleAtItsDeadlinePlusTheGrace) {
   EXPECT_EQ(claim_stale_at(1'000, 5'000, 30'000), 36'000);
-  EXPECT_EQ(claim_stale_at(1'000, 0, 30'000), 0);  // no deadline: never by age
+  EXPECT_EQ(claim_stale_at(1'000, 0, 30'000), 61'000);  // no deadline: one grace to run
   const auto live = encode_claim("w-1", 1'000, 36'000);
   EXPECT_TRUE(claim_live(live, 35'999));
   EXPECT_FALSE(claim_live(live, 36'000));

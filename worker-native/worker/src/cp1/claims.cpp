@@ -28,8 +28,11 @@ std::optional<std::string> claim_holder(std::string_view value) {
 }
 
 int64_t claim_stale_at(int64_t claimed_at_ms, uint32_t deadline_ms, int64_t grace_ms) noexcept {
-  if (deadline_ms == 0) return 0;
-  return claimed_at_ms + static_cast<int64_t>(deadline_ms) + std::max<int64_t>(0, grace_ms);
+  const int64_t grace = std::max<int64_t>(0, grace_ms);
+  // Without a deadline a run is given one grace: a longer one whose worker is cut off that long
+  // is answered for (worker_lost, or run again) while it may still be going on.
+  const int64_t run = deadline_ms > 0 ? static_cast<int64_t>(deadline_ms) : grace;
+  return claimed_at_ms + run + grace;
 }
 
 bool claim_live(std::string_view value, int64_t now_ms) noexcept {

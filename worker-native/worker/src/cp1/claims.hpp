@@ -39,7 +39,7 @@ using dedupe::kv_key_part;
 
 /// Until when a claim made at `claimed_at_ms` may still be answered by its worker: the block's
 /// deadline, then `grace_ms` (the ack wait) to store its result — a worker cut off from NATS
-/// keeps trying that long. 0 (never by age) for a block without a deadline.
+/// keeps trying that long. A block without a deadline counts `grace_ms` as its run time.
 [[nodiscard]] int64_t claim_stale_at(int64_t claimed_at_ms, uint32_t deadline_ms, int64_t grace_ms) noexcept;
 /// Whether the claim in `value` is another worker's that may still store its result at
 /// `now_ms`: the redelivery that found it waits for that result instead of answering for it.

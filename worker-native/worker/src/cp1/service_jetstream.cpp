@@ -437,9 +437,7 @@ void service::js_handle(natsMsg* msg) {
   {
     std::lock_guard lock{js_->mutex};
     js_->held[a.assignment_id] = msg;  // before submit: the block may finish at once
-    // No deadline: the claim never goes stale, and a redelivery answers at once; still give a
-    // store one ack wait to get through.
-    js_->store_until[a.assignment_id] = stale_at > 0 ? stale_at : claimed_at + js_->ack_wait_ms;
+    js_->store_until[a.assignment_id] = stale_at;
   }
   auto sink = detail::make_result_sink(nats_, *this, ctx, worker_id_, received_at);
   const bool admitted = target->submit(std::move(mapped.plan->request), std::move(sink), received_at,
