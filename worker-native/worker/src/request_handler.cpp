@@ -145,7 +145,7 @@ void request_handler::run(const uint8_t* request, size_t size, steady_clock::tim
       }
     }
     // Block dedupe: a block that ran before (or runs elsewhere) is answered, not run again.
-    if (gate_ != nullptr) {
+    if (gate_ != nullptr && !sink.run_once_by_caller()) {
       gated = gate_->before_run(request, size);
       if (gated->what == gate_decision::kind::answer) {
         sink.send_result(reinterpret_cast<const uint8_t*>(gated->answer.data()), gated->answer.size());

@@ -76,6 +76,9 @@ public:
   /// the header). A larger one is replaced by a result_too_large error, so that the requester
   /// hears of it instead of waiting for a reply that the transport refused.
   [[nodiscard]] virtual size_t max_result_size() const noexcept { return SIZE_MAX; }
+  /// True when whoever sent the block already runs it at most once (CP1 on JetStream claims
+  /// its assignment): the block gate is skipped, so that one run is not claimed twice.
+  [[nodiscard]] virtual bool run_once_by_caller() const noexcept { return false; }
 };
 
 /// An encoded ExecResult with status ERROR (or TIMEOUT for deadline_exceeded) for a block that

@@ -168,6 +168,21 @@ public sealed class Cp1JetStreamWorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithBlockDedupeOn_AnAssignmentIsClaimedByTheStreamOnly_NotAgainByTheBlockGate()
+    {
+        // The assignment's claim already runs it at most once; a second claim on the block would
+        // answer worker_lost for the worker's own run when its create's reply is lost with NATS.
+        await StartWorkerAsync("js-gated", "cpu=1", "--block-dedupe", "on", "--cp1-idempotent-types", "none");
+        var id = Guid.NewGuid().ToString("N");
+        await PublishAsync(Assignment(id, "debug.sleep", "\"10\""), msgId: id);
+
+        Assert.Equal("success", (await ResultAsync(id)).GetProperty("status").GetString());
+        var blockClaims = await _js.GetStreamAsync("KV_beamline-block-results",
+            new NATS.Client.JetStream.Models.StreamInfoRequest { SubjectsFilter = "$KV.beamline-block-results.claim.>" });
+        Assert.Equal(0, blockClaims.Info.State.Subjects?.Count ?? 0);
+    }
+
+    [Fact]
     public async Task BlockLongerThanTheAckWait_IsKeptInProgress_NotRedeliveredToAnotherWorker()
     {
         var runner = await StartWorkerAsync("js-long", "cpu=1", "--cp1-ack-wait-ms", "1000");

@@ -75,12 +75,17 @@ TEST(BlockDedupe, ALiveClaimIsWaitedForUntilThisRequestsDeadline) {
   EXPECT_EQ(on_block_claimed(false, live, 5000, 5000), block_step::answer_deadline);
 }
 
-TEST(BlockDedupe, AStaleOrVanishedClaimWithoutAResultIsWorkerLost_NeverARunAgain) {
+TEST(BlockDedupe, NoClaimAndNoResult_IsClaimedAgain) {
+  // This request's create failed (NATS away) and nobody else claimed it: nothing ran.
+  EXPECT_EQ(on_block_claimed(false, std::nullopt, 100, 5000), block_step::claim_again);
+  EXPECT_EQ(on_block_claimed(false, std::nullopt, 100, 0), block_step::claim_again);
+}
+
+TEST(BlockDedupe, AStaleClaimWithoutAResultIsWorkerLost_NeverARunAgain) {
   const claim live{"w-1", 0, 10'000};
   EXPECT_EQ(on_block_claimed(false, live, 10'000, 20'000), block_step::answer_lost);
   // Lost wins over this request's own deadline: the answer says what is known.
   EXPECT_EQ(on_block_claimed(false, live, 10'000, 5'000), block_step::answer_lost);
-  EXPECT_EQ(on_block_claimed(false, std::nullopt, 100, 5000), block_step::answer_lost);
 }
 
 TEST(BlockDedupe, IdempotentTypesAreSharedWithCp1) {

@@ -42,6 +42,10 @@ public:
 
   bool send_chunk(const uint8_t*, size_t) override { return true; } // CP1 blocks are not streamed
 
+  // On JetStream the assignment's claim already runs it at most once; in core mode the block
+  // gate (when on) is what keeps a redelivery on another worker from a second run.
+  [[nodiscard]] bool run_once_by_caller() const noexcept override { return owner_.jetstream(); }
+
   void send_result(const uint8_t* data, size_t size) override {
     block_outcome outcome;
     beamline::worker::v2::ExecResult result;

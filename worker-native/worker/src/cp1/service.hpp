@@ -74,6 +74,8 @@ public:
   /// A block's ExecResult JSON, from the runner that finished it: kept for redeliveries and
   /// published (core NATS), or handed to the JetStream finisher (stored in KV, published, acked).
   void finished(const std::string& assignment_id, std::string json);
+  /// True in JetStream mode, where each assignment's claim makes it run at most once.
+  [[nodiscard]] bool jetstream() const noexcept { return settings_.jetstream.enabled; }
 
 private:
   struct js_state;

@@ -17,6 +17,9 @@ namespace beamline::worker::dedupe {
 namespace {
 
 constexpr int64_t ns_per_ms = 1'000'000;
+/// Creates of a block's claim tried before the request is refused (each failed while the bucket
+/// could be read and held neither claim nor result: NATS going away or coming back).
+constexpr int max_claim_tries = 5;
 
 int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -145,6 +148,7 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
   // Claimed before: by a run on this or another worker. Look until it answers or is lost.
   auto pause = std::chrono::milliseconds{10};
   bool logged = false;
+  int claims_tried = 1;
   while (true) {
     const auto stored = kv_get(kv_, rkey);
     if (!stored.found && stored.status != NATS_NOT_FOUND)
@@ -174,6 +178,17 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
                       "block type '" + req.type()
                       + "' is not idempotent, so it is not run again: its effect is unknown");
     }
+    case block_step::claim_again:
+      if (kvStore_Create(nullptr, kv_, ckey.c_str(), value.data(), static_cast<int>(value.size())) == NATS_OK) {
+        decision.what = gate_decision::kind::run_claimed;
+        decision.result_key = rkey;
+        return decision;
+      }
+      if (++claims_tried >= max_claim_tries)
+        return answer("resource_unavailable", "the block could not be claimed in the block-results bucket");
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds{200});
+      break;
     case block_step::answer_deadline:
       return answer("deadline_exceeded",
                     "the block runs on worker '" + (current ? current->worker_id : std::string{"?"})

@@ -31,9 +31,10 @@ int64_t claim_stale_at(int64_t claimed_at_ms, uint32_t deadline_ms, int64_t no_d
 block_step on_block_claimed(bool result_found, const std::optional<claim>& claim, int64_t now_ms,
                             int64_t own_deadline_at_ms) noexcept {
   if (result_found) return block_step::reply_stored;
-  // A claim that vanished without a result (its TTL passed, or it was unreadable) is as lost as
-  // a stale one: the first run may have had its effect.
-  if (!claim || (claim->stale_at_ms > 0 && now_ms >= claim->stale_at_ms)) return block_step::answer_lost;
+  // A claim is written before a run and a result before the claim can expire: with neither,
+  // nothing ran (a create whose reply was lost with the connection need not have happened).
+  if (!claim) return block_step::claim_again;
+  if (claim->stale_at_ms > 0 && now_ms >= claim->stale_at_ms) return block_step::answer_lost;
   if (own_deadline_at_ms > 0 && now_ms >= own_deadline_at_ms) return block_step::answer_deadline;
   return block_step::wait;
 }

@@ -40,8 +40,12 @@ enum class block_step : uint8_t {
   reply_stored,
   /// The claim still runs somewhere: look again shortly.
   wait,
-  /// The claim is stale (or gone) and no result came: answer worker_lost, never run it again.
+  /// The claim is stale and no result came: answer worker_lost, never run it again.
   answer_lost,
+  /// Neither a claim nor a result: nobody ran it (this request's own claim did not get
+  /// through, NATS being away) — claim it again. Both expire with the bucket's TTL, so a block
+  /// run longer ago than that is not remembered.
+  claim_again,
   /// This request's own deadline passed while it waited: answer deadline_exceeded.
   answer_deadline,
 };

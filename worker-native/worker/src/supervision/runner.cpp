@@ -68,6 +68,7 @@ public:
     inner_.send_result(data, size);
   }
   [[nodiscard]] size_t max_result_size() const noexcept override { return inner_.max_result_size(); }
+  [[nodiscard]] bool run_once_by_caller() const noexcept override { return inner_.run_once_by_caller(); }
 
 private:
   runner_slot& slot_;
