@@ -15,8 +15,8 @@ using NATS.Client.Core;
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/> and
-/// <see cref="ExecuteSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
+/// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/>,
+/// <see cref="ExecuteSubject"/> and <see cref="GetDecisionSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
 /// the queue group CP1 uses. The bus is trusted, as for CP1: no secret travels in a NATS message.
 /// The request names its tenant in <see cref="TenantHeader"/> (an id, not a key); NATS itself
 /// (accounts, user permissions on the subjects) controls who may publish. A missing or unknown
@@ -38,6 +38,9 @@ internal sealed partial class NatsCp2Service(
 
     /// <summary>The CP2 execute subject (body: DecideRequest; replies: ExecuteEvent chunks, then an ExecuteEvent result or a google.rpc.Status).</summary>
     public const string ExecuteSubject = "beamline.router.v2.execute";
+
+    /// <summary>The CP2 subject answering a stored decision of the tenant (body: GetDecisionRequest; reply: DecideResponse or google.rpc.Status).</summary>
+    public const string GetDecisionSubject = "beamline.router.v2.get_decision";
 
     /// <summary>The reply header saying what the body is: <c>decision</c>, <c>chunk</c>, <c>result</c> or <c>error</c>.</summary>
     public const string KindHeader = "Beamline-Kind";
@@ -83,8 +86,9 @@ internal sealed partial class NatsCp2Service(
     {
         await SubscribeAsync(connection, DecideSubject, ServeDecideAsync).ConfigureAwait(false);
         await SubscribeAsync(connection, ExecuteSubject, ServeExecuteAsync).ConfigureAwait(false);
+        await SubscribeAsync(connection, GetDecisionSubject, ServeGetDecisionAsync).ConfigureAwait(false);
         await connection.PingAsync(_stopping.Token).ConfigureAwait(false);
-        LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject);
+        LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject, GetDecisionSubject);
     }
 
     private async Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
@@ -249,35 +253,9 @@ internal sealed partial class NatsCp2Service(
     private DecideRequest? Read(ReadOnlySpan<byte> body, NatsHeaders? headers, int maxBytes, out Pipeline.Caller? tenant,
         out TimeSpan? timeout, out Cp1Error? refused)
     {
-        timeout = null;
-        tenant = null;
-        // Refused even when the key is valid (it is never looked at, nor echoed): the bus carries no secret.
-        if (HasHeader(headers, AuthorizationHeader))
-        {
-            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest,
-                $"API keys never travel on NATS: drop the {AuthorizationHeader} header and name the tenant in the {TenantHeader} header (NATS permissions control who may publish)",
-                AuthorizationHeader, Cp1ErrorTypes.InvalidValue);
-            return null;
-        }
-        tenant = Cp2Requests.TrustedTenant(Header(headers, TenantHeader), TenantHeader, processor.Directory, out refused);
-        if (tenant is null)
+        if (!Admit(body.Length, headers, maxBytes, out tenant, out timeout, out refused))
         {
             return null;
-        }
-        if (body.Length > maxBytes)
-        {
-            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: {body.Length} bytes exceeds the limit of {maxBytes} bytes", null, Cp1ErrorTypes.TooLarge);
-            return null;
-        }
-        if (Header(headers, TimeoutHeader) is { } given)
-        {
-            if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
-            {
-                refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"invalid header value: {TimeoutHeader} must be a positive whole number of milliseconds",
-                    TimeoutHeader, Cp1ErrorTypes.InvalidValue);
-                return null;
-            }
-            timeout = TimeSpan.FromMilliseconds(ms);
         }
         try
         {
@@ -288,6 +266,88 @@ internal sealed partial class NatsCp2Service(
             refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.DecideRequest", null, Cp1ErrorTypes.InvalidJson);
             return null;
         }
+    }
+
+    // What every CP2 request on the bus must pass before its body is read: no key, a known tenant, the size limit, a valid deadline.
+    private bool Admit(int bodyLength, NatsHeaders? headers, int maxBytes, out Pipeline.Caller? tenant, out TimeSpan? timeout, out Cp1Error? refused)
+    {
+        timeout = null;
+        tenant = null;
+        // Refused even when the key is valid (it is never looked at, nor echoed): the bus carries no secret.
+        if (HasHeader(headers, AuthorizationHeader))
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                $"API keys never travel on NATS: drop the {AuthorizationHeader} header and name the tenant in the {TenantHeader} header (NATS permissions control who may publish)",
+                AuthorizationHeader, Cp1ErrorTypes.InvalidValue);
+            return false;
+        }
+        tenant = Cp2Requests.TrustedTenant(Header(headers, TenantHeader), TenantHeader, processor.Directory, out refused);
+        if (tenant is null)
+        {
+            return false;
+        }
+        if (bodyLength > maxBytes)
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: {bodyLength} bytes exceeds the limit of {maxBytes} bytes", null, Cp1ErrorTypes.TooLarge);
+            return false;
+        }
+        if (Header(headers, TimeoutHeader) is { } given)
+        {
+            if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
+            {
+                refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"invalid header value: {TimeoutHeader} must be a positive whole number of milliseconds",
+                    TimeoutHeader, Cp1ErrorTypes.InvalidValue);
+                return false;
+            }
+            timeout = TimeSpan.FromMilliseconds(ms);
+        }
+        return true;
+    }
+
+    // A stored decision of the tenant named in the header (another tenant's is not_found), answered on the loop: a lookup.
+    private async Task ServeGetDecisionAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
+        {
+            using var body = msg.Data;
+            if (msg.ReplyTo is not { } replyTo)
+            {
+                continue;
+            }
+            buffer.ResetWrittenCount();
+            string kind;
+            try
+            {
+                kind = GetDecision(body.Memory.Span, msg.Headers, buffer);
+            }
+            catch (Exception e)
+            {
+                LogFailed(GetDecisionSubject, e);
+                buffer.ResetWrittenCount();
+                kind = WriteError(buffer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null);
+            }
+            await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
+        }
+    }
+
+    private string GetDecision(ReadOnlySpan<byte> body, NatsHeaders? headers, ArrayBufferWriter<byte> buffer)
+    {
+        if (!Admit(body.Length, headers, _maxDecideBytes, out var tenant, out _, out var refused))
+        {
+            return WriteError(buffer, refused!, null);
+        }
+        Cp2.GetDecisionRequest request;
+        try
+        {
+            request = Cp2.GetDecisionRequest.Parser.ParseFrom(body);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return WriteError(buffer, new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.GetDecisionRequest", null,
+                Cp1ErrorTypes.InvalidJson), null);
+        }
+        return Write(buffer, processor.GetDecision(request, tenant!));
     }
 
     // Any spelling of the name counts (HTTP habits: "authorization").
@@ -397,8 +457,8 @@ internal sealed partial class NatsCp2Service(
 
     private static TimeSpan Max(TimeSpan left) => left > TimeSpan.Zero ? left : TimeSpan.Zero;
 
-    [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject} and {ExecuteSubject}.")]
-    private partial void LogListening(string url, string decideSubject, string executeSubject);
+    [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject}, {ExecuteSubject} and {GetDecisionSubject}.")]
+    private partial void LogListening(string url, string decideSubject, string executeSubject, string getDecisionSubject);
 
     [LoggerMessage(2, LogLevel.Error, "A CP2 request on {Subject} failed unexpectedly.")]
     private partial void LogFailed(string subject, Exception error);
