@@ -10,7 +10,7 @@ namespace Beamline.Cli.Commands;
 /// bidirectional call. Loop <c>i</c> sends its own request (message id <c>bench-{i}</c>) and waits
 /// for the answer with that id; one writer loop sends the queued requests (buffered while more
 /// are queued), one reader loop hands each answer to its waiting loop. Nothing is allocated per
-/// decide but the messages themselves.
+/// decide but the messages themselves; a loop's next request is queued from the reader's thread.
 /// </summary>
 internal sealed class DecideStreamClient : IAsyncDisposable
 {
@@ -103,7 +103,9 @@ internal sealed class DecideStreamClient : IAsyncDisposable
     /// <summary>One loop's request and the answer it waits for (one at a time).</summary>
     private sealed class Slot(DecideRequest request) : IValueTaskSource<bool>
     {
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        // The waiting loop goes on inline on the reader (records the latency, queues its next request, awaits again):
+        // no thread-pool hop per answer.
+        private ManualResetValueTaskSourceCore<bool> _core;
         private int _waiting;
 
         public DecideRequest Request { get; } = request;

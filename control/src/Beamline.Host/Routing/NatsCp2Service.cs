@@ -55,16 +55,13 @@ internal sealed partial class NatsCp2Service(
     public const string AuthorizationHeader = "Authorization";
 
     private const string Face = "cp2_nats";
-    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(5);
 
     private readonly int _maxDecideBytes = hostOptions.Value.MaxDecideRequestBytes;
     private readonly int _maxExecuteBytes = hostOptions.Value.MaxRequestBytes;
     private readonly int _maxExecutesInFlight = hostOptions.Value.MaxNatsExecutesInFlight;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
-    private readonly List<Task> _loops = [];
+    private readonly NatsFaceSubscriptions _subscriptions = new();
     private INatsConnection? _connection;
-    private Task? _subscribing;
     private int _inFlight;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -74,12 +71,8 @@ internal sealed partial class NatsCp2Service(
         {
             return; // CP1's service says that NATS is off
         }
-        _subscribing = SubscribeAllAsync(_connection);
-        var started = await Task.WhenAny(_subscribing, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
-        if (started == _subscribing)
-        {
-            await _subscribing.ConfigureAwait(false);
-        }
+        var connection = _connection;
+        await _subscriptions.StartAsync(() => SubscribeAllAsync(connection), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task SubscribeAllAsync(INatsConnection connection)
@@ -87,20 +80,12 @@ internal sealed partial class NatsCp2Service(
         await SubscribeAsync(connection, DecideSubject, ServeDecideAsync).ConfigureAwait(false);
         await SubscribeAsync(connection, ExecuteSubject, ServeExecuteAsync).ConfigureAwait(false);
         await SubscribeAsync(connection, GetDecisionSubject, ServeGetDecisionAsync).ConfigureAwait(false);
-        await connection.PingAsync(_stopping.Token).ConfigureAwait(false);
+        await connection.PingAsync(_subscriptions.Closed).ConfigureAwait(false);
         LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject, GetDecisionSubject);
     }
 
-    private async Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
-    {
-        // No token: cancelling it would drop what the server already sent instead of draining it.
-        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, NatsDecideService.QueueGroup).ConfigureAwait(false);
-        lock (_subscriptions)
-        {
-            _subscriptions.Add(subscription);
-            _loops.Add(Task.Run(() => serve(subscription)));
-        }
-    }
+    private Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
+        => _subscriptions.SubscribeAsync(connection, subject, NatsDecideService.QueueGroup, serve);
 
     // Decides answer on the loop when the pipeline answers at once (no extensions), as CP1 does.
     private async Task ServeDecideAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
@@ -412,50 +397,11 @@ internal sealed partial class NatsCp2Service(
             return;
         }
         var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
-        INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
-        Task[] loops;
-        lock (_subscriptions)
-        {
-            subscriptions = [.. _subscriptions];
-            loops = [.. _loops];
-        }
-        // Drain: what the server already sent is still answered, then the loops end.
-        var left = deadline - DateTime.UtcNow;
-        using var fence = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        var connected = _connection.ConnectionState == NatsConnectionState.Open;
-        foreach (var subscription in subscriptions)
-        {
-            try
-            {
-                if (connected)
-                {
-                    await subscription.DrainAsync(fence.Token).ConfigureAwait(false);
-                }
-                else
-                {
-                    await subscription.UnsubscribeAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
-            {
-                LogReplyFailed(subscription.Subject, e.Message);
-            }
-        }
-        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(Max(deadline - DateTime.UtcNow), CancellationToken.None)).ConfigureAwait(false);
-        // Executes in flight get until shortly before the deadline, then are cancelled (and answered).
-        var grace = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, shutdownOptions.Value.Timeout.Ticks / 4));
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline - grace)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
+        // Drain: what the server already sent is still answered; then decides and executes in flight finish or are cancelled.
+        await _subscriptions.DrainAsync(_connection, deadline, LogReplyFailed).ConfigureAwait(false);
+        await NatsFaceSubscriptions.StopInFlightAsync(() => Volatile.Read(ref _inFlight), _stopping, deadline, shutdownOptions.Value.Timeout).ConfigureAwait(false);
+        await NatsFaceSubscriptions.FlushAsync(_connection, LogReplyFailed).ConfigureAwait(false);
     }
-
-    private static TimeSpan Max(TimeSpan left) => left > TimeSpan.Zero ? left : TimeSpan.Zero;
 
     [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject}, {ExecuteSubject} and {GetDecisionSubject}.")]
     private partial void LogListening(string url, string decideSubject, string executeSubject, string getDecisionSubject);
