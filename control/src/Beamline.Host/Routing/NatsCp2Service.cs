@@ -289,52 +289,6 @@ internal sealed partial class NatsCp2Service(
         return true;
     }
 
-    // A stored decision of the tenant named in the header (another tenant's is not_found), answered on the loop: a lookup.
-    private async Task ServeGetDecisionAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        await foreach (var msg in subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
-        {
-            using var body = msg.Data;
-            if (msg.ReplyTo is not { } replyTo)
-            {
-                continue;
-            }
-            buffer.ResetWrittenCount();
-            string kind;
-            try
-            {
-                kind = GetDecision(body.Memory.Span, msg.Headers, buffer);
-            }
-            catch (Exception e)
-            {
-                LogFailed(GetDecisionSubject, e);
-                buffer.ResetWrittenCount();
-                kind = WriteError(buffer, new Cp1Error(Cp1ErrorCodes.Internal, "internal error"), null);
-            }
-            await ReplyAsync(replyTo, buffer.WrittenMemory, kind).ConfigureAwait(false);
-        }
-    }
-
-    private string GetDecision(ReadOnlySpan<byte> body, NatsHeaders? headers, ArrayBufferWriter<byte> buffer)
-    {
-        if (!Admit(body.Length, headers, _maxDecideBytes, out var tenant, out _, out var refused))
-        {
-            return WriteError(buffer, refused!, null);
-        }
-        Cp2.GetDecisionRequest request;
-        try
-        {
-            request = Cp2.GetDecisionRequest.Parser.ParseFrom(body);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-            return WriteError(buffer, new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.GetDecisionRequest", null,
-                Cp1ErrorTypes.InvalidJson), null);
-        }
-        return Write(buffer, processor.GetDecision(request, tenant!));
-    }
-
     // Any spelling of the name counts (HTTP habits: "authorization").
     private static bool HasHeader(NatsHeaders? headers, string name)
     {
