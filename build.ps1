@@ -7,7 +7,7 @@
 #   ./build.ps1 run     deps + build, then `beamline serve` with the example configuration (demo key)
 #   ./build.ps1 bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
 #                       `bench telemetry`: only the cost of metrics and tracing on the gateway path;
-#                       `bench decide`: decide over CP2 gRPC, CP2 NATS and CP1 NATS side by side)
+#                       `bench decide`: decide over CP2 gRPC (unary and DecideStream), CP2 NATS and CP1 NATS side by side)
 #   ./build.ps1 chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
 #                       killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
 #                       (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
@@ -433,9 +433,10 @@ function Wait-Port([int]$Port, [int]$Tries = 200) {
 
 function Get-Field([string]$Line, [string]$Name) { [double]([regex]::Match($Line, " $Name=([0-9.]+)").Groups[1].Value) }
 
-# Decide over the three wire protocols in one run, as build.sh's bench_cp2_decide: one nats-server, one
-# control plane with gRPC on, the same tenant, policy and request; the transports alternate over
-# BENCH_ROUNDS rounds (3) and each ratio compares medians.
+# Decide over the four faces in one run, as build.sh's bench_cp2_decide: one nats-server, one control
+# plane with gRPC on, the same tenant, policy and request; CP2 gRPC unary and DecideStream, CP2 NATS,
+# CP1 NATS alternate over BENCH_ROUNDS rounds (3); each ratio compares medians, and each line has the
+# server's CPU per request (the serve process's CPU time over the measured window).
 function Invoke-BenchCp2Decide([string]$Seconds, [string]$Inflight) {
     $dir = Join-Path $Root 'build/bench-cp2'
     New-Item -ItemType Directory -Force $dir | Out-Null
@@ -454,28 +455,36 @@ function Invoke-BenchCp2Decide([string]$Seconds, [string]$Inflight) {
         }
         $key = 'bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U'
         $rounds = if ($env:BENCH_ROUNDS) { [int]$env:BENCH_ROUNDS } else { 3 }
+        $transports = 'cp2-grpc', 'cp2-grpc-stream', 'cp2-nats', 'cp1-nats'
         $arguments = @{
             'cp2-grpc' = @('--grpc', "http://127.0.0.1:$grpcPort", '--key', $key)
+            'cp2-grpc-stream' = @('--grpc', "http://127.0.0.1:$grpcPort", '--key', $key)
             'cp2-nats' = @('--nats', $url, '--tenant', 'tenant_bench')
             'cp1-nats' = @('--nats', $url, '--body-file', (Join-Path $Root 'control/bench/decide-request.json'))
         }
+        Log ('load average: ' + $(if (Test-Path /proc/loadavg) { (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' ' } else { 'n/a' }))
         foreach ($n in $Inflight, '1') {
-            Log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
-            $lines = @{ 'cp2-grpc' = @(); 'cp2-nats' = @(); 'cp1-nats' = @() }
+            Log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 gRPC stream, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+            $lines = @{}
+            foreach ($t in $transports) { $lines[$t] = @() }
             for ($r = 0; $r -lt $rounds; $r++) {
-                foreach ($t in 'cp2-grpc', 'cp2-nats', 'cp1-nats') {
-                    $line = & $beamline bench decide --transport $t @($arguments[$t]) --inflight $n --seconds $Seconds
+                foreach ($t in $transports) {
+                    $line = & $beamline bench decide --transport $t @($arguments[$t]) --inflight $n --seconds $Seconds --server-pid $serve.Id
                     Write-Host $line
                     $lines[$t] += $line
                 }
             }
             $median = { param($t, $f) $v = @($lines[$t] | ForEach-Object { Get-Field $_ $f } | Sort-Object); $v[[int][Math]::Floor(($v.Count - 1) / 2)] }
-            Write-Host ('decide {0} in flight (medians): cp2_grpc req_per_s={1:F0} p50_us={2:F1} p99_us={3:F1}; cp2_nats req_per_s={4:F0} p50_us={5:F1} p99_us={6:F1}; cp1_nats req_per_s={7:F0} p50_us={8:F1} p99_us={9:F1}' -f $n,
-                (& $median 'cp2-grpc' 'req_per_s'), (& $median 'cp2-grpc' 'p50_us'), (& $median 'cp2-grpc' 'p99_us'),
-                (& $median 'cp2-nats' 'req_per_s'), (& $median 'cp2-nats' 'p50_us'), (& $median 'cp2-nats' 'p99_us'),
-                (& $median 'cp1-nats' 'req_per_s'), (& $median 'cp1-nats' 'p50_us'), (& $median 'cp1-nats' 'p99_us'))
-            Write-Host ('ratio decide {0} in flight: cp2_nats/cp1_nats = {1:F2}, cp2_grpc/cp1_nats = {2:F2} (target >= 1.00)' -f $n,
-                ((& $median 'cp2-nats' 'req_per_s') / (& $median 'cp1-nats' 'req_per_s')), ((& $median 'cp2-grpc' 'req_per_s') / (& $median 'cp1-nats' 'req_per_s')))
+            Write-Host "decide $n in flight (medians):"
+            foreach ($t in $transports) {
+                Write-Host ('  {0,-16} req_per_s={1:F0} p50_us={2:F1} p99_us={3:F1} client_cpu_us_per_req={4:F1} server_cpu_us_per_req={5:F1}' -f ('decide_' + $t.Replace('-', '_')),
+                    (& $median $t 'req_per_s'), (& $median $t 'p50_us'), (& $median $t 'p99_us'), (& $median $t 'cpu_us_per_req'), (& $median $t 'server_cpu_us_per_req'))
+            }
+            $c1 = & $median 'cp1-nats' 'req_per_s'; $s1 = & $median 'cp1-nats' 'server_cpu_us_per_req'
+            Write-Host ('ratio decide {0} in flight, throughput vs cp1_nats (target >= 1.00): cp2_nats {1:F2}, cp2_grpc {2:F2}, cp2_grpc_stream {3:F2}' -f $n,
+                ((& $median 'cp2-nats' 'req_per_s') / $c1), ((& $median 'cp2-grpc' 'req_per_s') / $c1), ((& $median 'cp2-grpc-stream' 'req_per_s') / $c1))
+            Write-Host ('ratio decide {0} in flight, server CPU per request vs cp1_nats (lower is cheaper): cp2_nats {1:F2}, cp2_grpc {2:F2}, cp2_grpc_stream {3:F2}' -f $n,
+                ((& $median 'cp2-nats' 'server_cpu_us_per_req') / $s1), ((& $median 'cp2-grpc' 'server_cpu_us_per_req') / $s1), ((& $median 'cp2-grpc-stream' 'server_cpu_us_per_req') / $s1))
         }
     }
     finally { foreach ($p in $serve, $nats) { Stop-Process -Id $p.Id -ErrorAction SilentlyContinue } }

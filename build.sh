@@ -7,7 +7,7 @@
 #   ./build.sh run     deps + build, then `beamline serve` with the example configuration (demo key; extra args are passed on)
 #   ./build.sh bench   deps + build, then the benchmarks of docs/benchmarks.md (`bench gateway`: only the gateway against Portkey;
 #                      `bench telemetry`: only the cost of metrics and tracing on the gateway path;
-#                      `bench decide`: decide over CP2 gRPC, CP2 NATS and CP1 NATS side by side)
+#                      `bench decide`: decide over CP2 gRPC (unary and DecideStream), CP2 NATS and CP1 NATS side by side)
 #   ./build.sh chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
 #                      killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
 #                      (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
@@ -465,47 +465,55 @@ stop_bench_processes() {
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-# Decide over the three wire protocols in one run (docs/benchmarks.md, "CP2 decide"): one nats-server,
-# one control plane with gRPC on, the same tenant, policy and request (control/bench/decide-*.json;
-# CP2 gRPC carries the tenant's key, CP2 NATS the tenant id in Beamline-Tenant); the same load tool (beamline bench decide) for each transport.
+# Decide over the four faces in one run (docs/benchmarks.md, "CP2 decide"): one nats-server, one
+# control plane with gRPC on, the same tenant, policy and request (control/bench/decide-*.json;
+# CP2 gRPC carries the tenant's key, CP2 NATS the tenant id in Beamline-Tenant); the same load tool
+# (beamline bench decide) for each transport: CP2 gRPC unary, CP2 gRPC DecideStream (every decide
+# on one bidirectional call), CP2 NATS, CP1 NATS. Each line also has the server's CPU per request
+# (the serve process's CPU time over the measured window), which does not depend on the client.
 bench_cp2_decide() {
-  local seconds="$1" inflight="$2" dir="$ROOT/build/bench-cp2" port url http_port grpc_port
+  local seconds="$1" inflight="$2" dir="$ROOT/build/bench-cp2" port url http_port grpc_port serve_pid
   mkdir -p "$dir"
   port="$(free_port)"; url="nats://127.0.0.1:$port"
   nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 & BENCH_PIDS+=($!)
   wait_port "$port"
   http_port="$(free_port)"; grpc_port="$(free_port)"
   "$ROOT/out/bin/beamline" serve --nats "$url" --urls "http://127.0.0.1:$http_port" --grpc-urls "http://127.0.0.1:$grpc_port" \
-    --data-dir "$dir/data" --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & BENCH_PIDS+=($!)
+    --data-dir "$dir/data" --config "$ROOT/control/bench/decide-config.json" >"$dir/serve.log" 2>&1 & serve_pid=$!; BENCH_PIDS+=($serve_pid)
   wait_port "$http_port"; wait_port "$grpc_port"
   local key="bl_bench_Zb7Kq2Xw9Lm4Np6Rt8Vy1Cd3Fg5Hj0Ks2Qa4We6Ty8U" rounds="${BENCH_ROUNDS:-3}" n r t line lines
+  log "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
   # Rounds alternate the transports, so that a neighbour's burst of load or the server's JIT
   # does not fall on one transport only; each ratio compares medians.
   for n in "$inflight" 1; do
-    log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
+    log "decide, $n in flight, $rounds rounds: CP2 gRPC, CP2 gRPC stream, CP2 NATS, CP1 NATS (beamline bench decide -> beamline serve)"
     lines=""
     for r in $(seq 1 "$rounds"); do
-      for t in cp2-grpc cp2-nats cp1-nats; do
+      for t in cp2-grpc cp2-grpc-stream cp2-nats cp1-nats; do
         case "$t" in
-          cp2-grpc) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds")" ;;
-          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --tenant tenant_bench --inflight "$n" --seconds "$seconds")" ;;
-          cp1-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds")" ;;
+          cp2-grpc|cp2-grpc-stream) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --grpc "http://127.0.0.1:$grpc_port" --key "$key" --inflight "$n" --seconds "$seconds" --server-pid "$serve_pid")" ;;
+          cp2-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --tenant tenant_bench --inflight "$n" --seconds "$seconds" --server-pid "$serve_pid")" ;;
+          cp1-nats) line="$("$ROOT/out/bin/beamline" bench decide --transport "$t" --nats "$url" --body-file "$ROOT/control/bench/decide-request.json" --inflight "$n" --seconds "$seconds" --server-pid "$serve_pid")" ;;
         esac
         echo "$line"
         lines+="$line"$'\n'
       done
     done
     awk -v n="$n" '
-      function median(name, key,   i, c, v, tmp) { c = 0; for (i = 1; i <= rows; i++) if (label[i] == name) v[++c] = val[i, key];
+      function median(name, key,   i, j, c, v, tmp) { c = 0; for (i = 1; i <= rows; i++) if (label[i] == name) v[++c] = val[i, key];
         for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { tmp = v[i]; v[i] = v[j]; v[j] = tmp }
         return c ? v[int((c + 1) / 2)] : 0 }
+      function show(name) { printf "  %-16s req_per_s=%d p50_us=%.1f p99_us=%.1f client_cpu_us_per_req=%.1f server_cpu_us_per_req=%.1f\n", name,
+        median(name, "req_per_s"), median(name, "p50_us"), median(name, "p99_us"), median(name, "cpu_us_per_req"), median(name, "server_cpu_us_per_req") }
       NF { rows++; label[rows] = $1; for (f = 2; f <= NF; f++) { split($f, kv, "="); val[rows, kv[1]] = kv[2] } }
       END {
-        g = median("decide_cp2_grpc", "req_per_s"); c2 = median("decide_cp2_nats", "req_per_s"); c1 = median("decide_cp1_nats", "req_per_s")
-        printf "decide %s in flight (medians): cp2_grpc req_per_s=%d p50_us=%.1f p99_us=%.1f; cp2_nats req_per_s=%d p50_us=%.1f p99_us=%.1f; cp1_nats req_per_s=%d p50_us=%.1f p99_us=%.1f\n", n,
-          g, median("decide_cp2_grpc", "p50_us"), median("decide_cp2_grpc", "p99_us"), c2, median("decide_cp2_nats", "p50_us"), median("decide_cp2_nats", "p99_us"),
-          c1, median("decide_cp1_nats", "p50_us"), median("decide_cp1_nats", "p99_us")
-        printf "ratio decide %s in flight: cp2_nats/cp1_nats = %.2f, cp2_grpc/cp1_nats = %.2f (target >= 1.00)\n", n, c2 / c1, g / c1
+        printf "decide %s in flight (medians):\n", n
+        show("decide_cp2_grpc"); show("decide_cp2_grpc_stream"); show("decide_cp2_nats"); show("decide_cp1_nats")
+        c1 = median("decide_cp1_nats", "req_per_s"); s1 = median("decide_cp1_nats", "server_cpu_us_per_req")
+        printf "ratio decide %s in flight, throughput vs cp1_nats (target >= 1.00): cp2_nats %.2f, cp2_grpc %.2f, cp2_grpc_stream %.2f\n", n,
+          median("decide_cp2_nats", "req_per_s") / c1, median("decide_cp2_grpc", "req_per_s") / c1, median("decide_cp2_grpc_stream", "req_per_s") / c1
+        printf "ratio decide %s in flight, server CPU per request vs cp1_nats (lower is cheaper): cp2_nats %.2f, cp2_grpc %.2f, cp2_grpc_stream %.2f\n", n,
+          median("decide_cp2_nats", "server_cpu_us_per_req") / s1, median("decide_cp2_grpc", "server_cpu_us_per_req") / s1, median("decide_cp2_grpc_stream", "server_cpu_us_per_req") / s1
       }' <<<"$lines"
   done
 }

@@ -78,21 +78,27 @@ internal static class BenchCommand
 
     /// <summary>
     /// Warms up, then keeps <paramref name="inflight"/> operations going for <paramref name="duration"/>
-    /// and prints the result line. Exit code 0 when no operation failed.
+    /// and prints the result line. Exit code 0 when no operation failed. With
+    /// <paramref name="serverCpuTime"/> (the server process's CPU time so far) the line also says the
+    /// server's CPU per request over the measured window (<c>server_cpu_us_per_req</c>), which does not
+    /// depend on how the client shares the cores.
     /// </summary>
     internal static async Task<int> MeasureAsync(string label, int payloadBytes, int inflight, TimeSpan warmup, TimeSpan duration,
-        Func<int, Func<CancellationToken, ValueTask<bool>>> loopOperation, CancellationToken cancellationToken)
+        Func<int, Func<CancellationToken, ValueTask<bool>>> loopOperation, CancellationToken cancellationToken, Func<TimeSpan>? serverCpuTime = null)
     {
         var operations = Enumerable.Range(0, inflight).Select(loopOperation).ToArray();
         await WarmUpAsync(operations, warmup, cancellationToken).ConfigureAwait(false);
+        var serverBefore = serverCpuTime?.Invoke() ?? TimeSpan.Zero;
         var cpuBefore = Environment.CpuUsage.TotalTime;
         var (count, errors, elapsed, latencies) = await RunAsync(operations, duration, cancellationToken).ConfigureAwait(false);
         var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        var server = serverCpuTime is null ? string.Empty : string.Create(CultureInfo.InvariantCulture,
+            $" server_cpu_us_per_req={(count == 0 ? 0 : (serverCpuTime() - serverBefore).TotalMicroseconds / count):F1}");
         Array.Sort(latencies);
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{label} inflight={inflight} payload={payloadBytes} count={count} errors={errors} " +
             $"req_per_s={count / elapsed.TotalSeconds:F0} p50_us={Percentile(latencies, 0.50):F1} p99_us={Percentile(latencies, 0.99):F1} " +
-            $"cpu_us_per_req={(count == 0 ? 0 : cpu.TotalMicroseconds / count):F1}"));
+            $"cpu_us_per_req={(count == 0 ? 0 : cpu.TotalMicroseconds / count):F1}{server}"));
         return errors == 0 ? 0 : 1;
     }
 

@@ -8,7 +8,8 @@ using NATS.Client.Core;
 namespace Beamline.Cli.Commands;
 
 /// <summary>
-/// <c>beamline bench decide</c>: decide throughput and latency over CP1 NATS, CP2 NATS and CP2 gRPC
+/// <c>beamline bench decide</c>: decide throughput and latency over CP1 NATS, CP2 NATS, CP2 gRPC
+/// (one unary call per decide) and CP2 gRPC's DecideStream (every decide on one bidirectional call)
 /// from one process, with the same loop as the other bench tools (N callers, a fixed duration, one
 /// result line each). The CP1 body is a JSON file; the CP2 request says the same in protobuf: over
 /// gRPC with the tenant's API key, over NATS (a trusted bus: no key travels on it) with the tenant
@@ -21,17 +22,18 @@ internal static class DecideBenchCommand
         var inflight = new Option<int>("--inflight") { Description = "Requests in flight.", DefaultValueFactory = _ => 64 };
         var seconds = new Option<double>("--seconds") { Description = "Measured duration.", DefaultValueFactory = _ => 5 };
         var warmup = new Option<double>("--warmup-seconds") { Description = "Unmeasured warm-up.", DefaultValueFactory = _ => 1 };
-        var transport = new Option<string>("--transport") { Description = "cp1-nats, cp2-nats or cp2-grpc.", Required = true };
+        var transport = new Option<string>("--transport") { Description = "cp1-nats, cp2-nats, cp2-grpc or cp2-grpc-stream.", Required = true };
         var nats = new Option<string?>("--nats") { Description = "The NATS server URL (the NATS transports)." };
-        var grpc = new Option<string?>("--grpc") { Description = "The control plane's gRPC URL, e.g. http://127.0.0.1:8081 (cp2-grpc)." };
-        var key = new Option<string?>("--key") { Description = "The tenant's API key (cp2-grpc)." };
+        var grpc = new Option<string?>("--grpc") { Description = "The control plane's gRPC URL, e.g. http://127.0.0.1:8081 (cp2-grpc, cp2-grpc-stream)." };
+        var key = new Option<string?>("--key") { Description = "The tenant's API key (cp2-grpc, cp2-grpc-stream)." };
+        var serverPid = new Option<int?>("--server-pid") { Description = "The control plane's process id: the result line adds its CPU per request (server_cpu_us_per_req)." };
         var tenant = new Option<string?>("--tenant") { Description = "The tenant id, sent in the Beamline-Tenant header (cp2-nats; no key travels on NATS)." };
         var bodyFile = new Option<FileInfo?>("--body-file") { Description = "The CP1 decide request (cp1-nats)." };
         var policy = new Option<string>("--policy") { Description = "The policy (CP2).", DefaultValueFactory = _ => "default" };
         var name = new Option<string?>("--name") { Description = "The name printed at the start of the result line." };
-        var command = new Command("decide", "Measure decide over CP1 NATS, CP2 NATS or CP2 gRPC.")
+        var command = new Command("decide", "Measure decide over CP1 NATS, CP2 NATS, CP2 gRPC or CP2 gRPC DecideStream.")
         {
-            inflight, seconds, warmup, transport, nats, grpc, key, tenant, bodyFile, policy, name,
+            inflight, seconds, warmup, transport, nats, grpc, key, tenant, bodyFile, policy, name, serverPid,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -41,8 +43,17 @@ internal static class DecideBenchCommand
             var n = Math.Max(1, parse.GetValue(inflight));
             var warm = TimeSpan.FromSeconds(parse.GetValue(warmup));
             var duration = TimeSpan.FromSeconds(parse.GetValue(seconds));
+            var serverCpu = ServerCpuTime(parse.GetValue(serverPid));
             switch (how)
             {
+                case "cp2-grpc-stream":
+                {
+                    using var channel = GrpcChannel.ForAddress(parse.GetValue(grpc) ?? throw new ArgumentException("--grpc is required"));
+                    var headers = new Metadata { { "authorization", "Bearer " + parse.GetValue(key) } };
+                    await using var stream = new DecideStreamClient(new Router.RouterClient(channel), headers, request, n);
+                    return await BenchCommand.MeasureAsync(label, request.CalculateSize(), n, warm, duration, stream.Loop, cancellationToken, serverCpu)
+                        .ConfigureAwait(false);
+                }
                 case "cp2-grpc":
                 {
                     using var channel = GrpcChannel.ForAddress(parse.GetValue(grpc) ?? throw new ArgumentException("--grpc is required"));
@@ -59,7 +70,7 @@ internal static class DecideBenchCommand
                         {
                             return false;
                         }
-                    }, cancellationToken).ConfigureAwait(false);
+                    }, cancellationToken, serverCpu).ConfigureAwait(false);
                 }
                 case "cp2-nats":
                 {
@@ -80,7 +91,7 @@ internal static class DecideBenchCommand
                         {
                             return false;
                         }
-                    }, cancellationToken).ConfigureAwait(false);
+                    }, cancellationToken, serverCpu).ConfigureAwait(false);
                 }
                 case "cp1-nats":
                 {
@@ -100,15 +111,22 @@ internal static class DecideBenchCommand
                         {
                             return false;
                         }
-                    }, cancellationToken).ConfigureAwait(false);
+                    }, cancellationToken, serverCpu).ConfigureAwait(false);
                 }
                 default:
-                    Console.Error.WriteLine($"unknown --transport '{how}' (cp1-nats, cp2-nats or cp2-grpc)");
+                    Console.Error.WriteLine($"unknown --transport '{how}' (cp1-nats, cp2-nats, cp2-grpc or cp2-grpc-stream)");
                     return 2;
             }
         });
         return command;
     }
+
+    // The server's CPU time so far (user + system, all threads; /proc/<pid>/stat on Linux), when its pid is given.
+    private static Func<TimeSpan>? ServerCpuTime(int? pid) => pid is not { } id ? null : () =>
+    {
+        using var process = System.Diagnostics.Process.GetProcessById(id);
+        return process.TotalProcessorTime;
+    };
 
     private static async Task<NatsConnection> ConnectAsync(string? url)
     {

@@ -20,9 +20,17 @@ internal readonly record struct Cp2Outcome<T>(T? Answer, Cp1Error? Error, Cp2.Ex
 /// over gRPC, the named tenant's on the trusted NATS bus): check and translate the request, run the pipeline's decide or execute, translate the answer. Nothing here
 /// decides or calls a provider: the pipeline does, as for CP1.
 /// </summary>
-internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory directory, IEnumerable<IStreamTextCodec> textCodecs)
+internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory directory, IEnumerable<IStreamTextCodec> textCodecs,
+    Routing.DecisionStore decisions)
 {
     private readonly IStreamTextCodec[] _textCodecs = [.. textCodecs];
+
+    // The reply metadata of most decides: the same for every decide of this process, so built once
+    // (the decision store keeps a reference to it), as CP1's face does.
+    private readonly KeyValuePair<string, string>[] _instanceOnly = [new("instance_id", pipeline.Routing.InstanceId)];
+
+    /// <summary>The request metadata extensions add that a decide reports in its decision's metadata.</summary>
+    private static readonly string[] ExtensionMetadata = ["validator_warnings", "extensions_skipped"];
 
     /// <summary>The tenant directory the keys (gRPC) and tenant ids (NATS) are checked against.</summary>
     public ITenantDirectory Directory => directory;
@@ -56,10 +64,47 @@ internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory di
         }
         // The decision is the answer: nothing is pushed or kept, so the admission slots go back now.
         result.Lease!.Dispose();
-        return new(ToResponse(request, result.Decision), null);
+        var extra = WithExtensionMetadata(request);
+        // Kept for GetDecision (and CP1's get_decision), as CP1 decides are.
+        decisions.Add(request.Caller.TenantId, request.RequestId, request.RequestId, request.TraceId, result.Decision, extra);
+        return new(ToResponse(result.Decision, request.RequestId, request.TraceId, extra), null);
     }
 
-    private DecideResponse ToResponse(PipelineRequest request, in RouteDecision decision)
+    /// <summary>
+    /// The decision stored for <paramref name="request"/>'s message id and <paramref name="caller"/>'s tenant,
+    /// as its decide answered it; <c>not_found</c> when none is (another tenant's is none).
+    /// </summary>
+    public Cp2Outcome<DecideResponse> GetDecision(Cp2.GetDecisionRequest request, Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (request.MessageId.Length == 0)
+        {
+            return new(null, new Cp1Error(Cp1ErrorCodes.InvalidRequest, "missing required field: message_id", "message_id", Cp1ErrorTypes.RequiredFieldMissing));
+        }
+        if (!decisions.TryGet(caller.TenantId, request.MessageId, out var stored))
+        {
+            return new(null, new Cp1Error(Cp1ErrorCodes.NotFound, $"no decision is stored for message_id '{request.MessageId}'", "message_id",
+                Cp1ErrorTypes.InvalidValue));
+        }
+        return new(ToResponse(stored.Decision, stored.RequestId, stored.TraceId, stored.ExtraMetadata), null);
+    }
+
+    // instance_id, and what extensions said about the request (warnings, skipped optional steps).
+    private KeyValuePair<string, string>[] WithExtensionMetadata(PipelineRequest request)
+    {
+        List<KeyValuePair<string, string>>? added = null;
+        foreach (var key in ExtensionMetadata)
+        {
+            if (request.Metadata.TryGetValue(key, out var value))
+            {
+                (added ??= [.. _instanceOnly]).Add(new(key, value));
+            }
+        }
+        return added is null ? _instanceOnly : [.. added];
+    }
+
+    private DecideResponse ToResponse(in RouteDecision decision, string requestId, string? traceId, KeyValuePair<string, string>[] extra)
     {
         var response = new DecideResponse
         {
@@ -70,20 +115,16 @@ internal sealed class Cp2Processor(RequestPipeline pipeline, ITenantDirectory di
             ExpectedCostNanos = ToNanos(decision.ExpectedCost),
             Reason = decision.Reason ?? string.Empty,
             PolicyId = decision.PolicyId ?? string.Empty,
-            RequestId = request.RequestId,
-            TraceId = request.TraceId ?? string.Empty,
+            RequestId = requestId,
+            TraceId = traceId ?? string.Empty,
         };
         foreach (var (key, value) in decision.Metadata)
         {
             response.Metadata[key] = value;
         }
-        response.Metadata["instance_id"] = pipeline.Routing.InstanceId;
-        foreach (var key in (ReadOnlySpan<string>)["validator_warnings", "extensions_skipped"])
+        foreach (var (key, value) in extra)
         {
-            if (request.Metadata.TryGetValue(key, out var value))
-            {
-                response.Metadata[key] = value;
-            }
+            response.Metadata[key] = value;
         }
         if (decision.Fallbacks is { } plan)
         {

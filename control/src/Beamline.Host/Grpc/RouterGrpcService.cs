@@ -2,6 +2,7 @@ using Beamline.Cp2;
 using DecideRequest = Beamline.Cp2.DecideRequest;
 using Beamline.Tenancy;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
 namespace Beamline.Host.Grpc;
 
@@ -13,7 +14,7 @@ namespace Beamline.Host.Grpc;
 /// Answers of <see cref="CompressFromBytes"/> or more are gzipped for a client that accepts gzip;
 /// smaller ones (every decision) go as they are: gzip would cost CPU and add bytes.
 /// </summary>
-internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.Router.RouterBase
+internal sealed class RouterGrpcService(Cp2Processor processor, ILogger<RouterGrpcService> logger) : Beamline.Cp2.Router.RouterBase
 {
     private const string Face = "cp2_grpc";
 
@@ -59,13 +60,33 @@ internal sealed class RouterGrpcService(Cp2Processor processor) : Beamline.Cp2.R
         await responseStream.WriteAsync(Compressed(outcome.Answer!, context), context.CancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public override async Task DecideStream(IAsyncStreamReader<DecideRequest> requestStream, IServerStreamWriter<DecideStreamResponse> responseStream,
+        ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(requestStream);
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
+        // Once per stream: a bad key ends the call before any request is read.
+        var caller = Authenticate(context);
+        using var call = new DecideStreamCall(processor, caller, Face, responseStream, context, logger);
+        await call.RunAsync(requestStream).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public override Task<DecideResponse> GetDecision(GetDecisionRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Task.FromResult(Answer(processor.GetDecision(request, Authenticate(context)), context));
+    }
+
     // The API key in the call's metadata (HTTP/2 to the control plane) as the caller, charged at the key, team and tenant levels.
     private Routing.KeyCaller Authenticate(ServerCallContext context)
         => Routing.KeyCaller.From(Cp2Requests.Authenticate(context.RequestHeaders.GetValue("authorization"), processor.Directory, out var error)
             ?? throw Cp2Errors.ToException(error!));
 
-    // The caller's deadline as the pipeline's timeout (none: the pipeline's default).
-    private static TimeSpan? Timeout(ServerCallContext context)
+    /// <summary>The time left until the caller's deadline, as the pipeline's timeout (none: the pipeline's default).</summary>
+    internal static TimeSpan? Timeout(ServerCallContext context)
     {
         if (context.Deadline == DateTime.MaxValue)
         {

@@ -28,7 +28,7 @@ public sealed class DecisionStoreOptions
 /// </summary>
 internal sealed class DecisionStore(IOptions<DecisionStoreOptions> options, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<(string Tenant, string MessageId), Entry> _entries = new();
+    private readonly ConcurrentDictionary<(string Tenant, string MessageId), StoredDecision> _entries = new();
     private readonly ConcurrentDictionary<string, string> _latestTenant = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Tenant, string MessageId)> _order = new();
     private readonly TimeSpan _ttl = TimeSpan.FromSeconds(Math.Max(1, options.Value.TtlSeconds));
@@ -36,14 +36,18 @@ internal sealed class DecisionStore(IOptions<DecisionStoreOptions> options, Time
 
     /// <summary>Keeps the reply of a successful decide.</summary>
     public void Add(DecideRequest request, in RouteDecision decision, KeyValuePair<string, string>[] extraMetadata)
+        => Add(request.TenantId, request.MessageId ?? request.RequestId, request.RequestId, request.TraceId, decision, extraMetadata);
+
+    /// <summary>Keeps a successful decide of any face (CP2's too): one store, so either protocol can fetch it.</summary>
+    public void Add(string tenantId, string messageId, string requestId, string? traceId, in RouteDecision decision,
+        KeyValuePair<string, string>[] extraMetadata)
     {
         if (_maxEntries == 0)
         {
             return;
         }
-        var messageId = request.MessageId ?? request.RequestId;
-        var key = (request.TenantId, messageId);
-        var entry = new Entry(decision, request.RequestId, request.TraceId, extraMetadata, time.GetUtcNow() + _ttl);
+        var key = (tenantId, messageId);
+        var entry = new StoredDecision(decision, requestId, traceId, extraMetadata, time.GetUtcNow() + _ttl);
         if (_entries.TryAdd(key, entry))
         {
             _order.Enqueue(key);
@@ -52,7 +56,7 @@ internal sealed class DecisionStore(IOptions<DecisionStoreOptions> options, Time
         {
             _entries[key] = entry;
         }
-        _latestTenant[messageId] = request.TenantId;
+        _latestTenant[messageId] = tenantId;
         while (_entries.Count > _maxEntries && _order.TryDequeue(out var oldest))
         {
             Remove(oldest);
@@ -80,6 +84,21 @@ internal sealed class DecisionStore(IOptions<DecisionStoreOptions> options, Time
         return error.HttpStatus;
     }
 
+    /// <summary>The live decision of <paramref name="messageId"/> stored for <paramref name="tenantId"/> (never another tenant's).</summary>
+    public bool TryGet(string tenantId, string messageId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredDecision? decision)
+    {
+        if (_entries.TryGetValue((tenantId, messageId), out decision))
+        {
+            if (decision.ExpiresAt > time.GetUtcNow())
+            {
+                return true;
+            }
+            Remove((tenantId, messageId));
+            decision = null;
+        }
+        return false;
+    }
+
     private void Remove((string Tenant, string MessageId) key)
     {
         if (_entries.TryRemove(key, out _))
@@ -88,6 +107,8 @@ internal sealed class DecisionStore(IOptions<DecisionStoreOptions> options, Time
         }
     }
 
-    private sealed record Entry(RouteDecision Decision, string RequestId, string? TraceId, KeyValuePair<string, string>[] ExtraMetadata,
-        DateTimeOffset ExpiresAt);
 }
+
+/// <summary>A stored decision: what its decide answered (the decision, the ids echoed, the reply's extra metadata) and until when.</summary>
+internal sealed record StoredDecision(RouteDecision Decision, string RequestId, string? TraceId, KeyValuePair<string, string>[] ExtraMetadata,
+    DateTimeOffset ExpiresAt);

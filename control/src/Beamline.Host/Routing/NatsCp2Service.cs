@@ -15,8 +15,8 @@ using NATS.Client.Core;
 namespace Beamline.Host.Routing;
 
 /// <summary>
-/// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/> and
-/// <see cref="ExecuteSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
+/// CP2 over NATS when <c>Beamline:Nats:Url</c> is set: <see cref="DecideSubject"/>,
+/// <see cref="ExecuteSubject"/> and <see cref="GetDecisionSubject"/>, request-reply with protobuf bodies (proto/beamline/router/v2), in
 /// the queue group CP1 uses. The bus is trusted, as for CP1: no secret travels in a NATS message.
 /// The request names its tenant in <see cref="TenantHeader"/> (an id, not a key); NATS itself
 /// (accounts, user permissions on the subjects) controls who may publish. A missing or unknown
@@ -39,6 +39,9 @@ internal sealed partial class NatsCp2Service(
     /// <summary>The CP2 execute subject (body: DecideRequest; replies: ExecuteEvent chunks, then an ExecuteEvent result or a google.rpc.Status).</summary>
     public const string ExecuteSubject = "beamline.router.v2.execute";
 
+    /// <summary>The CP2 subject answering a stored decision of the tenant (body: GetDecisionRequest; reply: DecideResponse or google.rpc.Status).</summary>
+    public const string GetDecisionSubject = "beamline.router.v2.get_decision";
+
     /// <summary>The reply header saying what the body is: <c>decision</c>, <c>chunk</c>, <c>result</c> or <c>error</c>.</summary>
     public const string KindHeader = "Beamline-Kind";
 
@@ -52,16 +55,13 @@ internal sealed partial class NatsCp2Service(
     public const string AuthorizationHeader = "Authorization";
 
     private const string Face = "cp2_nats";
-    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(5);
 
     private readonly int _maxDecideBytes = hostOptions.Value.MaxDecideRequestBytes;
     private readonly int _maxExecuteBytes = hostOptions.Value.MaxRequestBytes;
     private readonly int _maxExecutesInFlight = hostOptions.Value.MaxNatsExecutesInFlight;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
-    private readonly List<Task> _loops = [];
+    private readonly NatsFaceSubscriptions _subscriptions = new();
     private INatsConnection? _connection;
-    private Task? _subscribing;
     private int _inFlight;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -71,32 +71,21 @@ internal sealed partial class NatsCp2Service(
         {
             return; // CP1's service says that NATS is off
         }
-        _subscribing = SubscribeAllAsync(_connection);
-        var started = await Task.WhenAny(_subscribing, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
-        if (started == _subscribing)
-        {
-            await _subscribing.ConfigureAwait(false);
-        }
+        var connection = _connection;
+        await _subscriptions.StartAsync(() => SubscribeAllAsync(connection), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task SubscribeAllAsync(INatsConnection connection)
     {
         await SubscribeAsync(connection, DecideSubject, ServeDecideAsync).ConfigureAwait(false);
         await SubscribeAsync(connection, ExecuteSubject, ServeExecuteAsync).ConfigureAwait(false);
-        await connection.PingAsync(_stopping.Token).ConfigureAwait(false);
-        LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject);
+        await SubscribeAsync(connection, GetDecisionSubject, ServeGetDecisionAsync).ConfigureAwait(false);
+        await connection.PingAsync(_subscriptions.Closed).ConfigureAwait(false);
+        LogListening(connection.Opts.Url, DecideSubject, ExecuteSubject, GetDecisionSubject);
     }
 
-    private async Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
-    {
-        // No token: cancelling it would drop what the server already sent instead of draining it.
-        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, NatsDecideService.QueueGroup).ConfigureAwait(false);
-        lock (_subscriptions)
-        {
-            _subscriptions.Add(subscription);
-            _loops.Add(Task.Run(() => serve(subscription)));
-        }
-    }
+    private Task SubscribeAsync(INatsConnection connection, string subject, Func<INatsSub<NatsMemoryOwner<byte>>, Task> serve)
+        => _subscriptions.SubscribeAsync(connection, subject, NatsDecideService.QueueGroup, serve);
 
     // Decides answer on the loop when the pipeline answers at once (no extensions), as CP1 does.
     private async Task ServeDecideAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
@@ -249,35 +238,9 @@ internal sealed partial class NatsCp2Service(
     private DecideRequest? Read(ReadOnlySpan<byte> body, NatsHeaders? headers, int maxBytes, out Pipeline.Caller? tenant,
         out TimeSpan? timeout, out Cp1Error? refused)
     {
-        timeout = null;
-        tenant = null;
-        // Refused even when the key is valid (it is never looked at, nor echoed): the bus carries no secret.
-        if (HasHeader(headers, AuthorizationHeader))
-        {
-            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest,
-                $"API keys never travel on NATS: drop the {AuthorizationHeader} header and name the tenant in the {TenantHeader} header (NATS permissions control who may publish)",
-                AuthorizationHeader, Cp1ErrorTypes.InvalidValue);
-            return null;
-        }
-        tenant = Cp2Requests.TrustedTenant(Header(headers, TenantHeader), TenantHeader, processor.Directory, out refused);
-        if (tenant is null)
+        if (!Admit(body.Length, headers, maxBytes, out tenant, out timeout, out refused))
         {
             return null;
-        }
-        if (body.Length > maxBytes)
-        {
-            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: {body.Length} bytes exceeds the limit of {maxBytes} bytes", null, Cp1ErrorTypes.TooLarge);
-            return null;
-        }
-        if (Header(headers, TimeoutHeader) is { } given)
-        {
-            if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
-            {
-                refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"invalid header value: {TimeoutHeader} must be a positive whole number of milliseconds",
-                    TimeoutHeader, Cp1ErrorTypes.InvalidValue);
-                return null;
-            }
-            timeout = TimeSpan.FromMilliseconds(ms);
         }
         try
         {
@@ -288,6 +251,42 @@ internal sealed partial class NatsCp2Service(
             refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, "the body is not a beamline.router.v2.DecideRequest", null, Cp1ErrorTypes.InvalidJson);
             return null;
         }
+    }
+
+    // What every CP2 request on the bus must pass before its body is read: no key, a known tenant, the size limit, a valid deadline.
+    private bool Admit(int bodyLength, NatsHeaders? headers, int maxBytes, out Pipeline.Caller? tenant, out TimeSpan? timeout, out Cp1Error? refused)
+    {
+        timeout = null;
+        tenant = null;
+        // Refused even when the key is valid (it is never looked at, nor echoed): the bus carries no secret.
+        if (HasHeader(headers, AuthorizationHeader))
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest,
+                $"API keys never travel on NATS: drop the {AuthorizationHeader} header and name the tenant in the {TenantHeader} header (NATS permissions control who may publish)",
+                AuthorizationHeader, Cp1ErrorTypes.InvalidValue);
+            return false;
+        }
+        tenant = Cp2Requests.TrustedTenant(Header(headers, TenantHeader), TenantHeader, processor.Directory, out refused);
+        if (tenant is null)
+        {
+            return false;
+        }
+        if (bodyLength > maxBytes)
+        {
+            refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"request too large: {bodyLength} bytes exceeds the limit of {maxBytes} bytes", null, Cp1ErrorTypes.TooLarge);
+            return false;
+        }
+        if (Header(headers, TimeoutHeader) is { } given)
+        {
+            if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
+            {
+                refused = new Cp1Error(Cp1ErrorCodes.InvalidRequest, $"invalid header value: {TimeoutHeader} must be a positive whole number of milliseconds",
+                    TimeoutHeader, Cp1ErrorTypes.InvalidValue);
+                return false;
+            }
+            timeout = TimeSpan.FromMilliseconds(ms);
+        }
+        return true;
     }
 
     // Any spelling of the name counts (HTTP habits: "authorization").
@@ -352,53 +351,14 @@ internal sealed partial class NatsCp2Service(
             return;
         }
         var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
-        INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
-        Task[] loops;
-        lock (_subscriptions)
-        {
-            subscriptions = [.. _subscriptions];
-            loops = [.. _loops];
-        }
-        // Drain: what the server already sent is still answered, then the loops end.
-        var left = deadline - DateTime.UtcNow;
-        using var fence = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        var connected = _connection.ConnectionState == NatsConnectionState.Open;
-        foreach (var subscription in subscriptions)
-        {
-            try
-            {
-                if (connected)
-                {
-                    await subscription.DrainAsync(fence.Token).ConfigureAwait(false);
-                }
-                else
-                {
-                    await subscription.UnsubscribeAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
-            {
-                LogReplyFailed(subscription.Subject, e.Message);
-            }
-        }
-        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(Max(deadline - DateTime.UtcNow), CancellationToken.None)).ConfigureAwait(false);
-        // Executes in flight get until shortly before the deadline, then are cancelled (and answered).
-        var grace = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, shutdownOptions.Value.Timeout.Ticks / 4));
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline - grace)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
+        // Drain: what the server already sent is still answered; then decides and executes in flight finish or are cancelled.
+        await _subscriptions.DrainAsync(_connection, deadline, LogReplyFailed).ConfigureAwait(false);
+        await NatsFaceSubscriptions.StopInFlightAsync(() => Volatile.Read(ref _inFlight), _stopping, deadline, shutdownOptions.Value.Timeout).ConfigureAwait(false);
+        await NatsFaceSubscriptions.FlushAsync(_connection, LogReplyFailed).ConfigureAwait(false);
     }
 
-    private static TimeSpan Max(TimeSpan left) => left > TimeSpan.Zero ? left : TimeSpan.Zero;
-
-    [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject} and {ExecuteSubject}.")]
-    private partial void LogListening(string url, string decideSubject, string executeSubject);
+    [LoggerMessage(1, LogLevel.Information, "CP2 over NATS: {Url}, subjects {DecideSubject}, {ExecuteSubject} and {GetDecisionSubject}.")]
+    private partial void LogListening(string url, string decideSubject, string executeSubject, string getDecisionSubject);
 
     [LoggerMessage(2, LogLevel.Error, "A CP2 request on {Subject} failed unexpectedly.")]
     private partial void LogFailed(string subject, Exception error);

@@ -6,15 +6,8 @@ namespace Beamline.Host.Routing;
 // gives back the quota slots of the assignments it pushed itself (AssignmentTracker).
 internal sealed partial class NatsDecideService
 {
-    private async Task SubscribeAssignmentResultsAsync(INatsConnection connection)
-    {
-        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(AssignmentTracker.ResultSubject).ConfigureAwait(false);
-        lock (_subscriptions)
-        {
-            _subscriptions.Add(subscription);
-            _loops.Add(Task.Run(() => ReadResultsAsync(subscription)));
-        }
-    }
+    private Task SubscribeAssignmentResultsAsync(INatsConnection connection)
+        => _subscriptions.SubscribeAsync(connection, AssignmentTracker.ResultSubject, null, ReadResultsAsync);
 
     private async Task ReadResultsAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
     {

@@ -135,19 +135,8 @@ internal sealed partial class NatsDecideService
 
     // After the subscriptions stopped: executes already taken run until shortly before the
     // shutdown deadline, then are cancelled (and answered `internal`).
-    private async Task StopExecutesAsync(DateTime deadline)
-    {
-        var grace = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, shutdownOptions.Value.Timeout.Ticks / 4));
-        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline - grace)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        while (Volatile.Read(ref _executesInFlight) > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-        }
-    }
+    private Task StopExecutesAsync(DateTime deadline)
+        => NatsFaceSubscriptions.StopInFlightAsync(() => Volatile.Read(ref _executesInFlight), _stopping, deadline, shutdownOptions.Value.Timeout);
 
     [LoggerMessage(10, LogLevel.Error, "A route-then-execute over NATS failed unexpectedly.")]
     private partial void LogExecuteFailed(Exception error);

@@ -45,16 +45,10 @@ internal sealed partial class NatsDecideService(
     /// <summary>The CP1 admin subject answering the circuit breakers' states.</summary>
     public const string BreakerStatesSubject = "beamline.router.v1.admin.get_circuit_breaker_states";
 
-    // How long start waits for NATS before going on degraded (subscribing when NATS comes).
-    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(5);
-
     private readonly int _maxRequestBytes = hostOptions.Value.MaxDecideRequestBytes;
     private readonly RoutingService _routing = routing;
-    private readonly List<INatsSub<NatsMemoryOwner<byte>>> _subscriptions = [];
-    private readonly List<Task> _loops = [];
+    private readonly NatsFaceSubscriptions _subscriptions = new();
     private INatsConnection? _connection;
-    private readonly CancellationTokenSource _stopSubscribing = new();
-    private Task? _subscribing;
 
     // Handles one request; true when the reply is written, false when the handler answers later.
     private delegate bool Handler(ReadOnlySpan<byte> body, NatsRequest request, ReplyWriter reply);
@@ -67,15 +61,10 @@ internal sealed partial class NatsDecideService(
             LogDisabled();
             return;
         }
-        _subscribing = SubscribeAllAsync(_connection);
-        var started = await Task.WhenAny(_subscribing, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
-        if (started != _subscribing)
+        var connection = _connection;
+        if (!await _subscriptions.StartAsync(() => SubscribeAllAsync(connection), cancellationToken).ConfigureAwait(false))
         {
-            LogStartedDegraded(_connection.Opts.Url);
-        }
-        else
-        {
-            await _subscribing.ConfigureAwait(false); // surfaces a failure to subscribe
+            LogStartedDegraded(connection.Opts.Url);
         }
     }
 
@@ -91,26 +80,12 @@ internal sealed partial class NatsDecideService(
         await SubscribeAsync(connection, ComplexitySubject, null, (body, request, reply) => Answer(body, request, reply, null, PipelineComplexityView.Write)).ConfigureAwait(false);
         await SubscribeAsync(connection, ProviderStatsSubject, null, (body, request, reply) => Answer(body, request, reply, ProviderStatsView.Write, null)).ConfigureAwait(false);
         // A round trip: the server has every subscription before the control plane says it listens.
-        await connection.PingAsync(_stopSubscribing.Token).ConfigureAwait(false);
+        await connection.PingAsync(_subscriptions.Closed).ConfigureAwait(false);
         LogListening(connection.Opts.Url, DecideSubject, QueueGroup);
     }
 
-    private async Task SubscribeAsync(INatsConnection connection, string subject, string? queueGroup, Handler handler)
-    {
-        // No token here: NATS.Net ends a subscription when the token given at subscribe time is
-        // cancelled, and that would drop what the server already sent instead of draining it.
-        var subscription = await connection.SubscribeCoreAsync<NatsMemoryOwner<byte>>(subject, queueGroup).ConfigureAwait(false);
-        if (_stopSubscribing.IsCancellationRequested)
-        {
-            await subscription.UnsubscribeAsync().ConfigureAwait(false); // subscribed as the service stopped
-            return;
-        }
-        lock (_subscriptions)
-        {
-            _subscriptions.Add(subscription);
-            _loops.Add(Task.Run(() => ServeAsync(subscription, handler)));
-        }
-    }
+    private Task SubscribeAsync(INatsConnection connection, string subject, string? queueGroup, Handler handler)
+        => _subscriptions.SubscribeAsync(connection, subject, queueGroup, subscription => ServeAsync(subscription, handler));
 
     // One loop per subject: read, answer, next. It ends when the subscription is unsubscribed
     // and what was delivered before has been answered.
@@ -201,56 +176,10 @@ internal sealed partial class NatsDecideService(
             return;
         }
         var deadline = DateTime.UtcNow + shutdownOptions.Value.Timeout;
-        // A start still waiting for NATS keeps nothing it subscribes from now on.
-        await _stopSubscribing.CancelAsync().ConfigureAwait(false);
-        if (_subscribing is { IsCompleted: false } subscribing && _connection.ConnectionState == NatsConnectionState.Open)
-        {
-            await Task.WhenAny(subscribing, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
-        }
-        // Stop taking work: drain every subscription (UNSUB, then a PING/PONG fence so that what the
-        // server already sent still arrives), then answer what was delivered. While NATS is down
-        // nothing more can arrive: unsubscribe without a fence.
-        INatsSub<NatsMemoryOwner<byte>>[] subscriptions;
-        Task[] loops;
-        lock (_subscriptions)
-        {
-            subscriptions = [.. _subscriptions];
-            loops = [.. _loops];
-        }
-        var left = deadline - DateTime.UtcNow;
-        using var fence = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        var connected = _connection.ConnectionState == NatsConnectionState.Open;
-        await Task.WhenAll(subscriptions.Select(async subscription =>
-        {
-            try
-            {
-                if (connected)
-                {
-                    await subscription.DrainAsync(fence.Token).ConfigureAwait(false);
-                }
-                else
-                {
-                    await subscription.UnsubscribeAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is NatsException or ObjectDisposedException or OperationCanceledException)
-            {
-                LogUnsubscribeFailed(subscription.Subject, e.Message);
-            }
-        })).ConfigureAwait(false);
-        await WaitAsync(Task.WhenAll(loops), deadline).ConfigureAwait(false);
+        // Stop taking work (what the server already sent is still answered), then let executes in flight finish.
+        await _subscriptions.DrainAsync(_connection, deadline, LogUnsubscribeFailed).ConfigureAwait(false);
         await StopExecutesAsync(deadline).ConfigureAwait(false);
-        if (_connection.ConnectionState == NatsConnectionState.Open)
-        {
-            try
-            {
-                await _connection.PingAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
-            {
-                LogUnsubscribeFailed("(final flush)", e.Message);
-            }
-        }
+        await NatsFaceSubscriptions.FlushAsync(_connection, LogUnsubscribeFailed).ConfigureAwait(false);
     }
 
     /// <summary>Where a request came from and where its answer goes.</summary>
@@ -278,15 +207,6 @@ internal sealed partial class NatsDecideService(
         }
 
         public void Dispose() => Writer.Dispose();
-    }
-
-    private static async Task WaitAsync(Task task, DateTime deadline)
-    {
-        var left = deadline - DateTime.UtcNow;
-        if (left > TimeSpan.Zero)
-        {
-            await Task.WhenAny(task, Task.Delay(left)).ConfigureAwait(false);
-        }
     }
 
     [LoggerMessage(1, LogLevel.Information, "CP1 decide over NATS: {Url}, subject {Subject}, queue group {QueueGroup}.")]

@@ -1,19 +1,19 @@
 // A CP2 client on @grpc/grpc-js and @grpc/proto-loader: loads proto/beamline/router/v2/router.proto
 // and makes the calls of a plan, one after the other; prints one JSON result per call.
 // Usage: node cp2-grpc.mjs <plan.json>
-//   plan: {"address": "127.0.0.1:port", "proto_root": "...", "calls": [{"method": "Decide"|"Execute",
-//          "key": "...", "request": {...}, "deadline_ms": 0, "compress": false}]}
+//   plan: {"address": "127.0.0.1:port", "proto_root": "...", "calls": [{"method": "Decide"|"Execute"|"GetDecision"|"DecideStream",
+//          "key": "...", "request": {...}, "requests": [...] (DecideStream), "deadline_ms": 0, "compress": false}]}
+//   A DecideStream call writes every request of `requests`, closes its side, and collects the answers.
 import { readFileSync } from "node:fs";
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
-import protobuf from "protobufjs";
-import { decodeStatus } from "./cp2-status.mjs";
+import { decodeStatus, describeStatus, googleapisDir, loadRouterRoot } from "./cp2-status.mjs";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const protoFile = `${plan.proto_root}/beamline/router/v2/router.proto`;
-const definition = protoLoader.loadSync(protoFile, { includeDirs: [plan.proto_root], keepCase: true, longs: String, bytes: String, defaults: true, oneofs: true });
+const definition = protoLoader.loadSync(protoFile, { includeDirs: [plan.proto_root, googleapisDir()], keepCase: true, longs: String, bytes: String, defaults: true, oneofs: true });
 const Router = grpc.loadPackageDefinition(definition).beamline.router.v2.Router;
-const routerRoot = protobuf.loadSync(protoFile);
+const routerRoot = loadRouterRoot(plan.proto_root);
 
 function client(compress) {
   // gzip on the request; the server may compress its answers (grpc-js accepts gzip by default).
@@ -34,11 +34,34 @@ function callOptions(call) {
   return { metadata, options };
 }
 
-function decide(stub, call) {
+// Decide or GetDecision: one request, one answer.
+function unary(stub, call) {
   const { metadata, options } = callOptions(call);
-  return new Promise((resolve) => stub.Decide(call.request, metadata, options, (error, response) =>
+  return new Promise((resolve) => stub[call.method](call.request, metadata, options, (error, response) =>
     resolve(error ? failure(error) : { ok: true, response })));
 }
+
+// An answer's error (a google.rpc.Status as proto-loader gives it, bytes in base64) read as failure() reads a call's.
+function streamAnswer(answer) {
+  if (answer.outcome !== "error") return answer;
+  const status = { ...answer.error, details: answer.error.details.map((d) => ({ type_url: d.type_url, value: Buffer.from(d.value, "base64") })) };
+  return { ...answer, rich: describeStatus(status, routerRoot) };
+}
+
+function decideStream(stub, call) {
+  const { metadata, options } = callOptions(call);
+  return new Promise((resolve) => {
+    const answers = [];
+    const stream = stub.DecideStream(metadata, options);
+    stream.on("data", (answer) => answers.push(streamAnswer(answer)));
+    stream.on("error", (error) => resolve({ ...failure(error), answers }));
+    stream.on("end", () => resolve({ ok: true, answers }));
+    for (const request of call.requests) stream.write(request);
+    stream.end();
+  });
+}
+
+const methods = { Execute: execute, DecideStream: decideStream, Decide: unary, GetDecision: unary };
 
 function execute(stub, call) {
   const { metadata, options } = callOptions(call);
@@ -54,7 +77,7 @@ function execute(stub, call) {
 const results = [];
 for (const call of plan.calls) {
   const stub = client(call.compress);
-  results.push(call.method === "Execute" ? await execute(stub, call) : await decide(stub, call));
+  results.push(await methods[call.method](stub, call));
   stub.close();
 }
 process.stdout.write(JSON.stringify(results));

@@ -6,14 +6,15 @@
 // Usage: node cp2-nats.mjs <plan.json>
 //   plan: {"url": "nats://...", "proto_root": "...", "calls": [{"subject": "...", "tenant": "...",
 //          "authorization": "...", "timeout_ms": 0, "request": {...}, "raw_base64": "..."}]}
+//   (a `.get_decision` subject's request is a GetDecisionRequest, any other's a DecideRequest)
 import { readFileSync } from "node:fs";
 import { connect, createInbox, headers } from "nats";
-import protobuf from "protobufjs";
-import { decodeStatus } from "./cp2-status.mjs";
+import { decodeStatus, loadRouterRoot } from "./cp2-status.mjs";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const root = new protobuf.Root().loadSync(`${plan.proto_root}/beamline/router/v2/router.proto`, { keepCase: true });
+const root = loadRouterRoot(plan.proto_root);
 const DecideRequest = root.lookupType("beamline.router.v2.DecideRequest");
+const GetDecisionRequest = root.lookupType("beamline.router.v2.GetDecisionRequest");
 const DecideResponse = root.lookupType("beamline.router.v2.DecideResponse");
 const ExecuteEvent = root.lookupType("beamline.router.v2.ExecuteEvent");
 const asJson = (type, bytes) => type.toObject(type.decode(bytes), { longs: String, bytes: String, defaults: true, oneofs: true });
@@ -27,7 +28,9 @@ for (const call of plan.calls) {
   if (call.timeout_ms) h.set("Beamline-Timeout-Ms", String(call.timeout_ms));
   const body = call.raw_base64 !== undefined
     ? Buffer.from(call.raw_base64, "base64")
-    : DecideRequest.encode(DecideRequest.fromObject(call.request)).finish();
+    : call.subject.endsWith(".get_decision")
+      ? GetDecisionRequest.encode(GetDecisionRequest.fromObject(call.request)).finish()
+      : DecideRequest.encode(DecideRequest.fromObject(call.request)).finish();
   const inbox = createInbox();
   const sub = nc.subscribe(inbox, { timeout: 20000 });
   nc.publish(call.subject, body, { reply: inbox, headers: h });

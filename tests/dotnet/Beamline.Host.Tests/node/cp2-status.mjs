@@ -1,6 +1,9 @@
 // google.rpc.Status and its standard details, as any client of a gRPC API reads them: the
 // definitions are the public ones of googleapis (google/rpc/status.proto, error_details.proto),
 // written out here because the npm packages used do not ship them.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import protobuf from "protobufjs";
 
 const { root } = protobuf.parse(`
@@ -21,7 +24,11 @@ const Status = root.lookupType("google.rpc.Status");
 
 /** A google.rpc.Status from its bytes as plain JSON: code, message, the ErrorInfo, BadRequest and RetryInfo details, and any other detail by type. */
 export function decodeStatus(bytes, routerRoot) {
-  const status = Status.decode(bytes);
+  return describeStatus(Status.decode(bytes), routerRoot);
+}
+
+/** The same for a status already decoded ({code, message, details: [{type_url, value: bytes}]}). */
+export function describeStatus(status, routerRoot) {
   const out = { code: status.code, message: status.message, details: [] };
   for (const any of status.details) {
     const typeName = any.type_url.substring(any.type_url.lastIndexOf("/") + 1);
@@ -35,4 +42,28 @@ export function decodeStatus(bytes, routerRoot) {
     }
   }
   return out;
+}
+
+// router.proto imports googleapis' google/rpc/status.proto, which a client takes from wherever it
+// keeps googleapis; here, the public definition written out to a folder on the import path.
+const STATUS_PROTO = `syntax = "proto3";
+package google.rpc;
+import "google/protobuf/any.proto";
+message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+`;
+
+/** A folder holding google/rpc/status.proto, for proto-loader's includeDirs. */
+export function googleapisDir() {
+  const dir = join(tmpdir(), `beamline-googleapis-${process.pid}`);
+  mkdirSync(join(dir, "google", "rpc"), { recursive: true });
+  writeFileSync(join(dir, "google", "rpc", "status.proto"), STATUS_PROTO);
+  return dir;
+}
+
+/** router.proto loaded by protobufjs, its google/rpc import resolved in googleapisDir(). */
+export function loadRouterRoot(protoRoot) {
+  const googleapis = googleapisDir();
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => target.startsWith("google/rpc/") ? join(googleapis, target) : protobuf.util.path.resolve(origin, target);
+  return root.loadSync(`${protoRoot}/beamline/router/v2/router.proto`, { keepCase: true });
 }
