@@ -54,6 +54,12 @@ public sealed class NatsServer : IAsyncDisposable
     /// <summary>The JetStream store directory; null without JetStream.</summary>
     public string? StoreDir { get; private init; }
 
+    /// <summary>
+    /// Freezes the server (SIGSTOP): clients keep their connections but nothing is answered, and
+    /// what they write stays unread; <see cref="KillAsync"/> after it loses that.
+    /// </summary>
+    public void Freeze() => (_process ?? throw new InvalidOperationException("nats-server is not running")).Pause();
+
     /// <summary>Kills the server (SIGKILL): clients see the connection drop.</summary>
     public async Task KillAsync()
     {

@@ -15,7 +15,8 @@ namespace Beamline.Dispatch.Tests.Nats;
 /// nats-server with JetStream, real workers sharing one sandbox and a real <c>sql.exec</c> INSERT
 /// counted in the tenant's SQLite database: the same block_id sent again (a client retrying on
 /// another control plane) gets the first answer and adds no row; another tenant's block with the
-/// same id runs its own; a block whose worker was killed mid-run answers <c>worker_lost</c>.
+/// same id runs its own; a block whose worker was killed mid-run answers <c>worker_lost</c>; a
+/// block that ends while NATS is away has its result stored once NATS returns.
 /// </summary>
 public sealed class BlockDedupeWorkerTests : IAsyncLifetime
 {
@@ -152,6 +153,46 @@ public sealed class BlockDedupeWorkerTests : IAsyncLifetime
         await heir.Process.WaitForLineAsync("is not idempotent: answering worker_lost", Wait);
     }
 
+    [Fact]
+    public async Task NatsAwayWhenTheBlockEnds_ItsResultIsStoredOnceNatsReturns_AndTheRetryGetsIt()
+    {
+        var worker = await StartWorkerAsync("outage");
+        await CreateTableAsync("tenant-a");
+        // Seconds of work: NATS hangs mid-run, so the result's store goes out and is never
+        // answered; then NATS dies with it unread, and comes back.
+        var slow = Block("tenant-a", "sql.exec", SlowInsertSql(10_000_000), deadlineMs: 60_000);
+        var claims = await CountClaimsAsync();
+        var first = _dispatch.DispatchAsync(slow.Clone(), CancellationToken.None).AsTask();
+        await WaitForClaimsAsync(claims + 1);
+        _nats.Freeze();
+        await worker.Process.WaitForLineAsync("block dedupe: result not stored under", Wait);
+        await _nats.KillAsync();
+        await _nats.RestartAsync(); // same store: the bucket and the claim come back, the result did not get there
+
+        // The client retries, as long as NATS answers that it is not back yet (its first answer
+        // may have gone with the connection). The claim is live for a minute: without the stored
+        // result a retry would wait for it and end in deadline_exceeded.
+        var retry = slow.Clone();
+        retry.DeadlineMs = 10_000;
+        var answer = await DispatchUntilServedAsync(retry);
+
+        Assert.True(answer.Status == ExecStatus.Ok, $"{answer.ErrorCode} {answer.ErrorMessage}");
+        Assert.Equal(worker.WorkerId, answer.WorkerId);
+        Assert.Equal(1, await CountRowsAsync("tenant-a"));
+        try
+        {
+            var original = await first.WaitAsync(Wait);
+            if (original.Status == ExecStatus.Ok)
+            {
+                Assert.Equal(original.ToByteString(), answer.ToByteString()); // one result, stored once
+            }
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            // The first request failed with the connection: the retry above is its answer.
+        }
+    }
+
     private async Task<WorkerProcess> StartWorkerAsync(string prefix)
     {
         var worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId(prefix), ["io=2"],
@@ -203,6 +244,21 @@ public sealed class BlockDedupeWorkerTests : IAsyncLifetime
         var js = new NatsJSContext((NatsConnection)_services.GetRequiredService<INatsConnection>());
         var stream = await js.GetStreamAsync("KV_" + Bucket, new StreamInfoRequest { SubjectsFilter = $"$KV.{Bucket}.claim.>" });
         return stream.Info.State.Subjects?.Count ?? 0;
+    }
+
+    // Dispatches until the answer is not "NATS or the worker is not back yet".
+    private async Task<ExecResult> DispatchUntilServedAsync(ExecRequest request)
+    {
+        using var timeout = new CancellationTokenSource(Wait);
+        while (true)
+        {
+            var answer = await _dispatch.DispatchAsync(request.Clone(), CancellationToken.None);
+            if (answer.ErrorCode is not (ExecErrorCodes.NoResponders or ExecErrorCodes.ResourceUnavailable))
+            {
+                return answer;
+            }
+            await Task.Delay(100, timeout.Token);
+        }
     }
 
     private async Task WaitForClaimsAsync(long count)

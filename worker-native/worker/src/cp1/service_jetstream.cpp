@@ -19,6 +19,7 @@
 #include "cp1/claims.hpp"
 #include "cp1/mapping.hpp"
 #include "cp1/service.hpp"
+#include "jetstream_kv.hpp"
 #include "log.hpp"
 
 namespace beamline::worker::cp1 {
@@ -31,44 +32,12 @@ constexpr int64_t fetch_timeout_ms = 1000;
 /// Puller and finisher threads at most (each KV operation is a round trip).
 constexpr uint32_t max_js_threads = 4;
 
-int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using jetstream::kv_get;
+using jetstream::now_unix_ms;
 
-/// A KV read: `found` with its value and revision, else `status` says whether it is just absent
-/// (NATS_NOT_FOUND) or the bucket could not be read.
-struct kv_read {
-  natsStatus status = NATS_NOT_FOUND;
-  bool found = false;
-  std::string value;
-  uint64_t revision = 0;
-};
-
-kv_read kv_get(kvStore* kv, const std::string& key) {
-  kv_read read;
-  kvEntry* entry = nullptr;
-  read.status = kvStore_Get(&entry, kv, key.c_str());
-  if (read.status == NATS_OK && entry != nullptr) {
-    read.found = true;
-    read.value.assign(static_cast<const char*>(kvEntry_Value(entry)),
-                      static_cast<size_t>(kvEntry_ValueLen(entry)));
-    read.revision = kvEntry_Revision(entry);
-  }
-  kvEntry_Destroy(entry);
-  return read;
-}
-
+/// The text of a NATS failure, naming --cp1-jetstream where the server has no JetStream.
 std::string js_error_text(natsStatus s, jsErrCode code) {
-  if (s == NATS_NO_RESPONDERS)
-    return "the NATS server has no JetStream (start nats-server with -js, or run the worker "
-           "without --cp1-jetstream)";
-  std::string text = natsStatus_GetText(s);
-  if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0')
-    text += std::string{" ("} + last + ")";
-  if (code != 0) text += " [jetstream error " + std::to_string(static_cast<int>(code)) + "]";
-  return text;
+  return jetstream::error_text(s, "--cp1-jetstream", code);
 }
 
 }  // namespace

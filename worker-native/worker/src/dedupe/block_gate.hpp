@@ -22,6 +22,9 @@ struct gate_decision {
   kind what = kind::run;
   /// run_claimed: the KV key of its result.
   std::string result_key;
+  /// run_claimed: when its claim goes stale (Unix ms). Until then a retry waits for the result, so
+  /// a store that fails (NATS away) is tried again until then.
+  int64_t store_until_ms = 0;
   /// answer: the encoded ExecResult to send.
   std::string answer;
 };

@@ -1,6 +1,7 @@
 #include "dedupe/block_once.hpp"
 
 #include "dedupe/block_rules.hpp"
+#include "jetstream_kv.hpp"
 #include "log.hpp"
 #include "request_handler.hpp"
 #include "tracing/wire_scan.hpp"
@@ -21,39 +22,12 @@ constexpr int64_t ns_per_ms = 1'000'000;
 /// could be read and held neither claim nor result: NATS going away or coming back).
 constexpr int max_claim_tries = 5;
 
-int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+using jetstream::kv_get;
+using jetstream::now_unix_ms;
 
-struct kv_read {
-  natsStatus status = NATS_NOT_FOUND;
-  bool found = false;
-  std::string value;
-};
-
-kv_read kv_get(kvStore* kv, const std::string& key) {
-  kv_read read;
-  kvEntry* entry = nullptr;
-  read.status = kvStore_Get(&entry, kv, key.c_str());
-  if (read.status == NATS_OK && entry != nullptr) {
-    read.found = true;
-    read.value.assign(static_cast<const char*>(kvEntry_Value(entry)),
-                      static_cast<size_t>(kvEntry_ValueLen(entry)));
-  }
-  kvEntry_Destroy(entry);
-  return read;
-}
-
-std::string status_text(natsStatus s) {
-  if (s == NATS_NO_RESPONDERS)
-    return "the NATS server has no JetStream (start nats-server with -js, or run the worker "
-           "without --block-dedupe)";
-  std::string text = natsStatus_GetText(s);
-  if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0')
-    text += std::string{" ("} + last + ")";
-  return text;
+/// The text of a NATS failure, naming --block-dedupe where the server has no JetStream.
+std::string dedupe_error_text(natsStatus s) {
+  return jetstream::error_text(s, "--block-dedupe");
 }
 
 } // namespace
@@ -64,7 +38,7 @@ block_once::block_once(nats_connection& nats, std::string worker_id, block_once_
   jsOptions_Init(&options);
   options.Wait = 5000;
   if (natsStatus s = natsConnection_JetStream(&js_, nats.native(), &options); s != NATS_OK)
-    throw nats_error("block dedupe: JetStream context: " + status_text(s), s);
+    throw nats_error("block dedupe: JetStream context: " + dedupe_error_text(s), s);
   natsStatus s = js_KeyValue(&kv_, js_, blocks_bucket);
   if (s == NATS_NOT_FOUND) {
     kvConfig kv;
@@ -80,7 +54,8 @@ block_once::block_once(nats_connection& nats, std::string worker_id, block_once_
   }
   if (s != NATS_OK) {
     jsCtx_Destroy(js_);
-    throw nats_error(std::string{"block dedupe: KV bucket "} + blocks_bucket + ": " + status_text(s), s);
+    throw nats_error(
+      std::string{"block dedupe: KV bucket "} + blocks_bucket + ": " + dedupe_error_text(s), s);
   }
   log_info("block dedupe: on; non-idempotent blocks run at most once by (tenant, block_id), bucket ",
            blocks_bucket);
@@ -142,6 +117,7 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
   if (created == NATS_OK) {
     decision.what = gate_decision::kind::run_claimed;
     decision.result_key = rkey;
+    decision.store_until_ms = mine.stale_at_ms;
     return decision;
   }
 
@@ -153,13 +129,13 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
     const auto stored = kv_get(kv_, rkey);
     if (!stored.found && stored.status != NATS_NOT_FOUND)
       return answer("resource_unavailable",
-                    "the block-results bucket could not be read: " + status_text(stored.status));
+                    "the block-results bucket could not be read: " + dedupe_error_text(stored.status));
     std::optional<claim> current;
     if (!stored.found) {
       const auto read = kv_get(kv_, ckey);
       if (!read.found && read.status != NATS_NOT_FOUND)
         return answer("resource_unavailable",
-                      "the block-results bucket could not be read: " + status_text(read.status));
+                      "the block-results bucket could not be read: " + dedupe_error_text(read.status));
       if (read.found)
         current = decode_claim(read.value);
     }
@@ -182,6 +158,7 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
       if (kvStore_Create(nullptr, kv_, ckey.c_str(), value.data(), static_cast<int>(value.size())) == NATS_OK) {
         decision.what = gate_decision::kind::run_claimed;
         decision.result_key = rkey;
+        decision.store_until_ms = mine.stale_at_ms;
         return decision;
       }
       if (++claims_tried >= max_claim_tries)
@@ -208,15 +185,34 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
 }
 
 std::string block_once::after_run(const gate_decision& decision, std::string reply) noexcept {
+  // Stored before it is sent: whatever is lost after this, a retry finds it. While NATS is away
+  // (restarting, a partition) the store is tried again until the claim goes stale: until then a
+  // retry elsewhere waits for this result rather than answering worker_lost.
   try {
-    // Stored before it is sent: whatever is lost after this, a retry finds it.
-    if (kvStore_Create(nullptr, kv_, decision.result_key.c_str(), reply.data(),
-                       static_cast<int>(reply.size()))
-        != NATS_OK) {
+    auto pause = std::chrono::milliseconds{50};
+    bool logged = false;
+    while (true) {
+      const natsStatus s = kvStore_Create(nullptr, kv_, decision.result_key.c_str(), reply.data(),
+                                          static_cast<int>(reply.size()));
+      if (s == NATS_OK) {
+        if (logged)
+          log_info("block dedupe: result stored under ", decision.result_key, " after NATS returned");
+        return reply;
+      }
       if (auto first = kv_get(kv_, decision.result_key); first.found)
         return std::move(first.value);
-      log_warn("block dedupe: result not stored under ", decision.result_key, ": ",
-               status_text(NATS_ERR));
+      if (now_unix_ms() + pause.count() >= decision.store_until_ms) {
+        log_warn("block dedupe: result not stored under ", decision.result_key, ": ", dedupe_error_text(s),
+                 "; its claim is stale, so a retry answers worker_lost");
+        return reply;
+      }
+      if (!logged) {
+        log_warn("block dedupe: result not stored under ", decision.result_key, " yet: ",
+                 dedupe_error_text(s), "; trying again until its claim goes stale");
+        logged = true;
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds{1000});
     }
   } catch (...) {
     log_error("block dedupe: result not stored");
