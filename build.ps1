@@ -10,7 +10,7 @@
 #                       `bench decide`: decide over CP2 gRPC (unary and DecideStream), CP2 NATS and CP1 NATS side by side)
 #   ./build.ps1 chaos   deps + build, then the chaos suite (docs/reliability.md): workers, nats-server and control planes
 #                       killed under load; prints sent/answered/lost/executed twice and writes the table; not CI
-#                       (extra args go to the harness, e.g. `chaos --scenario nats-restart --assignments jetstream`)
+#                       (extra args go to the harness, e.g. `chaos --scenario nats-restart --core`)
 #   ./build.ps1 fuzz    clang + the libFuzzer targets (preset "fuzz"), each run BEAMLINE_FUZZ_SECONDS (60); not CI
 param(
     [Parameter(Position = 0)][ValidateSet('deps', 'build', 'test', 'run', 'bench', 'chaos', 'fuzz')][string]$Verb,

@@ -19,13 +19,26 @@ public sealed class ChaosOptionsTests
     }
 
     [Fact]
-    public void Parse_Cp1JetStream_SwitchesTheHarnessTheControlPlanesAndTheWorkers()
+    public void Defaults_AreTheDurableDeployment_OnTheHarnessTheControlPlanesAndTheWorkers()
     {
-        var options = ChaosOptions.Parse(["--worker-arg", "--x", "--cp1-jetstream"]);
+        var options = ChaosOptions.Parse(["--worker-arg", "--x"]);
 
+        Assert.True(options.Durable);
         Assert.Equal(AssignmentTransport.JetStream, options.Assignments);
-        Assert.Equal("true", options.ControlPlaneEnvironment["Beamline__Assignments__JetStream"]);
-        Assert.Equal(["--x", "--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on"], options.WorkerArgs);
+        Assert.Equal("true", options.ControlPlaneVariables()["Beamline__Assignments__JetStream"]);
+        Assert.Equal(["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on", "--x"], options.WorkerArguments());
+        Assert.Equal("debug.hang", options.HangType);
+    }
+
+    [Fact]
+    public void Parse_Core_RunsTheCoreNatsBaseline()
+    {
+        var options = ChaosOptions.Parse(["--core", "--worker-arg", "--x", "--cp-env", "A=1"]);
+
+        Assert.False(options.Durable);
+        Assert.Equal(AssignmentTransport.Core, options.Assignments);
+        Assert.Equal(["--x"], options.WorkerArguments());
+        Assert.Equal(new Dictionary<string, string> { ["A"] = "1" }, options.ControlPlaneVariables());
     }
 
     [Theory]

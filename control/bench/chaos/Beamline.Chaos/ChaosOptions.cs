@@ -36,20 +36,30 @@ public sealed record ChaosOptions
     /// </summary>
     public TimeSpan AnswerTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How assignments are published. Defaults to <see cref="AssignmentTransport.Core"/> (main today).</summary>
-    public AssignmentTransport Assignments { get; init; } = AssignmentTransport.Core;
+    /// <summary>
+    /// Whether the deployment is the durable one of issue 15 (docs/reliability.md): CP1 on the
+    /// JetStream work-queue stream end to end (control planes with
+    /// <c>Beamline__Assignments__JetStream=true</c>, workers with <c>--cp1-jetstream on
+    /// --cp1-ack-wait-ms 5000</c>) and CP2 blocks at most once (<c>--block-dedupe on</c>). Defaults
+    /// to true; <c>--core</c> runs the core-NATS baseline (at most once, per-worker dedupe) instead.
+    /// </summary>
+    public bool Durable { get; init; } = true;
+
+    /// <summary>How the harness publishes CP1 assignments. Defaults to <see cref="AssignmentTransport.JetStream"/> (<c>--core</c>: core NATS).</summary>
+    public AssignmentTransport Assignments { get; init; } = AssignmentTransport.JetStream;
 
     /// <summary>The subject CP1 assignments are published on (and that the JetStream stream captures). Defaults to <c>caf.exec.assign.v1</c>.</summary>
     public string AssignmentSubject { get; init; } = "caf.exec.assign.v1";
 
     /// <summary>
-    /// The block type of the hung executor and its payload. Defaults to <c>debug.sleep</c> for an
-    /// hour (it stops at its deadline); a diagnostic executor that ignores deadlines goes here once there is one.
+    /// The block type of the hung executor. Defaults to <c>debug.hang</c>, which ignores its
+    /// deadline and cancellation, so that only the worker's supervision (a stuck runner replaced)
+    /// keeps the pool serving; <c>debug.sleep</c> stops at its deadline.
     /// </summary>
-    public string HangType { get; init; } = "debug.sleep";
+    public string HangType { get; init; } = "debug.hang";
 
-    /// <summary>The hung block's payload (for debug.sleep: the milliseconds, as text). Defaults to one hour.</summary>
-    public string HangPayload { get; init; } = "3600000";
+    /// <summary>The hung block's payload (the milliseconds it holds its runner, as text). Defaults to ten minutes.</summary>
+    public string HangPayload { get; init; } = "600000";
 
     /// <summary>Extra arguments for every worker (e.g. a new supervision flag). Defaults to none.</summary>
     public IReadOnlyList<string> WorkerArgs { get; init; } = [];
@@ -72,6 +82,27 @@ public sealed record ChaosOptions
     /// <summary>Where the table is written (between its markers); null: nowhere. Defaults to null.</summary>
     public string? ReportFile { get; init; }
 
+    /// <summary>The worker arguments of the deployment, then <see cref="WorkerArgs"/>.</summary>
+    public IReadOnlyList<string> WorkerArguments() => Durable
+        // A dead worker's assignment comes back after the ack wait: 5 s keeps that well inside the answer timeout.
+        ? ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on", .. WorkerArgs]
+        : WorkerArgs;
+
+    /// <summary>The control planes' environment of the deployment, then <see cref="ControlPlaneEnvironment"/>.</summary>
+    public IReadOnlyDictionary<string, string> ControlPlaneVariables()
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (Durable)
+        {
+            variables["Beamline__Assignments__JetStream"] = "true";
+        }
+        foreach (var (name, value) in ControlPlaneEnvironment)
+        {
+            variables[name] = value;
+        }
+        return variables;
+    }
+
     /// <summary>Longest time to full service after NATS returns. Defaults to 5 s (the issue's target).</summary>
     public TimeSpan RecoveryTarget { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -84,19 +115,23 @@ public sealed record ChaosOptions
           --seconds S            seconds of load per fault scenario (default 12)
           --deadline-ms N        each block's and assignment's deadline (default 5000)
           --answer-timeout-s S   a request without an answer by then is lost (default 15)
-          --assignments core|jetstream  how CP1 assignments are published (default core)
+          --core                 the core-NATS baseline instead of the durable deployment: CP1
+                                 assignments on core NATS, no block dedupe (the default is CP1 on
+                                 the JetStream work-queue stream end to end, control planes with
+                                 Beamline__Assignments__JetStream=true, workers with --cp1-jetstream
+                                 on --cp1-ack-wait-ms 5000 --block-dedupe on)
+          --assignments core|jetstream  how the harness publishes CP1 assignments (default jetstream;
+                                 --core: core)
           --assignment-subject S the CP1 assignment subject (default caf.exec.assign.v1)
-          --hang-type TYPE       the hung executor's block type (default debug.sleep)
-          --hang-payload TEXT    its payload (default 3600000)
+          --hang-type TYPE       the hung executor's block type (default debug.hang, which ignores
+                                 its deadline; debug.sleep stops at it)
+          --hang-payload TEXT    its payload (default 600000: ten minutes)
           --worker-arg ARG       an extra argument for every worker (repeatable)
           --cp-arg ARG           an extra argument for every control plane (repeatable)
           --worker-env NAME=VALUE  an environment variable for every worker (repeatable)
           --cp-env NAME=VALUE    an environment variable for every control plane (repeatable),
                                  e.g. Beamline__Assignments__JetStream=true
-          --cp1-jetstream        CP1 on the JetStream work-queue stream, end to end: --assignments
-                                 jetstream, control planes with Beamline__Assignments__JetStream=true,
-                                 workers with --cp1-jetstream on --cp1-ack-wait-ms 5000
-                                 --block-dedupe on (CP2 blocks at most once by tenant+block_id)
+          --cp1-jetstream        the durable deployment (the default; kept for older command lines)
           --label TEXT           what was tested, shown in the report (./build.sh: the commit)
           --report FILE          write the table into FILE (docs/reliability.md) between its markers
         """;
@@ -145,14 +180,8 @@ public sealed record ChaosOptions
                 "--cp-arg" => options with { ControlPlaneArgs = Add(cpArgs, Value()) },
                 "--worker-env" => options with { WorkerEnvironment = Put(workerEnvironment, name, Value()) },
                 "--cp-env" => options with { ControlPlaneEnvironment = Put(cpEnvironment, name, Value()) },
-                "--cp1-jetstream" => options with
-                {
-                    Assignments = AssignmentTransport.JetStream,
-                    ControlPlaneEnvironment = Put(cpEnvironment, name, "Beamline__Assignments__JetStream=true"),
-                    // A dead worker's assignment comes back after the ack wait: 5 s keeps that well inside the answer timeout.
-                    // Block dedupe: a CP2 block retried on another control plane runs at most once.
-                    WorkerArgs = AddRange(workerArgs, ["--cp1-jetstream", "on", "--cp1-ack-wait-ms", "5000", "--block-dedupe", "on"]),
-                },
+                "--core" => options with { Durable = false, Assignments = AssignmentTransport.Core },
+                "--cp1-jetstream" => options with { Durable = true, Assignments = AssignmentTransport.JetStream },
                 "--label" => options with { Label = Value() },
                 "--report" => options with { ReportFile = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
@@ -170,12 +199,6 @@ public sealed record ChaosOptions
         }
         map[assignment[..eq]] = assignment[(eq + 1)..];
         return map;
-    }
-
-    private static List<string> AddRange(List<string> list, string[] values)
-    {
-        list.AddRange(values);
-        return list;
     }
 
     private static List<string> Add(List<string> list, string value)

@@ -122,7 +122,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     {
         var id = string.Create(CultureInfo.InvariantCulture, $"chaos-w{Interlocked.Increment(ref _workerSeq)}");
         var worker = await WorkerProcess.StartAsync(_options.WorkerEnvironment, Nats.Url, id, pools,
-            ["--executor-config", ExecutorConfig, "--cp1", "on", .. _options.WorkerArgs]).ConfigureAwait(false);
+            ["--executor-config", ExecutorConfig, "--cp1", "on", .. _options.WorkerArguments()]).ConfigureAwait(false);
         lock (_gate)
         {
             _workers.Add(worker);
@@ -134,7 +134,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     public async Task<ControlPlaneProcess> StartControlPlaneAsync()
     {
         string[] args = ["--config", ControlPlaneConfig, "--nats", Nats.Url, .. _options.ControlPlaneArgs];
-        var controlPlane = await ControlPlaneProcess.StartAsync(_options.ControlPlaneEnvironment, args).ConfigureAwait(false);
+        var controlPlane = await ControlPlaneProcess.StartAsync(_options.ControlPlaneVariables(), args).ConfigureAwait(false);
         lock (_gate)
         {
             _controlPlanes.Add(controlPlane);

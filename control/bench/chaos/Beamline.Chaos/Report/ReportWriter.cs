@@ -74,7 +74,9 @@ public static class ReportWriter
         md.Append(Inv($"Last run: {when.UtcDateTime:yyyy-MM-dd HH:mm} UTC on {machine}, {took.TotalSeconds:F0} s in all; `./build.sh chaos`"));
         md.AppendLine(options.Label is { } label ? $" on {label}" : "");
         md.AppendLine(Inv($"(scenarios {string.Join(", ", reports.Select(r => r.Scenario.Name))}; {options.InFlight} requests in flight; {options.LoadSeconds:0.#} s of load per fault scenario; ")
-            + Inv($"deadline {options.DeadlineMs} ms; answer timeout {options.AnswerTimeout.TotalSeconds:0.#} s; CP1 assignments: ")
+            + Inv($"deadline {options.DeadlineMs} ms; answer timeout {options.AnswerTimeout.TotalSeconds:0.#} s; ")
+            + (options.Durable ? "durable deployment (CP1 on JetStream end to end, `--block-dedupe on`); " : "core-NATS baseline (`--core`); ")
+            + "CP1 assignments: "
             + (options.Assignments == AssignmentTransport.Core ? "core NATS" : "JetStream") + $" on `{options.AssignmentSubject}`; hung executor: `{options.HangType}`).");
         md.AppendLine();
         md.AppendLine("| " + string.Join(" | ", Header) + " |");
