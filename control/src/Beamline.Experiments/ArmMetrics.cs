@@ -66,7 +66,20 @@ internal sealed class ArmMetrics
 /// <param name="Latency">Latency of successful executes, in ms.</param>
 /// <param name="Cost">Cost of successful executes, in nano-dollars.</param>
 /// <param name="Quality">Feedback scores.</param>
-public sealed record ArmState(long Requests, long Executions, long Errors, long CostNanos, SummaryState Latency, SummaryState Cost, SummaryState Quality);
+public sealed record ArmState(long Requests, long Executions, long Errors, long CostNanos, SummaryState Latency, SummaryState Cost, SummaryState Quality)
+{
+    /// <summary>No observations.</summary>
+    public static ArmState Empty { get; } = new(0, 0, 0, 0, default, default, default);
+
+    /// <summary>Both arms' figures together (counts added, summaries combined exactly).</summary>
+    public static ArmState Combine(ArmState a, ArmState b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        return new(a.Requests + b.Requests, a.Executions + b.Executions, a.Errors + b.Errors, a.CostNanos + b.CostNanos,
+            SummaryState.Combine(a.Latency, b.Latency), SummaryState.Combine(a.Cost, b.Cost), SummaryState.Combine(a.Quality, b.Quality));
+    }
+}
 
 /// <summary>One arm's figures at a moment.</summary>
 public sealed record ArmResult

@@ -5,6 +5,10 @@ namespace Beamline.Experiments;
 /// <summary>
 /// A live experiment: its definition, its arms' figures, its looks and its status. Assignment
 /// reads only immutable fields and the status (no lock); recording and looking lock the experiment.
+/// Alone, it looks at its own figures as they come. Shared by several control planes
+/// (<see cref="ShareLooks"/>), it only records: the share combines every instance's figures
+/// (<see cref="LocalStates"/>), looks at them (<see cref="LookAt"/>) and applies the verdict that
+/// won the shared record (<see cref="Apply"/>), so each look is taken once for all of them.
 /// </summary>
 public sealed class Experiment
 {
@@ -16,6 +20,8 @@ public sealed class Experiment
     private int _looks;
     private double? _lastThreshold;
     private DateTimeOffset? _endedAt;
+    private ArmMetrics[]? _combined;
+    private volatile bool _looksShared;
 
     /// <summary>Starts an experiment from a valid definition.</summary>
     public Experiment(ExperimentDefinition definition, DateTimeOffset createdAt)
@@ -81,6 +87,93 @@ public sealed class Experiment
         return ExperimentAssignment.ArmOf(_weights, ExperimentAssignment.Bucket(Definition.Id, unit));
     }
 
+    /// <summary>Its status, winner and looks (what control planes share).</summary>
+    public ExperimentVerdict Verdict
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return VerdictLocked();
+            }
+        }
+    }
+
+    /// <summary>From now on looks are taken by the share (<see cref="LookAt"/>), not as observations come.</summary>
+    public void ShareLooks() => _looksShared = true;
+
+    /// <summary>This instance's own figures of every arm (what it publishes to the others).</summary>
+    public ArmState[] LocalStates()
+    {
+        lock (_lock)
+        {
+            var states = new ArmState[_metrics.Length];
+            for (var i = 0; i < states.Length; i++)
+            {
+                states[i] = _metrics[i].State();
+            }
+            return states;
+        }
+    }
+
+    /// <summary>
+    /// Forgets this instance's own figures: at a restart on shared state, where the previous
+    /// process had published them already (under its own name), so they would count twice.
+    /// </summary>
+    public void ClearLocal()
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i < _metrics.Length; i++)
+            {
+                _metrics[i] = new ArmMetrics();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes every instance's figures together (<paramref name="combined"/>, one per arm): the
+    /// results show them from now on, and when a look is due on them, the verdict of that look
+    /// (not applied: the caller applies it once it has won the shared record). Null when no look is due.
+    /// </summary>
+    public ExperimentVerdict? LookAt(IReadOnlyList<ArmState> combined, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(combined);
+        if (combined.Count != _metrics.Length)
+        {
+            throw new ArgumentException("one state per arm", nameof(combined));
+        }
+        lock (_lock)
+        {
+            var metrics = new ArmMetrics[combined.Count];
+            for (var i = 0; i < metrics.Length; i++)
+            {
+                metrics[i] = new ArmMetrics(combined[i]);
+            }
+            _combined = metrics;
+            return LookDue(metrics, VerdictLocked(), now);
+        }
+    }
+
+    /// <summary>Takes <paramref name="verdict"/> as its own (the shared record's). True when something changed.</summary>
+    public bool Apply(ExperimentVerdict verdict)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        if (verdict.Winner >= _metrics.Length || verdict.Looks < 0)
+        {
+            throw new ArgumentException("the verdict does not fit the definition", nameof(verdict));
+        }
+        lock (_lock)
+        {
+            if (VerdictLocked() == verdict)
+            {
+                return false;
+            }
+            ApplyLocked(verdict);
+            return true;
+        }
+    }
+
     /// <summary>Counts a request routed to arm <paramref name="arm"/> (a decide or an execute).</summary>
     public void RecordRequest(int arm)
     {
@@ -112,7 +205,7 @@ public sealed class Experiment
                 metrics.Cost.Add(costNanos);
                 metrics.CostNanos += costNanos;
             }
-            return LookIfDue(now);
+            return _looksShared ? null : LookIfDue(now);
         }
     }
 
@@ -122,7 +215,7 @@ public sealed class Experiment
         lock (_lock)
         {
             _metrics[arm].Quality.Add(Math.Clamp(score, 0, 1));
-            return LookIfDue(now);
+            return _looksShared ? null : LookIfDue(now);
         }
     }
 
@@ -176,10 +269,11 @@ public sealed class Experiment
 
     private ExperimentResults ResultsLocked()
     {
-        var arms = new ArmResult[_metrics.Length];
+        var metrics = _combined ?? _metrics;
+        var arms = new ArmResult[metrics.Length];
         for (var i = 0; i < arms.Length; i++)
         {
-            arms[i] = _metrics[i].Snapshot(Definition.Arms[i]);
+            arms[i] = metrics[i].Snapshot(Definition.Arms[i]);
         }
         var comparisons = new ArmComparison[arms.Length - 1];
         for (var i = 1; i < arms.Length; i++)
@@ -209,51 +303,67 @@ public sealed class Experiment
         ErrorRate = SignificanceTests.TwoProportion(challenger.Errors, challenger.Executions, control.Errors, control.Executions),
     };
 
-    // A look is due when every arm has gained SamplesPerLook observations of the primary metric since the last one.
+    // Alone: a look at this instance's own figures when one is due; applied at once.
     private ExperimentResults? LookIfDue(DateTimeOffset now)
     {
-        if (_status != ExperimentStatus.Running)
+        if (LookDue(_metrics, VerdictLocked(), now) is not { } verdict)
+        {
+            return null;
+        }
+        ApplyLocked(verdict);
+        return verdict.Status == ExperimentStatus.Promoted ? ResultsLocked() : null;
+    }
+
+    private ExperimentVerdict VerdictLocked() => new(_status, _winner, _looks, _lastThreshold, _endedAt);
+
+    private void ApplyLocked(ExperimentVerdict verdict)
+    {
+        _winner = verdict.Winner;
+        _looks = verdict.Looks;
+        _lastThreshold = verdict.LastThreshold;
+        _endedAt = verdict.EndedAt;
+        _status = verdict.Status; // last: a reader that sees Promoted sees its winner
+    }
+
+    // A look is due when every arm has gained SamplesPerLook observations of the primary metric
+    // since the last one: its verdict, or null when none is due.
+    private ExperimentVerdict? LookDue(ArmMetrics[] metrics, ExperimentVerdict current, DateTimeOffset now)
+    {
+        if (current.Status != ExperimentStatus.Running)
         {
             return null;
         }
         var metric = Definition.Metric;
-        var due = (long)(_looks + 1) * Definition.SamplesPerLook;
-        foreach (var arm in _metrics)
+        var due = (long)(current.Looks + 1) * Definition.SamplesPerLook;
+        foreach (var arm in metrics)
         {
             if (arm.Observations(metric) < due)
             {
                 return null;
             }
         }
-        _looks++;
-        var threshold = AlphaSpending.Threshold(Definition.Alpha, _looks, Definition.MaxLooks, _metrics.Length - 1);
-        _lastThreshold = threshold;
-        var winner = PickWinner(threshold);
+        var looks = current.Looks + 1;
+        var threshold = AlphaSpending.Threshold(Definition.Alpha, looks, Definition.MaxLooks, metrics.Length - 1);
+        var winner = PickWinner(metrics, threshold);
         if (winner < 0)
         {
-            if (_looks >= Definition.MaxLooks)
-            {
-                _status = ExperimentStatus.Completed;
-                _endedAt = now;
-            }
-            return null;
+            return looks >= Definition.MaxLooks
+                ? new(ExperimentStatus.Completed, -1, looks, threshold, now)
+                : new(ExperimentStatus.Running, -1, looks, threshold, null);
         }
-        _winner = winner;
-        _endedAt = now;
-        _status = Definition.AutoPromote ? ExperimentStatus.Promoted : ExperimentStatus.Completed;
-        return Definition.AutoPromote ? ResultsLocked() : null;
+        return new(Definition.AutoPromote ? ExperimentStatus.Promoted : ExperimentStatus.Completed, winner, looks, threshold, now);
     }
 
     // The best significantly-better challenger; or, with two arms, the control when the challenger is significantly worse.
-    private int PickWinner(double threshold)
+    private int PickWinner(ArmMetrics[] metrics, double threshold)
     {
         var metric = Definition.Metric;
-        var control = _metrics[0].Snapshot(Definition.Arms[0]);
+        var control = metrics[0].Snapshot(Definition.Arms[0]);
         var best = -1;
         var bestValue = 0.0;
-        for (var i = 1; i < _metrics.Length; i++)
+        for (var i = 1; i < metrics.Length; i++)
         {
-            var challenger = _metrics[i].Snapshot(Definition.Arms[i]);
+            var challenger = metrics[i].Snapshot(Definition.Arms[i]);
             var test = Compare(challenger, control).For(metric);
             if (test.PValue > threshold)
             {
@@ -269,7 +379,7 @@ public sealed class Experiment
                     bestValue = value;
                 }
             }
-            else if (_metrics.Length == 2)
+            else if (metrics.Length == 2)
             {
                 return 0;
             }
@@ -287,3 +397,11 @@ public sealed class Experiment
         _ => arm.ErrorRate,
     };
 }
+
+/// <summary>An experiment's status, winner and looks: what a look decides and control planes share.</summary>
+/// <param name="Status">Where it stands.</param>
+/// <param name="Winner">The winning arm's index, or −1.</param>
+/// <param name="Looks">The looks taken.</param>
+/// <param name="LastThreshold">The latest look's p-value threshold, or null before the first.</param>
+/// <param name="EndedAt">When it ended, or null.</param>
+public sealed record ExperimentVerdict(ExperimentStatus Status, int Winner, int Looks, double? LastThreshold, DateTimeOffset? EndedAt);

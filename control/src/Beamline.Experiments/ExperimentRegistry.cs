@@ -15,7 +15,10 @@ public sealed class ExperimentConflictException(string message) : Exception(mess
 /// <summary>
 /// The experiments of every tenant, kept in memory: at most one running (or promoted) experiment
 /// per tenant and policy. Thread-safe. Each tenant sees only its own experiments: every lookup
-/// takes the tenant id.
+/// takes the tenant id. Several control planes share them through a share (the host's KV share):
+/// it hears of local changes through <see cref="Changed"/>, brings others' through
+/// <see cref="ApplyRemote"/> and <see cref="ApplyRemoteDelete"/>, and takes the looks
+/// (<see cref="ShareLooks"/>, <see cref="ApplyVerdict"/>).
 /// </summary>
 public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions? promotions = null)
 {
@@ -23,6 +26,13 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
     private readonly ConcurrentDictionary<(string Tenant, string Policy), Experiment> _routing = new();
     private readonly Lock _changeLock = new();
     private volatile int _routingCount;
+    private volatile bool _looksShared;
+
+    /// <summary>
+    /// An experiment was created, stopped or deleted here (through the admin API): the tenant and
+    /// the id (no longer found when it was deleted). Not raised for changes applied from elsewhere.
+    /// </summary>
+    public event Action<string, string>? Changed;
 
     /// <summary>The clock experiments are stamped with.</summary>
     public TimeProvider Time { get; } = time ?? throw new ArgumentNullException(nameof(time));
@@ -40,6 +50,10 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
     {
         ArgumentNullException.ThrowIfNull(definition);
         var experiment = new Experiment(definition, Time.GetUtcNow());
+        if (_looksShared)
+        {
+            experiment.ShareLooks();
+        }
         lock (_changeLock)
         {
             if (_experiments.ContainsKey((definition.TenantId, definition.Id)))
@@ -55,7 +69,60 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
             _routingCount = _routing.Count;
         }
         Interlocked.Increment(ref _version);
+        Changed?.Invoke(definition.TenantId, definition.Id);
         return experiment;
+    }
+
+    /// <summary>From now on every experiment's looks are taken by the share, on every instance's figures.</summary>
+    public void ShareLooks()
+    {
+        _looksShared = true;
+        foreach (var experiment in _experiments.Values)
+        {
+            experiment.ShareLooks();
+        }
+    }
+
+    /// <summary>Every tenant's experiments.</summary>
+    public IReadOnlyList<Experiment> All() => [.. _experiments.Values];
+
+    /// <summary>
+    /// An experiment as another control plane has it: added when unknown here, else its status,
+    /// winner and looks taken over. Does not raise <see cref="Changed"/>.
+    /// </summary>
+    public void ApplyRemote(ExperimentSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var definition = snapshot.Definition;
+        if (_experiments.TryGetValue((definition.TenantId, definition.Id), out var known))
+        {
+            ApplyVerdict(known, new(snapshot.Status, snapshot.Winner, snapshot.Looks, snapshot.LastThreshold, snapshot.EndedAt), decidedHere: false);
+            return;
+        }
+        Restore([snapshot]);
+        Interlocked.Increment(ref _version);
+    }
+
+    /// <summary>An experiment deleted on another control plane. Does not raise <see cref="Changed"/>.</summary>
+    public void ApplyRemoteDelete(string tenantId, string id) => Forget(tenantId, id);
+
+    /// <summary>
+    /// Takes a look's verdict (decided here, on every instance's figures, or on another control
+    /// plane). A promotion decided here is recorded (<see cref="IExperimentPromotions"/>), once for all.
+    /// </summary>
+    public void ApplyVerdict(Experiment experiment, ExperimentVerdict verdict, bool decidedHere)
+    {
+        ArgumentNullException.ThrowIfNull(experiment);
+        ArgumentNullException.ThrowIfNull(verdict);
+        if (experiment.Apply(verdict))
+        {
+            Settle(experiment, promoted: null);
+        }
+        // Recorded by the one that decided it, even when the shared record's echo was applied first.
+        if (decidedHere && verdict.Status == ExperimentStatus.Promoted)
+        {
+            promotions?.Promoted(experiment.Results());
+        }
     }
 
     /// <summary>Every tenant's experiments, saved (<see cref="Experiment.Save"/>).</summary>
@@ -79,6 +146,10 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
             foreach (var snapshot in snapshots)
             {
                 var experiment = new Experiment(snapshot);
+                if (_looksShared)
+                {
+                    experiment.ShareLooks();
+                }
                 var definition = experiment.Definition;
                 if (!_experiments.TryAdd((definition.TenantId, definition.Id), experiment))
                 {
@@ -136,11 +207,22 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
         experiment.Stop(Time.GetUtcNow());
         Unroute(experiment);
         Interlocked.Increment(ref _version);
+        Changed?.Invoke(tenantId, id);
         return true;
     }
 
     /// <summary>Stops and forgets the tenant's experiment. False when unknown.</summary>
     public bool Delete(string tenantId, string id)
+    {
+        if (!Forget(tenantId, id))
+        {
+            return false;
+        }
+        Changed?.Invoke(tenantId, id);
+        return true;
+    }
+
+    private bool Forget(string tenantId, string id)
     {
         if (!_experiments.TryRemove((tenantId, id), out var experiment))
         {

@@ -3,7 +3,7 @@ using System.Text;
 namespace Beamline.SharedState;
 
 /// <summary>KV key tokens: ids as they are when they are plain, escaped otherwise.</summary>
-internal static class KvKeys
+public static class KvKeys
 {
     /// <summary>
     /// <paramref name="id"/> as one key token: letters, digits, '-' and '_' stay; every other

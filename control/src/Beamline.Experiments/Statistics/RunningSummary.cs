@@ -50,7 +50,27 @@ public sealed class RunningSummary
 /// <param name="Count">The number of observations.</param>
 /// <param name="Mean">Their mean.</param>
 /// <param name="M2">The sum of squared deviations from the mean.</param>
-public readonly record struct SummaryState(long Count, double Mean, double M2);
+public readonly record struct SummaryState(long Count, double Mean, double M2)
+{
+    /// <summary>
+    /// The state of both samples together, exactly as if one summary had seen every observation
+    /// (Chan, Golub and LeVeque's pairwise update): how control planes add up their figures.
+    /// </summary>
+    public static SummaryState Combine(SummaryState a, SummaryState b)
+    {
+        if (a.Count == 0)
+        {
+            return b;
+        }
+        if (b.Count == 0)
+        {
+            return a;
+        }
+        var count = a.Count + b.Count;
+        var delta = b.Mean - a.Mean;
+        return new(count, a.Mean + (delta * b.Count / count), a.M2 + b.M2 + (delta * delta * ((double)a.Count * b.Count / count)));
+    }
+}
 
 /// <summary>A sample's size, mean and sample variance.</summary>
 /// <param name="Count">The number of observations.</param>

@@ -19,7 +19,8 @@ public static class ExperimentServiceCollectionExtensions
     /// Adds the <see cref="ExperimentRegistry"/> (promotions written to the audit chain), the
     /// routing hook (an <see cref="ExperimentRouter"/> over the host's <see cref="RoutingService"/>
     /// as the pipeline's <see cref="IPolicyRouter"/>), the accounting that feeds experiments and
-    /// bandits, their persistence in the data directory (<c>experiments.json</c>), and the <see cref="BanditSelector"/> as <see cref="IBanditSelector"/> (settings from
+    /// bandits, their persistence in the data directory (<c>experiments.json</c>), their share with
+    /// the other control planes on the NATS (<see cref="KvExperimentShare"/>, when the shared state is registered), and the <see cref="BanditSelector"/> as <see cref="IBanditSelector"/> (settings from
     /// <c>Beamline:Bandits</c>). Map the endpoints with <see cref="ExperimentEndpoints.MapExperimentEndpoints"/>.
     /// </summary>
     public static IServiceCollection AddBeamlineExperiments(this IServiceCollection services, IConfiguration configuration)
@@ -41,6 +42,11 @@ public static class ExperimentServiceCollectionExtensions
         // Saved in the data directory across restarts.
         services.TryAddSingleton<ExperimentPersistence>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, ExperimentPersistence>(sp => sp.GetRequiredService<ExperimentPersistence>()));
+        // Shared by every control plane on the NATS when the shared state is on (AddBeamlineSharedState first): after the restore above.
+        if (services.Any(static d => d.ServiceType == typeof(Beamline.SharedState.SharedStateConnection)))
+        {
+            services.AddHostedService<KvExperimentShare>();
+        }
         // The route stage sees experiments through a decorator; whichever of this and AddBeamlinePipeline runs first.
         services.Replace(ServiceDescriptor.Singleton<IPolicyRouter>(static sp => new ExperimentRouter(
             sp.GetRequiredService<RoutingService>(), sp.GetRequiredService<ExperimentRegistry>(), sp.GetRequiredService<ExperimentTracker>())));

@@ -54,25 +54,82 @@ internal static class ExperimentStateFile
             var list = new List<ExperimentSnapshot>();
             foreach (var item in document.RootElement.GetProperty("experiments").EnumerateArray())
             {
-                var tenantId = item.GetProperty("tenant_id").GetString()!;
-                var definition = ExperimentJson.ReadDefinition(tenantId, System.Text.Encoding.UTF8.GetBytes(item.GetProperty("definition").GetRawText()));
-                list.Add(new ExperimentSnapshot
-                {
-                    Definition = definition,
-                    CreatedAt = DateTimeOffset.Parse(item.GetProperty("created_at").GetString()!, CultureInfo.InvariantCulture),
-                    Status = Enum.Parse<ExperimentStatus>(item.GetProperty("status").GetString()!, ignoreCase: true),
-                    Winner = item.GetProperty("winner").GetInt32(),
-                    Looks = item.GetProperty("looks").GetInt32(),
-                    LastThreshold = item.GetProperty("last_threshold").ValueKind == JsonValueKind.Number ? item.GetProperty("last_threshold").GetDouble() : null,
-                    EndedAt = item.GetProperty("ended_at").GetString() is { } ended ? DateTimeOffset.Parse(ended, CultureInfo.InvariantCulture) : null,
-                    Arms = [.. item.GetProperty("arms").EnumerateArray().Select(ReadArm)],
-                });
+                list.Add(ReadOne(item));
             }
             return list;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or ExperimentRequestException)
         {
             throw new FormatException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>One experiment as its JSON object (the shared record of docs/shared-state.md).</summary>
+    public static byte[] ToJson(ExperimentSnapshot experiment)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteOne(writer, experiment);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>One experiment from its JSON object. Throws <see cref="FormatException"/> for a damaged one.</summary>
+    public static ExperimentSnapshot FromJson(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return ReadOne(document.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or ExperimentRequestException)
+        {
+            throw new FormatException(e.Message, e);
+        }
+    }
+
+    private static ExperimentSnapshot ReadOne(JsonElement item)
+    {
+        var tenantId = item.GetProperty("tenant_id").GetString()!;
+        var definition = ExperimentJson.ReadDefinition(tenantId, System.Text.Encoding.UTF8.GetBytes(item.GetProperty("definition").GetRawText()));
+        return new ExperimentSnapshot
+        {
+            Definition = definition,
+            CreatedAt = DateTimeOffset.Parse(item.GetProperty("created_at").GetString()!, CultureInfo.InvariantCulture),
+            Status = Enum.Parse<ExperimentStatus>(item.GetProperty("status").GetString()!, ignoreCase: true),
+            Winner = item.GetProperty("winner").GetInt32(),
+            Looks = item.GetProperty("looks").GetInt32(),
+            LastThreshold = item.GetProperty("last_threshold").ValueKind == JsonValueKind.Number ? item.GetProperty("last_threshold").GetDouble() : null,
+            EndedAt = item.GetProperty("ended_at").GetString() is { } ended ? DateTimeOffset.Parse(ended, CultureInfo.InvariantCulture) : null,
+            Arms = [.. item.GetProperty("arms").EnumerateArray().Select(ReadArm)],
+        };
+    }
+
+    /// <summary>Every arm's figures as a JSON array (what one instance publishes).</summary>
+    public static byte[] ArmsToJson(IReadOnlyList<ArmState> arms)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteArms(writer, arms);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Every arm's figures from <see cref="ArmsToJson"/>. Throws <see cref="FormatException"/> for a damaged array.</summary>
+    public static ArmState[] ArmsFromJson(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return [.. document.RootElement.EnumerateArray().Select(ReadArm)];
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new FormatException(e.Message, e);
         }
     }
 
@@ -120,8 +177,15 @@ internal static class ExperimentStateFile
             writer.WriteNull("last_threshold");
         }
         writer.WriteString("ended_at", experiment.EndedAt?.ToString("O", CultureInfo.InvariantCulture));
-        writer.WriteStartArray("arms");
-        foreach (var arm in experiment.Arms)
+        writer.WritePropertyName("arms");
+        WriteArms(writer, experiment.Arms);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteArms(Utf8JsonWriter writer, IReadOnlyList<ArmState> arms)
+    {
+        writer.WriteStartArray();
+        foreach (var arm in arms)
         {
             writer.WriteStartObject();
             writer.WriteNumber("requests", arm.Requests);
@@ -134,7 +198,6 @@ internal static class ExperimentStateFile
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
-        writer.WriteEndObject();
     }
 
     private static void WriteSummary(Utf8JsonWriter writer, string name, SummaryState state)

@@ -20,6 +20,7 @@ public sealed class SharedStateFixture : IAsyncLifetime
     public const string RouteKey = "bl_route_Xd3Xk9Qm2Lp7Rt5Yb8Nc1Hf4Js6Ae0Ui3Ko8Pw2Zq7M";
     public const string BreakerKey = "bl_breaker_Yd3Xk9Qm2Lp7Rt5Yb8Nc1Hf4Js6Ae0Ui3Ko8Pw2Zq7M";
     public const string FreeKey = "bl_free_Zd3Xk9Qm2Lp7Rt5Yb8Nc1Hf4Js6Ae0Ui3Ko8Pw2Zq7M";
+    public const string LabKey = "bl_lab_Ad3Xk9Qm2Lp7Rt5Yb8Nc1Hf4Js6Ae0Ui3Ko8Pw2Zq7M";
 
     /// <summary>The budget tenant's monthly budget.</summary>
     public const decimal BudgetUsd = 0.05m;
@@ -156,6 +157,8 @@ public sealed class SharedStateFixture : IAsyncLifetime
                             {"version":"1.0","providers":[{"name":"mock_one","weight":50},{"name":"mock_two","weight":50}],
                              "sticky":{"enabled":true,"session_key":"user_id","ttl":"15m"}}
                             """)),
+                    Tenant("lab", LabKey, "chat", new JsonObject(),
+                        Policy("chat", """{"version":"1.0","providers":[{"name":"mock_one","weight":50},{"name":"mock_two","weight":50}]}""")),
                     Tenant("breaker", BreakerKey, "broken", new JsonObject(),
                         Policy("broken", """
                             {"version":"1.0","providers":[{"name":"dead","weight":100}],
