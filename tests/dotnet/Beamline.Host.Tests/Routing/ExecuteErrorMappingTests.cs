@@ -98,7 +98,9 @@ public sealed class ExecuteErrorMappingFixture : IAsyncLifetime
     {
         await File.WriteAllTextAsync(_executorConfigFile, """{"http":{"default_allow":["127.0.0.1"],"allow_private":true}}""");
         await File.WriteAllTextAsync(_configFile, Config());
-        Process = await ControlPlaneProcess.StartAsync("--config", _configFile);
+        // ASP.NET's request log (off by default) is on: a test reads how a request's end is logged.
+        Process = await ControlPlaneProcess.StartAsync(
+            new Dictionary<string, string> { ["Logging__LogLevel__Microsoft.AspNetCore"] = "Information" }, "--config", _configFile);
     }
 
     public async Task DisposeAsync()
