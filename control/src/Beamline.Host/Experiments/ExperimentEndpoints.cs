@@ -198,7 +198,10 @@ public static class ExperimentEndpoints
             await ErrorAsync(context, StatusCodes.Status400BadRequest, Cp1ErrorCodes.InvalidRequest, message, field).ConfigureAwait(false);
             return;
         }
-        if (!context.RequestServices.GetRequiredService<ExperimentAccounting>().Feedback(tenantId, requestId, score))
+        // Here, or on the control plane that served the request (NATS).
+        if (!context.RequestServices.GetRequiredService<ExperimentAccounting>().Feedback(tenantId, requestId, score)
+            && !(context.RequestServices.GetService<NatsFeedbackRelay>() is { } relay
+                && await relay.ForwardAsync(tenantId, requestId, score, context.RequestAborted).ConfigureAwait(false)))
         {
             // Another tenant's request is answered exactly as an unknown one: its existence is not revealed.
             await ErrorAsync(context, StatusCodes.Status404NotFound, Cp1ErrorCodes.NotFound, $"no request '{requestId}' of this tenant is known", "request_id").ConfigureAwait(false);

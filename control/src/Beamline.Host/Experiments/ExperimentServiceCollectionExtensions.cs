@@ -42,6 +42,12 @@ public static class ExperimentServiceCollectionExtensions
         // Saved in the data directory across restarts.
         services.TryAddSingleton<ExperimentPersistence>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, ExperimentPersistence>(sp => sp.GetRequiredService<ExperimentPersistence>()));
+        // Feedback on a request another control plane served reaches it over NATS.
+        if (!string.IsNullOrEmpty(configuration[$"{Beamline.Nats.NatsClientOptions.SectionName}:Url"]))
+        {
+            services.TryAddSingleton<NatsFeedbackRelay>();
+            services.AddHostedService(sp => sp.GetRequiredService<NatsFeedbackRelay>());
+        }
         // Shared by every control plane on the NATS when the shared state is on (AddBeamlineSharedState first): after the restore above.
         if (services.Any(static d => d.ServiceType == typeof(Beamline.SharedState.SharedStateConnection)))
         {

@@ -11,7 +11,8 @@ namespace Beamline.Host.Tests.SharedState;
 /// An experiment on two control planes behind one NATS: created on one, it routes on both; each
 /// serves half the users and hears their feedback; the look is taken on both halves together and
 /// promotes the winner everywhere, audited once. With experiments per process, B would not know the
-/// experiment and A alone would never have enough observations for a look.
+/// experiment and A alone would never have enough observations for a look. Feedback posted to the
+/// control plane that did not serve the request reaches the one that did.
 /// </summary>
 public sealed class SharedExperimentsEndToEndTests(SharedStateFixture fixture) : IClassFixture<SharedStateFixture>
 {
@@ -69,6 +70,22 @@ public sealed class SharedExperimentsEndToEndTests(SharedStateFixture fixture) :
         // Deleted on B: gone from A too.
         Assert.Equal(HttpStatusCode.OK, (await fixture.AdminAsync(fixture.B, HttpMethod.Delete, $"admin/v1/tenants/lab/experiments/{Id}")).Status);
         Assert.True(await SharedStateFixture.EventuallyAsync(async () => await StatusAsync(fixture.A) is null, Live), "a delete on B was not live on A within 1 s");
+    }
+
+    [Fact]
+    public async Task FeedbackOnAnotherControlPlane_ReachesTheOneThatServedTheRequest()
+    {
+        var requestId = $"lab-{Guid.NewGuid():N}";
+        await ExecuteAsync(fixture.A, requestId, "feedback-user");
+
+        var (onB, _) = await Send(fixture.B, HttpMethod.Post, "v1/feedback", SharedStateFixture.LabKey, $$"""{"request_id":"{{requestId}}","score":0.7}""");
+        var (unknown, _) = await Send(fixture.B, HttpMethod.Post, "v1/feedback", SharedStateFixture.LabKey, """{"request_id":"nobody-served-this","score":0.7}""");
+        // Another tenant naming lab's request is answered as for an unknown one, on either control plane.
+        var (otherTenant, _) = await Send(fixture.B, HttpMethod.Post, "v1/feedback", SharedStateFixture.FreeKey, $$"""{"request_id":"{{requestId}}","score":0.7}""");
+
+        Assert.Equal(HttpStatusCode.OK, onB);
+        Assert.Equal(HttpStatusCode.NotFound, unknown);
+        Assert.Equal(HttpStatusCode.NotFound, otherTenant);
     }
 
     // Users whose sticky arm is known (the assignment is a public, deterministic hash): `perArm` of
