@@ -99,8 +99,8 @@ public sealed class Experiment
         }
     }
 
-    /// <summary>From now on looks are taken by the share (<see cref="LookAt"/>), not as observations come.</summary>
-    public void ShareLooks() => _looksShared = true;
+    /// <summary>From now on looks are taken by the share (<see cref="LookAt"/>), not as observations come (false: as they come again).</summary>
+    public void ShareLooks(bool shared = true) => _looksShared = shared;
 
     /// <summary>This instance's own figures of every arm (what it publishes to the others).</summary>
     public ArmState[] LocalStates()
@@ -113,21 +113,6 @@ public sealed class Experiment
                 states[i] = _metrics[i].State();
             }
             return states;
-        }
-    }
-
-    /// <summary>
-    /// Forgets this instance's own figures: at a restart on shared state, where the previous
-    /// process had published them already (under its own name), so they would count twice.
-    /// </summary>
-    public void ClearLocal()
-    {
-        lock (_lock)
-        {
-            for (var i = 0; i < _metrics.Length; i++)
-            {
-                _metrics[i] = new ArmMetrics();
-            }
         }
     }
 
@@ -155,7 +140,12 @@ public sealed class Experiment
         }
     }
 
-    /// <summary>Takes <paramref name="verdict"/> as its own (the shared record's). True when something changed.</summary>
+    /// <summary>
+    /// Takes <paramref name="verdict"/> as its own (the shared record's) when it moves the
+    /// experiment forward: a running one takes more looks or an end; a promoted one only a stop;
+    /// stopped and completed are final. So a record that arrives late (an older look, the create
+    /// of an experiment stopped here since) never undoes anything. True when something changed.
+    /// </summary>
     public bool Apply(ExperimentVerdict verdict)
     {
         ArgumentNullException.ThrowIfNull(verdict);
@@ -165,7 +155,8 @@ public sealed class Experiment
         }
         lock (_lock)
         {
-            if (VerdictLocked() == verdict)
+            var current = VerdictLocked();
+            if (current == verdict || !Advances(current, verdict))
             {
                 return false;
             }
@@ -173,6 +164,13 @@ public sealed class Experiment
             return true;
         }
     }
+
+    private static bool Advances(ExperimentVerdict from, ExperimentVerdict to) => from.Status switch
+    {
+        ExperimentStatus.Running => to.Status != ExperimentStatus.Running || to.Looks > from.Looks,
+        ExperimentStatus.Promoted => to.Status == ExperimentStatus.Stopped,
+        _ => false,
+    };
 
     /// <summary>Counts a request routed to arm <paramref name="arm"/> (a decide or an execute).</summary>
     public void RecordRequest(int arm)

@@ -50,10 +50,7 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
     {
         ArgumentNullException.ThrowIfNull(definition);
         var experiment = new Experiment(definition, Time.GetUtcNow());
-        if (_looksShared)
-        {
-            experiment.ShareLooks();
-        }
+        experiment.ShareLooks(_looksShared);
         lock (_changeLock)
         {
             if (_experiments.ContainsKey((definition.TenantId, definition.Id)))
@@ -73,13 +70,13 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
         return experiment;
     }
 
-    /// <summary>From now on every experiment's looks are taken by the share, on every instance's figures.</summary>
-    public void ShareLooks()
+    /// <summary>From now on every experiment's looks are taken by the share, on every instance's figures (false: here again, as observations come).</summary>
+    public void ShareLooks(bool shared = true)
     {
-        _looksShared = true;
+        _looksShared = shared;
         foreach (var experiment in _experiments.Values)
         {
-            experiment.ShareLooks();
+            experiment.ShareLooks(shared);
         }
     }
 
@@ -87,16 +84,17 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
     public IReadOnlyList<Experiment> All() => [.. _experiments.Values];
 
     /// <summary>
-    /// An experiment as another control plane has it: added when unknown here, else its status,
-    /// winner and looks taken over. Does not raise <see cref="Changed"/>.
+    /// An experiment as the shared record has it: added when unknown here, else its status,
+    /// winner and looks taken over when they move it forward (<see cref="Experiment.Apply"/>);
+    /// <paramref name="decidedHere"/>: the record holds this instance's own look. Does not raise <see cref="Changed"/>.
     /// </summary>
-    public void ApplyRemote(ExperimentSnapshot snapshot)
+    public void ApplyRemote(ExperimentSnapshot snapshot, bool decidedHere = false)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         var definition = snapshot.Definition;
         if (_experiments.TryGetValue((definition.TenantId, definition.Id), out var known))
         {
-            ApplyVerdict(known, new(snapshot.Status, snapshot.Winner, snapshot.Looks, snapshot.LastThreshold, snapshot.EndedAt), decidedHere: false);
+            ApplyVerdict(known, new(snapshot.Status, snapshot.Winner, snapshot.Looks, snapshot.LastThreshold, snapshot.EndedAt), decidedHere);
             return;
         }
         Restore([snapshot]);
@@ -146,10 +144,7 @@ public sealed class ExperimentRegistry(TimeProvider time, IExperimentPromotions?
             foreach (var snapshot in snapshots)
             {
                 var experiment = new Experiment(snapshot);
-                if (_looksShared)
-                {
-                    experiment.ShareLooks();
-                }
+                experiment.ShareLooks(_looksShared);
                 var definition = experiment.Definition;
                 if (!_experiments.TryAdd((definition.TenantId, definition.Id), experiment))
                 {

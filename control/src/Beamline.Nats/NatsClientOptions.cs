@@ -38,6 +38,13 @@ public sealed class NatsClientOptions
     /// <summary>TLS: the CA that signs the server's certificate, and the client's own certificate.</summary>
     public NatsTlsSettings Tls { get; set; } = new();
 
+    /// <summary>
+    /// The prefix of this control plane's reply subjects (<c>&lt;prefix&gt;.&lt;unique&gt;</c>), so that
+    /// NATS permissions can let workers answer only the control plane's requests
+    /// (docs/operations.md, "NATS permissions"). Defaults to "_INBOX", the NATS clients' own.
+    /// </summary>
+    public string InboxPrefix { get; set; } = "_INBOX";
+
     /// <summary>Reconnect attempts after a lost connection; -1 is unlimited. Defaults to -1.</summary>
     public int MaxReconnectAttempts { get; set; } = -1;
 
@@ -98,6 +105,10 @@ public sealed class NatsClientOptionsValidator : IValidateOptions<NatsClientOpti
         {
             failures.Add("Beamline:Nats:Password needs Beamline:Nats:User.");
         }
+        if (!IsSubjectPrefix(options.InboxPrefix))
+        {
+            failures.Add($"Beamline:Nats:InboxPrefix '{options.InboxPrefix}' must be subject tokens of letters, digits, '-' and '_' joined by dots (e.g. _INBOX_control).");
+        }
         if (options.MaxReconnectAttempts < -1)
         {
             failures.Add("Beamline:Nats:MaxReconnectAttempts must be -1 (unlimited) or more.");
@@ -112,6 +123,11 @@ public sealed class NatsClientOptionsValidator : IValidateOptions<NatsClientOpti
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    // Whole subject tokens: no wildcards, whitespace or empty tokens.
+    private static bool IsSubjectPrefix(string? prefix)
+        => prefix is { Length: > 0 and <= 128 }
+           && prefix.Split('.').All(static token => token.Length > 0 && token.All(static c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
 
     private static void CheckFile(List<string> failures, string key, string? path)
     {

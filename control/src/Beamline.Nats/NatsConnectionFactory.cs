@@ -21,6 +21,7 @@ public static class NatsConnectionFactory
         {
             Url = url,
             Name = options.ConnectionName,
+            InboxPrefix = options.InboxPrefix,
             LoggerFactory = loggerFactory,
             AuthOpts = new NatsAuthOpts
             {

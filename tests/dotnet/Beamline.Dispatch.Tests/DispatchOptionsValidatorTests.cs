@@ -30,6 +30,24 @@ public sealed class DispatchOptionsValidatorTests
         Assert.True(result.Succeeded, result.FailureMessage);
     }
 
+    [Theory]
+    [InlineData("_INBOX_control", true)]
+    [InlineData("_I.control-1", true)]
+    [InlineData("_INBOX.>", false)]
+    [InlineData("a.*", false)]
+    [InlineData("a..b", false)]
+    [InlineData("", false)]
+    [InlineData("has space", false)]
+    public void Validate_InboxPrefix_WholeTokensOnly(string prefix, bool valid)
+    {
+        var result = new NatsClientOptionsValidator().Validate(null, new NatsClientOptions { Url = "nats://a:4222", InboxPrefix = prefix });
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Beamline:Nats:InboxPrefix", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Validate_MissingCredentialFilesAndHalfAClientCertificate_ReportEach()
     {

@@ -86,6 +86,26 @@ public sealed class SharedLooksTests
         Assert.Equal(ExperimentStatus.Promoted, experiment.Status);
     }
 
+    [Fact]
+    public void ALateRecord_NeverUndoesAStopOrALaterLook()
+    {
+        var registry = new ExperimentRegistry(TimeProvider.System);
+        registry.ShareLooks();
+        var experiment = registry.Create(ExperimentSimulation.Definition(ExperimentMetric.Quality));
+        var snapshot = experiment.Save();
+
+        registry.ApplyRemote(snapshot with { Looks = 2 });
+        registry.ApplyRemote(snapshot with { Looks = 1 }); // an older look, arriving late
+        Assert.Equal(2, experiment.Verdict.Looks);
+
+        Assert.True(registry.Stop("t1", "exp"));
+        registry.ApplyRemote(snapshot with { Looks = 3 }); // another control plane's look, written before the stop reached it
+        registry.ApplyRemote(snapshot with { Status = ExperimentStatus.Promoted, Winner = 1, Looks = 3 });
+
+        Assert.Equal(ExperimentStatus.Stopped, experiment.Status);
+        Assert.False(registry.TryGetRouting("t1", "default", out _));
+    }
+
     private sealed class CountingPromotions : IExperimentPromotions
     {
         public int Count;

@@ -367,6 +367,25 @@ TEST(WorkerOptionsTest, HardDeadlineGraceAndReconnectWait) {
   EXPECT_FALSE(parse({"--hard-deadline-grace-ms", "x"}).options);
 }
 
+TEST(WorkerOptionsTest, InboxPrefix_WholeTokensOnly) {
+  auto r = parse({});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->inbox_prefix, "");  // nats.c's _INBOX
+  r = parse({"--inbox-prefix", "_INBOX_worker"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->inbox_prefix, "_INBOX_worker");
+  EXPECT_TRUE(parse({"--inbox-prefix", "_I.worker-1"}).options);
+  for (const char* bad : {"", "_INBOX.>", "a.*", "a..b", ".a", "a.", "has space"})
+    EXPECT_FALSE(parse({"--inbox-prefix", bad}).options) << bad;
+}
+
+TEST_F(WorkerConfigFileTest, InboxPrefixFromTheFile) {
+  auto r = parse({"--config", write(R"({"inbox_prefix": "_INBOX_w"})")});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->inbox_prefix, "_INBOX_w");
+  EXPECT_FALSE(parse({"--config", write(R"({"inbox_prefix": "_INBOX.*"})")}).options);
+}
+
 TEST_F(WorkerConfigFileTest, HardDeadlineGraceAndReconnectWaitFromTheFile) {
   const char* file = write(R"({"hard_deadline_grace_ms": 750, "reconnect_wait_ms": 250})");
   auto r = parse({"--config", file});

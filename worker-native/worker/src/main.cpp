@@ -154,6 +154,7 @@ int run(const worker_options& opts, const sigset_t& signals, const sigset_t& dra
   connect_to.tls_cert = opts.tls_cert;
   connect_to.tls_key = opts.tls_key;
   connect_to.reconnect_wait_ms = opts.reconnect_wait_ms;
+  connect_to.inbox_prefix = opts.inbox_prefix;
   nats_connection nats{connect_to};
 
   caf::actor_system_config cfg;

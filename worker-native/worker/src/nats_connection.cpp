@@ -143,6 +143,8 @@ nats_connection::nats_connection(const nats_settings& settings) {
     check(natsOptions_SetMaxReconnect(opts_, -1), "natsOptions_SetMaxReconnect"); // -1: forever
     check(natsOptions_SetReconnectWait(opts_, settings.reconnect_wait_ms), "natsOptions_SetReconnectWait");
     check(natsOptions_SetReconnectBufSize(opts_, reconnect_buffer_bytes), "natsOptions_SetReconnectBufSize");
+    if (!settings.inbox_prefix.empty())
+      check(natsOptions_SetCustomInboxPrefix(opts_, settings.inbox_prefix.c_str()), "--inbox-prefix");
     set_callbacks(opts_, main_watch_);
 
     if (!settings.creds_file.empty()) {

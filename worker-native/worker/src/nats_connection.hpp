@@ -67,6 +67,8 @@ struct nats_settings {
   std::string tls_key;
   /// How long nats.c waits before trying a lost server again (--reconnect-wait-ms).
   int64_t reconnect_wait_ms = 500;
+  /// The prefix of reply subjects (--inbox-prefix); empty: nats.c's "_INBOX".
+  std::string inbox_prefix;
 };
 
 /// What nats.c keeps of publishes made while it reconnects, per connection: sent once it is back,

@@ -41,6 +41,24 @@ bool valid_pool_name(std::string_view name) {
             });
 }
 
+const std::string inbox_prefix_rule =
+  "must be subject tokens of letters, digits, '-' and '_' joined by dots (e.g. _INBOX_worker)";
+
+bool valid_inbox_prefix(std::string_view prefix) {
+  // Replies go to <prefix>.<unique>: the prefix is whole tokens, no wildcards or whitespace.
+  if (prefix.empty() || prefix.size() > 128 || prefix.front() == '.' || prefix.back() == '.')
+    return false;
+  bool dot = false;
+  for (char c : prefix) {
+    const bool token_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                            || c == '-' || c == '_';
+    if (c == '.' ? dot : !token_char)
+      return false;
+    dot = c == '.';
+  }
+  return true;
+}
+
 std::string default_worker_id() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
@@ -127,6 +145,10 @@ std::string apply_config_file(const std::string& path, worker_options& opts) {
     } else if (key == "tls_cert") {
       error = str(value, "tls_cert", opts.tls_cert);
       opts.tls_cert = resolve_path(path, opts.tls_cert);
+    } else if (key == "inbox_prefix") {
+      error = str(value, "inbox_prefix", opts.inbox_prefix);
+      if (error.empty() && !valid_inbox_prefix(opts.inbox_prefix))
+        error = "inbox_prefix: " + inbox_prefix_rule;
     } else if (key == "tls_key") {
       error = str(value, "tls_key", opts.tls_key);
       opts.tls_key = resolve_path(path, opts.tls_key);
@@ -354,6 +376,8 @@ std::string usage() {
          "  --token T              authenticate with a token\n"
          "  --tls-ca FILE          verify the server against these CA certificates (PEM); TLS on\n"
          "  --tls-cert FILE        client certificate chain (PEM), with --tls-key FILE; TLS on\n"
+         "  --inbox-prefix P       prefix of the worker's reply subjects (default _INBOX), for\n"
+         "                         NATS permissions that give the worker its own\n"
          "  --worker-id ID         reported in results and heartbeats (default <host>-<pid>)\n"
          "  --config FILE          worker configuration (JSON: pools, queue_limit, gpu_devices,\n"
          "                         plugin_dir, executors, cp1, ...); the flags below override it\n"
@@ -480,6 +504,10 @@ parse_result parse_options(int argc, const char* const* argv) {
         return fail(std::string{name} + " needs a file");
       (name == "--tls-ca" ? opts.tls_ca : name == "--tls-cert" ? opts.tls_cert : opts.tls_key) =
         std::string{value};
+    } else if (name == "--inbox-prefix") {
+      if (!valid_inbox_prefix(value))
+        return fail("--inbox-prefix: " + inbox_prefix_rule);
+      opts.inbox_prefix = std::string{value};
     } else if (name == "--worker-id") {
       if (value.empty())
         return fail("--worker-id may not be empty");

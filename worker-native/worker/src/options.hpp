@@ -38,6 +38,10 @@ struct worker_options {
   /// together; they also turn TLS on.
   std::string tls_cert;
   std::string tls_key;
+  /// --inbox-prefix P (config file: "inbox_prefix"): the prefix of the worker's reply subjects
+  /// (nats.c's inboxes, used by JetStream and KV), so that NATS permissions can give the worker
+  /// its own (docs/operations.md, "NATS permissions"). Defaults to nats.c's "_INBOX".
+  std::string inbox_prefix;
   /// --worker-id ID. Defaults to "<hostname>-<pid>".
   std::string worker_id;
   /// --pool NAME=N, repeatable; given flags replace the file's "pools". Defaults to

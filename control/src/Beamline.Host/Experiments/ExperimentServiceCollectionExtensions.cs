@@ -42,16 +42,13 @@ public static class ExperimentServiceCollectionExtensions
         // Saved in the data directory across restarts.
         services.TryAddSingleton<ExperimentPersistence>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, ExperimentPersistence>(sp => sp.GetRequiredService<ExperimentPersistence>()));
-        // Feedback on a request another control plane served reaches it over NATS.
-        if (!string.IsNullOrEmpty(configuration[$"{Beamline.Nats.NatsClientOptions.SectionName}:Url"]))
-        {
-            services.TryAddSingleton<NatsFeedbackRelay>();
-            services.AddHostedService(sp => sp.GetRequiredService<NatsFeedbackRelay>());
-        }
-        // Shared by every control plane on the NATS when the shared state is on (AddBeamlineSharedState first): after the restore above.
+        // Shared by every control plane on the NATS when the shared state is on (AddBeamlineSharedState first): after the restore
+        // above. Feedback on a request another control plane served reaches it there.
         if (services.Any(static d => d.ServiceType == typeof(Beamline.SharedState.SharedStateConnection)))
         {
             services.AddHostedService<KvExperimentShare>();
+            services.TryAddSingleton<NatsFeedbackRelay>();
+            services.AddHostedService(sp => sp.GetRequiredService<NatsFeedbackRelay>());
         }
         // The route stage sees experiments through a decorator; whichever of this and AddBeamlinePipeline runs first.
         services.Replace(ServiceDescriptor.Singleton<IPolicyRouter>(static sp => new ExperimentRouter(

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Beamline.Experiments;
+using Beamline.Host.State;
 using Beamline.SharedState;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NATS.Client.KeyValueStore;
@@ -15,39 +17,83 @@ namespace Beamline.Host.Experiments;
 /// <c>experiment.&lt;tenant&gt;.&lt;id&gt;</c>: a create, stop or delete on one control plane is live on
 /// the others through the watch;</item>
 /// <item>each control plane's own figures in the counters bucket, key
-/// <c>experiment-figures.&lt;tenant&gt;.&lt;id&gt;.&lt;instance&gt;</c>, published every second while they
-/// change; every control plane adds them up exactly (<see cref="ArmState.Combine"/>);</item>
-/// <item>the looks on those totals: a look's verdict is written over the record's revision it was
-/// taken on (compare-and-set), so each look is taken once for all control planes and its promotion
-/// audited once, by the control plane that wrote it; the others take it from the watch.</item>
+/// <c>experiment-figures.&lt;tenant&gt;.&lt;id&gt;.&lt;figures id&gt;</c>, published every second while they
+/// change; every control plane adds them up exactly (<see cref="ArmState.Combine"/>). The figures
+/// id is kept in the data directory, so a restarted control plane goes on under the same key with
+/// the figures its <c>experiments.json</c> restored (nothing is counted twice);</item>
+/// <item>the looks on those totals: look k+1 is written only over the record that holds look k, at
+/// its revision (compare-and-set), so each look is taken once for all control planes and its
+/// promotion audited once, by the control plane whose write won (also when its reply was lost:
+/// it knows its own verdict when the watch brings it); the others take it from the watch.</item>
 /// </list>
+/// Records only move an experiment forward (<see cref="Experiment.Apply"/>), and a record older
+/// than the last one seen, or one of an experiment deleted here and not yet deleted in the
+/// bucket, is skipped: a late record never undoes a stop or a delete.
 /// </summary>
-internal sealed partial class KvExperimentShare(SharedStateConnection connection, ExperimentRegistry registry, ILogger<KvExperimentShare> logger)
+internal sealed partial class KvExperimentShare(
+    SharedStateConnection connection, ExperimentRegistry registry, IServiceProvider services, ILogger<KvExperimentShare> logger)
     : BackgroundService
 {
     private const string RecordPrefix = "experiment.";
     private const string FiguresPrefix = "experiment-figures.";
+    private const string FiguresIdFile = "experiments.figures-id";
 
     /// <summary>How often figures are published and looked at.</summary>
     internal static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
-    private readonly string _self = connection.Options.InstanceId;
-    // The records' revisions as last seen: a verdict is written only over the revision it was taken on.
-    private readonly ConcurrentDictionary<(string Tenant, string Id), ulong> _revisions = new();
-    // The other control planes' figures, by experiment and instance.
+    private string _figuresId = "";
+    // The last record seen of each experiment: its revision and looks (a look is written only over the record of the look before it).
+    private readonly ConcurrentDictionary<(string Tenant, string Id), (ulong Revision, int Looks)> _records = new();
+    // Deleted here, not yet seen deleted in the bucket: its records are skipped.
+    private readonly ConcurrentDictionary<(string Tenant, string Id), bool> _deleted = new();
+    // Verdicts this control plane is writing: the one that finds its own in the bucket records the promotion.
+    private readonly ConcurrentDictionary<(string Tenant, string Id), ExperimentVerdict> _attempts = new();
+    // The other control planes' figures, by experiment and figures id.
     private readonly ConcurrentDictionary<(string Tenant, string Id), ConcurrentDictionary<string, ArmState[]>> _others = new();
     // What this control plane published last, by experiment.
     private readonly ConcurrentDictionary<(string Tenant, string Id), ArmState[]> _published = new();
     private readonly Channel<(string Tenant, string Id)> _changes = Channel.CreateUnbounded<(string, string)>();
 
     /// <inheritdoc />
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before traffic: no look is taken on this control plane's figures alone.
+        registry.ShareLooks();
+        _figuresId = FiguresId();
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // The last second's figures (the file has them too; the bucket should not lag behind it).
+        if (connection.IsConnected && !connection.NoJetStream)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                var figures = await connection.CountersAsync(timeout.Token).ConfigureAwait(false);
+                foreach (var experiment in registry.All())
+                {
+                    await PublishFiguresAsync(experiment, figures, timeout.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception error) when (error is OperationCanceledException or NATS.Client.Core.NatsException)
+            {
+                LogShareFailed("the last publish", error.Message);
+            }
+        }
+    }
+
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!await Task.Run(() => connection.IsShared, stoppingToken).ConfigureAwait(false))
         {
+            registry.ShareLooks(false); // NATS without JetStream: each control plane looks on its own
             return;
         }
-        registry.ShareLooks();
         registry.Changed += OnLocalChange;
         try
         {
@@ -61,14 +107,42 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
         finally
         {
             registry.Changed -= OnLocalChange;
+            if (connection.NoJetStream)
+            {
+                registry.ShareLooks(false);
+            }
         }
     }
 
-    private void OnLocalChange(string tenantId, string id) => _changes.Writer.TryWrite((tenantId, id));
+    private void OnLocalChange(string tenantId, string id)
+    {
+        if (!registry.TryGet(tenantId, id, out _))
+        {
+            _deleted[(tenantId, id)] = true;
+        }
+        _changes.Writer.TryWrite((tenantId, id));
+    }
 
-    // Experiments restored from this control plane's file: the bucket's record wins, and their
-    // figures are there already (the previous process published them under its own name), so the
-    // local copy is cleared; one the bucket lacks goes into it with its figures.
+    // This control plane's figures id: kept in the data directory, made on first use.
+    private string FiguresId()
+    {
+        var directory = services.GetService<StateDirectories>()?.DataDirectory;
+        if (directory is null)
+        {
+            return connection.Options.InstanceId;
+        }
+        var path = Path.Combine(directory, FiguresIdFile);
+        if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: > 0 } kept)
+        {
+            return kept;
+        }
+        var made = Guid.NewGuid().ToString("N");
+        File.WriteAllText(path, made);
+        return made;
+    }
+
+    // Experiments restored from this control plane's file: the bucket's record wins (the watch
+    // brings it); one deleted in the bucket meanwhile is deleted here; one the bucket never had is put there.
     private async Task SeedAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -80,10 +154,17 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
                 {
                     var definition = experiment.Definition;
                     var key = RecordKey(definition.TenantId, definition.Id);
-                    var created = await store.TryCreateAsync(key, Record(experiment, experiment.Verdict), cancellationToken: cancellationToken).ConfigureAwait(false);
-                    if (!created.Success)
+                    try
                     {
-                        experiment.ClearLocal();
+                        await store.GetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (NatsKVKeyDeletedException)
+                    {
+                        registry.ApplyRemoteDelete(definition.TenantId, definition.Id);
+                    }
+                    catch (NatsKVKeyNotFoundException)
+                    {
+                        await store.TryCreateAsync(key, Record(experiment, experiment.Verdict), cancellationToken: cancellationToken).ConfigureAwait(false);
                     }
                 }
                 return;
@@ -131,26 +212,48 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
             {
                 continue;
             }
-            if (entry.Operation != NatsKVOperation.Put || entry.Value is null)
+            var key = (tenantId, id);
+            if (_records.TryGetValue(key, out var seen) && entry.Revision <= seen.Revision)
             {
-                _revisions.TryRemove((tenantId, id), out _);
-                _others.TryRemove((tenantId, id), out _);
-                registry.ApplyRemoteDelete(tenantId, id);
-                continue;
+                continue; // older than what this control plane has (a replay, or its own write come back)
             }
-            ExperimentSnapshot snapshot;
             try
             {
-                snapshot = ExperimentStateFile.FromJson(entry.Value);
+                ApplyRecord(key, entry);
             }
-            catch (FormatException error)
+#pragma warning disable CA1031 // One unreadable record must not stop the others.
+            catch (Exception error)
+#pragma warning restore CA1031
             {
                 LogBadRecord(entry.Key, error.Message);
-                continue;
             }
-            _revisions[(tenantId, id)] = entry.Revision;
-            registry.ApplyRemote(snapshot);
         }
+    }
+
+    private void ApplyRecord((string Tenant, string Id) key, NatsKVEntry<byte[]> entry)
+    {
+        if (entry.Operation != NatsKVOperation.Put || entry.Value is null)
+        {
+            _deleted.TryRemove(key, out _);
+            _records[key] = (entry.Revision, -1);
+            _others.TryRemove(key, out _);
+            _published.TryRemove(key, out _);
+            registry.ApplyRemoteDelete(key.Tenant, key.Id);
+            return;
+        }
+        if (_deleted.ContainsKey(key))
+        {
+            return; // deleted here; the bucket's delete is on its way
+        }
+        var snapshot = ExperimentStateFile.FromJson(entry.Value);
+        if (snapshot.Definition.TenantId != key.Tenant || snapshot.Definition.Id != key.Id)
+        {
+            throw new FormatException("the record names another tenant or experiment than its key");
+        }
+        var verdict = new ExperimentVerdict(snapshot.Status, snapshot.Winner, snapshot.Looks, snapshot.LastThreshold, snapshot.EndedAt);
+        var mine = _attempts.TryRemove(key, out var attempted) && attempted == verdict;
+        registry.ApplyRemote(snapshot, decidedHere: mine);
+        _records.AddOrUpdate(key, (entry.Revision, snapshot.Looks), (_, old) => entry.Revision > old.Revision ? (entry.Revision, snapshot.Looks) : old);
     }
 
     private async Task WatchFiguresAsync(CancellationToken cancellationToken)
@@ -158,19 +261,21 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
         var store = await connection.CountersAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var entry in store.WatchAsync<byte[]>(FiguresPrefix + ">", cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            if (SplitKey(entry.Key, FiguresPrefix, 3) is not [var tenantId, var id, var instance] || instance == _self)
+            if (SplitKey(entry.Key, FiguresPrefix, 3) is not [var tenantId, var id, var figuresId] || figuresId == _figuresId)
             {
                 continue;
             }
-            var byInstance = _others.GetOrAdd((tenantId, id), static _ => new(StringComparer.Ordinal));
             if (entry.Operation != NatsKVOperation.Put || entry.Value is null)
             {
-                byInstance.TryRemove(instance, out _);
+                if (_others.TryGetValue((tenantId, id), out var known))
+                {
+                    known.TryRemove(figuresId, out _);
+                }
                 continue;
             }
             try
             {
-                byInstance[instance] = ExperimentStateFile.ArmsFromJson(entry.Value);
+                _others.GetOrAdd((tenantId, id), static _ => new(StringComparer.Ordinal))[figuresId] = ExperimentStateFile.ArmsFromJson(entry.Value);
             }
             catch (FormatException error)
             {
@@ -191,17 +296,20 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
                 var key = RecordKey(change.Tenant, change.Id);
                 if (registry.TryGet(change.Tenant, change.Id, out var experiment))
                 {
-                    _revisions[change] = await records.PutAsync(key, Record(experiment, experiment.Verdict), cancellationToken: cancellationToken).ConfigureAwait(false);
+                    _deleted.TryRemove(change, out _); // made again here after a delete
+                    var verdict = experiment.Verdict;
+                    var revision = await records.PutAsync(key, Record(experiment, verdict), cancellationToken: cancellationToken).ConfigureAwait(false);
+                    _records.AddOrUpdate(change, (revision, verdict.Looks), (_, old) => revision > old.Revision ? (revision, verdict.Looks) : old);
                 }
                 else
                 {
                     await records.DeleteAsync(key, cancellationToken: cancellationToken).ConfigureAwait(false);
                     // Every control plane's figures of it go with it.
-                    var instances = _others.TryRemove(change, out var others) ? others.Keys.ToList() : [];
-                    instances.Add(_self);
-                    foreach (var instance in instances)
+                    var ids = _others.TryRemove(change, out var others) ? others.Keys.ToList() : [];
+                    ids.Add(_figuresId);
+                    foreach (var figuresId in ids)
                     {
-                        await figures.DeleteAsync(FiguresKey(change.Tenant, change.Id, instance), cancellationToken: cancellationToken).ConfigureAwait(false);
+                        await figures.DeleteAsync(FiguresKey(change.Tenant, change.Id, figuresId), cancellationToken: cancellationToken).ConfigureAwait(false);
                     }
                     _published.TryRemove(change, out _);
                 }
@@ -224,20 +332,27 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
         }
     }
 
-    // Publishes this control plane's figures of one experiment (when they changed), adds up
-    // everyone's, and writes the verdict of a look that is due over the record it was taken on.
+    // Publishes this control plane's figures of one experiment when they changed; returns them.
+    private async Task<ArmState[]> PublishFiguresAsync(Experiment experiment, INatsKVStore figures, CancellationToken cancellationToken)
+    {
+        var key = (experiment.Definition.TenantId, experiment.Definition.Id);
+        var local = experiment.LocalStates();
+        if (!_deleted.ContainsKey(key) && (!_published.TryGetValue(key, out var published) || !published.SequenceEqual(local)))
+        {
+            await figures.PutAsync(FiguresKey(key.TenantId, key.Id, _figuresId), ExperimentStateFile.ArmsToJson(local), cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            _published[key] = local;
+        }
+        return local;
+    }
+
+    // Publishes this control plane's figures of one experiment, adds up everyone's, and writes the
+    // verdict of a look that is due over the record of the look before it.
     private async Task ShareAsync(Experiment experiment, INatsKVStore records, INatsKVStore figures, CancellationToken cancellationToken)
     {
         var definition = experiment.Definition;
         var key = (definition.TenantId, definition.Id);
-        var local = experiment.LocalStates();
-        if (!_published.TryGetValue(key, out var published) || !published.SequenceEqual(local))
-        {
-            await figures.PutAsync(FiguresKey(key.TenantId, key.Id, _self), ExperimentStateFile.ArmsToJson(local), cancellationToken: cancellationToken)
-                .ConfigureAwait(false);
-            _published[key] = local;
-        }
-        var total = local;
+        var total = await PublishFiguresAsync(experiment, figures, cancellationToken).ConfigureAwait(false);
         if (_others.TryGetValue(key, out var others))
         {
             foreach (var arms in others.Values)
@@ -248,20 +363,26 @@ internal sealed partial class KvExperimentShare(SharedStateConnection connection
                 }
             }
         }
-        if (experiment.LookAt(total, registry.Time.GetUtcNow()) is not { } verdict || !_revisions.TryGetValue(key, out var revision))
+        if (experiment.LookAt(total, registry.Time.GetUtcNow()) is not { } verdict
+            || !_records.TryGetValue(key, out var record) || verdict.Looks != record.Looks + 1)
         {
             return;
         }
+        _attempts[key] = verdict;
+        ulong revision;
         try
         {
-            _revisions[key] = await records.UpdateAsync(RecordKey(key.TenantId, key.Id), Record(experiment, verdict), revision, cancellationToken: cancellationToken)
+            revision = await records.UpdateAsync(RecordKey(key.TenantId, key.Id), Record(experiment, verdict), record.Revision, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (NatsKVWrongLastRevisionException)
         {
+            _attempts.TryRemove(key, out _);
             return; // another control plane took this look (or the record changed): the watch brings it
         }
-        registry.ApplyVerdict(experiment, verdict, decidedHere: true);
+        // Whoever takes the attempt first, this or the watch bringing the write back, records the promotion.
+        registry.ApplyVerdict(experiment, verdict, decidedHere: _attempts.TryRemove(key, out _));
+        _records.AddOrUpdate(key, (revision, verdict.Looks), (_, old) => revision > old.Revision ? (revision, verdict.Looks) : old);
         LogLook(definition.TenantId, definition.Id, verdict.Looks, verdict.Status.ToString().ToLowerInvariant());
     }
 

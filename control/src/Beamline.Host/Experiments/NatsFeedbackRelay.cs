@@ -61,6 +61,10 @@ internal sealed partial class NatsFeedbackRelay(IServiceProvider services, Exper
         {
             return false; // no other control plane listens
         }
+        catch (NatsException)
+        {
+            return false; // NATS went away meanwhile: as unknown here
+        }
     }
 
     /// <inheritdoc />

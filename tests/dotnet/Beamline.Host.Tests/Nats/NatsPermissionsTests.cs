@@ -12,7 +12,7 @@ namespace Beamline.Host.Tests.Nats;
 /// The NATS permissions the docs give (control/src/Beamline.Cli/examples/nats-permissions.conf,
 /// docs/operations.md) on a real nats-server: with them a control plane and a worker in its most
 /// demanding mode (CP1 on JetStream, block dedupe on every type) do their work, a router client
-/// decides, and that client cannot reach the workers' subjects.
+/// decides, and that client can neither reach the workers' subjects nor read the control plane's answers.
 /// </summary>
 public sealed class NatsPermissionsTests : IAsyncLifetime
 {
@@ -30,18 +30,25 @@ public sealed class NatsPermissionsTests : IAsyncLifetime
     {
         _nats = await NatsServer.StartAsync(jetStream: true, "-c", PermissionsFile);
         _control = await ControlPlaneProcess.StartAsync(
-            new Dictionary<string, string> { ["Beamline__Nats__User"] = "control", ["Beamline__Nats__Password"] = "example-control-secret" },
+            new Dictionary<string, string>
+            {
+                ["Beamline__Nats__User"] = "control",
+                ["Beamline__Nats__Password"] = "example-control-secret",
+                ["Beamline__Nats__InboxPrefix"] = "_INBOX_control",
+            },
             "--config", ExampleConfig, "--nats", _nats.Url);
         _worker = await WorkerProcess.StartAsync(_nats.Url, WorkerProcess.NewId("perm"), ["cpu=2"],
-            "--user", "worker", "--password", "example-worker-secret",
+            "--user", "worker", "--password", "example-worker-secret", "--inbox-prefix", "_INBOX_worker",
             "--cp1-jetstream", "on", "--block-dedupe", "on", "--cp1-idempotent-types", "none");
         _routerClient = await NatsTestClient.ConnectAsync(_nats.Url, NatsOpts.Default with
         {
             AuthOpts = new NatsAuthOpts { Username = "router_client", Password = "example-router-client-secret" },
+            InboxPrefix = "_INBOX_router",
         });
         _controlClient = await NatsTestClient.ConnectAsync(_nats.Url, NatsOpts.Default with
         {
             AuthOpts = new NatsAuthOpts { Username = "control", Password = "example-control-secret" },
+            InboxPrefix = "_INBOX_control",
         });
     }
 
@@ -115,9 +122,12 @@ public sealed class NatsPermissionsTests : IAsyncLifetime
 
         // ... the router client's publish is refused by the server: nothing reaches the worker.
         await Assert.ThrowsAnyAsync<Exception>(() => _routerClient.RequestAsync("caf.exec.v2.cpu", block, TimeSpan.FromSeconds(2)));
+        // ... nor read the blocks, or the answers meant for the control plane.
         await using var sneaking = await _routerClient.CollectAsync("caf.exec.v2.>");
+        await using var eavesdropping = await _routerClient.CollectAsync("_INBOX_control.>");
         Assert.NotNull((await _controlClient.RequestAsync("caf.exec.v2.cpu", block, Wait)).Data);
         Assert.Empty(sneaking.Messages);
+        Assert.Empty(eavesdropping.Messages);
     }
 
     // nats.c reports a refused publish or subscription as an asynchronous "Not Permitted" error, which the worker logs.

@@ -21,6 +21,15 @@ constexpr int64_t ns_per_ms = 1'000'000;
 /// Creates of a block's claim tried before the request is refused (each failed while the bucket
 /// could be read and held neither claim nor result: NATS going away or coming back).
 constexpr int max_claim_tries = 5;
+/// The longest a runner keeps trying to store a result (NATS hung or restarting).
+constexpr std::chrono::milliseconds max_store_retry{30'000};
+
+/// Whether a failed store may succeed when tried again: not when the connection is closed for good
+/// (the worker stops), the reply is too large for the bucket, or the worker may not write it.
+bool store_may_succeed_later(natsStatus s) {
+  return s != NATS_CONNECTION_CLOSED && s != NATS_MAX_PAYLOAD && s != NATS_INVALID_ARG
+         && s != NATS_NOT_PERMITTED;
+}
 
 using jetstream::kv_get;
 using jetstream::now_unix_ms;
@@ -186,11 +195,13 @@ gate_decision block_once::decide(const uint8_t* request, size_t size) {
 
 std::string block_once::after_run(const gate_decision& decision, std::string reply) noexcept {
   // Stored before it is sent: whatever is lost after this, a retry finds it. While NATS is away
-  // (restarting, a partition) the store is tried again until the claim goes stale: until then a
-  // retry elsewhere waits for this result rather than answering worker_lost.
+  // (restarting, a partition) the store is tried again until the claim goes stale (30 s at most):
+  // until then a retry elsewhere waits for this result rather than answering worker_lost.
   try {
     auto pause = std::chrono::milliseconds{50};
     bool logged = false;
+    // Never longer than max_store_retry: the runner is held meanwhile.
+    const int64_t until = std::min(decision.store_until_ms, now_unix_ms() + max_store_retry.count());
     while (true) {
       const natsStatus s = kvStore_Create(nullptr, kv_, decision.result_key.c_str(), reply.data(),
                                           static_cast<int>(reply.size()));
@@ -201,9 +212,9 @@ std::string block_once::after_run(const gate_decision& decision, std::string rep
       }
       if (auto first = kv_get(kv_, decision.result_key); first.found)
         return std::move(first.value);
-      if (now_unix_ms() + pause.count() >= decision.store_until_ms) {
+      if (!store_may_succeed_later(s) || now_unix_ms() + pause.count() >= until) {
         log_warn("block dedupe: result not stored under ", decision.result_key, ": ", dedupe_error_text(s),
-                 "; its claim is stale, so a retry answers worker_lost");
+                 "; a retry of the block answers worker_lost once its claim is stale");
         return reply;
       }
       if (!logged) {
