@@ -45,7 +45,8 @@ public static class ScenarioRunner
         await using var cluster = await ChaosCluster.StartAsync(scenario.Shape, options, cancellationToken).ConfigureAwait(false);
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 1024, ConnectTimeout = TimeSpan.FromSeconds(5) };
         using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        await using var results = await ResultListener.StartAsync(cluster.Client).ConfigureAwait(false);
+        // The durable deployment keeps results in the control planes' results stream: read as a CP1 router built for it does.
+        await using var results = await ResultListener.StartAsync(cluster.Client, options.Durable ? "BEAMLINE_CP1_RESULTS" : null).ConfigureAwait(false);
         var paths = new LoadPaths(cluster, http, results, options);
         await PrepareAsync(cluster, http, paths, cancellationToken).ConfigureAwait(false);
 

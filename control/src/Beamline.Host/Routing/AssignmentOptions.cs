@@ -42,11 +42,25 @@ public sealed class AssignmentOptions
     /// <summary>How long an assignment no worker took stays in the stream. Defaults to 1 hour.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// The stream that keeps the workers' results (<c>caf.exec.result.v1</c>) for
+    /// <see cref="ResultsMaxAge"/>: a CP1 router that was disconnected when a result was published
+    /// (a NATS restart) reads it from there, where core NATS would have dropped it. Made with the
+    /// assignment stream. Defaults to <c>BEAMLINE_CP1_RESULTS</c>.
+    /// </summary>
+    public string ResultsStreamName { get; set; } = DefaultResultsStreamName;
+
+    /// <summary>How long results stay in <see cref="ResultsStreamName"/>. Defaults to 1 hour.</summary>
+    public TimeSpan ResultsMaxAge { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How long a decide waits for the stream's acknowledgement of a publish. Defaults to 5 seconds.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The default <see cref="StreamName"/>.</summary>
     public const string DefaultStreamName = "BEAMLINE_CP1_ASSIGN";
+
+    /// <summary>The default <see cref="ResultsStreamName"/>.</summary>
+    public const string DefaultResultsStreamName = "BEAMLINE_CP1_RESULTS";
 }
 
 /// <summary>Validates <see cref="AssignmentOptions"/> at start.</summary>
@@ -69,6 +83,15 @@ public sealed class AssignmentOptionsValidator : IValidateOptions<AssignmentOpti
             if (string.IsNullOrEmpty(options.StreamName) || options.StreamName.AsSpan().IndexOfAny(" \t\r\n.*>/\\") >= 0)
             {
                 failures.Add($"Beamline:Assignments:StreamName: '{options.StreamName}' is not a JetStream stream name (no spaces, '.', '*', '>', '/' or '\\').");
+            }
+            if (string.IsNullOrEmpty(options.ResultsStreamName) || options.ResultsStreamName.AsSpan().IndexOfAny(" \t\r\n.*>/\\") >= 0
+                || options.ResultsStreamName == options.StreamName)
+            {
+                failures.Add($"Beamline:Assignments:ResultsStreamName: '{options.ResultsStreamName}' is not a JetStream stream name other than StreamName.");
+            }
+            if (options.ResultsMaxAge <= TimeSpan.Zero)
+            {
+                failures.Add("Beamline:Assignments:ResultsMaxAge must be positive.");
             }
             if (options.DuplicateWindow <= TimeSpan.Zero || options.MaxAge <= TimeSpan.Zero || options.DuplicateWindow > options.MaxAge)
             {

@@ -33,6 +33,9 @@ internal sealed partial class AssignmentPublisher(ILogger<AssignmentPublisher> l
     /// </summary>
     public bool WaitsForStream => _stream is not null;
 
+    /// <summary>With JetStream, makes the assignment and results streams now, so that results are kept from the start. Never throws.</summary>
+    public Task EnsureStreamsAsync() => _stream?.EnsureAsync() ?? Task.CompletedTask;
+
     /// <summary>What became of a push.</summary>
     public enum Outcome
     {

@@ -30,6 +30,29 @@ internal sealed partial class AssignmentStream(ILogger logger, IOptions<Assignme
         Description = "Beamline CP1 ExecAssignments, taken by the workers' durable consumer (docs/cp1-worker.md)",
     };
 
+    /// <summary>The results stream's configuration: every result kept for a while, for routers that missed one.</summary>
+    internal static StreamConfig ResultsConfig(AssignmentOptions options) => new(options.ResultsStreamName, [AssignmentTracker.ResultSubject])
+    {
+        Retention = StreamConfigRetention.Limits,
+        Storage = StreamConfigStorage.File,
+        MaxAge = options.ResultsMaxAge,
+        Description = "Beamline CP1 ExecResults, kept for routers that were disconnected when one was published (docs/cp1-worker.md)",
+    };
+
+    /// <summary>Makes both streams now (at start), rather than on the first publish. Never throws: the first publish tries again.</summary>
+    public async Task EnsureAsync()
+    {
+        try
+        {
+            await EnsureStreamAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NatsException or OperationCanceledException)
+        {
+            Forget();
+            LogNotReady(e.Message);
+        }
+    }
+
     /// <summary>
     /// Publishes <paramref name="body"/> on <paramref name="subject"/> with <c>Nats-Msg-Id</c> =
     /// <paramref name="assignmentId"/> and returns once the stream has stored it (or had it
@@ -80,7 +103,8 @@ internal sealed partial class AssignmentStream(ILogger logger, IOptions<Assignme
     {
         var config = Config(_options);
         await _js.CreateOrUpdateStreamAsync(config, CancellationToken.None).ConfigureAwait(false);
-        LogStreamReady(config.Name!, string.Join(", ", config.Subjects!));
+        await _js.CreateOrUpdateStreamAsync(ResultsConfig(_options), CancellationToken.None).ConfigureAwait(false);
+        LogStreamReady(config.Name!, string.Join(", ", config.Subjects!), _options.ResultsStreamName);
     }
 
     private void Forget()
@@ -91,8 +115,11 @@ internal sealed partial class AssignmentStream(ILogger logger, IOptions<Assignme
         }
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Assignments go through the JetStream work-queue stream {Stream} ({Subjects}).")]
-    private partial void LogStreamReady(string stream, string subjects);
+    [LoggerMessage(1, LogLevel.Information, "Assignments go through the JetStream work-queue stream {Stream} ({Subjects}); results are kept in {Results}.")]
+    private partial void LogStreamReady(string stream, string subjects, string results);
+
+    [LoggerMessage(4, LogLevel.Warning, "The assignment streams are not ready yet ({Reason}); the first push tries again.")]
+    private partial void LogNotReady(string reason);
 
     [LoggerMessage(2, LogLevel.Warning, "An assignment for {Subject} was not stored by JetStream: {Reason}")]
     private partial void LogNotStored(string subject, string reason);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using NATS.Client.Core;
 
 namespace Beamline.Host.Routing;
@@ -6,8 +7,12 @@ namespace Beamline.Host.Routing;
 // gives back the quota slots of the assignments it pushed itself (AssignmentTracker).
 internal sealed partial class NatsDecideService
 {
-    private Task SubscribeAssignmentResultsAsync(INatsConnection connection)
-        => _subscriptions.SubscribeAsync(connection, AssignmentTracker.ResultSubject, null, ReadResultsAsync);
+    private async Task SubscribeAssignmentResultsAsync(INatsConnection connection)
+    {
+        await _subscriptions.SubscribeAsync(connection, AssignmentTracker.ResultSubject, null, ReadResultsAsync).ConfigureAwait(false);
+        // With JetStream the results stream keeps every result from now on, not from the first push.
+        _ = services.GetService<AssignmentPublisher>()?.EnsureStreamsAsync();
+    }
 
     private async Task ReadResultsAsync(INatsSub<NatsMemoryOwner<byte>> subscription)
     {

@@ -53,6 +53,36 @@ public sealed class PushAssignmentJetStreamTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AResultPublishedWhileTheRouterWasAway_IsStillInTheResultsStream()
+    {
+        var nats = Own(await NatsServer.StartAsync(jetStream: true));
+        var controlPlane = Own(await ControlPlaneProcess.StartAsync(JetStreamOn, "--config", RepoPaths.ExampleConfig, "--nats", nats.Url));
+        Own(await WorkerProcess.StartAsync(nats.Url, WorkerProcess.NewId("js-results"), ["cpu=2"], "--cp1-jetstream", "on"));
+        var client = Own(await NatsTestClient.ConnectAsync(nats.Url));
+        var js = new NatsJSContext(client.Connection);
+        await controlPlane.Process.WaitForLineAsync("results are kept in BEAMLINE_CP1_RESULTS", Wait); // made at start, before any push
+
+        // Nobody listens on caf.exec.result.v1 but the control plane: a router reading later finds the result in the stream.
+        var reply = await DecideAsync(client, "req-js-kept");
+        Assert.Equal("published", reply.GetProperty("decision").GetProperty("metadata").GetProperty("assignment").GetString());
+        var consumer = await js.CreateOrderedConsumerAsync("BEAMLINE_CP1_RESULTS");
+        using var timeout = new CancellationTokenSource(Wait);
+        JsonElement? kept = null;
+        await foreach (var msg in consumer.ConsumeAsync<byte[]>(cancellationToken: timeout.Token))
+        {
+            if (Parse(msg.Data).GetProperty("request_id").GetString() == "req-js-kept")
+            {
+                kept = Parse(msg.Data);
+                break;
+            }
+        }
+
+        Assert.Equal("unknown_executor", kept?.GetProperty("error_code").GetString());
+        var stream = await js.GetStreamAsync("BEAMLINE_CP1_RESULTS");
+        Assert.Equal(NATS.Client.JetStream.Models.StreamConfigRetention.Limits, stream.Info.Config.Retention);
+    }
+
+    [Fact]
     public async Task DecideWithPushAssignment_WithoutJetStreamOnTheServer_SaysTheAssignmentWasNotStored()
     {
         var nats = Own(await NatsServer.StartAsync());

@@ -8,7 +8,10 @@ namespace Beamline.Chaos.Load;
 /// Reads every CP1 ExecResult (<c>caf.exec.result.v1</c>) and hands it to whoever waits for its
 /// <c>assignment_id</c> or <c>request_id</c>; remembers which assignments answered each request
 /// (a request answered by two assignments ran twice), and which worker acknowledged each request
-/// (<c>caf.exec.assign.v1.ack</c>: where a lost one went).
+/// (<c>caf.exec.assign.v1.ack</c>: where a lost one went). In the durable deployment it also
+/// reads the control plane's results stream (an ordered consumer, which resumes after a NATS
+/// restart where it stopped), as a CP1 router built for it does: a result published while this
+/// listener was disconnected is not lost to it.
 /// </summary>
 public sealed class ResultListener : IAsyncDisposable
 {
@@ -26,26 +29,32 @@ public sealed class ResultListener : IAsyncDisposable
     private readonly INatsSub<byte[]> _acks;
     private readonly Task _pump;
     private readonly Task _ackPump;
+    private readonly Task _streamPump;
+    private readonly CancellationTokenSource _stopping = new();
 
-    private ResultListener(INatsSub<byte[]> subscription, INatsSub<byte[]> acks)
+    private ResultListener(INatsConnection connection, INatsSub<byte[]> subscription, INatsSub<byte[]> acks, string? resultsStream)
     {
         _subscription = subscription;
         _acks = acks;
         _pump = Task.Run(PumpAsync);
         _ackPump = Task.Run(PumpAcksAsync);
+        _streamPump = resultsStream is null ? Task.CompletedTask : Task.Run(() => PumpStreamAsync(connection, resultsStream, _stopping.Token));
     }
 
     /// <summary>A result's status and, when not success, its error code.</summary>
     public sealed record CpResult(string Status, string Code);
 
-    /// <summary>Subscribes on <paramref name="connection"/>; the server has the subscription when this returns.</summary>
-    public static async Task<ResultListener> StartAsync(INatsConnection connection)
+    /// <summary>
+    /// Subscribes on <paramref name="connection"/>; the server has the subscription when this
+    /// returns. With <paramref name="resultsStream"/> the results are also read from that stream.
+    /// </summary>
+    public static async Task<ResultListener> StartAsync(INatsConnection connection, string? resultsStream = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var subscription = await connection.SubscribeCoreAsync<byte[]>(Subject).ConfigureAwait(false);
         var acks = await connection.SubscribeCoreAsync<byte[]>(AckSubject).ConfigureAwait(false);
         await connection.PingAsync().ConfigureAwait(false);
-        return new ResultListener(subscription, acks);
+        return new ResultListener(connection, subscription, acks, resultsStream);
     }
 
     /// <summary>A task that completes with the first result for <paramref name="assignmentId"/>.</summary>
@@ -87,38 +96,69 @@ public sealed class ResultListener : IAsyncDisposable
     {
         await foreach (var msg in _subscription.Msgs.ReadAllAsync().ConfigureAwait(false))
         {
-            if (msg.Data is not { } data)
-            {
-                continue;
-            }
-            string? assignmentId = null, requestId = null, status = null, code = null;
+            Take(msg.Data);
+        }
+    }
+
+    // The results stream from its start, again after any failure (no stream yet, NATS away); a
+    // result read twice changes nothing.
+    private async Task PumpStreamAsync(INatsConnection connection, string stream, CancellationToken cancellationToken)
+    {
+        var js = new NATS.Client.JetStream.NatsJSContext(connection);
+        while (!cancellationToken.IsCancellationRequested)
+        {
             try
             {
-                using var document = JsonDocument.Parse(data);
-                var root = document.RootElement;
-                assignmentId = Text(root, "assignment_id");
-                requestId = Text(root, "request_id");
-                status = Text(root, "status");
-                code = Text(root, "error_code");
+                var consumer = await js.CreateOrderedConsumerAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await foreach (var msg in consumer.ConsumeAsync<byte[]>(cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    Take(msg.Data);
+                }
             }
-            catch (JsonException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                continue;
+                return;
             }
-            var result = new CpResult(status ?? "", status == "success" ? "ok" : code ?? status ?? "unknown");
+            catch (Exception e) when (e is NatsException or OperationCanceledException)
+            {
+                await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Take(byte[]? data)
+    {
+        if (data is null)
+        {
+            return;
+        }
+        string? assignmentId = null, requestId = null, status = null, code = null;
+        try
+        {
+            using var document = JsonDocument.Parse(data);
+            var root = document.RootElement;
+            assignmentId = Text(root, "assignment_id");
+            requestId = Text(root, "request_id");
+            status = Text(root, "status");
+            code = Text(root, "error_code");
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+        var result = new CpResult(status ?? "", status == "success" ? "ok" : code ?? status ?? "unknown");
+        if (assignmentId is not null)
+        {
+            _byAssignment.GetOrAdd(assignmentId, _ => new TaskCompletionSource<CpResult>(TaskCreationOptions.RunContinuationsAsynchronously))
+                .TrySetResult(result);
+        }
+        if (requestId is not null)
+        {
+            _byRequest.GetOrAdd(requestId, _ => new TaskCompletionSource<CpResult>(TaskCreationOptions.RunContinuationsAsynchronously))
+                .TrySetResult(result);
             if (assignmentId is not null)
             {
-                _byAssignment.GetOrAdd(assignmentId, _ => new TaskCompletionSource<CpResult>(TaskCreationOptions.RunContinuationsAsynchronously))
-                    .TrySetResult(result);
-            }
-            if (requestId is not null)
-            {
-                _byRequest.GetOrAdd(requestId, _ => new TaskCompletionSource<CpResult>(TaskCreationOptions.RunContinuationsAsynchronously))
-                    .TrySetResult(result);
-                if (assignmentId is not null)
-                {
-                    _assignmentsOfRequest.GetOrAdd(requestId, _ => new ConcurrentDictionary<string, bool>(StringComparer.Ordinal))[assignmentId] = true;
-                }
+                _assignmentsOfRequest.GetOrAdd(requestId, _ => new ConcurrentDictionary<string, bool>(StringComparer.Ordinal))[assignmentId] = true;
             }
         }
     }
@@ -129,6 +169,9 @@ public sealed class ResultListener : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _streamPump.ConfigureAwait(false);
+        _stopping.Dispose();
         await _subscription.DisposeAsync().ConfigureAwait(false);
         await _acks.DisposeAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
