@@ -57,8 +57,10 @@ internal sealed partial class KvExperimentShare(
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        // Before traffic: no look is taken on this control plane's figures alone.
+        // Before traffic: no look is taken on this control plane's figures alone, and no admin
+        // change goes unpublished (queued until NATS is reached).
         registry.ShareLooks();
+        registry.Changed += OnLocalChange;
         _figuresId = FiguresId();
         return base.StartAsync(cancellationToken);
     }
@@ -91,10 +93,10 @@ internal sealed partial class KvExperimentShare(
     {
         if (!await Task.Run(() => connection.IsShared, stoppingToken).ConfigureAwait(false))
         {
+            registry.Changed -= OnLocalChange;
             registry.ShareLooks(false); // NATS without JetStream: each control plane looks on its own
             return;
         }
-        registry.Changed += OnLocalChange;
         try
         {
             await SeedAsync(stoppingToken).ConfigureAwait(false);
