@@ -255,7 +255,7 @@ internal sealed partial class KvExperimentShare(
         var verdict = new ExperimentVerdict(snapshot.Status, snapshot.Winner, snapshot.Looks, snapshot.LastThreshold, snapshot.EndedAt);
         var mine = _attempts.TryRemove(key, out var attempted) && attempted == verdict;
         registry.ApplyRemote(snapshot, decidedHere: mine);
-        _records.AddOrUpdate(key, (entry.Revision, snapshot.Looks), (_, old) => entry.Revision > old.Revision ? (entry.Revision, snapshot.Looks) : old);
+        Seen(key, entry.Revision, snapshot.Looks);
     }
 
     private async Task WatchFiguresAsync(CancellationToken cancellationToken)
@@ -301,7 +301,7 @@ internal sealed partial class KvExperimentShare(
                     _deleted.TryRemove(change, out _); // made again here after a delete
                     var verdict = experiment.Verdict;
                     var revision = await records.PutAsync(key, Record(experiment, verdict), cancellationToken: cancellationToken).ConfigureAwait(false);
-                    _records.AddOrUpdate(change, (revision, verdict.Looks), (_, old) => revision > old.Revision ? (revision, verdict.Looks) : old);
+                    Seen(change, revision, verdict.Looks);
                 }
                 else
                 {
@@ -384,9 +384,13 @@ internal sealed partial class KvExperimentShare(
         }
         // Whoever takes the attempt first, this or the watch bringing the write back, records the promotion.
         registry.ApplyVerdict(experiment, verdict, decidedHere: _attempts.TryRemove(key, out _));
-        _records.AddOrUpdate(key, (revision, verdict.Looks), (_, old) => revision > old.Revision ? (revision, verdict.Looks) : old);
+        Seen(key, revision, verdict.Looks);
         LogLook(definition.TenantId, definition.Id, verdict.Looks, verdict.Status.ToString().ToLowerInvariant());
     }
+
+    // Remembers a record of the experiment unless a later one is remembered already.
+    private void Seen((string Tenant, string Id) key, ulong revision, int looks)
+        => _records.AddOrUpdate(key, (revision, looks), (_, old) => revision > old.Revision ? (revision, looks) : old);
 
     // The shared record: the experiment with the verdict, without figures (they are per instance).
     private static byte[] Record(Experiment experiment, ExperimentVerdict verdict) => ExperimentStateFile.ToJson(new ExperimentSnapshot
